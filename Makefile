@@ -1,0 +1,74 @@
+# regchain — build, test and local-node targets.
+# Works on a fresh clone: `make test` creates .venv (pinned Python deps) and .tools
+# (anvil from npm) on first use; later runs reuse them (stamp files).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+
+PYTHON        ?= python3.11
+ANVIL_VERSION ?= 1.7.1
+
+VENV       := .venv
+VENV_STAMP := $(VENV)/.regchain-installed
+TOOLS      := .tools
+
+UNAME_S := $(shell uname -s | tr '[:upper:]' '[:lower:]')
+UNAME_M := $(shell uname -m)
+ANVIL_ARCH := $(if $(filter x86_64 amd64,$(UNAME_M)),amd64,arm64)
+ANVIL_BIN_DIR := $(CURDIR)/$(TOOLS)/node_modules/@foundry-rs/anvil-$(UNAME_S)-$(ANVIL_ARCH)/bin
+ANVIL_STAMP   := $(TOOLS)/.anvil-$(ANVIL_VERSION)-installed
+
+# ape-foundry finds `anvil` on PATH; ape-vyper uses the pinned pip `vyper` only if it is on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(ANVIL_BIN_DIR):$(PATH)
+export ANVIL := $(ANVIL_BIN_DIR)/anvil
+
+NODE      := $(PYTHON) src/regchain/node.py
+DEVNET    := ethereum:devnet:node
+
+.PHONY: setup compile test test-deep node node-stop demo deploy bench clean distclean
+
+setup: $(VENV_STAMP) $(ANVIL_STAMP)
+
+$(VENV_STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e .
+	@touch $@
+
+$(ANVIL_STAMP):
+	@mkdir -p $(TOOLS)
+	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error @foundry-rs/anvil@$(ANVIL_VERSION)
+	@test -x $(ANVIL) || { echo "anvil binary not found at $(ANVIL)" >&2; exit 1; }
+	@touch $@
+
+compile: setup
+	ape compile
+
+test: setup
+	HYPOTHESIS_PROFILE=quick ape test tests -q
+
+test-deep: setup
+	HYPOTHESIS_PROFILE=deep ape test tests -q
+
+node: $(ANVIL_STAMP)
+	@$(NODE) start
+
+node-stop:
+	@$(NODE) stop
+
+demo: setup node
+	ape run demo --network $(DEVNET)
+
+deploy: setup node
+	ape run deploy --network $(DEVNET)
+
+bench: setup
+	ape run bench -v WARNING
+
+clean:
+	rm -rf .build .cache .hypothesis bench/results.json deployments/local.json
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -not -path './$(TOOLS)/*' -prune -exec rm -rf {} +
+
+# Also stop the devnet and drop the toolchain (.venv, .tools) and the devnet state (.node).
+distclean: clean node-stop
+	rm -rf $(VENV) $(TOOLS) .node src/*.egg-info

@@ -1,0 +1,1035 @@
+# pragma version 0.4.3
+"""
+@title ledger
+@notice Every security of the market in one contract, as ids of an ERC-6909
+        multi-token, with the register's transfer rules enforced on every path:
+        accounts, qualification, holder caps, the 5-trading-day holding period,
+        lock-ups, insiders' 25 % a year, register-closing windows, security
+        status and the pause.
+@dev Storage is packed so a transfer between two existing holders touches six
+     slots: the clock (pause + today's trading-day number), the security word,
+     the two account words and the two holding words.
+     Holding word: bits 0..95 balance, 96..191 paid-in units (LLC only),
+     192..215 trading-day number of the last acquisition, 216..239 lock-up day
+     (no transfer before it), bit 240 insider.
+     Security word: bits 0..7 status, 8..15 kind, 16..23 unit scale,
+     24..55 holder count, 56..87 meeting day, 88..119 dividend record day.
+"""
+
+from . import roles
+from . import calendar
+from . import accounts
+
+uses: roles
+uses: calendar
+uses: accounts
+
+# security kinds and their holder caps
+LLC: constant(uint256) = 1
+JSC: constant(uint256) = 2
+LP_FUND: constant(uint256) = 3
+CONTRACT_FUND: constant(uint256) = 4
+
+# security status
+PENDING: constant(uint256) = 1     # initial registration in progress, not transferable
+ACTIVE: constant(uint256) = 2
+SUSPENDED: constant(uint256) = 3
+DELISTED: constant(uint256) = 4
+
+# Most holdings one batch may write (fits a 30M-gas block with margin).
+MAX_BATCH: constant(uint256) = 200
+# Largest balance or supply of one security: 2**96 - 1 smallest units.
+AMOUNT_MAX: constant(uint256) = (1 << 96) - 1
+BYTE_MASK: constant(uint256) = 255
+MASK16: constant(uint256) = 65535
+LOW_192: constant(uint256) = (1 << 192) - 1
+MASK24: constant(uint256) = (1 << 24) - 1
+MASK32: constant(uint256) = (1 << 32) - 1
+MAX_UNIT_SCALE: constant(uint256) = 18
+
+# rules
+HOLDING_PERIOD_TRADING_DAYS: constant(uint256) = 5
+INSIDER_ANNUAL_PERCENT: constant(uint256) = 25
+MEETING_CLOSED_DAYS: constant(uint256) = 20
+RECORD_DATE_CLOSED_DAYS: constant(uint256) = 5
+
+# holding word
+PAID_SHIFT: constant(uint256) = 96
+ACQUIRED_SHIFT: constant(uint256) = 192
+LOCK_SHIFT: constant(uint256) = 216
+INSIDER_BIT: constant(uint256) = 1 << 240
+
+# security word
+KIND_SHIFT: constant(uint256) = 8
+SCALE_SHIFT: constant(uint256) = 16
+HOLDERS_SHIFT: constant(uint256) = 24
+MEETING_SHIFT: constant(uint256) = 56
+RECORD_SHIFT: constant(uint256) = 88
+
+# refusal codes of the transfer rules (see _reason)
+OK: constant(uint256) = 0
+R_PAUSED: constant(uint256) = 1
+R_ZERO_AMOUNT: constant(uint256) = 2
+R_ZERO_ADDRESS: constant(uint256) = 3
+R_SELF: constant(uint256) = 4
+R_UNKNOWN_SECURITY: constant(uint256) = 5
+R_NOT_SEALED: constant(uint256) = 6
+R_SUSPENDED: constant(uint256) = 7
+R_DELISTED: constant(uint256) = 8
+R_CALENDAR: constant(uint256) = 9
+R_SENDER_ACCOUNT: constant(uint256) = 10
+R_RECEIVER_ACCOUNT: constant(uint256) = 11
+R_NOT_QUALIFIED: constant(uint256) = 12
+R_REGISTER_CLOSED: constant(uint256) = 13
+R_BALANCE: constant(uint256) = 14
+R_LOCKED: constant(uint256) = 15
+R_HOLDING_PERIOD: constant(uint256) = 16
+R_INSIDER: constant(uint256) = 17
+R_HOLDER_CAP: constant(uint256) = 18
+
+IERC165_ID: constant(bytes4) = 0x01ffc9a7
+IERC6909_ID: constant(bytes4) = 0x0f632fb3
+
+
+struct Issuance:
+    holder: address
+    units: uint256
+    paid: uint256
+    acquired_day: uint256
+    lock_until_day: uint256
+    insider: bool
+
+
+struct Subscription:
+    holder: address
+    units: uint256
+    paid: uint256
+
+
+struct Reduction:
+    holder: address
+    units: uint256
+
+
+struct SecurityView:
+    status: uint8
+    kind: uint8
+    unit_scale: uint8
+    holder_count: uint256
+    holder_cap: uint256
+    meeting_day: uint256
+    record_day: uint256
+    total_supply: uint256
+    declared_total: uint256
+    code_hash: bytes32
+
+
+struct HoldingView:
+    balance: uint256
+    paid: uint256
+    acquired_trading_day: uint256
+    lock_until_day: uint256
+    insider: bool
+
+
+# Packed word of each security (layout above).
+security_data: HashMap[uint256, uint256]
+# Packed word of each holding: owner => id => word (layout above).
+holding_data: HashMap[address, HashMap[uint256, uint256]]
+# Units in issue of each security (smallest units).
+totalSupply: public(HashMap[uint256, uint256])
+# Registered capital / total units the register must add up to.
+declared_total: public(HashMap[uint256, uint256])
+# Hash of the operator's security code, by id.
+code_hash_of: public(HashMap[uint256, bytes32])
+# Security id by hash of the operator's code (0 = not registered).
+security_id: public(HashMap[bytes32, uint256])
+# Number of securities registered; ids run 1..security_count.
+security_count: public(uint256)
+# ERC-6909 allowances: owner => spender => id => amount.
+allowance: public(HashMap[address, HashMap[address, HashMap[uint256, uint256]]])
+# ERC-6909 operators: owner => spender => approved.
+isOperator: public(HashMap[address, HashMap[address, bool]])
+# Insider quota of a holding: bits 0..15 year, 16..111 start-of-year balance,
+# 112..207 units disposed of this year.
+insider_quota: HashMap[address, HashMap[uint256, uint256]]
+
+
+event Transfer:
+    caller: address
+    sender: indexed(address)
+    receiver: indexed(address)
+    id: indexed(uint256)
+    amount: uint256
+
+event OperatorSet:
+    owner: indexed(address)
+    spender: indexed(address)
+    approved: bool
+
+event Approval:
+    owner: indexed(address)
+    spender: indexed(address)
+    id: indexed(uint256)
+    amount: uint256
+
+event SecurityRegistered:
+    id: indexed(uint256)
+    code_hash: bytes32
+    kind: uint8
+    unit_scale: uint8
+    declared_total: uint256
+    actor: indexed(address)
+    doc: bytes32
+
+event SecuritySealed:
+    id: indexed(uint256)
+    total_supply: uint256
+    actor: indexed(address)
+    doc: bytes32
+
+event SecurityStatusChanged:
+    id: indexed(uint256)
+    status: uint8
+    actor: indexed(address)
+    doc: bytes32
+
+event Issued:
+    receiver: indexed(address)
+    id: indexed(uint256)
+    amount: uint256
+    paid: uint256
+    acquired_day: uint256
+    lock_until_day: uint256
+    insider: bool
+
+event HoldingsRegistered:
+    id: indexed(uint256)
+    holdings: uint256
+    units: uint256
+    actor: indexed(address)
+    doc: bytes32
+
+event CapitalIncreased:
+    id: indexed(uint256)
+    holdings: uint256
+    units: uint256
+    actor: indexed(address)
+    doc: bytes32
+
+event CapitalDecreased:
+    id: indexed(uint256)
+    holdings: uint256
+    units: uint256
+    actor: indexed(address)
+    doc: bytes32
+
+event PaidInRecorded:
+    owner: indexed(address)
+    id: indexed(uint256)
+    paid: uint256
+    actor: indexed(address)
+    doc: bytes32
+
+event LockupSet:
+    owner: indexed(address)
+    id: indexed(uint256)
+    lock_until_day: uint256
+    actor: indexed(address)
+    doc: bytes32
+
+event InsiderSet:
+    owner: indexed(address)
+    id: indexed(uint256)
+    insider: bool
+    actor: indexed(address)
+    doc: bytes32
+
+event RegisterClosureSet:
+    id: indexed(uint256)
+    meeting_day: uint256
+    record_day: uint256
+    actor: indexed(address)
+    doc: bytes32
+
+event HoldingRecovered:
+    old_owner: indexed(address)
+    new_owner: indexed(address)
+    id: indexed(uint256)
+    amount: uint256
+    actor: address
+    doc: bytes32
+
+
+# ---------------------------------------------------------------- ERC-6909
+
+
+@external
+def transfer(receiver: address, id: uint256, amount: uint256) -> bool:
+    """
+    @notice Transfer `amount` of security `id` to `receiver`, under every rule.
+    @param receiver The receiving account.
+    @param id The security id.
+    @param amount Smallest units.
+    @return True (reverts with the rule's reason otherwise).
+    """
+    self._transfer(msg.sender, receiver, id, amount)
+    return True
+
+
+@external
+def transferFrom(sender: address, receiver: address, id: uint256, amount: uint256) -> bool:
+    """
+    @notice Transfer on behalf of `sender`, as its operator or within its allowance.
+    @param sender The holder.
+    @param receiver The receiving account.
+    @param id The security id.
+    @param amount Smallest units.
+    @return True (reverts with the rule's reason otherwise).
+    """
+    if msg.sender != sender and not self.isOperator[sender][msg.sender]:
+        allowed: uint256 = self.allowance[sender][msg.sender][id]
+        if allowed != max_value(uint256):
+            assert allowed >= amount, "ledger: insufficient allowance"
+            self.allowance[sender][msg.sender][id] = allowed - amount
+    self._transfer(sender, receiver, id, amount)
+    return True
+
+
+@external
+def approve(spender: address, id: uint256, amount: uint256) -> bool:
+    """
+    @notice Allow `spender` to transfer up to `amount` of `id` for the caller.
+    @param spender The spender.
+    @param id The security id.
+    @param amount The allowance (max uint256 = unlimited).
+    @return True.
+    """
+    assert not calendar._paused(), "ledger: paused"
+    assert spender != empty(address), "ledger: zero address"
+    self.allowance[msg.sender][spender][id] = amount
+    log Approval(owner=msg.sender, spender=spender, id=id, amount=amount)
+    return True
+
+
+@external
+def setOperator(spender: address, approved: bool) -> bool:
+    """
+    @notice Let `spender` transfer any of the caller's securities (or stop it).
+    @param spender The operator.
+    @param approved Whether it may.
+    @return True.
+    """
+    assert not calendar._paused(), "ledger: paused"
+    assert spender != empty(address), "ledger: zero address"
+    self.isOperator[msg.sender][spender] = approved
+    log OperatorSet(owner=msg.sender, spender=spender, approved=approved)
+    return True
+
+
+@external
+@view
+def balanceOf(owner: address, id: uint256) -> uint256:
+    """
+    @notice Units of `id` held by `owner`.
+    """
+    return self.holding_data[owner][id] & AMOUNT_MAX
+
+
+@external
+@view
+def supportsInterface(interface_id: bytes4) -> bool:
+    """
+    @notice ERC-165: ERC-165 and ERC-6909.
+    """
+    return interface_id == IERC165_ID or interface_id == IERC6909_ID
+
+
+# ------------------------------------------------------------- the register
+
+
+@external
+@view
+def can_transfer(sender: address, receiver: address, id: uint256, amount: uint256) -> (bool, String[64]):
+    """
+    @notice Preview a transfer: whether it would pass now, and if not, exactly
+            the reason it would revert with.
+    @param sender The holder.
+    @param receiver The receiving account.
+    @param id The security id.
+    @param amount Smallest units.
+    @return (ok, reason) with reason empty when ok.
+    """
+    paused: bool = False
+    day: uint256 = 0
+    tn: uint256 = 0
+    published: bool = False
+    paused, day, tn, published = calendar._now_view()
+    code: uint256 = self._check(sender, receiver, id, amount, paused, day, tn, published)[0]
+    if code == OK:
+        return True, ""
+    return False, self._reason(code)
+
+
+@external
+@view
+def holder_count(id: uint256) -> uint256:
+    """
+    @notice Number of accounts holding a non-zero balance of `id`.
+    """
+    return (self.security_data[id] >> HOLDERS_SHIFT) & MASK32
+
+
+@external
+@view
+def holder_cap(id: uint256) -> uint256:
+    """
+    @notice Most holders the kind of `id` allows (0 for an unknown id).
+    """
+    return self._cap((self.security_data[id] >> KIND_SHIFT) & BYTE_MASK)
+
+
+@external
+@view
+def security(id: uint256) -> SecurityView:
+    """
+    @notice Everything the register keeps about security `id`.
+    """
+    sec: uint256 = self.security_data[id]
+    kind: uint256 = (sec >> KIND_SHIFT) & BYTE_MASK
+    return SecurityView(
+        status=convert(sec & BYTE_MASK, uint8),
+        kind=convert(kind, uint8),
+        unit_scale=convert((sec >> SCALE_SHIFT) & BYTE_MASK, uint8),
+        holder_count=(sec >> HOLDERS_SHIFT) & MASK32,
+        holder_cap=self._cap(kind),
+        meeting_day=(sec >> MEETING_SHIFT) & MASK32,
+        record_day=(sec >> RECORD_SHIFT) & MASK32,
+        total_supply=self.totalSupply[id],
+        declared_total=self.declared_total[id],
+        code_hash=self.code_hash_of[id],
+    )
+
+
+@external
+@view
+def holding(owner: address, id: uint256) -> HoldingView:
+    """
+    @notice A holding: balance, paid-in units (equal to the balance except for
+            LLC capital), trading-day number of the last acquisition, lock-up
+            day and insider flag.
+    """
+    h: uint256 = self.holding_data[owner][id]
+    balance: uint256 = h & AMOUNT_MAX
+    paid: uint256 = balance
+    if (self.security_data[id] >> KIND_SHIFT) & BYTE_MASK == LLC:
+        paid = (h >> PAID_SHIFT) & AMOUNT_MAX
+    return HoldingView(
+        balance=balance,
+        paid=paid,
+        acquired_trading_day=(h >> ACQUIRED_SHIFT) & MASK24,
+        lock_until_day=(h >> LOCK_SHIFT) & MASK24,
+        insider=h & INSIDER_BIT != 0,
+    )
+
+
+@external
+@view
+def insider_quota_of(owner: address, id: uint256) -> (uint256, uint256, uint256):
+    """
+    @notice An insider's quota record: (year, start-of-year balance, disposed this year).
+    @dev The record is refreshed at the first change of the holding in a new year.
+    """
+    q: uint256 = self.insider_quota[owner][id]
+    return q & MASK16, (q >> 16) & AMOUNT_MAX, (q >> 112) & AMOUNT_MAX
+
+
+@external
+def register_security(code_hash: bytes32, kind: uint8, unit_scale: uint8, declared_total: uint256, doc: bytes32):
+    """
+    @notice Register a security (股权初始登记 begins). It stays PENDING, not
+            transferable, until its holdings are written and it is sealed.
+    @param code_hash Hash of the operator's security code (unique).
+    @param kind 1 LLC, 2 JSC, 3 LP fund, 4 contract fund.
+    @param unit_scale Decimals of one unit (smallest units per unit = 10**scale).
+    @param declared_total Registered capital / total units, in smallest units.
+    @param doc Reference (hash) of the registration document.
+    @dev The new id is `security_count` afterwards, `security_id(code_hash)`,
+         and in the SecurityRegistered event.
+    """
+    roles._check_role(roles.Role.SECURITY_MANAGER)
+    assert not calendar._paused(), "ledger: paused"
+    assert code_hash != empty(bytes32), "ledger: zero code hash"
+    assert self.security_id[code_hash] == 0, "ledger: security code already registered"
+    assert kind >= 1 and kind <= 4, "ledger: unknown kind"
+    assert convert(unit_scale, uint256) <= MAX_UNIT_SCALE, "ledger: unit scale too large"
+    assert declared_total != 0, "ledger: zero amount"
+    assert declared_total <= AMOUNT_MAX, "ledger: amount too large"
+    id: uint256 = self.security_count + 1
+    self.security_count = id
+    self.security_id[code_hash] = id
+    self.code_hash_of[id] = code_hash
+    self.declared_total[id] = declared_total
+    self.security_data[id] = PENDING | (convert(kind, uint256) << KIND_SHIFT) | (convert(unit_scale, uint256) << SCALE_SHIFT)
+    log SecurityRegistered(
+        id=id, code_hash=code_hash, kind=kind, unit_scale=unit_scale, declared_total=declared_total, actor=msg.sender, doc=doc
+    )
+
+
+@external
+def register_holdings(id: uint256, batch: DynArray[Issuance, 256], doc: bytes32):
+    """
+    @notice Write holdings of a PENDING security (initial registration or
+            migration), each with its acquisition day, lock-up and insider flag.
+    @param id The security id.
+    @param batch The holdings; at most MAX_BATCH; each holder once per security.
+    @param doc Reference (hash) of the registration document.
+    """
+    roles._check_role(roles.Role.SECURITY_MANAGER)
+    assert not calendar._paused(), "ledger: paused"
+    n: uint256 = len(batch)
+    assert n != 0, "ledger: empty batch"
+    assert n <= MAX_BATCH, "ledger: batch too large"
+    sec: uint256 = self.security_data[id]
+    status: uint256 = sec & BYTE_MASK
+    assert status != 0, "ledger: unknown security"
+    assert status == PENDING, "ledger: security already sealed"
+    kind: uint256 = (sec >> KIND_SHIFT) & BYTE_MASK
+    is_llc: bool = kind == LLC
+    holders: uint256 = (sec >> HOLDERS_SHIFT) & MASK32
+    cap: uint256 = self._cap(kind)
+    today: uint256 = calendar._today()
+    supply: uint256 = self.totalSupply[id]
+    added: uint256 = 0
+    for item: Issuance in batch:
+        assert item.holder != empty(address), "ledger: zero address"
+        assert item.units != 0, "ledger: zero amount"
+        assert item.units <= AMOUNT_MAX, "ledger: amount too large"
+        assert item.paid <= item.units, "ledger: paid exceeds units"
+        assert item.acquired_day <= today, "ledger: acquired in the future"
+        assert item.lock_until_day <= MASK24, "ledger: day out of range"
+        assert accounts.account_data[item.holder] & BYTE_MASK == accounts.ACTIVE, "ledger: holder account not active"
+        assert self.holding_data[item.holder][id] & AMOUNT_MAX == 0, "ledger: holding already registered"
+        holders += 1
+        assert holders <= cap, "ledger: holder cap reached"
+        tn: uint256 = calendar._trading_day_number(item.acquired_day)
+        h: uint256 = item.units | (tn << ACQUIRED_SHIFT) | (item.lock_until_day << LOCK_SHIFT)
+        if is_llc:
+            h |= item.paid << PAID_SHIFT
+        if item.insider:
+            h |= INSIDER_BIT
+        self.holding_data[item.holder][id] = h
+        added += item.units
+        log Issued(
+            receiver=item.holder,
+            id=id,
+            amount=item.units,
+            paid=item.paid if is_llc else item.units,
+            acquired_day=item.acquired_day,
+            lock_until_day=item.lock_until_day,
+            insider=item.insider,
+        )
+    supply += added
+    assert supply <= self.declared_total[id], "ledger: exceeds declared total"
+    self.totalSupply[id] = supply
+    self.security_data[id] = self._with_holders(sec, holders)
+    log HoldingsRegistered(id=id, holdings=n, units=added, actor=msg.sender, doc=doc)
+
+
+@external
+def seal_security(id: uint256, doc: bytes32):
+    """
+    @notice End initial registration: checks on chain that the holdings add up
+            to the declared total, then makes the security ACTIVE.
+    @param id The security id.
+    @param doc Reference (hash) of the sealing record.
+    """
+    roles._check_role(roles.Role.SECURITY_MANAGER)
+    assert not calendar._paused(), "ledger: paused"
+    sec: uint256 = self.security_data[id]
+    status: uint256 = sec & BYTE_MASK
+    assert status != 0, "ledger: unknown security"
+    assert status == PENDING, "ledger: security already sealed"
+    supply: uint256 = self.totalSupply[id]
+    assert supply == self.declared_total[id], "ledger: holdings do not add up to the declared total"
+    self.security_data[id] = (sec & ~BYTE_MASK) | ACTIVE
+    log SecuritySealed(id=id, total_supply=supply, actor=msg.sender, doc=doc)
+
+
+@external
+def set_security_status(id: uint256, status: uint8, doc: bytes32):
+    """
+    @notice Suspend (3), reactivate (2) or delist (4) a sealed security.
+            Delisting is final.
+    @param id The security id.
+    @param status The new status.
+    @param doc Reference (hash) of the decision.
+    """
+    roles._check_role(roles.Role.SECURITY_MANAGER)
+    assert not calendar._paused(), "ledger: paused"
+    sec: uint256 = self.security_data[id]
+    current: uint256 = sec & BYTE_MASK
+    new: uint256 = convert(status, uint256)
+    assert current != 0, "ledger: unknown security"
+    assert current != PENDING, "ledger: security not sealed"
+    assert current != DELISTED, "ledger: security delisted"
+    assert new == ACTIVE or new == SUSPENDED or new == DELISTED, "ledger: invalid status"
+    assert new != current, "ledger: status unchanged"
+    self.security_data[id] = (sec & ~BYTE_MASK) | new
+    log SecurityStatusChanged(id=id, status=status, actor=msg.sender, doc=doc)
+
+
+@external
+def increase_capital(id: uint256, batch: DynArray[Subscription, 256], doc: bytes32):
+    """
+    @notice Capital increase (增资): new units to subscribers. A subscriber who
+            did not hold the security must be a qualified investor; the holder
+            cap holds; each subscriber's acquisition day becomes today.
+    @param id The security id (ACTIVE).
+    @param batch The subscriptions; `paid` is the paid-in part (LLC only).
+    @param doc Reference (hash) of the resolution.
+    """
+    roles._check_role(roles.Role.SECURITY_MANAGER)
+    paused: bool = False
+    today: uint256 = 0
+    tn: uint256 = 0
+    published: bool = False
+    paused, today, tn, published = calendar._now()
+    assert not paused, "ledger: paused"
+    n: uint256 = len(batch)
+    assert n != 0, "ledger: empty batch"
+    assert n <= MAX_BATCH, "ledger: batch too large"
+    sec: uint256 = self._active_security(id)
+    assert published, "ledger: calendar not published for today"
+    kind: uint256 = (sec >> KIND_SHIFT) & BYTE_MASK
+    is_llc: bool = kind == LLC
+    holders: uint256 = (sec >> HOLDERS_SHIFT) & MASK32
+    cap: uint256 = self._cap(kind)
+    added: uint256 = 0
+    for item: Subscription in batch:
+        assert item.holder != empty(address), "ledger: zero address"
+        assert item.units != 0, "ledger: zero amount"
+        assert item.units <= AMOUNT_MAX, "ledger: amount too large"
+        assert item.paid <= item.units, "ledger: paid exceeds units"
+        data: uint256 = accounts.account_data[item.holder]
+        assert data & BYTE_MASK == accounts.ACTIVE, "ledger: holder account not active"
+        h: uint256 = self.holding_data[item.holder][id]
+        balance: uint256 = h & AMOUNT_MAX
+        if balance == 0:
+            assert data & accounts.QUALIFIED_BIT != 0, "ledger: subscriber not qualified"
+            holders += 1
+            assert holders <= cap, "ledger: holder cap reached"
+        if h & INSIDER_BIT != 0:
+            self._insider_snapshot(item.holder, id, balance, today)
+        new_balance: uint256 = balance + item.units
+        assert new_balance <= AMOUNT_MAX, "ledger: amount too large"
+        paid: uint256 = 0
+        if is_llc:
+            paid = ((h >> PAID_SHIFT) & AMOUNT_MAX) + item.paid
+        lock: uint256 = (h >> LOCK_SHIFT) & MASK24
+        self.holding_data[item.holder][id] = (
+            new_balance | (paid << PAID_SHIFT) | (tn << ACQUIRED_SHIFT) | (lock << LOCK_SHIFT) | (h & INSIDER_BIT)
+        )
+        added += item.units
+        log Issued(
+            receiver=item.holder,
+            id=id,
+            amount=item.units,
+            paid=item.paid if is_llc else item.units,
+            acquired_day=today,
+            lock_until_day=lock,
+            insider=h & INSIDER_BIT != 0,
+        )
+    supply: uint256 = self.totalSupply[id] + added
+    assert supply <= AMOUNT_MAX, "ledger: amount too large"
+    self.totalSupply[id] = supply
+    self.declared_total[id] = supply
+    self.security_data[id] = self._with_holders(sec, holders)
+    log CapitalIncreased(id=id, holdings=n, units=added, actor=msg.sender, doc=doc)
+
+
+@external
+def decrease_capital(id: uint256, batch: DynArray[Reduction, 256], doc: bytes32):
+    """
+    @notice Capital decrease (减资): cancel units of holders. Unpaid LLC units
+            are cancelled first.
+    @param id The security id (ACTIVE).
+    @param batch The reductions.
+    @param doc Reference (hash) of the resolution.
+    """
+    roles._check_role(roles.Role.SECURITY_MANAGER)
+    assert not calendar._paused(), "ledger: paused"
+    n: uint256 = len(batch)
+    assert n != 0, "ledger: empty batch"
+    assert n <= MAX_BATCH, "ledger: batch too large"
+    sec: uint256 = self._active_security(id)
+    holders: uint256 = (sec >> HOLDERS_SHIFT) & MASK32
+    today: uint256 = calendar._today()
+    removed: uint256 = 0
+    for item: Reduction in batch:
+        assert item.holder != empty(address), "ledger: zero address"
+        assert item.units != 0, "ledger: zero amount"
+        h: uint256 = self.holding_data[item.holder][id]
+        balance: uint256 = h & AMOUNT_MAX
+        assert balance >= item.units, "ledger: insufficient balance"
+        if h & INSIDER_BIT != 0:
+            self._insider_snapshot(item.holder, id, balance, today)
+        # item.units <= balance, checked above
+        new_balance: uint256 = unsafe_sub(balance, item.units)
+        paid: uint256 = min((h >> PAID_SHIFT) & AMOUNT_MAX, new_balance)
+        if new_balance == 0:
+            holders -= 1
+        self.holding_data[item.holder][id] = (
+            (h & ~LOW_192) | new_balance | (paid << PAID_SHIFT)
+        )
+        removed += item.units
+        log Transfer(caller=msg.sender, sender=item.holder, receiver=empty(address), id=id, amount=item.units)
+    supply: uint256 = self.totalSupply[id] - removed
+    self.totalSupply[id] = supply
+    self.declared_total[id] = supply
+    self.security_data[id] = self._with_holders(sec, holders)
+    log CapitalDecreased(id=id, holdings=n, units=removed, actor=msg.sender, doc=doc)
+
+
+@external
+def record_paid_in(owner: address, id: uint256, paid: uint256, doc: bytes32):
+    """
+    @notice Record the paid-in part (实缴) of an LLC holding.
+    @param owner The holder.
+    @param id The security id (an LLC).
+    @param paid Paid-in smallest units, at most the holding.
+    @param doc Reference (hash) of the capital verification.
+    """
+    roles._check_role(roles.Role.SECURITY_MANAGER)
+    assert not calendar._paused(), "ledger: paused"
+    sec: uint256 = self.security_data[id]
+    assert sec & BYTE_MASK != 0, "ledger: unknown security"
+    assert (sec >> KIND_SHIFT) & BYTE_MASK == LLC, "ledger: not an LLC"
+    h: uint256 = self.holding_data[owner][id]
+    assert paid <= h & AMOUNT_MAX, "ledger: paid exceeds units"
+    mask: uint256 = AMOUNT_MAX << PAID_SHIFT
+    self.holding_data[owner][id] = (h & ~mask) | (paid << PAID_SHIFT)
+    log PaidInRecorded(owner=owner, id=id, paid=paid, actor=msg.sender, doc=doc)
+
+
+@external
+def set_lockup(owner: address, id: uint256, lock_until_day: uint256, doc: bytes32):
+    """
+    @notice Lock a holding (限售) until a day: no transfer before it. Day 0 lifts it.
+    @param owner The holder.
+    @param id The security id.
+    @param lock_until_day First day on which the holding may be transferred.
+    @param doc Reference (hash) of the lock-up agreement or order.
+    """
+    roles._check_role(roles.Role.SECURITY_MANAGER)
+    assert not calendar._paused(), "ledger: paused"
+    assert owner != empty(address), "ledger: zero address"
+    assert self.security_data[id] & BYTE_MASK != 0, "ledger: unknown security"
+    assert lock_until_day <= MASK24, "ledger: day out of range"
+    mask: uint256 = MASK24 << LOCK_SHIFT
+    h: uint256 = self.holding_data[owner][id]
+    self.holding_data[owner][id] = (h & ~mask) | (lock_until_day << LOCK_SHIFT)
+    log LockupSet(owner=owner, id=id, lock_until_day=lock_until_day, actor=msg.sender, doc=doc)
+
+
+@external
+def set_insider(owner: address, id: uint256, insider: bool, doc: bytes32):
+    """
+    @notice Put a holder on or off the security's insider list (董监高): an
+            insider disposes of at most 25 % of its start-of-year holding a year.
+    @param owner The holder.
+    @param id The security id.
+    @param insider On or off the list.
+    @param doc Reference (hash) of the appointment or resignation.
+    """
+    roles._check_security_role(id, roles.SecurityRole.ISSUER_AGENT)
+    assert not calendar._paused(), "ledger: paused"
+    assert owner != empty(address), "ledger: zero address"
+    assert self.security_data[id] & BYTE_MASK != 0, "ledger: unknown security"
+    h: uint256 = self.holding_data[owner][id]
+    assert (h & INSIDER_BIT != 0) != insider, "ledger: insider flag unchanged"
+    self.holding_data[owner][id] = h ^ INSIDER_BIT
+    log InsiderSet(owner=owner, id=id, insider=insider, actor=msg.sender, doc=doc)
+
+
+@external
+def set_register_closure(id: uint256, meeting_day: uint256, record_day: uint256, doc: bytes32):
+    """
+    @notice Set the next shareholders' meeting day and dividend record day;
+            the register is closed to transfers in the 20 days before a meeting
+            and the 5 days before a record day (up to and including the day).
+            0 clears a date.
+    @param id The security id.
+    @param meeting_day Day of the meeting, or 0.
+    @param record_day Dividend record day, or 0.
+    @param doc Reference (hash) of the notice.
+    """
+    roles._check_security_role(id, roles.SecurityRole.ISSUER_AGENT)
+    assert not calendar._paused(), "ledger: paused"
+    sec: uint256 = self.security_data[id]
+    assert sec & BYTE_MASK != 0, "ledger: unknown security"
+    assert meeting_day <= MASK32 and record_day <= MASK32, "ledger: day out of range"
+    mask: uint256 = (MASK32 << MEETING_SHIFT) | (MASK32 << RECORD_SHIFT)
+    self.security_data[id] = (sec & ~mask) | (meeting_day << MEETING_SHIFT) | (record_day << RECORD_SHIFT)
+    log RegisterClosureSet(id=id, meeting_day=meeting_day, record_day=record_day, actor=msg.sender, doc=doc)
+
+
+@external
+def recover(old_owner: address, new_owner: address, ids: DynArray[uint256, 256], doc: bytes32):
+    """
+    @notice Lost key: move the listed holdings of `old_owner`, with their
+            acquisition days, lock-ups and insider quotas, to `new_owner`.
+            A fresh `new_owner` takes over the account and `old_owner` is
+            closed; the holder count does not change.
+    @param old_owner The lost address.
+    @param new_owner The new address (fresh, or already recovered to).
+    @param ids Securities to move; at most MAX_BATCH per call.
+    @param doc Reference (hash) of the recovery application.
+    """
+    roles._check_role(roles.Role.RECOVERY_MANAGER)
+    assert not calendar._paused(), "ledger: paused"
+    n: uint256 = len(ids)
+    assert n != 0, "ledger: empty batch"
+    assert n <= MAX_BATCH, "ledger: batch too large"
+    accounts._recover(old_owner, new_owner, doc)
+    for id: uint256 in ids:
+        h: uint256 = self.holding_data[old_owner][id]
+        amount: uint256 = h & AMOUNT_MAX
+        assert amount != 0, "ledger: nothing to recover"
+        assert self.holding_data[new_owner][id] & AMOUNT_MAX == 0, "ledger: recovery target already holds"
+        self.holding_data[new_owner][id] = h
+        self.holding_data[old_owner][id] = 0
+        q: uint256 = self.insider_quota[old_owner][id]
+        if q != 0:
+            self.insider_quota[new_owner][id] = q
+            self.insider_quota[old_owner][id] = 0
+        log Transfer(caller=msg.sender, sender=old_owner, receiver=new_owner, id=id, amount=amount)
+        log HoldingRecovered(old_owner=old_owner, new_owner=new_owner, id=id, amount=amount, actor=msg.sender, doc=doc)
+
+
+# ---------------------------------------------------------------- internals
+
+
+@internal
+def _transfer(sender: address, receiver: address, id: uint256, amount: uint256):
+    paused: bool = False
+    day: uint256 = 0
+    tn: uint256 = 0
+    published: bool = False
+    paused, day, tn, published = calendar._now()
+    code: uint256 = 0
+    sec: uint256 = 0
+    sh: uint256 = 0
+    rh: uint256 = 0
+    code, sec, sh, rh = self._check(sender, receiver, id, amount, paused, day, tn, published)
+    if code != OK:
+        raise self._reason(code)
+
+    balance: uint256 = sh & AMOUNT_MAX
+    received: uint256 = rh & AMOUNT_MAX
+    # paid-in units move first (only LLC holdings carry any)
+    sender_paid: uint256 = (sh >> PAID_SHIFT) & AMOUNT_MAX
+    moved_paid: uint256 = min(sender_paid, amount)
+    # amount <= balance and moved_paid <= sender_paid: checked/constructed above
+    self.holding_data[sender][id] = unsafe_sub(sh, amount | (moved_paid << PAID_SHIFT))
+    # received + amount <= totalSupply <= AMOUNT_MAX, so neither field carries over
+    self.holding_data[receiver][id] = (
+        unsafe_add(rh & ~(MASK24 << ACQUIRED_SHIFT), amount | (moved_paid << PAID_SHIFT))
+        | (tn << ACQUIRED_SHIFT)
+    )
+    if sh & INSIDER_BIT != 0:
+        self._insider_dispose(sender, id, balance, amount, day)
+    if rh & INSIDER_BIT != 0:
+        self._insider_snapshot(receiver, id, received, day)
+    if received == 0 or balance == amount:
+        holders: uint256 = (sec >> HOLDERS_SHIFT) & MASK32
+        if received == 0:
+            holders += 1
+        if balance == amount:
+            holders -= 1
+        self.security_data[id] = self._with_holders(sec, holders)
+    log Transfer(caller=msg.sender, sender=sender, receiver=receiver, id=id, amount=amount)
+
+
+@internal
+@view
+def _check(
+    sender: address,
+    receiver: address,
+    id: uint256,
+    amount: uint256,
+    paused: bool,
+    day: uint256,
+    tn: uint256,
+    published: bool,
+) -> (uint256, uint256, uint256, uint256):
+    """
+    @dev Every transfer rule, in order; returns (refusal code, security word,
+         sender holding word, receiver holding word).
+    """
+    if paused:
+        return R_PAUSED, 0, 0, 0
+    if amount == 0:
+        return R_ZERO_AMOUNT, 0, 0, 0
+    if receiver == empty(address):
+        return R_ZERO_ADDRESS, 0, 0, 0
+    if receiver == sender:
+        return R_SELF, 0, 0, 0
+    sec: uint256 = self.security_data[id]
+    status: uint256 = sec & BYTE_MASK
+    if status != ACTIVE:
+        if status == 0:
+            return R_UNKNOWN_SECURITY, 0, 0, 0
+        if status == PENDING:
+            return R_NOT_SEALED, 0, 0, 0
+        if status == SUSPENDED:
+            return R_SUSPENDED, 0, 0, 0
+        return R_DELISTED, 0, 0, 0
+    if not published:
+        return R_CALENDAR, 0, 0, 0
+    if accounts.account_data[sender] & BYTE_MASK != accounts.ACTIVE:
+        return R_SENDER_ACCOUNT, 0, 0, 0
+    receiver_data: uint256 = accounts.account_data[receiver]
+    if receiver_data & BYTE_MASK != accounts.ACTIVE:
+        return R_RECEIVER_ACCOUNT, 0, 0, 0
+    if receiver_data & accounts.QUALIFIED_BIT == 0:
+        return R_NOT_QUALIFIED, 0, 0, 0
+    if sec >> MEETING_SHIFT != 0:
+        meeting: uint256 = (sec >> MEETING_SHIFT) & MASK32
+        record: uint256 = (sec >> RECORD_SHIFT) & MASK32
+        if meeting != 0 and day <= meeting and day + MEETING_CLOSED_DAYS >= meeting:
+            return R_REGISTER_CLOSED, 0, 0, 0
+        if record != 0 and day <= record and day + RECORD_DATE_CLOSED_DAYS >= record:
+            return R_REGISTER_CLOSED, 0, 0, 0
+    sh: uint256 = self.holding_data[sender][id]
+    balance: uint256 = sh & AMOUNT_MAX
+    if balance < amount:
+        return R_BALANCE, 0, 0, 0
+    if day < (sh >> LOCK_SHIFT) & MASK24:
+        return R_LOCKED, 0, 0, 0
+    if tn < ((sh >> ACQUIRED_SHIFT) & MASK24) + HOLDING_PERIOD_TRADING_DAYS:
+        return R_HOLDING_PERIOD, 0, 0, 0
+    if sh & INSIDER_BIT != 0:
+        if not self._insider_allows(sender, id, balance, amount, day):
+            return R_INSIDER, 0, 0, 0
+    rh: uint256 = self.holding_data[receiver][id]
+    if rh & AMOUNT_MAX == 0 and balance != amount:
+        if (sec >> HOLDERS_SHIFT) & MASK32 >= self._cap((sec >> KIND_SHIFT) & BYTE_MASK):
+            return R_HOLDER_CAP, 0, 0, 0
+    return OK, sec, sh, rh
+
+
+@internal
+@pure
+def _reason(code: uint256) -> String[64]:
+    if code == R_PAUSED:
+        return "ledger: paused"
+    if code == R_ZERO_AMOUNT:
+        return "ledger: zero amount"
+    if code == R_ZERO_ADDRESS:
+        return "ledger: zero address"
+    if code == R_SELF:
+        return "ledger: self transfer"
+    if code == R_UNKNOWN_SECURITY:
+        return "ledger: unknown security"
+    if code == R_NOT_SEALED:
+        return "ledger: security not sealed"
+    if code == R_SUSPENDED:
+        return "ledger: security suspended"
+    if code == R_DELISTED:
+        return "ledger: security delisted"
+    if code == R_CALENDAR:
+        return "ledger: calendar not published for today"
+    if code == R_SENDER_ACCOUNT:
+        return "ledger: sender account not active"
+    if code == R_RECEIVER_ACCOUNT:
+        return "ledger: receiver account not active"
+    if code == R_NOT_QUALIFIED:
+        return "ledger: receiver not qualified"
+    if code == R_REGISTER_CLOSED:
+        return "ledger: register closed"
+    if code == R_BALANCE:
+        return "ledger: insufficient balance"
+    if code == R_LOCKED:
+        return "ledger: holding locked up"
+    if code == R_HOLDING_PERIOD:
+        return "ledger: holding period not met"
+    if code == R_INSIDER:
+        return "ledger: insider annual limit exceeded"
+    return "ledger: holder cap reached"
+
+
+@internal
+@view
+def _active_security(id: uint256) -> uint256:
+    sec: uint256 = self.security_data[id]
+    status: uint256 = sec & BYTE_MASK
+    assert status != 0, "ledger: unknown security"
+    assert status != PENDING, "ledger: security not sealed"
+    assert status == ACTIVE, "ledger: security not active"
+    return sec
+
+
+@internal
+@pure
+def _cap(kind: uint256) -> uint256:
+    if kind == LLC or kind == LP_FUND:
+        return 50
+    if kind == JSC or kind == CONTRACT_FUND:
+        return 200
+    return 0
+
+
+@internal
+@pure
+def _with_holders(sec: uint256, holders: uint256) -> uint256:
+    return (sec & ~(MASK32 << HOLDERS_SHIFT)) | (holders << HOLDERS_SHIFT)
+
+
+@internal
+@view
+def _insider_allows(owner: address, id: uint256, balance: uint256, amount: uint256, day: uint256) -> bool:
+    q: uint256 = self.insider_quota[owner][id]
+    base: uint256 = balance
+    used: uint256 = 0
+    if q & MASK16 == self._year_of(day):
+        base = (q >> 16) & AMOUNT_MAX
+        used = (q >> 112) & AMOUNT_MAX
+    return (used + amount) * 100 <= base * INSIDER_ANNUAL_PERCENT
+
+
+@internal
+def _insider_dispose(owner: address, id: uint256, balance: uint256, amount: uint256, day: uint256):
+    year: uint256 = self._year_of(day)
+    q: uint256 = self.insider_quota[owner][id]
+    base: uint256 = balance
+    used: uint256 = 0
+    if q & MASK16 == year:
+        base = (q >> 16) & AMOUNT_MAX
+        used = (q >> 112) & AMOUNT_MAX
+    self.insider_quota[owner][id] = year | (base << 16) | ((used + amount) << 112)
+
+
+@internal
+def _insider_snapshot(owner: address, id: uint256, balance_before: uint256, day: uint256):
+    # the first change of an insider's holding in a year fixes its start-of-year base
+    year: uint256 = self._year_of(day)
+    q: uint256 = self.insider_quota[owner][id]
+    if q & MASK16 != year:
+        self.insider_quota[owner][id] = year | (balance_before << 16)
+
+
+@internal
+@pure
+def _year_of(day: uint256) -> uint256:
+    # civil year of a day number (days since 1970-01-01), proleptic Gregorian
+    z: uint256 = day + 719468
+    era: uint256 = z // 146097
+    doe: uint256 = z - era * 146097
+    yoe: uint256 = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    year: uint256 = yoe + era * 400
+    doy: uint256 = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp: uint256 = (5 * doy + 2) // 153
+    if mp >= 10:
+        year += 1
+    return year

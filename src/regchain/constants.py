@@ -1,0 +1,87 @@
+"""Python mirrors of the contracts' flags, enums and revert strings.
+
+Keep in step with contracts/modules/*.vy (tests/test_roles.py checks the flags
+against the deployed contract's behaviour).
+"""
+
+from enum import IntEnum, IntFlag
+
+
+class Role(IntFlag):
+    """Global role flags (roles.vy `Role`)."""
+
+    ACCOUNT_MANAGER = 1
+    SECURITY_MANAGER = 2
+    CALENDAR_MANAGER = 4
+    RECOVERY_MANAGER = 8
+    COURT_AGENT = 16
+
+    # The operator's back office (登记托管机构) holds these together.
+    REGISTRAR = ACCOUNT_MANAGER | SECURITY_MANAGER | CALENDAR_MANAGER | RECOVERY_MANAGER
+
+
+class SecurityRole(IntFlag):
+    """Per-security role flags (roles.vy `SecurityRole`)."""
+
+    ISSUER_AGENT = 1
+    FUND_MANAGER = 2
+
+
+class AccountStatus(IntEnum):
+    UNOPENED = 0
+    ACTIVE = 1
+    SUSPENDED = 2
+    CLOSED = 3
+
+
+class InvestorClass(IntEnum):
+    INDIVIDUAL = 1
+    INSTITUTION = 2
+    PRODUCT = 3
+
+
+class Kind(IntEnum):
+    LLC = 1
+    JSC = 2
+    LP_FUND = 3
+    CONTRACT_FUND = 4
+
+
+class SecurityStatus(IntEnum):
+    UNKNOWN = 0
+    PENDING = 1
+    ACTIVE = 2
+    SUSPENDED = 3
+    DELISTED = 4
+
+
+HOLDER_CAP = {Kind.LLC: 50, Kind.JSC: 200, Kind.LP_FUND: 50, Kind.CONTRACT_FUND: 200}
+HOLDING_PERIOD_TRADING_DAYS = 5
+INSIDER_ANNUAL_PERCENT = 25
+MEETING_CLOSED_DAYS = 20
+RECORD_DATE_CLOSED_DAYS = 5
+MAX_BATCH = 200
+AMOUNT_MAX = 2**96 - 1
+UTC_OFFSET_CHINA = 8 * 3600
+
+# Transfer refusals, in the order the contract checks them (ledger.vy `_check`).
+TRANSFER_REASONS = (
+    "ledger: paused",
+    "ledger: zero amount",
+    "ledger: zero address",
+    "ledger: self transfer",
+    "ledger: unknown security",
+    "ledger: security not sealed",
+    "ledger: security suspended",
+    "ledger: security delisted",
+    "ledger: calendar not published for today",
+    "ledger: sender account not active",
+    "ledger: receiver account not active",
+    "ledger: receiver not qualified",
+    "ledger: register closed",
+    "ledger: insufficient balance",
+    "ledger: holding locked up",
+    "ledger: holding period not met",
+    "ledger: insider annual limit exceeded",
+    "ledger: holder cap reached",
+)

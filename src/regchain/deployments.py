@@ -1,0 +1,167 @@
+"""Deployment records, one JSON file per network: deployments/<network-name>.json.
+
+    {
+      "network": "devnet", "ecosystem": "ethereum", "chain_id": 20231,
+      "contracts": {
+        "Register": {
+          "address": "0x...", "code_hash": "0x...", "block": 12, "deployer": "0x...",
+          "txn_hash": "0x...", "constructor_args": [...],
+          "vyper_version": "0.4.3", "evm_version": "london"
+        }
+      }
+    }
+
+``code_hash`` is keccak256 of the runtime code at ``address`` as the chain returns it
+(for Vyper that is the compiled runtime code followed by the immutables).
+
+A recorded deployment is reused only when the file's chain id matches the connected
+chain, code exists at the address, its hash equals ``code_hash`` and it still starts
+with the project's current compiled runtime code. A chain id mismatch is refused (it
+means the file or the node is the wrong one); anything else means a redeploy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ape import chain, networks, project
+from ape.exceptions import ApeException
+from eth_utils import keccak, to_hex
+
+DEPLOYMENTS_DIR = "deployments"
+
+
+class DeploymentError(ApeException):
+    """A deployment record cannot be used on the connected chain."""
+
+
+@dataclass
+class Deployed:
+    instance: Any  # ape ContractInstance
+    reused: bool
+    reason: str  # why it was reused or (re)deployed, one line for humans
+
+
+def network_name() -> str:
+    return networks.provider.network.name
+
+
+def path_for(network: str | None = None) -> Path:
+    return Path(project.path) / DEPLOYMENTS_DIR / f"{network or network_name()}.json"
+
+
+def load(network: str | None = None) -> dict:
+    """The record for ``network`` (default: the connected one); empty if none exists."""
+    name = network or network_name()
+    path = path_for(name)
+    if not path.is_file():
+        return {"network": name, "chain_id": None, "contracts": {}}
+    data = json.loads(path.read_text())
+    data.setdefault("contracts", {})
+    return data
+
+
+def save(name: str, instance, *, constructor_args: list | tuple = (),
+         network: str | None = None) -> dict:
+    """Record ``instance`` (just deployed on the connected chain) under ``name``."""
+    net = network or network_name()
+    data = load(net)
+    cid = networks.provider.chain_id
+    if data.get("chain_id") not in (None, cid):
+        raise DeploymentError(_mismatch_message(net, data["chain_id"], cid))
+    receipt = chain.provider.get_receipt(instance.txn_hash) if instance.txn_hash else None
+    vyper_version, evm_version = compiler_info(instance.contract_type.name)
+    data.update(network=net, ecosystem=networks.provider.network.ecosystem.name, chain_id=cid)
+    data["contracts"][name] = {
+        "address": str(instance.address),
+        "code_hash": code_hash(instance.address),
+        "block": receipt.block_number if receipt else None,
+        "deployer": str(receipt.sender) if receipt else None,
+        "txn_hash": instance.txn_hash,
+        "constructor_args": [_jsonable(a) for a in constructor_args],
+        "vyper_version": vyper_version,
+        "evm_version": evm_version,
+    }
+    path = path_for(net)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    return data["contracts"][name]
+
+
+def code_hash(address) -> str:
+    return to_hex(keccak(bytes(networks.provider.get_code(address))))
+
+
+def compiler_info(contract_name: str | None) -> tuple[str | None, str | None]:
+    """(compiler version, evm version) the project compiled ``contract_name`` with."""
+    for compiler in project.manifest.compilers or []:
+        if contract_name in (compiler.contractTypes or []):
+            settings = compiler.settings or {}
+            return compiler.version, settings.get("evmVersion") or settings.get("evm_version")
+    return None, None
+
+
+def check(name: str, container, network: str | None = None) -> tuple[Any | None, str]:
+    """(instance, reason) if the recorded ``name`` can be reused, else (None, reason).
+
+    Raises DeploymentError if the record belongs to another chain id.
+    """
+    net = network or network_name()
+    data = load(net)
+    cid = networks.provider.chain_id
+    if data.get("chain_id") not in (None, cid):
+        raise DeploymentError(_mismatch_message(net, data["chain_id"], cid))
+    entry = data["contracts"].get(name)
+    if not entry:
+        return None, f"no {name} recorded in {display_path(path_for(net))}"
+    address = entry["address"]
+    code = bytes(networks.provider.get_code(address))
+    if not code:
+        return None, f"no code at recorded {name} address {address} (chain reset?)"
+    if to_hex(keccak(code)) != entry.get("code_hash"):
+        return None, f"code at {address} does not match the recorded code hash"
+    runtime = container.contract_type.runtime_bytecode
+    compiled = bytes.fromhex((runtime.bytecode or "0x")[2:]) if runtime else b""
+    if compiled and not code.startswith(compiled):
+        return None, f"{name} source changed since it was deployed at {address}"
+    return container.at(address), f"reusing {name} at {address} (block {entry.get('block')})"
+
+
+def check_and_deploy(container, *args, sender, name: str | None = None,
+                     network: str | None = None, **tx_kwargs) -> Deployed:
+    """Reuse the recorded deployment of ``container`` or deploy it with ``args`` and record it."""
+    name = name or container.contract_type.name
+    instance, reason = check(name, container, network)
+    if instance is not None:
+        return Deployed(instance, True, reason)
+    instance = sender.deploy(container, *args, **tx_kwargs)
+    save(name, instance, constructor_args=args, network=network)
+    return Deployed(instance, False, f"deployed {name} at {instance.address} ({reason})")
+
+
+def _mismatch_message(net: str, recorded, connected) -> str:
+    return (f"{display_path(path_for(net))} was recorded on chain id {recorded}, but the connected "
+            f"'{net}' node reports chain id {connected}; refusing to use it "
+            f"(wrong node, or move the file aside to deploy afresh)")
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _jsonable(value):
+    if isinstance(value, (bool, int, str)) or value is None:
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return to_hex(value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "address"):
+        return str(value.address)
+    return str(value)

@@ -1,0 +1,151 @@
+"""Shared actors and factories. Actors are session-scoped; ape isolates each test
+(chain snapshot per test), so state a test creates is gone after it."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from eth_utils import keccak
+from hypothesis import HealthCheck, settings
+
+from regchain import calendar as cal
+from regchain import suite
+from regchain.constants import InvestorClass, Kind, Role, SecurityRole
+
+settings.register_profile(
+    "quick", max_examples=10, stateful_step_count=15, deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+settings.register_profile(
+    "deep", max_examples=200, stateful_step_count=60, deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
+
+# The calendar the tests publish: weekdays from ~1.5 years back to ~1 year ahead.
+CALENDAR_BACK_DAYS = 550
+CALENDAR_AHEAD_DAYS = 380
+
+
+def doc(text: str) -> bytes:
+    """A document reference: keccak of a short text."""
+    return keccak(text=text)
+
+
+@pytest.fixture(scope="session")
+def governance(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="session")
+def registrar(accounts):
+    return accounts[1]
+
+
+@pytest.fixture(scope="session")
+def issuer_agent(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="session")
+def court(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="session")
+def alice(accounts):
+    return accounts[4]
+
+
+@pytest.fixture(scope="session")
+def bob(accounts):
+    return accounts[5]
+
+
+@pytest.fixture(scope="session")
+def carol(accounts):
+    return accounts[6]
+
+
+@pytest.fixture(scope="session")
+def dave(accounts):
+    return accounts[7]
+
+
+@pytest.fixture(scope="session")
+def outsider(accounts):
+    return accounts[8]
+
+
+@pytest.fixture(scope="session")
+def register(governance, registrar, court):
+    """The deployed suite with the registrar's roles and a published calendar."""
+    reg = suite.deploy(governance, governance)
+    reg.grant_role(registrar, Role.REGISTRAR, sender=governance)
+    reg.grant_role(court, Role.COURT_AGENT, sender=governance)
+    today = reg.today()
+    for first, last in cal.chunks(today - CALENDAR_BACK_DAYS, today + CALENDAR_AHEAD_DAYS, 366):
+        reg.publish_calendar(first, last, cal.weekdays(first, last), doc("calendar"), sender=registrar)
+    return reg
+
+
+@pytest.fixture(scope="session")
+def today(register):
+    return register.today()
+
+
+@pytest.fixture(scope="session")
+def open_account(register, registrar):
+    """open_account(who, qualified=True, investor_class=INDIVIDUAL) -> who"""
+
+    def _open(who, qualified=True, investor_class=InvestorClass.INDIVIDUAL):
+        address = getattr(who, "address", who)
+        register.open_account(address, doc(f"id:{address}"), investor_class, qualified,
+                              doc("open"), sender=registrar)
+        return who
+
+    return _open
+
+
+@pytest.fixture(scope="session")
+def new_security(register, registrar, issuer_agent, governance, today):
+    """new_security(holdings, kind=JSC, acquired_day=today-60, seal=True, scale=0) -> id
+
+    `holdings` is a list of (holder, units) or (holder, units, paid); the holders'
+    accounts must be open. The issuer agent gets ISSUER_AGENT on the new id.
+    """
+    counter = {"n": 0}
+
+    def _new(holdings, kind=Kind.JSC, acquired_day=None, seal=True, scale=0, declared_total=None,
+             lock_until_day=0, insider=False):
+        counter["n"] += 1
+        code = doc(f"security-{counter['n']}-{register.security_count()}")
+        total = declared_total if declared_total is not None else sum(h[1] for h in holdings)
+        register.register_security(code, kind, scale, total, doc("registration"), sender=registrar)
+        sid = register.security_id(code)
+        acquired = today - 60 if acquired_day is None else acquired_day
+        batch = []
+        for h in holdings:
+            holder, units = h[0], h[1]
+            paid = h[2] if len(h) > 2 else units
+            batch.append((getattr(holder, "address", holder), units, paid, acquired, lock_until_day, insider))
+        if batch:
+            register.register_holdings(sid, batch, doc("holdings"), sender=registrar)
+        register.grant_security_role(sid, issuer_agent, SecurityRole.ISSUER_AGENT, sender=governance)
+        if seal:
+            register.seal_security(sid, doc("seal"), sender=registrar)
+        return sid
+
+    return _new
+
+
+@pytest.fixture(scope="session")
+def advance_days(chain):
+    """Move the chain clock forward by whole days (mines one block)."""
+
+    def _advance(days: int):
+        chain.pending_timestamp += days * 86400
+        chain.mine()
+
+    return _advance
