@@ -41,13 +41,22 @@ $(ANVIL_STAMP):
 	@test -x $(ANVIL) || { echo "anvil binary not found at $(ANVIL)" >&2; exit 1; }
 	@touch $@
 
-compile: setup
-	ape compile
+# ape-vyper does not see edits to imported modules (contracts/modules is excluded
+# from compilation as standalone contracts), so any .vy change rebuilds from clean.
+VY_SOURCES  := $(shell find contracts -name '*.vy')
+BUILD_STAMP := .build/.regchain-sources
 
-test: setup
+$(BUILD_STAMP): $(VY_SOURCES) ape-config.yaml | setup
+	rm -rf .build
+	ape compile
+	@touch $@
+
+compile: setup $(BUILD_STAMP)
+
+test: setup $(BUILD_STAMP)
 	HYPOTHESIS_PROFILE=quick ape test tests -q
 
-test-deep: setup
+test-deep: setup $(BUILD_STAMP)
 	HYPOTHESIS_PROFILE=deep ape test tests -q
 
 node: $(ANVIL_STAMP)
@@ -56,13 +65,13 @@ node: $(ANVIL_STAMP)
 node-stop:
 	@$(NODE) stop
 
-demo: setup node
+demo: setup $(BUILD_STAMP) node
 	ape run demo --network $(DEVNET)
 
-deploy: setup node
+deploy: setup $(BUILD_STAMP) node
 	ape run deploy --network $(DEVNET)
 
-bench: setup
+bench: setup $(BUILD_STAMP)
 	ape run bench -v WARNING
 
 clean:

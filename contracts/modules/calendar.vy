@@ -28,10 +28,15 @@ MAX_AMEND_WORDS: constant(uint256) = 32
 SECONDS_PER_DAY: constant(uint256) = 86400
 
 # clock slot layout: bit 0 paused; bit 1 cache valid; bits 8..47 cached day;
-# bits 48..87 trading-day number of the cached day.
+# bits 48..87 trading-day number of the cached day. `_now` returns a word of
+# the same layout ("now word"), bit 1 then meaning "today is published".
 PAUSED_BIT: constant(uint256) = 1
 CACHE_BIT: constant(uint256) = 2
 MASK40: constant(uint256) = (1 << 40) - 1
+NOW_PAUSED: constant(uint256) = 1
+NOW_PUBLISHED: constant(uint256) = 2
+DAY_SHIFT: constant(uint256) = 8
+TN_SHIFT: constant(uint256) = 48
 # popcount masks: 0x5555.., 0x3333.., 0x0f0f.., 0x0101..
 M1: constant(uint256) = max_value(uint256) // 3
 M2: constant(uint256) = max_value(uint256) // 5
@@ -303,39 +308,43 @@ def _trading_day_number(day: uint256) -> uint256:
 
 @internal
 @view
-def _now_view() -> (bool, uint256, uint256, bool):
+def _now_view() -> uint256:
     """
-    @dev (paused, today, trading-day number of today, today published) without
-         touching storage; the number is 0 when paused or unpublished.
+    @dev Today as one word, without touching storage: bit 0 paused, bit 1
+         today published, bits 8..47 today's day number, bits 48..87 its
+         trading-day number (0 when paused or unpublished). See NOW_*.
     """
     c: uint256 = self.clock
     if c & PAUSED_BIT != 0:
-        return True, 0, 0, False
-    day: uint256 = self._today()
-    if c & CACHE_BIT != 0 and (c >> 8) & MASK40 == day:
-        return False, day, (c >> 48) & MASK40, True
+        return NOW_PAUSED
+    # _today() inline: this runs on every transfer
+    day: uint256 = (block.timestamp // TIME_UNIT + UTC_OFFSET) // SECONDS_PER_DAY
+    if (c >> 8) & MASK40 == day and c & CACHE_BIT != 0:
+        return c
     if not self._is_published(day):
-        return False, day, 0, False
-    return False, day, self._trading_day_number(day), True
+        return day << 8
+    return (self._trading_day_number(day) << 48) | (day << 8) | NOW_PUBLISHED
 
 
 @internal
-def _now() -> (bool, uint256, uint256, bool):
+def _now() -> uint256:
     """
     @dev As `_now_view`, and refreshes the cache of today's number (the first
          state change of a day pays for the calendar read, later ones do not).
+         The cache word has the same layout as the result.
     """
     c: uint256 = self.clock
     if c & PAUSED_BIT != 0:
-        return True, 0, 0, False
-    day: uint256 = self._today()
-    if c & CACHE_BIT != 0 and (c >> 8) & MASK40 == day:
-        return False, day, (c >> 48) & MASK40, True
+        return NOW_PAUSED
+    # _today() inline: this runs on every transfer
+    day: uint256 = (block.timestamp // TIME_UNIT + UTC_OFFSET) // SECONDS_PER_DAY
+    if (c >> 8) & MASK40 == day and c & CACHE_BIT != 0:
+        return c
     if not self._is_published(day):
-        return False, day, 0, False
-    tn: uint256 = self._trading_day_number(day)
-    self.clock = (tn << 48) | (day << 8) | CACHE_BIT
-    return False, day, tn, True
+        return day << 8
+    now: uint256 = (self._trading_day_number(day) << 48) | (day << 8) | NOW_PUBLISHED
+    self.clock = now
+    return now
 
 
 @internal

@@ -134,8 +134,9 @@ struct HoldingView:
 
 # Packed word of each security (layout above).
 security_data: HashMap[uint256, uint256]
-# Packed word of each holding: owner => id => word (layout above).
-holding_data: HashMap[address, HashMap[uint256, uint256]]
+# Packed word of each holding by _key(owner, id) (layout above). One-level
+# keys cost one keccak per access instead of two.
+holding_data: HashMap[uint256, uint256]
 # Units in issue of each security (smallest units).
 totalSupply: public(HashMap[uint256, uint256])
 # Registered capital / total units the register must add up to.
@@ -150,9 +151,9 @@ security_count: public(uint256)
 allowance: public(HashMap[address, HashMap[address, HashMap[uint256, uint256]]])
 # ERC-6909 operators: owner => spender => approved.
 isOperator: public(HashMap[address, HashMap[address, bool]])
-# Insider quota of a holding: bits 0..15 year, 16..111 start-of-year balance,
-# 112..207 units disposed of this year.
-insider_quota: HashMap[address, HashMap[uint256, uint256]]
+# Insider quota of a holding by _key(owner, id): bits 0..15 year,
+# 16..111 start-of-year balance, 112..207 units disposed of this year.
+insider_quota: HashMap[uint256, uint256]
 
 
 event Transfer:
@@ -333,7 +334,9 @@ def balanceOf(owner: address, id: uint256) -> uint256:
     """
     @notice Units of `id` held by `owner`.
     """
-    return self.holding_data[owner][id] & AMOUNT_MAX
+    if id > AMOUNT_MAX:
+        return 0  # no security has such an id
+    return self.holding_data[self._key(owner, id)] & AMOUNT_MAX
 
 
 @external
@@ -360,12 +363,7 @@ def can_transfer(sender: address, receiver: address, id: uint256, amount: uint25
     @param amount Smallest units.
     @return (ok, reason) with reason empty when ok.
     """
-    paused: bool = False
-    day: uint256 = 0
-    tn: uint256 = 0
-    published: bool = False
-    paused, day, tn, published = calendar._now_view()
-    code: uint256 = self._check(sender, receiver, id, amount, paused, day, tn, published)[0]
+    code: uint256 = self._check(sender, receiver, id, amount, calendar._now_view())[0]
     if code == OK:
         return True, ""
     return False, self._reason(code)
@@ -419,7 +417,9 @@ def holding(owner: address, id: uint256) -> HoldingView:
             LLC capital), trading-day number of the last acquisition, lock-up
             day and insider flag.
     """
-    h: uint256 = self.holding_data[owner][id]
+    if id > AMOUNT_MAX:
+        return empty(HoldingView)
+    h: uint256 = self.holding_data[self._key(owner, id)]
     balance: uint256 = h & AMOUNT_MAX
     paid: uint256 = balance
     if (self.security_data[id] >> KIND_SHIFT) & BYTE_MASK == LLC:
@@ -440,7 +440,9 @@ def insider_quota_of(owner: address, id: uint256) -> (uint256, uint256, uint256)
     @notice An insider's quota record: (year, start-of-year balance, disposed this year).
     @dev The record is refreshed at the first change of the holding in a new year.
     """
-    q: uint256 = self.insider_quota[owner][id]
+    if id > AMOUNT_MAX:
+        return 0, 0, 0
+    q: uint256 = self.insider_quota[self._key(owner, id)]
     return q & MASK16, (q >> 16) & AMOUNT_MAX, (q >> 112) & AMOUNT_MAX
 
 
@@ -509,7 +511,7 @@ def register_holdings(id: uint256, batch: DynArray[Issuance, 256], doc: bytes32)
         assert item.acquired_day <= today, "ledger: acquired in the future"
         assert item.lock_until_day <= MASK24, "ledger: day out of range"
         assert accounts.account_data[item.holder] & BYTE_MASK == accounts.ACTIVE, "ledger: holder account not active"
-        assert self.holding_data[item.holder][id] & AMOUNT_MAX == 0, "ledger: holding already registered"
+        assert self.holding_data[self._key(item.holder, id)] & AMOUNT_MAX == 0, "ledger: holding already registered"
         holders += 1
         assert holders <= cap, "ledger: holder cap reached"
         tn: uint256 = calendar._trading_day_number(item.acquired_day)
@@ -518,7 +520,7 @@ def register_holdings(id: uint256, batch: DynArray[Issuance, 256], doc: bytes32)
             h |= item.paid << PAID_SHIFT
         if item.insider:
             h |= INSIDER_BIT
-        self.holding_data[item.holder][id] = h
+        self.holding_data[self._key(item.holder, id)] = h
         added += item.units
         log Issued(
             receiver=item.holder,
@@ -590,17 +592,15 @@ def increase_capital(id: uint256, batch: DynArray[Subscription, 256], doc: bytes
     @param doc Reference (hash) of the resolution.
     """
     roles._check_role(roles.Role.SECURITY_MANAGER)
-    paused: bool = False
-    today: uint256 = 0
-    tn: uint256 = 0
-    published: bool = False
-    paused, today, tn, published = calendar._now()
-    assert not paused, "ledger: paused"
+    now: uint256 = calendar._now()
+    assert now & calendar.NOW_PAUSED == 0, "ledger: paused"
     n: uint256 = len(batch)
     assert n != 0, "ledger: empty batch"
     assert n <= MAX_BATCH, "ledger: batch too large"
     sec: uint256 = self._active_security(id)
-    assert published, "ledger: calendar not published for today"
+    assert now & calendar.NOW_PUBLISHED != 0, "ledger: calendar not published for today"
+    today: uint256 = (now >> calendar.DAY_SHIFT) & calendar.MASK40
+    tn: uint256 = (now >> calendar.TN_SHIFT) & calendar.MASK40
     kind: uint256 = (sec >> KIND_SHIFT) & BYTE_MASK
     is_llc: bool = kind == LLC
     holders: uint256 = (sec >> HOLDERS_SHIFT) & MASK32
@@ -613,7 +613,7 @@ def increase_capital(id: uint256, batch: DynArray[Subscription, 256], doc: bytes
         assert item.paid <= item.units, "ledger: paid exceeds units"
         data: uint256 = accounts.account_data[item.holder]
         assert data & BYTE_MASK == accounts.ACTIVE, "ledger: holder account not active"
-        h: uint256 = self.holding_data[item.holder][id]
+        h: uint256 = self.holding_data[self._key(item.holder, id)]
         balance: uint256 = h & AMOUNT_MAX
         if balance == 0:
             assert data & accounts.QUALIFIED_BIT != 0, "ledger: subscriber not qualified"
@@ -627,7 +627,7 @@ def increase_capital(id: uint256, batch: DynArray[Subscription, 256], doc: bytes
         if is_llc:
             paid = ((h >> PAID_SHIFT) & AMOUNT_MAX) + item.paid
         lock: uint256 = (h >> LOCK_SHIFT) & MASK24
-        self.holding_data[item.holder][id] = (
+        self.holding_data[self._key(item.holder, id)] = (
             new_balance | (paid << PAID_SHIFT) | (tn << ACQUIRED_SHIFT) | (lock << LOCK_SHIFT) | (h & INSIDER_BIT)
         )
         added += item.units
@@ -669,7 +669,7 @@ def decrease_capital(id: uint256, batch: DynArray[Reduction, 256], doc: bytes32)
     for item: Reduction in batch:
         assert item.holder != empty(address), "ledger: zero address"
         assert item.units != 0, "ledger: zero amount"
-        h: uint256 = self.holding_data[item.holder][id]
+        h: uint256 = self.holding_data[self._key(item.holder, id)]
         balance: uint256 = h & AMOUNT_MAX
         assert balance >= item.units, "ledger: insufficient balance"
         if h & INSIDER_BIT != 0:
@@ -679,7 +679,7 @@ def decrease_capital(id: uint256, batch: DynArray[Reduction, 256], doc: bytes32)
         paid: uint256 = min((h >> PAID_SHIFT) & AMOUNT_MAX, new_balance)
         if new_balance == 0:
             holders -= 1
-        self.holding_data[item.holder][id] = (
+        self.holding_data[self._key(item.holder, id)] = (
             (h & ~LOW_192) | new_balance | (paid << PAID_SHIFT)
         )
         removed += item.units
@@ -705,10 +705,10 @@ def record_paid_in(owner: address, id: uint256, paid: uint256, doc: bytes32):
     sec: uint256 = self.security_data[id]
     assert sec & BYTE_MASK != 0, "ledger: unknown security"
     assert (sec >> KIND_SHIFT) & BYTE_MASK == LLC, "ledger: not an LLC"
-    h: uint256 = self.holding_data[owner][id]
+    h: uint256 = self.holding_data[self._key(owner, id)]
     assert paid <= h & AMOUNT_MAX, "ledger: paid exceeds units"
     mask: uint256 = AMOUNT_MAX << PAID_SHIFT
-    self.holding_data[owner][id] = (h & ~mask) | (paid << PAID_SHIFT)
+    self.holding_data[self._key(owner, id)] = (h & ~mask) | (paid << PAID_SHIFT)
     log PaidInRecorded(owner=owner, id=id, paid=paid, actor=msg.sender, doc=doc)
 
 
@@ -727,8 +727,8 @@ def set_lockup(owner: address, id: uint256, lock_until_day: uint256, doc: bytes3
     assert self.security_data[id] & BYTE_MASK != 0, "ledger: unknown security"
     assert lock_until_day <= MASK24, "ledger: day out of range"
     mask: uint256 = MASK24 << LOCK_SHIFT
-    h: uint256 = self.holding_data[owner][id]
-    self.holding_data[owner][id] = (h & ~mask) | (lock_until_day << LOCK_SHIFT)
+    h: uint256 = self.holding_data[self._key(owner, id)]
+    self.holding_data[self._key(owner, id)] = (h & ~mask) | (lock_until_day << LOCK_SHIFT)
     log LockupSet(owner=owner, id=id, lock_until_day=lock_until_day, actor=msg.sender, doc=doc)
 
 
@@ -746,9 +746,9 @@ def set_insider(owner: address, id: uint256, insider: bool, doc: bytes32):
     assert not calendar._paused(), "ledger: paused"
     assert owner != empty(address), "ledger: zero address"
     assert self.security_data[id] & BYTE_MASK != 0, "ledger: unknown security"
-    h: uint256 = self.holding_data[owner][id]
+    h: uint256 = self.holding_data[self._key(owner, id)]
     assert (h & INSIDER_BIT != 0) != insider, "ledger: insider flag unchanged"
-    self.holding_data[owner][id] = h ^ INSIDER_BIT
+    self.holding_data[self._key(owner, id)] = h ^ INSIDER_BIT
     log InsiderSet(owner=owner, id=id, insider=insider, actor=msg.sender, doc=doc)
 
 
@@ -793,16 +793,17 @@ def recover(old_owner: address, new_owner: address, ids: DynArray[uint256, 256],
     assert n <= MAX_BATCH, "ledger: batch too large"
     accounts._recover(old_owner, new_owner, doc)
     for id: uint256 in ids:
-        h: uint256 = self.holding_data[old_owner][id]
+        assert id <= AMOUNT_MAX, "ledger: unknown security"
+        h: uint256 = self.holding_data[self._key(old_owner, id)]
         amount: uint256 = h & AMOUNT_MAX
         assert amount != 0, "ledger: nothing to recover"
-        assert self.holding_data[new_owner][id] & AMOUNT_MAX == 0, "ledger: recovery target already holds"
-        self.holding_data[new_owner][id] = h
-        self.holding_data[old_owner][id] = 0
-        q: uint256 = self.insider_quota[old_owner][id]
+        assert self.holding_data[self._key(new_owner, id)] & AMOUNT_MAX == 0, "ledger: recovery target already holds"
+        self.holding_data[self._key(new_owner, id)] = h
+        self.holding_data[self._key(old_owner, id)] = 0
+        q: uint256 = self.insider_quota[self._key(old_owner, id)]
         if q != 0:
-            self.insider_quota[new_owner][id] = q
-            self.insider_quota[old_owner][id] = 0
+            self.insider_quota[self._key(new_owner, id)] = q
+            self.insider_quota[self._key(old_owner, id)] = 0
         log Transfer(caller=msg.sender, sender=old_owner, receiver=new_owner, id=id, amount=amount)
         log HoldingRecovered(old_owner=old_owner, new_owner=new_owner, id=id, amount=amount, actor=msg.sender, doc=doc)
 
@@ -812,18 +813,20 @@ def recover(old_owner: address, new_owner: address, ids: DynArray[uint256, 256],
 
 @internal
 def _transfer(sender: address, receiver: address, id: uint256, amount: uint256):
-    paused: bool = False
-    day: uint256 = 0
-    tn: uint256 = 0
-    published: bool = False
-    paused, day, tn, published = calendar._now()
+    # fast path of calendar._now(): today's number is cached and not paused
+    now: uint256 = calendar.clock
+    if now & (calendar.PAUSED_BIT | calendar.CACHE_BIT) != calendar.CACHE_BIT or (now >> calendar.DAY_SHIFT) & calendar.MASK40 != (
+        block.timestamp // calendar.TIME_UNIT + calendar.UTC_OFFSET
+    ) // calendar.SECONDS_PER_DAY:
+        now = calendar._now()
     code: uint256 = 0
     sec: uint256 = 0
     sh: uint256 = 0
     rh: uint256 = 0
-    code, sec, sh, rh = self._check(sender, receiver, id, amount, paused, day, tn, published)
+    code, sec, sh, rh = self._check(sender, receiver, id, amount, now)
     if code != OK:
         raise self._reason(code)
+    tn: uint256 = (now >> calendar.TN_SHIFT) & calendar.MASK40
 
     balance: uint256 = sh & AMOUNT_MAX
     received: uint256 = rh & AMOUNT_MAX
@@ -831,16 +834,19 @@ def _transfer(sender: address, receiver: address, id: uint256, amount: uint256):
     sender_paid: uint256 = (sh >> PAID_SHIFT) & AMOUNT_MAX
     moved_paid: uint256 = min(sender_paid, amount)
     # amount <= balance and moved_paid <= sender_paid: checked/constructed above
-    self.holding_data[sender][id] = unsafe_sub(sh, amount | (moved_paid << PAID_SHIFT))
+    # keys inline: a known security's id is below 2**96 (see _key)
+    self.holding_data[(convert(sender, uint256) << 96) | id] = unsafe_sub(sh, amount | (moved_paid << PAID_SHIFT))
     # received + amount <= totalSupply <= AMOUNT_MAX, so neither field carries over
-    self.holding_data[receiver][id] = (
+    self.holding_data[(convert(receiver, uint256) << 96) | id] = (
         unsafe_add(rh & ~(MASK24 << ACQUIRED_SHIFT), amount | (moved_paid << PAID_SHIFT))
         | (tn << ACQUIRED_SHIFT)
     )
-    if sh & INSIDER_BIT != 0:
-        self._insider_dispose(sender, id, balance, amount, day)
-    if rh & INSIDER_BIT != 0:
-        self._insider_snapshot(receiver, id, received, day)
+    if (sh | rh) & INSIDER_BIT != 0:
+        day: uint256 = (now >> calendar.DAY_SHIFT) & calendar.MASK40
+        if sh & INSIDER_BIT != 0:
+            self._insider_dispose(sender, id, balance, amount, day)
+        if rh & INSIDER_BIT != 0:
+            self._insider_snapshot(receiver, id, received, day)
     if received == 0 or balance == amount:
         holders: uint256 = (sec >> HOLDERS_SHIFT) & MASK32
         if received == 0:
@@ -858,16 +864,14 @@ def _check(
     receiver: address,
     id: uint256,
     amount: uint256,
-    paused: bool,
-    day: uint256,
-    tn: uint256,
-    published: bool,
+    now: uint256,
 ) -> (uint256, uint256, uint256, uint256):
     """
     @dev Every transfer rule, in order; returns (refusal code, security word,
-         sender holding word, receiver holding word).
+         sender holding word, receiver holding word). `now` is calendar's
+         now word (pause, published, day, trading-day number).
     """
-    if paused:
+    if now & calendar.NOW_PAUSED != 0:
         return R_PAUSED, 0, 0, 0
     if amount == 0:
         return R_ZERO_AMOUNT, 0, 0, 0
@@ -885,8 +889,9 @@ def _check(
         if status == SUSPENDED:
             return R_SUSPENDED, 0, 0, 0
         return R_DELISTED, 0, 0, 0
-    if not published:
+    if now & calendar.NOW_PUBLISHED == 0:
         return R_CALENDAR, 0, 0, 0
+    day: uint256 = (now >> calendar.DAY_SHIFT) & calendar.MASK40
     if accounts.account_data[sender] & BYTE_MASK != accounts.ACTIVE:
         return R_SENDER_ACCOUNT, 0, 0, 0
     receiver_data: uint256 = accounts.account_data[receiver]
@@ -901,18 +906,19 @@ def _check(
             return R_REGISTER_CLOSED, 0, 0, 0
         if record != 0 and day <= record and day + RECORD_DATE_CLOSED_DAYS >= record:
             return R_REGISTER_CLOSED, 0, 0, 0
-    sh: uint256 = self.holding_data[sender][id]
+    # the security is known, so id < 2**96 and the inline keys are exact
+    sh: uint256 = self.holding_data[(convert(sender, uint256) << 96) | id]
     balance: uint256 = sh & AMOUNT_MAX
     if balance < amount:
         return R_BALANCE, 0, 0, 0
     if day < (sh >> LOCK_SHIFT) & MASK24:
         return R_LOCKED, 0, 0, 0
-    if tn < ((sh >> ACQUIRED_SHIFT) & MASK24) + HOLDING_PERIOD_TRADING_DAYS:
+    if (now >> calendar.TN_SHIFT) & calendar.MASK40 < ((sh >> ACQUIRED_SHIFT) & MASK24) + HOLDING_PERIOD_TRADING_DAYS:
         return R_HOLDING_PERIOD, 0, 0, 0
     if sh & INSIDER_BIT != 0:
         if not self._insider_allows(sender, id, balance, amount, day):
             return R_INSIDER, 0, 0, 0
-    rh: uint256 = self.holding_data[receiver][id]
+    rh: uint256 = self.holding_data[(convert(receiver, uint256) << 96) | id]
     if rh & AMOUNT_MAX == 0 and balance != amount:
         if (sec >> HOLDERS_SHIFT) & MASK32 >= self._cap((sec >> KIND_SHIFT) & BYTE_MASK):
             return R_HOLDER_CAP, 0, 0, 0
@@ -972,6 +978,15 @@ def _active_security(id: uint256) -> uint256:
 
 @internal
 @pure
+def _key(owner: address, id: uint256) -> uint256:
+    # one storage key per (owner, id): the address above 96 bits of id. Every
+    # caller passes an id below 2**96 (a registered security's, or checked),
+    # so no two holdings share a key.
+    return (convert(owner, uint256) << 96) | id
+
+
+@internal
+@pure
 def _cap(kind: uint256) -> uint256:
     if kind == LLC or kind == LP_FUND:
         return 50
@@ -989,7 +1004,7 @@ def _with_holders(sec: uint256, holders: uint256) -> uint256:
 @internal
 @view
 def _insider_allows(owner: address, id: uint256, balance: uint256, amount: uint256, day: uint256) -> bool:
-    q: uint256 = self.insider_quota[owner][id]
+    q: uint256 = self.insider_quota[self._key(owner, id)]
     base: uint256 = balance
     used: uint256 = 0
     if q & MASK16 == self._year_of(day):
@@ -1001,22 +1016,22 @@ def _insider_allows(owner: address, id: uint256, balance: uint256, amount: uint2
 @internal
 def _insider_dispose(owner: address, id: uint256, balance: uint256, amount: uint256, day: uint256):
     year: uint256 = self._year_of(day)
-    q: uint256 = self.insider_quota[owner][id]
+    q: uint256 = self.insider_quota[self._key(owner, id)]
     base: uint256 = balance
     used: uint256 = 0
     if q & MASK16 == year:
         base = (q >> 16) & AMOUNT_MAX
         used = (q >> 112) & AMOUNT_MAX
-    self.insider_quota[owner][id] = year | (base << 16) | ((used + amount) << 112)
+    self.insider_quota[self._key(owner, id)] = year | (base << 16) | ((used + amount) << 112)
 
 
 @internal
 def _insider_snapshot(owner: address, id: uint256, balance_before: uint256, day: uint256):
     # the first change of an insider's holding in a year fixes its start-of-year base
     year: uint256 = self._year_of(day)
-    q: uint256 = self.insider_quota[owner][id]
+    q: uint256 = self.insider_quota[self._key(owner, id)]
     if q & MASK16 != year:
-        self.insider_quota[owner][id] = year | (balance_before << 16)
+        self.insider_quota[self._key(owner, id)] = year | (balance_before << 16)
 
 
 @internal

@@ -2,6 +2,7 @@
 
     {
       "network": "devnet", "ecosystem": "ethereum", "chain_id": 20231,
+      "register": "0x...",          # the address to use: Register, serving the whole suite
       "contracts": {
         "Register": {
           "address": "0x...", "code_hash": "0x...", "block": 12, "deployer": "0x...",
@@ -15,9 +16,12 @@
 (for Vyper that is the compiled runtime code followed by the immutables).
 
 A recorded deployment is reused only when the file's chain id matches the connected
-chain, code exists at the address, its hash equals ``code_hash`` and it still starts
-with the project's current compiled runtime code. A chain id mismatch is refused (it
-means the file or the node is the wrong one); anything else means a redeploy.
+chain, code exists at the address, its hash equals ``code_hash``, it still starts
+with the project's current compiled runtime code and (when the caller says which)
+it was deployed with the same constructor arguments. A chain id mismatch is refused
+(it means the file or the node is the wrong one); anything else means a redeploy.
+Because a contract's constructor arguments include the addresses of the contracts
+it depends on, redeploying a dependency makes its dependents redeploy too.
 """
 
 from __future__ import annotations
@@ -85,9 +89,7 @@ def save(name: str, instance, *, constructor_args: list | tuple = (),
         "vyper_version": vyper_version,
         "evm_version": evm_version,
     }
-    path = path_for(net)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    _write(net, data)
     return data["contracts"][name]
 
 
@@ -104,9 +106,11 @@ def compiler_info(contract_name: str | None) -> tuple[str | None, str | None]:
     return None, None
 
 
-def check(name: str, container, network: str | None = None) -> tuple[Any | None, str]:
+def check(name: str, container, network: str | None = None,
+          args: list | tuple | None = None) -> tuple[Any | None, str]:
     """(instance, reason) if the recorded ``name`` can be reused, else (None, reason).
 
+    With ``args``, the record's constructor arguments must equal them too.
     Raises DeploymentError if the record belongs to another chain id.
     """
     net = network or network_name()
@@ -127,6 +131,12 @@ def check(name: str, container, network: str | None = None) -> tuple[Any | None,
     compiled = bytes.fromhex((runtime.bytecode or "0x")[2:]) if runtime else b""
     if compiled and not code.startswith(compiled):
         return None, f"{name} source changed since it was deployed at {address}"
+    if args is not None:
+        recorded = _normalized(entry.get("constructor_args", []))
+        wanted = _normalized([_jsonable(a) for a in args])
+        if recorded != wanted:
+            return None, (f"{name} at {address} was deployed with other constructor arguments "
+                          f"({_args_text(recorded)}, now {_args_text(wanted)})")
     return container.at(address), f"reusing {name} at {address} (block {entry.get('block')})"
 
 
@@ -134,7 +144,7 @@ def check_and_deploy(container, *args, sender, name: str | None = None,
                      network: str | None = None, **tx_kwargs) -> Deployed:
     """Reuse the recorded deployment of ``container`` or deploy it with ``args`` and record it."""
     name = name or container.contract_type.name
-    instance, reason = check(name, container, network)
+    instance, reason = check(name, container, network, args)
     if instance is not None:
         return Deployed(instance, True, reason)
     instance = sender.deploy(container, *args, **tx_kwargs)
@@ -146,6 +156,29 @@ def _mismatch_message(net: str, recorded, connected) -> str:
     return (f"{display_path(path_for(net))} was recorded on chain id {recorded}, but the connected "
             f"'{net}' node reports chain id {connected}; refusing to use it "
             f"(wrong node, or move the file aside to deploy afresh)")
+
+
+def set_register(address, network: str | None = None) -> None:
+    """Mark ``address`` as the register of ``network``: the one address callers use."""
+    net = network or network_name()
+    data = load(net)
+    data["register"] = str(address)
+    _write(net, data)
+
+
+def register_address(network: str | None = None) -> str | None:
+    """The recorded register address of ``network`` (default: the connected one), or None."""
+    return load(network).get("register")
+
+
+def _write(net: str, data: dict) -> None:
+    # keep the keys in a readable order: header, register, contracts
+    head = {k: data[k] for k in ("network", "ecosystem", "chain_id", "register") if k in data}
+    rest = {k: v for k, v in data.items() if k not in head and k != "contracts"}
+    ordered = {**head, **rest, "contracts": data.get("contracts", {})}
+    path = path_for(net)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(ordered, indent=2, sort_keys=False) + "\n")
 
 
 def display_path(path: Path) -> str:
@@ -165,3 +198,13 @@ def _jsonable(value):
     if hasattr(value, "address"):
         return str(value.address)
     return str(value)
+
+
+def _normalized(values: list) -> list:
+    # addresses may be recorded checksummed or not; compare them case-insensitively
+    return [v.lower() if isinstance(v, str) else _normalized(v) if isinstance(v, list) else v
+            for v in values]
+
+
+def _args_text(values: list) -> str:
+    return "[" + ", ".join(str(v) for v in values) + "]"
