@@ -1,26 +1,22 @@
-"""Deploy (or reuse) the Register on the selected network and record it.
+"""Deploy (or reuse) the register suite on the selected network and record it.
 
     ape run deploy --network ethereum:devnet:node
     ape run deploy --network ethereum:local:foundry
+    ape run deploy --network ... --account <alias> --governance 0x... --registrar 0x...
+
+Deploys IssuanceDesk, AdminDesk and Register (reusing each recorded one that is still
+valid; see regchain.suite.deploy_or_reuse), records them in deployments/<network>.json
+and grants the registrar role to --registrar if it does not hold it yet.
 
 On local and devnet the deployer is the first test account (anvil's default
-mnemonic accounts are unlocked; ape signs locally). Elsewhere pass --account.
+mnemonic accounts are unlocked; ape signs locally) and the registrar defaults to
+the deployer. Elsewhere pass --account and --registrar.
 """
 
 import click
-from ape import accounts, project
 from ape.cli import ConnectedProviderCommand, account_option, ape_cli_context, network_option
-from ape.exceptions import ApeException
 
-from regchain import deployments
-
-# Constructor parameters per network: Register(governance, time_unit_ms, utc_offset_s).
-# FISCO BCOS reports block.timestamp in milliseconds unless its feature flag is set.
-NETWORK_PARAMS = {
-    "local": {"time_unit_ms": False, "utc_offset_s": 8 * 3600},
-    "devnet": {"time_unit_ms": False, "utc_offset_s": 8 * 3600},
-}
-TEST_ACCOUNT_NETWORKS = {"local", "devnet"}
+from regchain.setup import SetupError, ensure_suite
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -28,28 +24,11 @@ TEST_ACCOUNT_NETWORKS = {"local", "devnet"}
 @network_option()
 @account_option(prompt=False)
 @click.option("--governance", default=None, help="Governance address (default: the deployer).")
-def cli(cli_ctx, network, account, governance):
+@click.option("--registrar", default=None,
+              help="Address to hold the registrar role (default on local/devnet: the deployer).")
+def cli(cli_ctx, network, account, governance, registrar):
     try:
-        params = NETWORK_PARAMS.get(network.name)
-        if params is None:
-            raise click.ClickException(
-                f"no Register parameters for network '{network.name}'; add them to scripts/deploy.py"
-            )
-        if account is None:
-            if network.name not in TEST_ACCOUNT_NETWORKS:
-                raise click.ClickException(f"pass --account to deploy on '{network.name}'")
-            account = accounts.test_accounts[0]
-        try:
-            container = project.Register
-        except (AttributeError, ApeException) as exc:
-            raise click.ClickException(f"cannot load contract Register: {exc}") from None
-
-        gov = governance or account.address
-        result = deployments.check_and_deploy(
-            container, gov, params["time_unit_ms"], params["utc_offset_s"], sender=account
-        )
-    except ApeException as exc:
+        ensure_suite(network.name, account=account, governance=governance, registrar=registrar,
+                     echo=click.echo)
+    except SetupError as exc:
         raise click.ClickException(str(exc)) from None
-    cli_ctx.logger.success(result.reason)
-    click.echo(f"Register {result.instance.address}  (network {network.name}, "
-               f"record {deployments.display_path(deployments.path_for(network.name))})")

@@ -201,8 +201,6 @@ event Issued:
     amount: uint256
     paid: uint256
     acquired_day: uint256
-    lock_until_day: uint256
-    insider: bool
 
 event HoldingsRegistered:
     id: indexed(uint256)
@@ -503,6 +501,8 @@ def register_holdings(id: uint256, batch: DynArray[Issuance, 256], doc: bytes32)
     today: uint256 = calendar._today()
     supply: uint256 = self.totalSupply[id]
     added: uint256 = 0
+    last_day: uint256 = max_value(uint256)
+    last_tn: uint256 = 0
     for item: Issuance in batch:
         assert item.holder != empty(address), "ledger: zero address"
         assert item.units != 0, "ledger: zero amount"
@@ -514,7 +514,11 @@ def register_holdings(id: uint256, batch: DynArray[Issuance, 256], doc: bytes32)
         assert self.holding_data[self._key(item.holder, id)] & AMOUNT_MAX == 0, "ledger: holding already registered"
         holders += 1
         assert holders <= cap, "ledger: holder cap reached"
-        tn: uint256 = calendar._trading_day_number(item.acquired_day)
+        if item.acquired_day != last_day:
+            # batches usually share acquisition days: look each up once in a row
+            last_day = item.acquired_day
+            last_tn = calendar._trading_day_number(last_day)
+        tn: uint256 = last_tn
         h: uint256 = item.units | (tn << ACQUIRED_SHIFT) | (item.lock_until_day << LOCK_SHIFT)
         if is_llc:
             h |= item.paid << PAID_SHIFT
@@ -522,15 +526,12 @@ def register_holdings(id: uint256, batch: DynArray[Issuance, 256], doc: bytes32)
             h |= INSIDER_BIT
         self.holding_data[self._key(item.holder, id)] = h
         added += item.units
-        log Issued(
-            receiver=item.holder,
-            id=id,
-            amount=item.units,
-            paid=item.paid if is_llc else item.units,
-            acquired_day=item.acquired_day,
-            lock_until_day=item.lock_until_day,
-            insider=item.insider,
-        )
+        log Issued(receiver=item.holder, id=id, amount=item.units, paid=item.paid if is_llc else item.units, acquired_day=item.acquired_day)
+        # the rarer terms get their own events, so the common holding stays cheap
+        if item.lock_until_day != 0:
+            log LockupSet(owner=item.holder, id=id, lock_until_day=item.lock_until_day, actor=msg.sender, doc=doc)
+        if item.insider:
+            log InsiderSet(owner=item.holder, id=id, insider=True, actor=msg.sender, doc=doc)
     supply += added
     assert supply <= self.declared_total[id], "ledger: exceeds declared total"
     self.totalSupply[id] = supply
@@ -631,15 +632,7 @@ def increase_capital(id: uint256, batch: DynArray[Subscription, 256], doc: bytes
             new_balance | (paid << PAID_SHIFT) | (tn << ACQUIRED_SHIFT) | (lock << LOCK_SHIFT) | (h & INSIDER_BIT)
         )
         added += item.units
-        log Issued(
-            receiver=item.holder,
-            id=id,
-            amount=item.units,
-            paid=item.paid if is_llc else item.units,
-            acquired_day=today,
-            lock_until_day=lock,
-            insider=h & INSIDER_BIT != 0,
-        )
+        log Issued(receiver=item.holder, id=id, amount=item.units, paid=item.paid if is_llc else item.units, acquired_day=today)
     supply: uint256 = self.totalSupply[id] + added
     assert supply <= AMOUNT_MAX, "ledger: amount too large"
     self.totalSupply[id] = supply

@@ -1,0 +1,651 @@
+"""A plain-Python model of the register: what the contracts should hold after
+any sequence of operations, and why they should refuse one.
+
+The model mirrors contracts/modules/{calendar,accounts,ledger}.vy operation by
+operation, with no chain, no gas and no ape, so that the stateful test
+(tests/test_stateful.py) and faster harnesses can share it:
+
+* every state-changing operation either applies in full or raises `Refused`
+  carrying the exact revert string the contract gives, checked in the
+  contract's order (a batch that fails half-way leaves the model untouched, as
+  a revert leaves the chain);
+* `check_transfer` returns the refusal reason of a transfer, in the order of
+  ledger.vy `_check` (regchain.constants.TRANSFER_REASONS), or None;
+* the views (`holding_view`, `security_view`, `account_view`, ...) return
+  what the contract's views of the same name return.
+
+Roles are not modelled: every operation assumes an authorised caller (the
+registrar, the issuer agent, governance). Pledges and freezes are to be added
+as further per-holding state (see `Holding`) and further refusal reasons in
+`check_transfer`.
+
+Addresses are compared case-insensitively (stored lower-case).
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import datetime as dt
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from regchain.constants import (
+    AMOUNT_MAX,
+    HOLDER_CAP,
+    HOLDING_PERIOD_TRADING_DAYS,
+    INSIDER_ANNUAL_PERCENT,
+    MAX_BATCH,
+    MEETING_CLOSED_DAYS,
+    RECORD_DATE_CLOSED_DAYS,
+    TRANSFER_REASONS,
+    AccountStatus,
+    Kind,
+    SecurityStatus,
+)
+
+ZERO_ADDRESS = "0x" + "00" * 20
+ZERO_BYTES32 = b"\x00" * 32
+MASK24 = (1 << 24) - 1
+MASK32 = (1 << 32) - 1
+MAX_UNIT_SCALE = 18
+CALENDAR_MAX_PUBLISH_DAYS = 400
+CALENDAR_MAX_AMEND_WORDS = 32
+CALENDAR_DAYS_PER_WORD = 224
+
+
+class Reason:
+    """The transfer refusals by name, in the contract's order of checking."""
+
+    (
+        PAUSED,
+        ZERO_AMOUNT,
+        ZERO_ADDRESS,
+        SELF,
+        UNKNOWN_SECURITY,
+        NOT_SEALED,
+        SUSPENDED,
+        DELISTED,
+        CALENDAR,
+        SENDER_ACCOUNT,
+        RECEIVER_ACCOUNT,
+        NOT_QUALIFIED,
+        REGISTER_CLOSED,
+        BALANCE,
+        LOCKED,
+        HOLDING_PERIOD,
+        INSIDER,
+        HOLDER_CAP,
+    ) = TRANSFER_REASONS
+
+
+class Refused(Exception):
+    """The contract would revert; `reason` is its exact revert string."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _require(condition: bool, reason: str) -> None:
+    if not condition:
+        raise Refused(reason)
+
+
+def _addr(address) -> str:
+    return str(getattr(address, "address", address)).lower()
+
+
+def year_of(day: int) -> int:
+    """Civil year of a day number (days since 1970-01-01), as ledger.vy `_year_of`."""
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).year
+
+
+# ------------------------------------------------------------------ state
+
+
+@dataclass
+class Calendar:
+    """The published trading calendar: days epoch_day..horizon_day, of which
+    `trading_days` (sorted) trade. horizon_day 0 = nothing published."""
+
+    epoch_day: int = 0
+    horizon_day: int = 0
+    trading_days: list[int] = field(default_factory=list)
+
+    def is_published(self, day: int) -> bool:
+        return self.horizon_day != 0 and day <= self.horizon_day
+
+    def is_trading_day(self, day: int) -> bool:
+        if day < self.epoch_day or day > self.horizon_day:
+            return False
+        i = bisect.bisect_left(self.trading_days, day)
+        return i < len(self.trading_days) and self.trading_days[i] == day
+
+    def trading_day_number(self, day: int) -> int:
+        """Trading days from the epoch up to and including `day` (calendar.vy)."""
+        if day < self.epoch_day:
+            return 0
+        _require(day <= self.horizon_day, "calendar: day not published")
+        return bisect.bisect_right(self.trading_days, day)
+
+    def publish(self, first_day: int, last_day: int, trading_days: list[int]) -> None:
+        _require(last_day >= first_day, "calendar: empty range")
+        _require(last_day - first_day < CALENDAR_MAX_PUBLISH_DAYS, "calendar: range too long")
+        _require(last_day < (1 << 24), "calendar: day out of range")
+        if self.horizon_day == 0:
+            _require(first_day > 0, "calendar: day out of range")
+        else:
+            _require(first_day == self.horizon_day + 1, "calendar: range must start after the horizon")
+        previous = 0
+        for d in trading_days:
+            _require(first_day <= d <= last_day, "calendar: trading day outside range")
+            _require(d > previous, "calendar: trading days not increasing")
+            previous = d
+        if self.horizon_day == 0:
+            self.epoch_day = first_day
+        self.trading_days.extend(trading_days)
+        self.horizon_day = last_day
+
+    def amend(self, day: int, trading: bool, today: int) -> None:
+        _require(day > today, "calendar: only future days can be amended")
+        _require(day <= self.horizon_day, "calendar: day not published")
+        _require(
+            self.horizon_day // CALENDAR_DAYS_PER_WORD - day // CALENDAR_DAYS_PER_WORD
+            <= CALENDAR_MAX_AMEND_WORDS,
+            "calendar: amendment too far ahead",
+        )
+        _require(self.is_trading_day(day) != trading, "calendar: day already has that status")
+        if trading:
+            bisect.insort(self.trading_days, day)
+        else:
+            self.trading_days.remove(day)
+
+
+@dataclass
+class Account:
+    status: int = AccountStatus.UNOPENED
+    investor_class: int = 0
+    qualified: bool = False
+    identity: bytes = ZERO_BYTES32
+
+
+@dataclass
+class Security:
+    kind: int
+    unit_scale: int
+    declared_total: int
+    code_hash: bytes
+    status: int = SecurityStatus.PENDING
+    total_supply: int = 0
+    meeting_day: int = 0
+    record_day: int = 0
+    # addresses (lower-case) with a non-zero balance
+    holders: set[str] = field(default_factory=set)
+
+    @property
+    def holder_count(self) -> int:
+        return len(self.holders)
+
+    @property
+    def holder_cap(self) -> int:
+        return HOLDER_CAP[Kind(self.kind)]
+
+
+@dataclass
+class Holding:
+    """One holding word. `paid` is the stored paid-in field (LLC only; 0 for
+    other kinds, whose view reports paid = balance). `acquired` is the
+    trading-day number of the last acquisition."""
+
+    balance: int = 0
+    paid: int = 0
+    acquired: int = 0
+    lock_until_day: int = 0
+    insider: bool = False
+
+
+@dataclass
+class InsiderQuota:
+    year: int = 0
+    base: int = 0
+    used: int = 0
+
+
+# ------------------------------------------------------------------ the model
+
+
+class RegisterModel:
+    """The register's state and every operation on it (see module docstring)."""
+
+    def __init__(self, today: int, calendar: Calendar | None = None):
+        # the clock: today's market-local day number
+        self.today = today
+        self.paused = False
+        self.calendar = calendar if calendar is not None else Calendar()
+        self.accounts: dict[str, Account] = {}
+        self.securities: dict[int, Security] = {}
+        self.holdings: dict[tuple[str, int], Holding] = {}
+        self.insider_quota: dict[tuple[str, int], InsiderQuota] = {}
+        self.security_ids: dict[bytes, int] = {}
+
+    # ------------------------------------------------------------- helpers
+
+    @contextmanager
+    def _atomic(self):
+        """Undo every change of the block if it raises (a revert)."""
+        saved = copy.deepcopy(
+            (self.paused, self.calendar, self.accounts, self.securities,
+             self.holdings, self.insider_quota, self.security_ids)
+        )
+        try:
+            yield
+        except BaseException:
+            (self.paused, self.calendar, self.accounts, self.securities,
+             self.holdings, self.insider_quota, self.security_ids) = saved
+            raise
+
+    def _holding(self, owner, id: int) -> Holding:
+        """The holding, created empty if absent (for writing)."""
+        key = (_addr(owner), id)
+        h = self.holdings.get(key)
+        if h is None:
+            h = self.holdings[key] = Holding()
+        return h
+
+    def _set_balance(self, owner, id: int, balance: int) -> None:
+        h = self._holding(owner, id)
+        h.balance = balance
+        holders = self.securities[id].holders
+        if balance:
+            holders.add(_addr(owner))
+        else:
+            holders.discard(_addr(owner))
+
+    def _today_number(self) -> int:
+        return self.calendar.trading_day_number(self.today)
+
+    def _not_paused(self, module: str) -> None:
+        _require(not self.paused, f"{module}: paused")
+
+    # ------------------------------------------------------------- views
+
+    def account(self, wallet) -> Account:
+        return self.accounts.get(_addr(wallet), Account())
+
+    def account_view(self, wallet) -> tuple:
+        a = self.account(wallet)
+        return (int(a.status), a.investor_class, a.qualified, a.identity)
+
+    def holding(self, owner, id: int) -> Holding:
+        return self.holdings.get((_addr(owner), id), Holding())
+
+    def holding_view(self, owner, id: int) -> tuple:
+        """As the contract's holding(): (balance, paid, acquired, lock, insider)."""
+        h = self.holding(owner, id)
+        sec = self.securities.get(id)
+        paid = h.paid if sec is not None and sec.kind == Kind.LLC else h.balance
+        return (h.balance, paid, h.acquired, h.lock_until_day, h.insider)
+
+    def balance_of(self, owner, id: int) -> int:
+        return self.holding(owner, id).balance
+
+    def total_supply(self, id: int) -> int:
+        sec = self.securities.get(id)
+        return sec.total_supply if sec else 0
+
+    def holder_count(self, id: int) -> int:
+        sec = self.securities.get(id)
+        return sec.holder_count if sec else 0
+
+    def holder_cap(self, id: int) -> int:
+        sec = self.securities.get(id)
+        return sec.holder_cap if sec else 0
+
+    def security_view(self, id: int) -> tuple:
+        """As the contract's security(id)."""
+        sec = self.securities.get(id)
+        if sec is None:
+            return (0, 0, 0, 0, 0, 0, 0, 0, 0, ZERO_BYTES32)
+        return (
+            int(sec.status), int(sec.kind), sec.unit_scale, sec.holder_count, sec.holder_cap,
+            sec.meeting_day, sec.record_day, sec.total_supply, sec.declared_total, sec.code_hash,
+        )
+
+    def insider_quota_of(self, owner, id: int) -> tuple[int, int, int]:
+        q = self.insider_quota.get((_addr(owner), id), InsiderQuota())
+        return (q.year, q.base, q.used)
+
+    @property
+    def security_count(self) -> int:
+        return len(self.securities)
+
+    # ------------------------------------------------------------- clock
+
+    def advance_days(self, days: int) -> None:
+        self.today += days
+
+    def pause(self) -> None:
+        _require(not self.paused, "calendar: already paused")
+        self.paused = True
+
+    def unpause(self) -> None:
+        _require(self.paused, "calendar: not paused")
+        self.paused = False
+
+    def publish_calendar(self, first_day: int, last_day: int, trading_days: list[int]) -> None:
+        self._not_paused("calendar")
+        with self._atomic():
+            self.calendar.publish(first_day, last_day, list(trading_days))
+
+    def amend_calendar(self, day: int, trading: bool) -> None:
+        self._not_paused("calendar")
+        self.calendar.amend(day, trading, self.today)
+
+    # ------------------------------------------------------------- accounts
+
+    def open_account(self, wallet, identity: bytes, investor_class: int, qualified: bool) -> None:
+        self._not_paused("accounts")
+        self._open(wallet, identity, investor_class, qualified)
+
+    def open_accounts(self, batch) -> None:
+        """batch: iterable of (wallet, identity, investor_class, qualified)."""
+        batch = list(batch)
+        self._not_paused("accounts")
+        _require(len(batch) != 0, "accounts: empty batch")
+        _require(len(batch) <= MAX_BATCH, "accounts: batch too large")
+        with self._atomic():
+            for wallet, identity, investor_class, qualified in batch:
+                self._open(wallet, identity, investor_class, qualified)
+
+    def _open(self, wallet, identity: bytes, investor_class: int, qualified: bool) -> None:
+        _require(_addr(wallet) != ZERO_ADDRESS, "accounts: zero address")
+        _require(bytes(identity) != ZERO_BYTES32, "accounts: zero identity")
+        _require(1 <= investor_class <= 3, "accounts: unknown investor class")
+        _require(self.account(wallet).status == AccountStatus.UNOPENED, "accounts: account exists")
+        self.accounts[_addr(wallet)] = Account(
+            AccountStatus.ACTIVE, int(investor_class), bool(qualified), bytes(identity)
+        )
+
+    def suspend_account(self, wallet) -> None:
+        self._set_status(wallet, AccountStatus.ACTIVE, AccountStatus.SUSPENDED,
+                         "accounts: account not active")
+
+    def reactivate_account(self, wallet) -> None:
+        self._set_status(wallet, AccountStatus.SUSPENDED, AccountStatus.ACTIVE,
+                         "accounts: account not suspended")
+
+    def _set_status(self, wallet, expected: int, status: int, refusal: str) -> None:
+        self._not_paused("accounts")
+        a = self.account(wallet)
+        _require(a.status != AccountStatus.UNOPENED, "accounts: unknown account")
+        _require(a.status == expected, refusal)
+        a.status = status
+
+    def close_account(self, wallet) -> None:
+        self._not_paused("accounts")
+        a = self.account(wallet)
+        _require(a.status != AccountStatus.UNOPENED, "accounts: unknown account")
+        _require(a.status != AccountStatus.CLOSED, "accounts: account closed")
+        a.status = AccountStatus.CLOSED
+
+    def set_qualified(self, wallet, qualified: bool) -> None:
+        self._not_paused("accounts")
+        a = self.account(wallet)
+        _require(a.status != AccountStatus.UNOPENED, "accounts: unknown account")
+        _require(a.status != AccountStatus.CLOSED, "accounts: account closed")
+        _require(a.qualified != qualified, "accounts: qualification unchanged")
+        a.qualified = bool(qualified)
+
+    # ------------------------------------------------------------- securities
+
+    def register_security(self, code_hash: bytes, kind: int, unit_scale: int, declared_total: int) -> int:
+        """Returns the new id."""
+        self._not_paused("ledger")
+        code_hash = bytes(code_hash)
+        _require(code_hash != ZERO_BYTES32, "ledger: zero code hash")
+        _require(code_hash not in self.security_ids, "ledger: security code already registered")
+        _require(1 <= kind <= 4, "ledger: unknown kind")
+        _require(unit_scale <= MAX_UNIT_SCALE, "ledger: unit scale too large")
+        _require(declared_total != 0, "ledger: zero amount")
+        _require(declared_total <= AMOUNT_MAX, "ledger: amount too large")
+        id = len(self.securities) + 1
+        self.securities[id] = Security(int(kind), int(unit_scale), declared_total, code_hash)
+        self.security_ids[code_hash] = id
+        return id
+
+    def _security(self, id: int) -> Security:
+        sec = self.securities.get(id)
+        _require(sec is not None, "ledger: unknown security")
+        return sec
+
+    def _active_security(self, id: int) -> Security:
+        sec = self._security(id)
+        _require(sec.status != SecurityStatus.PENDING, "ledger: security not sealed")
+        _require(sec.status == SecurityStatus.ACTIVE, "ledger: security not active")
+        return sec
+
+    def register_holdings(self, id: int, batch) -> None:
+        """batch: iterable of (holder, units, paid, acquired_day, lock_until_day, insider)."""
+        batch = list(batch)
+        self._not_paused("ledger")
+        _require(len(batch) != 0, "ledger: empty batch")
+        _require(len(batch) <= MAX_BATCH, "ledger: batch too large")
+        sec = self._security(id)
+        _require(sec.status == SecurityStatus.PENDING, "ledger: security already sealed")
+        with self._atomic():
+            sec = self.securities[id]
+            for holder, units, paid, acquired_day, lock_until_day, insider in batch:
+                _require(_addr(holder) != ZERO_ADDRESS, "ledger: zero address")
+                _require(units != 0, "ledger: zero amount")
+                _require(units <= AMOUNT_MAX, "ledger: amount too large")
+                _require(paid <= units, "ledger: paid exceeds units")
+                _require(acquired_day <= self.today, "ledger: acquired in the future")
+                _require(lock_until_day <= MASK24, "ledger: day out of range")
+                _require(self.account(holder).status == AccountStatus.ACTIVE,
+                         "ledger: holder account not active")
+                _require(self.holding(holder, id).balance == 0, "ledger: holding already registered")
+                _require(sec.holder_count + 1 <= sec.holder_cap, "ledger: holder cap reached")
+                tn = self.calendar.trading_day_number(acquired_day)
+                # the whole word is written: earlier lock-up or insider flag is replaced
+                self.holdings[(_addr(holder), id)] = Holding(
+                    units, paid if sec.kind == Kind.LLC else 0, tn, lock_until_day, bool(insider)
+                )
+                sec.holders.add(_addr(holder))
+                sec.total_supply += units
+            _require(sec.total_supply <= sec.declared_total, "ledger: exceeds declared total")
+
+    def seal_security(self, id: int) -> None:
+        self._not_paused("ledger")
+        sec = self._security(id)
+        _require(sec.status == SecurityStatus.PENDING, "ledger: security already sealed")
+        _require(sec.total_supply == sec.declared_total,
+                 "ledger: holdings do not add up to the declared total")
+        sec.status = SecurityStatus.ACTIVE
+
+    def set_security_status(self, id: int, status: int) -> None:
+        self._not_paused("ledger")
+        sec = self._security(id)
+        _require(sec.status != SecurityStatus.PENDING, "ledger: security not sealed")
+        _require(sec.status != SecurityStatus.DELISTED, "ledger: security delisted")
+        _require(status in (SecurityStatus.ACTIVE, SecurityStatus.SUSPENDED, SecurityStatus.DELISTED),
+                 "ledger: invalid status")
+        _require(status != sec.status, "ledger: status unchanged")
+        sec.status = int(status)
+
+    def increase_capital(self, id: int, batch) -> None:
+        """batch: iterable of (holder, units, paid)."""
+        batch = list(batch)
+        self._not_paused("ledger")
+        _require(len(batch) != 0, "ledger: empty batch")
+        _require(len(batch) <= MAX_BATCH, "ledger: batch too large")
+        sec = self._active_security(id)
+        _require(self.calendar.is_published(self.today), "ledger: calendar not published for today")
+        tn = self._today_number()
+        with self._atomic():
+            sec = self.securities[id]
+            for holder, units, paid in batch:
+                _require(_addr(holder) != ZERO_ADDRESS, "ledger: zero address")
+                _require(units != 0, "ledger: zero amount")
+                _require(units <= AMOUNT_MAX, "ledger: amount too large")
+                _require(paid <= units, "ledger: paid exceeds units")
+                account = self.account(holder)
+                _require(account.status == AccountStatus.ACTIVE, "ledger: holder account not active")
+                h = self._holding(holder, id)
+                if h.balance == 0:
+                    _require(account.qualified, "ledger: subscriber not qualified")
+                    _require(sec.holder_count + 1 <= sec.holder_cap, "ledger: holder cap reached")
+                if h.insider:
+                    self._insider_snapshot(holder, id, h.balance)
+                _require(h.balance + units <= AMOUNT_MAX, "ledger: amount too large")
+                self._set_balance(holder, id, h.balance + units)
+                h.paid = h.paid + paid if sec.kind == Kind.LLC else 0
+                h.acquired = tn
+                sec.total_supply += units
+            _require(sec.total_supply <= AMOUNT_MAX, "ledger: amount too large")
+            sec.declared_total = sec.total_supply
+
+    def decrease_capital(self, id: int, batch) -> None:
+        """batch: iterable of (holder, units). Unpaid LLC units go first."""
+        batch = list(batch)
+        self._not_paused("ledger")
+        _require(len(batch) != 0, "ledger: empty batch")
+        _require(len(batch) <= MAX_BATCH, "ledger: batch too large")
+        self._active_security(id)
+        with self._atomic():
+            sec = self.securities[id]
+            for holder, units in batch:
+                _require(_addr(holder) != ZERO_ADDRESS, "ledger: zero address")
+                _require(units != 0, "ledger: zero amount")
+                h = self._holding(holder, id)
+                _require(h.balance >= units, "ledger: insufficient balance")
+                if h.insider:
+                    self._insider_snapshot(holder, id, h.balance)
+                self._set_balance(holder, id, h.balance - units)
+                h.paid = min(h.paid, h.balance)
+                sec.total_supply -= units
+            sec.declared_total = sec.total_supply
+
+    def record_paid_in(self, owner, id: int, paid: int) -> None:
+        self._not_paused("ledger")
+        sec = self._security(id)
+        _require(sec.kind == Kind.LLC, "ledger: not an LLC")
+        _require(paid <= self.holding(owner, id).balance, "ledger: paid exceeds units")
+        self._holding(owner, id).paid = paid
+
+    def set_lockup(self, owner, id: int, lock_until_day: int) -> None:
+        self._not_paused("ledger")
+        _require(_addr(owner) != ZERO_ADDRESS, "ledger: zero address")
+        self._security(id)
+        _require(lock_until_day <= MASK24, "ledger: day out of range")
+        self._holding(owner, id).lock_until_day = lock_until_day
+
+    def set_insider(self, owner, id: int, insider: bool) -> None:
+        self._not_paused("ledger")
+        _require(_addr(owner) != ZERO_ADDRESS, "ledger: zero address")
+        self._security(id)
+        _require(self.holding(owner, id).insider != insider, "ledger: insider flag unchanged")
+        self._holding(owner, id).insider = bool(insider)
+
+    def set_register_closure(self, id: int, meeting_day: int, record_day: int) -> None:
+        self._not_paused("ledger")
+        sec = self._security(id)
+        _require(meeting_day <= MASK32 and record_day <= MASK32, "ledger: day out of range")
+        sec.meeting_day, sec.record_day = meeting_day, record_day
+
+    # ------------------------------------------------------------- insiders
+
+    def _insider_base_used(self, owner, id: int, balance: int) -> tuple[int, int]:
+        q = self.insider_quota.get((_addr(owner), id))
+        if q is not None and q.year == year_of(self.today):
+            return q.base, q.used
+        return balance, 0
+
+    def _insider_allows(self, owner, id: int, balance: int, amount: int) -> bool:
+        base, used = self._insider_base_used(owner, id, balance)
+        return (used + amount) * 100 <= base * INSIDER_ANNUAL_PERCENT
+
+    def _insider_dispose(self, owner, id: int, balance: int, amount: int) -> None:
+        base, used = self._insider_base_used(owner, id, balance)
+        self.insider_quota[(_addr(owner), id)] = InsiderQuota(year_of(self.today), base, used + amount)
+
+    def _insider_snapshot(self, owner, id: int, balance_before: int) -> None:
+        # the first change of an insider's holding in a year fixes its base
+        year = year_of(self.today)
+        q = self.insider_quota.get((_addr(owner), id))
+        if q is None or q.year != year:
+            self.insider_quota[(_addr(owner), id)] = InsiderQuota(year, balance_before, 0)
+
+    # ------------------------------------------------------------- transfers
+
+    def check_transfer(self, sender, receiver, id: int, amount: int) -> str | None:
+        """The refusal reason of a transfer now (ledger.vy `_check`), or None."""
+        if self.paused:
+            return Reason.PAUSED
+        if amount == 0:
+            return Reason.ZERO_AMOUNT
+        if _addr(receiver) == ZERO_ADDRESS:
+            return Reason.ZERO_ADDRESS
+        if _addr(receiver) == _addr(sender):
+            return Reason.SELF
+        sec = self.securities.get(id)
+        if sec is None:
+            return Reason.UNKNOWN_SECURITY
+        if sec.status != SecurityStatus.ACTIVE:
+            return {
+                SecurityStatus.PENDING: Reason.NOT_SEALED,
+                SecurityStatus.SUSPENDED: Reason.SUSPENDED,
+            }.get(sec.status, Reason.DELISTED)
+        if not self.calendar.is_published(self.today):
+            return Reason.CALENDAR
+        if self.account(sender).status != AccountStatus.ACTIVE:
+            return Reason.SENDER_ACCOUNT
+        to = self.account(receiver)
+        if to.status != AccountStatus.ACTIVE:
+            return Reason.RECEIVER_ACCOUNT
+        if not to.qualified:
+            return Reason.NOT_QUALIFIED
+        day = self.today
+        if sec.meeting_day != 0 and day <= sec.meeting_day <= day + MEETING_CLOSED_DAYS:
+            return Reason.REGISTER_CLOSED
+        if sec.record_day != 0 and day <= sec.record_day <= day + RECORD_DATE_CLOSED_DAYS:
+            return Reason.REGISTER_CLOSED
+        sh = self.holding(sender, id)
+        if sh.balance < amount:
+            return Reason.BALANCE
+        if day < sh.lock_until_day:
+            return Reason.LOCKED
+        if self._today_number() < sh.acquired + HOLDING_PERIOD_TRADING_DAYS:
+            return Reason.HOLDING_PERIOD
+        if sh.insider and not self._insider_allows(sender, id, sh.balance, amount):
+            return Reason.INSIDER
+        if self.holding(receiver, id).balance == 0 and sh.balance != amount:
+            if sec.holder_count >= sec.holder_cap:
+                return Reason.HOLDER_CAP
+        return None
+
+    def can_transfer(self, sender, receiver, id: int, amount: int) -> tuple[bool, str]:
+        """As the contract's can_transfer: (ok, reason)."""
+        reason = self.check_transfer(sender, receiver, id, amount)
+        return (reason is None, reason or "")
+
+    def transfer(self, sender, receiver, id: int, amount: int) -> None:
+        """Apply a transfer, or raise Refused with the contract's reason."""
+        reason = self.check_transfer(sender, receiver, id, amount)
+        if reason is not None:
+            raise Refused(reason)
+        tn = self._today_number()
+        sh = self._holding(sender, id)
+        rh = self._holding(receiver, id)
+        balance, received = sh.balance, rh.balance
+        # paid-in units move first (only LLC holdings carry any)
+        moved_paid = min(sh.paid, amount)
+        sh.paid -= moved_paid
+        rh.paid += moved_paid
+        self._set_balance(sender, id, balance - amount)
+        self._set_balance(receiver, id, received + amount)
+        rh.acquired = tn
+        if sh.insider:
+            self._insider_dispose(sender, id, balance, amount)
+        if rh.insider:
+            self._insider_snapshot(receiver, id, received)
