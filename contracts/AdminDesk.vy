@@ -12,7 +12,10 @@
 from modules import roles
 from modules import calendar
 from modules import accounts
+from modules import encumbrances
 from modules import ledger
+from modules import pledges
+from modules import freezes
 
 interface Desk:
     def TIME_UNIT() -> uint256: view
@@ -21,7 +24,10 @@ interface Desk:
 initializes: roles
 initializes: calendar[roles := roles]
 initializes: accounts[roles := roles, calendar := calendar]
-initializes: ledger[roles := roles, calendar := calendar, accounts := accounts]
+initializes: encumbrances
+initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
+initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
+initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 
 exports: (
     calendar.TIME_UNIT,

@@ -7,20 +7,25 @@
 @dev This contract holds all storage and serves the hot path (transfers) and
      every view. Administrative functions live in desk contracts that run on
      this contract's storage by DELEGATECALL: an unknown selector is handed to
-     ADMIN_DESK, whose own fallback hands it to ISSUANCE_DESK. All three
+     ADMIN_DESK, whose own fallback hands it to IssuanceDesk, and on to
+     EncumbranceDesk. All three
      initialize the same modules in the same order, so their storage layouts
      are identical (tests/test_layout.py checks it). The split exists because
      one contract with everything exceeds the 24,576-byte code limit
      (EIP-170) that Besu and GoQuorum enforce. Desk functions return nothing;
      results are read through this contract's views.
      Modules: roles (who may act), calendar (trading days, clock, pause),
-     accounts (基础账户管理), ledger (securities, holdings, transfer rules).
+     accounts (基础账户管理), ledger (securities, holdings, transfer rules),
+     encumbrances/pledges/freezes (质押, 司法冻结).
 """
 
 from modules import roles
 from modules import calendar
 from modules import accounts
+from modules import encumbrances
 from modules import ledger
+from modules import pledges
+from modules import freezes
 
 interface Desk:
     def TIME_UNIT() -> uint256: view
@@ -29,7 +34,10 @@ interface Desk:
 initializes: roles
 initializes: calendar[roles := roles]
 initializes: accounts[roles := roles, calendar := calendar]
-initializes: ledger[roles := roles, calendar := calendar, accounts := accounts]
+initializes: encumbrances
+initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
+initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
+initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 
 exports: (
     # roles
@@ -73,6 +81,15 @@ exports: (
     ledger.code_hash_of,
     ledger.security_id,
     ledger.security_count,
+    # pledges and freezes: views
+    encumbrances.pledge_of,
+    encumbrances.pledge_count,
+    encumbrances.freeze_of,
+    encumbrances.freeze_count,
+    pledges.pledged_balance_of,
+    pledges.pledges_of,
+    freezes.frozen_balance_of,
+    freezes.freeze_queue_of,
 )
 
 # The first desk (AdminDesk); it forwards what it does not serve to the next.

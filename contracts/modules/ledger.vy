@@ -19,10 +19,12 @@
 from . import roles
 from . import calendar
 from . import accounts
+from . import encumbrances
 
 uses: roles
 uses: calendar
 uses: accounts
+uses: encumbrances
 
 # security kinds and their holder caps
 LLC: constant(uint256) = 1
@@ -58,6 +60,8 @@ PAID_SHIFT: constant(uint256) = 96
 ACQUIRED_SHIFT: constant(uint256) = 192
 LOCK_SHIFT: constant(uint256) = 216
 INSIDER_BIT: constant(uint256) = 1 << 240
+# set while the holding carries pledges or freezes (encumbrances.vy)
+ENCUMBERED_BIT: constant(uint256) = 1 << 241
 
 # security word
 KIND_SHIFT: constant(uint256) = 8
@@ -86,6 +90,7 @@ R_LOCKED: constant(uint256) = 15
 R_HOLDING_PERIOD: constant(uint256) = 16
 R_INSIDER: constant(uint256) = 17
 R_HOLDER_CAP: constant(uint256) = 18
+R_ENCUMBERED: constant(uint256) = 19
 
 IERC165_ID: constant(bytes4) = 0x01ffc9a7
 IERC6909_ID: constant(bytes4) = 0x0f632fb3
@@ -272,7 +277,21 @@ def transfer(receiver: address, id: uint256, amount: uint256) -> bool:
     @param amount Smallest units.
     @return True (reverts with the rule's reason otherwise).
     """
-    self._transfer(msg.sender, receiver, id, amount)
+    # _transfer's body and _clock_now's fast path, inline on the hottest path:
+    # each internal call costs ~60 gas, and this is the call the market makes most
+    now: uint256 = calendar.clock
+    if now & (calendar.PAUSED_BIT | calendar.CACHE_BIT) != calendar.CACHE_BIT or (now >> calendar.DAY_SHIFT) & calendar.MASK40 != (
+        block.timestamp // calendar.TIME_UNIT + calendar.UTC_OFFSET
+    ) // calendar.SECONDS_PER_DAY:
+        now = calendar._now()
+    code: uint256 = 0
+    sec: uint256 = 0
+    sh: uint256 = 0
+    rh: uint256 = 0
+    code, sec, sh, rh = self._check(msg.sender, receiver, id, amount, now)
+    if code != OK:
+        raise self._reason(code)
+    self._apply(msg.sender, receiver, id, amount, now, sec, sh, rh)
     return True
 
 
@@ -665,6 +684,9 @@ def decrease_capital(id: uint256, batch: DynArray[Reduction, 256], doc: bytes32)
         h: uint256 = self.holding_data[self._key(item.holder, id)]
         balance: uint256 = h & AMOUNT_MAX
         assert balance >= item.units, "ledger: insufficient balance"
+        if h & ENCUMBERED_BIT != 0:
+            locked: uint256 = encumbrances._locked(self._key(item.holder, id), balance, today)
+            assert item.units + locked <= balance, "ledger: amount exceeds free balance"
         if h & INSIDER_BIT != 0:
             self._insider_snapshot(item.holder, id, balance, today)
         # item.units <= balance, checked above
@@ -793,6 +815,8 @@ def recover(old_owner: address, new_owner: address, ids: DynArray[uint256, 256],
         assert self.holding_data[self._key(new_owner, id)] & AMOUNT_MAX == 0, "ledger: recovery target already holds"
         self.holding_data[self._key(new_owner, id)] = h
         self.holding_data[self._key(old_owner, id)] = 0
+        if h & ENCUMBERED_BIT != 0:
+            encumbrances._move_all(self._key(old_owner, id), self._key(new_owner, id), new_owner)
         q: uint256 = self.insider_quota[self._key(old_owner, id)]
         if q != 0:
             self.insider_quota[self._key(new_owner, id)] = q
@@ -806,12 +830,7 @@ def recover(old_owner: address, new_owner: address, ids: DynArray[uint256, 256],
 
 @internal
 def _transfer(sender: address, receiver: address, id: uint256, amount: uint256):
-    # fast path of calendar._now(): today's number is cached and not paused
-    now: uint256 = calendar.clock
-    if now & (calendar.PAUSED_BIT | calendar.CACHE_BIT) != calendar.CACHE_BIT or (now >> calendar.DAY_SHIFT) & calendar.MASK40 != (
-        block.timestamp // calendar.TIME_UNIT + calendar.UTC_OFFSET
-    ) // calendar.SECONDS_PER_DAY:
-        now = calendar._now()
+    now: uint256 = self._clock_now()
     code: uint256 = 0
     sec: uint256 = 0
     sh: uint256 = 0
@@ -819,6 +838,18 @@ def _transfer(sender: address, receiver: address, id: uint256, amount: uint256):
     code, sec, sh, rh = self._check(sender, receiver, id, amount, now)
     if code != OK:
         raise self._reason(code)
+    self._apply(sender, receiver, id, amount, now, sec, sh, rh)
+
+
+@internal
+def _apply(
+    sender: address, receiver: address, id: uint256, amount: uint256, now: uint256, sec: uint256, sh: uint256, rh: uint256
+):
+    """
+    @dev Move `amount` from sender to receiver once every rule passed: the
+         receiver's acquisition day becomes today, paid-in units move first,
+         insider quotas and the holder count follow.
+    """
     tn: uint256 = (now >> calendar.TN_SHIFT) & calendar.MASK40
 
     balance: uint256 = sh & AMOUNT_MAX
@@ -848,6 +879,67 @@ def _transfer(sender: address, receiver: address, id: uint256, amount: uint256):
             holders -= 1
         self.security_data[id] = self._with_holders(sec, holders)
     log Transfer(caller=msg.sender, sender=sender, receiver=receiver, id=id, amount=amount)
+
+
+@internal
+def _clock_now() -> uint256:
+    # fast path of calendar._now(): today's number is cached and not paused
+    now: uint256 = calendar.clock
+    if now & (calendar.PAUSED_BIT | calendar.CACHE_BIT) != calendar.CACHE_BIT or (now >> calendar.DAY_SHIFT) & calendar.MASK40 != (
+        block.timestamp // calendar.TIME_UNIT + calendar.UTC_OFFSET
+    ) // calendar.SECONDS_PER_DAY:
+        now = calendar._now()
+    return now
+
+
+@internal
+def _forced_move(sender: address, receiver: address, id: uint256, amount: uint256):
+    """
+    @dev Court-ordered transfer or pledge enforcement: the receiver's account,
+         qualification and the holder cap apply; the holding period, lock-up,
+         register closure and insider limit do not. The caller has already
+         released the encumbrance the units move under.
+    """
+    now: uint256 = calendar._now()
+    assert now & calendar.NOW_PAUSED == 0, "ledger: paused"
+    assert amount != 0, "ledger: zero amount"
+    assert receiver != empty(address), "ledger: zero address"
+    assert receiver != sender, "ledger: self transfer"
+    sec: uint256 = self.security_data[id]
+    status: uint256 = sec & BYTE_MASK
+    assert status != 0, "ledger: unknown security"
+    assert status == ACTIVE or status == SUSPENDED, "ledger: security not active"
+    assert now & calendar.NOW_PUBLISHED != 0, "ledger: calendar not published for today"
+    receiver_data: uint256 = accounts.account_data[receiver]
+    assert receiver_data & BYTE_MASK == accounts.ACTIVE, "ledger: receiver account not active"
+    assert receiver_data & accounts.QUALIFIED_BIT != 0, "ledger: receiver not qualified"
+    sh: uint256 = self.holding_data[self._key(sender, id)]
+    rh: uint256 = self.holding_data[self._key(receiver, id)]
+    balance: uint256 = sh & AMOUNT_MAX
+    assert balance >= amount, "ledger: insufficient balance"
+    if rh & AMOUNT_MAX == 0 and balance != amount:
+        assert (sec >> HOLDERS_SHIFT) & MASK32 < self._cap((sec >> KIND_SHIFT) & BYTE_MASK), "ledger: holder cap reached"
+    self._apply(sender, receiver, id, amount, now, sec, sh, rh)
+
+
+@internal
+def _set_encumbered(owner: address, id: uint256):
+    """
+    @dev Keep the holding's encumbered bit in step with its encumbrance word.
+    """
+    key: uint256 = self._key(owner, id)
+    h: uint256 = self.holding_data[key]
+    if encumbrances._is_encumbered(key):
+        h |= ENCUMBERED_BIT
+    else:
+        h &= ~ENCUMBERED_BIT
+    self.holding_data[key] = h
+
+
+@internal
+@view
+def _balance(owner: address, id: uint256) -> uint256:
+    return self.holding_data[self._key(owner, id)] & AMOUNT_MAX
 
 
 @internal
@@ -904,6 +996,9 @@ def _check(
     balance: uint256 = sh & AMOUNT_MAX
     if balance < amount:
         return R_BALANCE, 0, 0, 0
+    if sh & ENCUMBERED_BIT != 0:
+        if amount + encumbrances._locked((convert(sender, uint256) << 96) | id, balance, day) > balance:
+            return R_ENCUMBERED, 0, 0, 0
     if day < (sh >> LOCK_SHIFT) & MASK24:
         return R_LOCKED, 0, 0, 0
     if (now >> calendar.TN_SHIFT) & calendar.MASK40 < ((sh >> ACQUIRED_SHIFT) & MASK24) + HOLDING_PERIOD_TRADING_DAYS:
@@ -955,6 +1050,8 @@ def _reason(code: uint256) -> String[64]:
         return "ledger: holding period not met"
     if code == R_INSIDER:
         return "ledger: insider annual limit exceeded"
+    if code == R_ENCUMBERED:
+        return "ledger: amount exceeds free balance"
     return "ledger: holder cap reached"
 
 

@@ -80,8 +80,29 @@ TRANSFER_REASONS = (
     "ledger: receiver not qualified",
     "ledger: register closed",
     "ledger: insufficient balance",
+    "ledger: amount exceeds free balance",
     "ledger: holding locked up",
     "ledger: holding period not met",
     "ledger: insider annual limit exceeded",
     "ledger: holder cap reached",
 )
+
+
+class PledgeStatus(IntEnum):
+    OFFERED = 1
+    PLEDGED = 2
+    RELEASED = 3
+    ENFORCED = 4
+    CANCELLED = 5
+
+
+class FreezeStatus(IntEnum):
+    OPEN = 1
+    LIFTED = 2
+    EXECUTED = 3
+    LAPSED = 4
+
+
+# Most accepted pledges and open freezes on one holding (encumbrances.vy).
+MAX_PLEDGES = 8
+MAX_FREEZES = 8

@@ -1,9 +1,9 @@
 """The deployed register as one contract: Register plus its desks.
 
-Register serves transfers and views; AdminDesk and IssuanceDesk serve the
-administrative functions by DELEGATECALL on Register's storage. To a caller
-they are one contract at Register's address, so Python sees them through one
-merged ABI.
+Register serves transfers and views; the desks (DESKS, in the order Register
+hands unknown selectors down the chain) serve the administrative functions by
+DELEGATECALL on Register's storage. To a caller they are one contract at
+Register's address, so Python sees them through one merged ABI.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ from ethpm_types import ContractType
 from regchain import deployments
 from regchain.constants import UTC_OFFSET_CHINA, Role
 
-SUITE_ORDER = ("IssuanceDesk", "AdminDesk", "Register")
+# Register's fallback hands an unknown selector to the first desk, each desk's
+# fallback to the next; the last reverts "register: unknown function".
+DESKS = ("AdminDesk", "IssuanceDesk", "PledgeDesk", "FreezeDesk")
+# Deployment order: a desk needs the address of the next one.
+SUITE_ORDER = tuple(reversed(DESKS)) + ("Register",)
 
 # Clock parameters of the suite per network (constructor arguments of all three contracts).
 # FISCO BCOS reports block.timestamp in milliseconds unless its feature flag is set:
@@ -32,7 +36,7 @@ TEST_ACCOUNT_NETWORKS = frozenset({"local", "devnet"})
 def suite_contract_type() -> ContractType:
     """Register's ABI merged with its desks' (functions, events, errors; no duplicates)."""
     abi, seen = [], set()
-    for name in ("Register", "AdminDesk", "IssuanceDesk"):
+    for name in ("Register",) + DESKS:
         for item in getattr(project, name).contract_type.abi:
             if item.type in ("constructor", "fallback", "receive"):
                 if name != "Register":
@@ -51,12 +55,21 @@ def at(address) -> object:
     return chain.contracts.instance_at(address, contract_type=suite_contract_type())
 
 
+def _constructor_args(name: str, governance, time_unit_ms: bool, utc_offset_s: int, next_address):
+    if name == "Register":
+        return (governance, time_unit_ms, utc_offset_s, next_address)
+    if name == DESKS[-1]:
+        return (time_unit_ms, utc_offset_s)
+    return (time_unit_ms, utc_offset_s, next_address)
+
+
 def deploy(sender, governance, *, time_unit_ms: bool = False, utc_offset_s: int = 8 * 3600, **tx):
-    """Deploy IssuanceDesk, AdminDesk and Register; return the suite view of Register."""
-    issuance = sender.deploy(project.IssuanceDesk, time_unit_ms, utc_offset_s, **tx)
-    admin = sender.deploy(project.AdminDesk, time_unit_ms, utc_offset_s, issuance, **tx)
-    register = sender.deploy(project.Register, governance, time_unit_ms, utc_offset_s, admin, **tx)
-    return at(register.address)
+    """Deploy the desks (last first) and Register; return the suite view of Register."""
+    next_address = None
+    for name in SUITE_ORDER:
+        args = _constructor_args(name, governance, time_unit_ms, utc_offset_s, next_address)
+        next_address = sender.deploy(getattr(project, name), *args, **tx).address
+    return at(next_address)
 
 
 @dataclass
@@ -76,29 +89,24 @@ def deploy_or_reuse(sender, governance, *, time_unit_ms: bool = False,
 
     Each contract is reused only if its record is valid for this chain and its
     constructor arguments are the wanted ones. A desk's address is a constructor
-    argument of the contract that delegates to it, so a redeployed IssuanceDesk
-    forces a new AdminDesk, and a new AdminDesk a new Register. Every deployment is
+    argument of the contract that delegates to it, so a redeployed desk forces
+    new contracts for every desk before it in the chain and for Register. Every deployment is
     recorded in deployments/<network>.json, whose "register" names Register's address.
     Raises deployments.DeploymentError if the record belongs to another chain id.
     """
     steps = []
-    issuance = deployments.check_and_deploy(
-        project.IssuanceDesk, time_unit_ms, utc_offset_s, sender=sender, network=network, **tx)
-    steps.append(issuance)
-    admin = deployments.check_and_deploy(
-        project.AdminDesk, time_unit_ms, utc_offset_s, issuance.instance.address,
-        sender=sender, network=network, **tx)
-    steps.append(admin)
-    register = deployments.check_and_deploy(
-        project.Register, governance, time_unit_ms, utc_offset_s, admin.instance.address,
-        sender=sender, network=network, **tx)
-    steps.append(register)
-    # Say why a dependent was redeployed when the reason is its dependency.
-    for dependency, dependent in ((issuance, admin), (admin, register)):
-        if not dependency.reused and "other constructor arguments" in dependent.reason:
-            name = dependent.instance.contract_type.name
-            dependent.reason = (f"deployed {name} at {dependent.instance.address} "
-                                f"({dependency.instance.contract_type.name} was redeployed)")
+    next_address = None
+    for name in SUITE_ORDER:
+        args = _constructor_args(name, governance, time_unit_ms, utc_offset_s, next_address)
+        step = deployments.check_and_deploy(getattr(project, name), *args, sender=sender,
+                                            network=network, **tx)
+        # Say why a dependent was redeployed when the reason is its dependency.
+        if steps and not steps[-1].reused and "other constructor arguments" in step.reason:
+            step.reason = (f"deployed {name} at {step.instance.address} "
+                           f"({steps[-1].instance.contract_type.name} was redeployed)")
+        steps.append(step)
+        next_address = step.instance.address
+    register = steps[-1]
     if deployments.register_address(network) != str(register.instance.address):
         deployments.set_register(register.instance.address, network)
     return SuiteDeployment(at(register.instance.address), steps)

@@ -1,0 +1,201 @@
+# pragma version 0.4.3
+"""
+@title encumbrances
+@notice What locks units of a holding: pledges (股权/份额质押) and judicial
+        freezes (司法冻结, 轮候冻结). Storage and the lazy evaluation of which
+        freezes are in force; the actions live in pledges.vy and freezes.vy.
+@dev Per holding (key = owner << 96 | id, as in ledger.vy):
+     - an encumbrance word: bits 0..95 pledged units (accepted pledges),
+       bits 96..103 number of open freezes;
+     - up to MAX_FREEZES packed freeze words in registration order:
+       bits 0..95 frozen units, 96..127 expiry day (in force through that
+       day), 128..191 freeze id;
+     - the ids of its accepted pledges in rank (registration) order.
+     A freeze is in force when it has not lapsed and it and every earlier
+     unlapsed freeze fit into the balance together; the first that does not
+     fit and all later ones wait (轮候). This is computed when read, so a
+     lapse or a release promotes waiting freezes without anyone acting.
+"""
+
+# Most accepted pledges and open freezes one holding may carry: every loop
+# over them is bounded by these, so no call can run out of gas.
+MAX_PLEDGES: constant(uint256) = 8
+MAX_FREEZES: constant(uint256) = 8
+
+UNITS_MASK: constant(uint256) = (1 << 96) - 1
+PLEDGED_MASK: constant(uint256) = (1 << 96) - 1
+COUNT_SHIFT: constant(uint256) = 96
+EXPIRY_SHIFT: constant(uint256) = 96
+FREEZE_ID_SHIFT: constant(uint256) = 128
+MASK32: constant(uint256) = (1 << 32) - 1
+MASK64: constant(uint256) = (1 << 64) - 1
+
+# pledge status
+OFFERED: constant(uint8) = 1
+PLEDGED: constant(uint8) = 2
+RELEASED: constant(uint8) = 3
+ENFORCED: constant(uint8) = 4
+CANCELLED: constant(uint8) = 5
+
+# freeze status
+OPEN: constant(uint8) = 1
+LIFTED: constant(uint8) = 2
+EXECUTED: constant(uint8) = 3
+LAPSED: constant(uint8) = 4
+
+
+struct Pledge:
+    pledgor: address
+    pledgee: address
+    id: uint256
+    units: uint256
+    registered_at: uint256
+    status: uint8
+    doc: bytes32
+    consent_receiver: address
+    consent_units: uint256
+
+
+struct Freeze:
+    owner: address
+    id: uint256
+    units: uint256
+    case_hash: bytes32
+    agent: address
+    registered_at: uint256
+    expiry_day: uint256
+    status: uint8
+
+
+# Encumbrance word of each holding (layout above).
+enc_data: HashMap[uint256, uint256]
+# Open freezes of each holding, packed, in registration order.
+freeze_words: HashMap[uint256, uint256[MAX_FREEZES]]
+# Accepted pledges of each holding, by id, in rank order.
+pledge_ids: HashMap[uint256, DynArray[uint256, MAX_PLEDGES]]
+# Pledges by pledge id (ids run from 1).
+pledge_of: public(HashMap[uint256, Pledge])
+# Number of pledges ever offered.
+pledge_count: public(uint256)
+# Freezes by freeze id (ids run from 1).
+freeze_of: public(HashMap[uint256, Freeze])
+# Number of freezes ever registered.
+freeze_count: public(uint256)
+
+
+@internal
+@view
+def _locked(key: uint256, balance: uint256, day: uint256) -> uint256:
+    """
+    @dev Units of the holding that may not move: pledged plus frozen in force.
+    """
+    e: uint256 = self.enc_data[key]
+    return (e & PLEDGED_MASK) + self._frozen_in_force(key, e >> COUNT_SHIFT, balance, day)
+
+
+@internal
+@view
+def _frozen_in_force(key: uint256, count: uint256, balance: uint256, day: uint256) -> uint256:
+    total: uint256 = 0
+    for i: uint256 in range(MAX_FREEZES):
+        if i >= count:
+            break
+        w: uint256 = self.freeze_words[key][i]
+        if (w >> EXPIRY_SHIFT) & MASK32 < day:
+            continue  # lapsed: it holds nothing and blocks no one
+        units: uint256 = w & UNITS_MASK
+        if total + units > balance:
+            break  # this freeze and every later one wait
+        total += units
+    return total
+
+
+@internal
+@view
+def _in_force_mask(key: uint256, balance: uint256, day: uint256) -> uint256:
+    """
+    @dev Bit i set = the i-th open freeze of the holding is in force.
+    """
+    count: uint256 = self.enc_data[key] >> COUNT_SHIFT
+    total: uint256 = 0
+    mask: uint256 = 0
+    for i: uint256 in range(MAX_FREEZES):
+        if i >= count:
+            break
+        w: uint256 = self.freeze_words[key][i]
+        if (w >> EXPIRY_SHIFT) & MASK32 < day:
+            continue
+        units: uint256 = w & UNITS_MASK
+        if total + units > balance:
+            break
+        total += units
+        mask |= 1 << i
+    return mask
+
+
+@internal
+@view
+def _freeze_index(key: uint256, freeze_id: uint256) -> uint256:
+    count: uint256 = self.enc_data[key] >> COUNT_SHIFT
+    for i: uint256 in range(MAX_FREEZES):
+        if i >= count:
+            break
+        if (self.freeze_words[key][i] >> FREEZE_ID_SHIFT) & MASK64 == freeze_id:
+            return i
+    raise "freezes: freeze not open"
+
+
+@internal
+def _remove_freeze_at(key: uint256, index: uint256):
+    # keep registration order: shift the later ones down
+    e: uint256 = self.enc_data[key]
+    count: uint256 = e >> COUNT_SHIFT
+    for i: uint256 in range(MAX_FREEZES):
+        if i < index:
+            continue
+        if i + 1 >= count:
+            break
+        self.freeze_words[key][i] = self.freeze_words[key][i + 1]
+    self.freeze_words[key][count - 1] = 0
+    self.enc_data[key] = (e & PLEDGED_MASK) | ((count - 1) << COUNT_SHIFT)
+
+
+@internal
+def _remove_pledge_id(key: uint256, pledge_id: uint256):
+    ids: DynArray[uint256, MAX_PLEDGES] = self.pledge_ids[key]
+    kept: DynArray[uint256, MAX_PLEDGES] = []
+    for p: uint256 in ids:
+        if p != pledge_id:
+            kept.append(p)
+    self.pledge_ids[key] = kept
+
+
+@internal
+@view
+def _is_encumbered(key: uint256) -> bool:
+    return self.enc_data[key] != 0
+
+
+@internal
+def _move_all(old_key: uint256, new_key: uint256, new_owner: address):
+    """
+    @dev Recovery: the encumbrances follow the holding to its new key.
+    """
+    e: uint256 = self.enc_data[old_key]
+    if e == 0:
+        return
+    count: uint256 = e >> COUNT_SHIFT
+    for i: uint256 in range(MAX_FREEZES):
+        if i >= count:
+            break
+        w: uint256 = self.freeze_words[old_key][i]
+        self.freeze_words[new_key][i] = w
+        self.freeze_words[old_key][i] = 0
+        self.freeze_of[(w >> FREEZE_ID_SHIFT) & MASK64].owner = new_owner
+    ids: DynArray[uint256, MAX_PLEDGES] = self.pledge_ids[old_key]
+    for p: uint256 in ids:
+        self.pledge_of[p].pledgor = new_owner
+    self.pledge_ids[new_key] = ids
+    self.pledge_ids[old_key] = []
+    self.enc_data[new_key] = e
+    self.enc_data[old_key] = 0

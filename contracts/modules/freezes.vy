@@ -1,0 +1,300 @@
+# pragma version 0.4.3
+"""
+@title freezes
+@notice Judicial freezes (司法冻结) and queued freezes (轮候冻结): the court
+        agent freezes a quantity of a holding with a case-number hash and an
+        expiry day; a freeze that does not fit behind the earlier ones waits
+        and takes effect, in registration order, as they are lifted or lapse.
+        Court-ordered transfers (司法划转/拍卖过户) move units under the
+        court's own freeze in force.
+@dev Which freezes are in force is computed on read (encumbrances.vy), so a
+     lapse needs no actor; `tidy_freezes` (anyone) only cleans up storage.
+"""
+
+from . import roles
+from . import calendar
+from . import encumbrances
+from . import ledger
+
+uses: roles
+uses: calendar
+uses: encumbrances
+uses: ledger
+
+
+event Frozen:
+    freeze_id: indexed(uint256)
+    owner: indexed(address)
+    id: indexed(uint256)
+    units: uint256
+    case_hash: bytes32
+    expiry_day: uint256
+    in_force: bool
+    actor: address
+    doc: bytes32
+
+event FreezeTookEffect:
+    freeze_id: indexed(uint256)
+
+event FreezeLifted:
+    freeze_id: indexed(uint256)
+    actor: indexed(address)
+    doc: bytes32
+
+event FreezeRenewed:
+    freeze_id: indexed(uint256)
+    expiry_day: uint256
+    actor: indexed(address)
+    doc: bytes32
+
+event FreezeLapsed:
+    freeze_id: indexed(uint256)
+
+event CourtTransferred:
+    freeze_id: indexed(uint256)
+    receiver: indexed(address)
+    units: uint256
+    remaining: uint256
+    actor: indexed(address)
+    doc: bytes32
+
+
+@external
+def freeze(owner: address, id: uint256, units: uint256, case_hash: bytes32, expiry_day: uint256, doc: bytes32):
+    """
+    @notice Freeze `units` of `owner`'s holding of `id` until the end of
+            `expiry_day`. In force at once if it fits into the units not
+            frozen by earlier freezes; otherwise it waits behind them.
+    @param owner The holder.
+    @param id The security id.
+    @param units Smallest units, at most the holding.
+    @param case_hash Hash of the case number (the case number is not stored).
+    @param expiry_day Last day the freeze holds (market-local day number).
+    @param doc Reference (hash) of the court's ruling and assistance notice.
+    """
+    roles._check_role(roles.Role.COURT_AGENT)
+    assert not calendar._paused(), "freezes: paused"
+    assert owner != empty(address), "freezes: zero address"
+    assert units != 0, "freezes: zero amount"
+    assert ledger.security_data[id] & ledger.BYTE_MASK != 0, "freezes: unknown security"
+    today: uint256 = calendar._today()
+    assert expiry_day >= today, "freezes: expiry in the past"
+    assert expiry_day <= encumbrances.MASK32, "freezes: day out of range"
+    balance: uint256 = ledger._balance(owner, id)
+    assert units <= balance, "freezes: amount exceeds holding"
+    key: uint256 = ledger._key(owner, id)
+    e: uint256 = encumbrances.enc_data[key]
+    count: uint256 = e >> encumbrances.COUNT_SHIFT
+    assert count < encumbrances.MAX_FREEZES, "freezes: too many freezes on holding"
+    freeze_id: uint256 = encumbrances.freeze_count + 1
+    encumbrances.freeze_count = freeze_id
+    encumbrances.freeze_of[freeze_id] = encumbrances.Freeze(
+        owner=owner,
+        id=id,
+        units=units,
+        case_hash=case_hash,
+        agent=msg.sender,
+        registered_at=block.timestamp,
+        expiry_day=expiry_day,
+        status=encumbrances.OPEN,
+    )
+    encumbrances.freeze_words[key][count] = (
+        units | (expiry_day << encumbrances.EXPIRY_SHIFT) | (freeze_id << encumbrances.FREEZE_ID_SHIFT)
+    )
+    encumbrances.enc_data[key] = e + (1 << encumbrances.COUNT_SHIFT)
+    ledger._set_encumbered(owner, id)
+    in_force: bool = encumbrances._in_force_mask(key, balance, today) & (1 << count) != 0
+    log Frozen(
+        freeze_id=freeze_id,
+        owner=owner,
+        id=id,
+        units=units,
+        case_hash=case_hash,
+        expiry_day=expiry_day,
+        in_force=in_force,
+        actor=msg.sender,
+        doc=doc,
+    )
+
+
+@external
+def lift_freeze(freeze_id: uint256, doc: bytes32):
+    """
+    @notice Lift a freeze (解除冻结); waiting freezes behind it take effect as
+            far as they fit, in registration order.
+    @param freeze_id The freeze.
+    @param doc Reference (hash) of the court's release notice.
+    """
+    roles._check_role(roles.Role.COURT_AGENT)
+    assert not calendar._paused(), "freezes: paused"
+    f: encumbrances.Freeze = self._open_freeze(freeze_id)
+    key: uint256 = ledger._key(f.owner, f.id)
+    balance: uint256 = ledger._balance(f.owner, f.id)
+    today: uint256 = calendar._today()
+    before: DynArray[uint256, encumbrances.MAX_FREEZES] = self._in_force_ids(key, balance, today)
+    encumbrances._remove_freeze_at(key, encumbrances._freeze_index(key, freeze_id))
+    encumbrances.freeze_of[freeze_id].status = encumbrances.LIFTED
+    ledger._set_encumbered(f.owner, f.id)
+    log FreezeLifted(freeze_id=freeze_id, actor=msg.sender, doc=doc)
+    self._log_promotions(key, balance, today, before)
+
+
+@external
+def renew_freeze(freeze_id: uint256, expiry_day: uint256, doc: bytes32):
+    """
+    @notice Extend a freeze before it lapses (续冻); it keeps its rank.
+    @param freeze_id The freeze.
+    @param expiry_day The new last day, later than the current one.
+    @param doc Reference (hash) of the renewal notice.
+    """
+    roles._check_role(roles.Role.COURT_AGENT)
+    assert not calendar._paused(), "freezes: paused"
+    f: encumbrances.Freeze = self._open_freeze(freeze_id)
+    assert expiry_day > f.expiry_day, "freezes: renewal must extend the expiry"
+    assert expiry_day <= encumbrances.MASK32, "freezes: day out of range"
+    key: uint256 = ledger._key(f.owner, f.id)
+    i: uint256 = encumbrances._freeze_index(key, freeze_id)
+    mask: uint256 = encumbrances.MASK32 << encumbrances.EXPIRY_SHIFT
+    w: uint256 = encumbrances.freeze_words[key][i]
+    encumbrances.freeze_words[key][i] = (w & ~mask) | (expiry_day << encumbrances.EXPIRY_SHIFT)
+    encumbrances.freeze_of[freeze_id].expiry_day = expiry_day
+    log FreezeRenewed(freeze_id=freeze_id, expiry_day=expiry_day, actor=msg.sender, doc=doc)
+
+
+@external
+def tidy_freezes(owner: address, id: uint256):
+    """
+    @notice Anyone may clear lapsed freezes from a holding's storage. Reads
+            already treat them as lapsed; this only frees the slots.
+    @param owner The holder.
+    @param id The security id.
+    """
+    assert not calendar._paused(), "freezes: paused"
+    assert id <= ledger.AMOUNT_MAX, "freezes: unknown security"
+    key: uint256 = ledger._key(owner, id)
+    today: uint256 = calendar._today()
+    removed: uint256 = 0
+    for k: uint256 in range(encumbrances.MAX_FREEZES):
+        count: uint256 = encumbrances.enc_data[key] >> encumbrances.COUNT_SHIFT
+        lapsed_at: uint256 = max_value(uint256)
+        for i: uint256 in range(encumbrances.MAX_FREEZES):
+            if i >= count:
+                break
+            if (encumbrances.freeze_words[key][i] >> encumbrances.EXPIRY_SHIFT) & encumbrances.MASK32 < today:
+                lapsed_at = i
+                break
+        if lapsed_at == max_value(uint256):
+            break
+        w: uint256 = encumbrances.freeze_words[key][lapsed_at]
+        freeze_id: uint256 = (w >> encumbrances.FREEZE_ID_SHIFT) & encumbrances.MASK64
+        encumbrances._remove_freeze_at(key, lapsed_at)
+        encumbrances.freeze_of[freeze_id].status = encumbrances.LAPSED
+        log FreezeLapsed(freeze_id=freeze_id)
+        removed += 1
+    assert removed != 0, "freezes: nothing to tidy"
+    ledger._set_encumbered(owner, id)
+
+
+@external
+def court_transfer(freeze_id: uint256, receiver: address, units: uint256, doc: bytes32):
+    """
+    @notice Court-ordered transfer (司法划转/拍卖过户): move units held by this
+            freeze, which must be in force, to a qualified account; the
+            holding period and lock-up do not apply. Units held by earlier
+            freezes and pledged units cannot be taken.
+    @param freeze_id The court's freeze in force.
+    @param receiver The buyer or the account named by the court.
+    @param units Smallest units, at most the freeze's.
+    @param doc Reference (hash) of the ruling.
+    """
+    roles._check_role(roles.Role.COURT_AGENT)
+    f: encumbrances.Freeze = self._open_freeze(freeze_id)
+    assert units != 0, "freezes: zero amount"
+    assert units <= f.units, "freezes: amount exceeds freeze"
+    key: uint256 = ledger._key(f.owner, f.id)
+    balance: uint256 = ledger._balance(f.owner, f.id)
+    i: uint256 = encumbrances._freeze_index(key, freeze_id)
+    assert encumbrances._in_force_mask(key, balance, calendar._today()) & (1 << i) != 0, "freezes: freeze not in force"
+    pledged: uint256 = encumbrances.enc_data[key] & encumbrances.PLEDGED_MASK
+    assert units + pledged <= balance, "freezes: units are pledged"
+    remaining: uint256 = f.units - units
+    if remaining == 0:
+        encumbrances._remove_freeze_at(key, i)
+        encumbrances.freeze_of[freeze_id].status = encumbrances.EXECUTED
+    else:
+        w: uint256 = encumbrances.freeze_words[key][i]
+        encumbrances.freeze_words[key][i] = (w & ~encumbrances.UNITS_MASK) | remaining
+    encumbrances.freeze_of[freeze_id].units = remaining
+    ledger._set_encumbered(f.owner, f.id)
+    ledger._forced_move(f.owner, receiver, f.id, units)
+    log CourtTransferred(
+        freeze_id=freeze_id, receiver=receiver, units=units, remaining=remaining, actor=msg.sender, doc=doc
+    )
+
+
+@external
+@view
+def frozen_balance_of(owner: address, id: uint256) -> uint256:
+    """
+    @notice Units of `owner`'s holding of `id` frozen by freezes in force
+            today (lapsed ones excluded, waiting ones not counted).
+    """
+    if id > ledger.AMOUNT_MAX:
+        return 0
+    key: uint256 = ledger._key(owner, id)
+    return encumbrances._frozen_in_force(
+        key, encumbrances.enc_data[key] >> encumbrances.COUNT_SHIFT, ledger._balance(owner, id), calendar._today()
+    )
+
+
+@external
+@view
+def freeze_queue_of(owner: address, id: uint256) -> (DynArray[uint256, encumbrances.MAX_FREEZES], DynArray[bool, encumbrances.MAX_FREEZES]):
+    """
+    @notice The open freezes of a holding in registration order, and for each
+            whether it is in force today (false: waiting or lapsed).
+    """
+    ids: DynArray[uint256, encumbrances.MAX_FREEZES] = []
+    flags: DynArray[bool, encumbrances.MAX_FREEZES] = []
+    if id > ledger.AMOUNT_MAX:
+        return ids, flags
+    key: uint256 = ledger._key(owner, id)
+    count: uint256 = encumbrances.enc_data[key] >> encumbrances.COUNT_SHIFT
+    mask: uint256 = encumbrances._in_force_mask(key, ledger._balance(owner, id), calendar._today())
+    for i: uint256 in range(encumbrances.MAX_FREEZES):
+        if i >= count:
+            break
+        ids.append((encumbrances.freeze_words[key][i] >> encumbrances.FREEZE_ID_SHIFT) & encumbrances.MASK64)
+        flags.append(mask & (1 << i) != 0)
+    return ids, flags
+
+
+@internal
+@view
+def _open_freeze(freeze_id: uint256) -> encumbrances.Freeze:
+    f: encumbrances.Freeze = encumbrances.freeze_of[freeze_id]
+    assert f.status != 0, "freezes: unknown freeze"
+    assert f.status == encumbrances.OPEN, "freezes: freeze not open"
+    assert f.expiry_day >= calendar._today(), "freezes: freeze lapsed"
+    return f
+
+
+@internal
+@view
+def _in_force_ids(key: uint256, balance: uint256, today: uint256) -> DynArray[uint256, encumbrances.MAX_FREEZES]:
+    ids: DynArray[uint256, encumbrances.MAX_FREEZES] = []
+    mask: uint256 = encumbrances._in_force_mask(key, balance, today)
+    for i: uint256 in range(encumbrances.MAX_FREEZES):
+        if mask >> i == 0:
+            break
+        if mask & (1 << i) != 0:
+            ids.append((encumbrances.freeze_words[key][i] >> encumbrances.FREEZE_ID_SHIFT) & encumbrances.MASK64)
+    return ids
+
+
+@internal
+def _log_promotions(key: uint256, balance: uint256, today: uint256, before: DynArray[uint256, encumbrances.MAX_FREEZES]):
+    after: DynArray[uint256, encumbrances.MAX_FREEZES] = self._in_force_ids(key, balance, today)
+    for f: uint256 in after:
+        if f not in before:
+            log FreezeTookEffect(freeze_id=f)

@@ -1,0 +1,311 @@
+# pragma version 0.4.3
+"""
+@title pledges
+@notice Share and fund-share pledges (股权/份额质押): offered by the pledgor (or
+        registered by the registrar on both parties' written instruction),
+        in existence from the pledgee's acceptance, ranked by that time,
+        released by the pledgee, enforced on default by the pledgee or the
+        court agent (Civil Code arts 414, 436, 443).
+@dev Pledged units cannot be transferred, pledged again or cancelled by a
+     capital decrease: ledger.vy counts them out of the free balance.
+"""
+
+from . import roles
+from . import calendar
+from . import encumbrances
+from . import ledger
+
+uses: roles
+uses: calendar
+uses: encumbrances
+uses: ledger
+
+
+event PledgeOffered:
+    pledge_id: indexed(uint256)
+    pledgor: indexed(address)
+    pledgee: indexed(address)
+    id: uint256
+    units: uint256
+    actor: address
+    doc: bytes32
+
+event PledgeOfferCancelled:
+    pledge_id: indexed(uint256)
+    actor: indexed(address)
+    doc: bytes32
+
+event PledgeRegistered:
+    pledge_id: indexed(uint256)
+    pledgor: indexed(address)
+    pledgee: indexed(address)
+    id: uint256
+    units: uint256
+    registered_at: uint256
+    doc: bytes32
+
+event PledgeReleased:
+    pledge_id: indexed(uint256)
+    units: uint256
+    remaining: uint256
+    actor: indexed(address)
+    doc: bytes32
+
+event PledgeEnforced:
+    pledge_id: indexed(uint256)
+    receiver: indexed(address)
+    units: uint256
+    remaining: uint256
+    actor: indexed(address)
+    doc: bytes32
+
+event PledgedTransferConsented:
+    pledge_id: indexed(uint256)
+    receiver: indexed(address)
+    units: uint256
+    actor: indexed(address)
+    doc: bytes32
+
+
+@external
+def offer_pledge(id: uint256, pledgee: address, units: uint256, doc: bytes32):
+    """
+    @notice Offer to pledge `units` of security `id` to `pledgee`; the pledge
+            exists once the pledgee accepts.
+    @param id The security id.
+    @param pledgee The creditor (bank).
+    @param units Smallest units to pledge.
+    @param doc Reference (hash) of the pledge contract.
+    """
+    self._offer(msg.sender, pledgee, id, units, doc)
+
+
+@external
+def register_pledge(pledgor: address, pledgee: address, id: uint256, units: uint256, doc: bytes32):
+    """
+    @notice The registrar records a pledge on both parties' written
+            instruction; the pledgee still accepts on chain.
+    @param pledgor The holder.
+    @param pledgee The creditor.
+    @param id The security id.
+    @param units Smallest units to pledge.
+    @param doc Reference (hash) of the written instruction.
+    """
+    roles._check_role(roles.Role.SECURITY_MANAGER)
+    self._offer(pledgor, pledgee, id, units, doc)
+
+
+@external
+def cancel_pledge_offer(pledge_id: uint256, doc: bytes32):
+    """
+    @notice Withdraw (pledgor, registrar) or decline (pledgee) an offer not yet accepted.
+    @param pledge_id The pledge.
+    @param doc Reference (hash) of the reason.
+    """
+    assert not calendar._paused(), "pledges: paused"
+    p: encumbrances.Pledge = encumbrances.pledge_of[pledge_id]
+    assert p.status == encumbrances.OFFERED, "pledges: not an open offer"
+    if msg.sender != p.pledgor and msg.sender != p.pledgee:
+        roles._check_role(roles.Role.SECURITY_MANAGER)
+    encumbrances.pledge_of[pledge_id].status = encumbrances.CANCELLED
+    log PledgeOfferCancelled(pledge_id=pledge_id, actor=msg.sender, doc=doc)
+
+
+@external
+def accept_pledge(pledge_id: uint256, doc: bytes32):
+    """
+    @notice The pledgee accepts: the pledge is registered now and locks its
+            units; it ranks after the holding's earlier pledges.
+    @param pledge_id The offered pledge.
+    @param doc Reference (hash) of the acceptance.
+    """
+    assert not calendar._paused(), "pledges: paused"
+    p: encumbrances.Pledge = encumbrances.pledge_of[pledge_id]
+    assert p.status == encumbrances.OFFERED, "pledges: not an open offer"
+    assert msg.sender == p.pledgee, "pledges: caller is not the pledgee"
+    key: uint256 = ledger._key(p.pledgor, p.id)
+    assert len(encumbrances.pledge_ids[key]) < encumbrances.MAX_PLEDGES, "pledges: too many pledges on holding"
+    balance: uint256 = ledger._balance(p.pledgor, p.id)
+    locked: uint256 = encumbrances._locked(key, balance, calendar._today())
+    assert p.units + locked <= balance, "pledges: amount exceeds free balance"
+    encumbrances.pledge_ids[key].append(pledge_id)
+    encumbrances.enc_data[key] += p.units
+    encumbrances.pledge_of[pledge_id].status = encumbrances.PLEDGED
+    encumbrances.pledge_of[pledge_id].registered_at = block.timestamp
+    ledger._set_encumbered(p.pledgor, p.id)
+    log PledgeRegistered(
+        pledge_id=pledge_id,
+        pledgor=p.pledgor,
+        pledgee=p.pledgee,
+        id=p.id,
+        units=p.units,
+        registered_at=block.timestamp,
+        doc=doc,
+    )
+
+
+@external
+def release_pledge(pledge_id: uint256, units: uint256, doc: bytes32):
+    """
+    @notice The pledgee releases `units` of the pledge (all of it or part).
+    @param pledge_id The pledge.
+    @param units Smallest units to release.
+    @param doc Reference (hash) of the release.
+    """
+    assert not calendar._paused(), "pledges: paused"
+    p: encumbrances.Pledge = encumbrances.pledge_of[pledge_id]
+    assert p.status == encumbrances.PLEDGED, "pledges: pledge not in force"
+    assert msg.sender == p.pledgee, "pledges: caller is not the pledgee"
+    self._reduce(pledge_id, p, units, encumbrances.RELEASED)
+    log PledgeReleased(pledge_id=pledge_id, units=units, remaining=p.units - units, actor=msg.sender, doc=doc)
+
+
+@external
+def enforce_pledge(pledge_id: uint256, receiver: address, units: uint256, doc: bytes32):
+    """
+    @notice On default, move pledged units to the pledgee or a qualified buyer
+            named in the enforcement. Account and cap rules apply, the holding
+            period and lock-up do not. Where a court froze the holding after
+            the pledge was registered, only the court agent may enforce.
+    @param pledge_id The pledge.
+    @param receiver The pledgee or the buyer.
+    @param units Smallest units to move.
+    @param doc Reference (hash) of the enforcement decision.
+    """
+    p: encumbrances.Pledge = encumbrances.pledge_of[pledge_id]
+    assert p.status == encumbrances.PLEDGED, "pledges: pledge not in force"
+    is_court: bool = roles.Role.COURT_AGENT in roles.roles_of[msg.sender]
+    assert msg.sender == p.pledgee or is_court, "pledges: caller is not the pledgee or court agent"
+    if not is_court:
+        assert not self._frozen_after(p), "pledges: frozen, enforce through the court agent"
+    self._reduce(pledge_id, p, units, encumbrances.ENFORCED)
+    ledger._forced_move(p.pledgor, receiver, p.id, units)
+    log PledgeEnforced(
+        pledge_id=pledge_id, receiver=receiver, units=units, remaining=p.units - units, actor=msg.sender, doc=doc
+    )
+
+
+@external
+def consent_pledged_transfer(pledge_id: uint256, receiver: address, units: uint256, doc: bytes32):
+    """
+    @notice The pledgee agrees that the pledgor may sell `units` of the pledged
+            units to `receiver`: released and transferred in one transaction
+            by `transfer_pledged`. 0 units withdraws the consent.
+    @param pledge_id The pledge.
+    @param receiver The agreed buyer.
+    @param units Smallest units.
+    @param doc Reference (hash) of the agreement.
+    """
+    assert not calendar._paused(), "pledges: paused"
+    p: encumbrances.Pledge = encumbrances.pledge_of[pledge_id]
+    assert p.status == encumbrances.PLEDGED, "pledges: pledge not in force"
+    assert msg.sender == p.pledgee, "pledges: caller is not the pledgee"
+    assert units <= p.units, "pledges: amount exceeds pledge"
+    encumbrances.pledge_of[pledge_id].consent_receiver = receiver
+    encumbrances.pledge_of[pledge_id].consent_units = units
+    log PledgedTransferConsented(pledge_id=pledge_id, receiver=receiver, units=units, actor=msg.sender, doc=doc)
+
+
+@external
+def transfer_pledged(pledge_id: uint256, doc: bytes32):
+    """
+    @notice The pledgor sells the units the pledgee agreed to: they are
+            released and transferred under every ordinary transfer rule, in
+            one transaction or not at all.
+    @param pledge_id The pledge.
+    @param doc Reference (hash) of the sale.
+    """
+    p: encumbrances.Pledge = encumbrances.pledge_of[pledge_id]
+    assert p.status == encumbrances.PLEDGED, "pledges: pledge not in force"
+    assert msg.sender == p.pledgor, "pledges: caller is not the pledgor"
+    units: uint256 = p.consent_units
+    assert units != 0, "pledges: no consent from the pledgee"
+    receiver: address = p.consent_receiver
+    encumbrances.pledge_of[pledge_id].consent_units = 0
+    encumbrances.pledge_of[pledge_id].consent_receiver = empty(address)
+    self._reduce(pledge_id, p, units, encumbrances.RELEASED)
+    log PledgeReleased(pledge_id=pledge_id, units=units, remaining=p.units - units, actor=msg.sender, doc=doc)
+    ledger._transfer(p.pledgor, receiver, p.id, units)
+
+
+@external
+@view
+def pledged_balance_of(owner: address, id: uint256) -> uint256:
+    """
+    @notice Units of `id` that `owner` has pledged (accepted pledges).
+    """
+    if id > ledger.AMOUNT_MAX:
+        return 0
+    return encumbrances.enc_data[ledger._key(owner, id)] & encumbrances.PLEDGED_MASK
+
+
+@external
+@view
+def pledges_of(owner: address, id: uint256) -> DynArray[uint256, encumbrances.MAX_PLEDGES]:
+    """
+    @notice Ids of the pledges on a holding, in rank (registration) order.
+    """
+    if id > ledger.AMOUNT_MAX:
+        return []
+    return encumbrances.pledge_ids[ledger._key(owner, id)]
+
+
+@internal
+def _offer(pledgor: address, pledgee: address, id: uint256, units: uint256, doc: bytes32):
+    assert not calendar._paused(), "pledges: paused"
+    assert pledgee != empty(address), "pledges: zero address"
+    assert pledgee != pledgor, "pledges: pledgee is the pledgor"
+    assert units != 0, "pledges: zero amount"
+    status: uint256 = ledger.security_data[id] & ledger.BYTE_MASK
+    assert status != 0, "pledges: unknown security"
+    assert status == ledger.ACTIVE, "pledges: security not active"
+    assert units <= ledger._balance(pledgor, id), "pledges: amount exceeds holding"
+    pledge_id: uint256 = encumbrances.pledge_count + 1
+    encumbrances.pledge_count = pledge_id
+    encumbrances.pledge_of[pledge_id] = encumbrances.Pledge(
+        pledgor=pledgor,
+        pledgee=pledgee,
+        id=id,
+        units=units,
+        registered_at=0,
+        status=encumbrances.OFFERED,
+        doc=doc,
+        consent_receiver=empty(address),
+        consent_units=0,
+    )
+    log PledgeOffered(pledge_id=pledge_id, pledgor=pledgor, pledgee=pledgee, id=id, units=units, actor=msg.sender, doc=doc)
+
+
+@internal
+def _reduce(pledge_id: uint256, p: encumbrances.Pledge, units: uint256, final_status: uint8):
+    assert units != 0, "pledges: zero amount"
+    assert units <= p.units, "pledges: amount exceeds pledge"
+    key: uint256 = ledger._key(p.pledgor, p.id)
+    remaining: uint256 = p.units - units
+    encumbrances.pledge_of[pledge_id].units = remaining
+    # the pledge's units are part of the holding's pledged total
+    encumbrances.enc_data[key] -= units
+    if remaining == 0:
+        encumbrances.pledge_of[pledge_id].status = final_status
+        encumbrances._remove_pledge_id(key, pledge_id)
+    ledger._set_encumbered(p.pledgor, p.id)
+
+
+@internal
+@view
+def _frozen_after(p: encumbrances.Pledge) -> bool:
+    """
+    @dev Whether a freeze registered after the pledge is in force on the holding.
+    """
+    key: uint256 = ledger._key(p.pledgor, p.id)
+    balance: uint256 = ledger._balance(p.pledgor, p.id)
+    mask: uint256 = encumbrances._in_force_mask(key, balance, calendar._today())
+    for i: uint256 in range(encumbrances.MAX_FREEZES):
+        if mask >> i == 0:
+            break
+        if mask & (1 << i) != 0:
+            w: uint256 = encumbrances.freeze_words[key][i]
+            freeze_id: uint256 = (w >> encumbrances.FREEZE_ID_SHIFT) & encumbrances.MASK64
+            if encumbrances.freeze_of[freeze_id].registered_at >= p.registered_at:
+                return True
+    return False
