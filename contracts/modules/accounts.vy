@@ -215,7 +215,7 @@ def _set_status(wallet: address, expected: uint256, status: uint256, refusal: St
 def _recover(old: address, new: address, doc: bytes32):
     """
     @dev Make `new` the account of `old`'s holder: a fresh `new` takes over
-         old's record and `old` is closed; an existing `new` must carry the
+         old's record (status included) and `old` is closed; an existing `new` must carry the
          same identity (a recovery continued over several transactions).
     """
     old_data: uint256 = self.account_data[old]
@@ -224,7 +224,12 @@ def _recover(old: address, new: address, doc: bytes32):
     assert new != old, "accounts: recovery to the same address"
     if self.account_data[new] == 0:
         identity: bytes32 = self.identity_of[old]
-        self.account_data[new] = (old_data & ~BYTE_MASK) | ACTIVE
+        # the holder keeps its status (a suspension survives a lost key);
+        # the holdings of a closed account come back to an active one
+        status: uint256 = old_data & BYTE_MASK
+        if status == CLOSED:
+            status = ACTIVE
+        self.account_data[new] = (old_data & ~BYTE_MASK) | status
         self.identity_of[new] = identity
         self.account_data[old] = (old_data & ~BYTE_MASK) | CLOSED
         log AccountRecovered(old_wallet=old, new_wallet=new, actor=msg.sender, doc=doc)

@@ -161,7 +161,7 @@ def amend_calendar(day: uint256, trading: bool, doc: bytes32):
     assert not self._paused(), "calendar: paused"
     assert day > self._today(), "calendar: only future days can be amended"
     horizon: uint256 = self.horizon_day
-    assert day <= horizon, "calendar: day not published"
+    assert day <= horizon and day >= self.epoch_day, "calendar: day not published"
     w: uint256 = day // DAYS_PER_WORD
     last_word: uint256 = horizon // DAYS_PER_WORD
     assert last_word - w <= MAX_AMEND_WORDS, "calendar: amendment too far ahead"
@@ -289,7 +289,7 @@ def _today() -> uint256:
 @internal
 @view
 def _is_published(day: uint256) -> bool:
-    return day <= self.horizon_day and self.horizon_day != 0
+    return self.horizon_day != 0 and day >= self.epoch_day and day <= self.horizon_day
 
 
 @internal
