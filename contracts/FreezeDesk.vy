@@ -32,6 +32,7 @@ exports: (
     freezes.renew_freeze,
     freezes.tidy_freezes,
     freezes.court_transfer,
+    freezes.import_freezes,
 )
 
 

@@ -40,6 +40,7 @@ exports: (
     pledges.enforce_pledge,
     pledges.consent_pledged_transfer,
     pledges.transfer_pledged,
+    pledges.import_pledges,
 )
 
 # The next desk in the chain (FreezeDesk).

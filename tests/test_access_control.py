@@ -98,6 +98,9 @@ def _calls(register, c, alice, bob, carol):
         "set_register_closure": ((jsc, today + 30, today + 40, d), NOT_ISSUER_AGENT),
         # security manager, on both parties' written instruction
         "register_pledge": ((alice, bob, jsc, 10, d), NOT_SECURITY_MANAGER),
+        # migration of old books onto a PENDING security (bob holds all 10 units of "full")
+        "import_pledges": ((c["full"], [(bob.address, alice.address, 5, 1_600_000_000)], d), NOT_SECURITY_MANAGER),
+        "import_freezes": ((c["full"], [(bob.address, 5, d, 1_600_000_000, today + 30)], d), NOT_SECURITY_MANAGER),
         # court agent (the freeze _setup makes for the last three has id `next_freeze`)
         "freeze": ((alice, jsc, 100, d, today + 30, d), NOT_COURT_AGENT),
         "lift_freeze": ((next_freeze, d), NOT_COURT_AGENT),
@@ -117,7 +120,7 @@ REGISTRAR_FUNCTIONS = [
     "set_lockup", "publish_calendar", "amend_calendar", "recover",
 ]
 ISSUER_AGENT_FUNCTIONS = ["set_insider", "set_register_closure"]
-REGISTRAR_FUNCTIONS.append("register_pledge")
+REGISTRAR_FUNCTIONS += ["register_pledge", "import_pledges", "import_freezes"]
 COURT_FUNCTIONS = ["freeze", "lift_freeze", "renew_freeze", "court_transfer"]
 # Parties' own actions (pledgor, pledgee) and anyone's tidy-up: their caller checks are
 # specified in tests/test_pledges.py and tests/test_freezes.py.

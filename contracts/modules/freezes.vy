@@ -22,6 +22,18 @@ uses: encumbrances
 uses: ledger
 
 
+# Most freezes one import batch may write.
+MAX_IMPORT: constant(uint256) = 100
+
+
+struct FreezeImport:
+    owner: address
+    units: uint256
+    case_hash: bytes32
+    registered_at: uint256
+    expiry_day: uint256
+
+
 event Frozen:
     freeze_id: indexed(uint256)
     owner: indexed(address)
@@ -79,42 +91,40 @@ def freeze(owner: address, id: uint256, units: uint256, case_hash: bytes32, expi
     assert ledger.security_data[id] & ledger.BYTE_MASK != 0, "freezes: unknown security"
     today: uint256 = calendar._today()
     assert expiry_day >= today, "freezes: expiry in the past"
-    assert expiry_day <= encumbrances.MASK32, "freezes: day out of range"
-    balance: uint256 = ledger._balance(owner, id)
-    assert units <= balance, "freezes: amount exceeds holding"
-    key: uint256 = ledger._key(owner, id)
-    e: uint256 = encumbrances.enc_data[key]
-    count: uint256 = e >> encumbrances.COUNT_SHIFT
-    assert count < encumbrances.MAX_FREEZES, "freezes: too many freezes on holding"
-    freeze_id: uint256 = encumbrances.freeze_count + 1
-    encumbrances.freeze_count = freeze_id
-    encumbrances.freeze_of[freeze_id] = encumbrances.Freeze(
-        owner=owner,
-        id=id,
-        units=units,
-        case_hash=case_hash,
-        agent=msg.sender,
-        registered_at=block.timestamp,
-        expiry_day=expiry_day,
-        status=encumbrances.OPEN,
-    )
-    encumbrances.freeze_words[key][count] = (
-        units | (expiry_day << encumbrances.EXPIRY_SHIFT) | (freeze_id << encumbrances.FREEZE_ID_SHIFT)
-    )
-    encumbrances.enc_data[key] = e + (1 << encumbrances.COUNT_SHIFT)
-    ledger._set_encumbered(owner, id)
-    in_force: bool = encumbrances._in_force_mask(key, balance, today) & (1 << count) != 0
-    log Frozen(
-        freeze_id=freeze_id,
-        owner=owner,
-        id=id,
-        units=units,
-        case_hash=case_hash,
-        expiry_day=expiry_day,
-        in_force=in_force,
-        actor=msg.sender,
-        doc=doc,
-    )
+    self._add_freeze(owner, id, units, case_hash, block.timestamp, expiry_day, today, doc)
+
+
+@external
+def import_freezes(id: uint256, batch: DynArray[FreezeImport, MAX_IMPORT], doc: bytes32):
+    """
+    @notice Migration: write the judicial freezes of the operator's old books
+            onto a security still in initial registration (PENDING), in their
+            original registration order; whether each is in force or waits
+            follows from that order, as for new freezes. Lapsed freezes are
+            not migrated.
+    @param id The security id (PENDING, holdings already written).
+    @param batch The freezes, in registration order per holding.
+    @param doc Reference (hash) of the migration batch.
+    """
+    roles._check_role(roles.Role.SECURITY_MANAGER)
+    assert not calendar._paused(), "freezes: paused"
+    assert len(batch) != 0, "freezes: empty batch"
+    status: uint256 = ledger.security_data[id] & ledger.BYTE_MASK
+    assert status != 0, "freezes: unknown security"
+    assert status == ledger.PENDING, "freezes: security not pending"
+    today: uint256 = calendar._today()
+    for item: FreezeImport in batch:
+        assert item.owner != empty(address), "freezes: zero address"
+        assert item.units != 0, "freezes: zero amount"
+        assert item.expiry_day >= today, "freezes: expiry in the past"
+        assert item.registered_at <= block.timestamp, "freezes: registered in the future"
+        key: uint256 = ledger._key(item.owner, id)
+        count: uint256 = encumbrances.enc_data[key] >> encumbrances.COUNT_SHIFT
+        if count != 0:
+            w: uint256 = encumbrances.freeze_words[key][count - 1]
+            last: uint256 = encumbrances.freeze_of[(w >> encumbrances.FREEZE_ID_SHIFT) & encumbrances.MASK64].registered_at
+            assert item.registered_at >= last, "freezes: not in registration order"
+        self._add_freeze(item.owner, id, item.units, item.case_hash, item.registered_at, item.expiry_day, today, doc)
 
 
 @external
@@ -267,6 +277,55 @@ def freeze_queue_of(owner: address, id: uint256) -> (DynArray[uint256, encumbran
         ids.append((encumbrances.freeze_words[key][i] >> encumbrances.FREEZE_ID_SHIFT) & encumbrances.MASK64)
         flags.append(mask & (1 << i) != 0)
     return ids, flags
+
+
+@internal
+def _add_freeze(
+    owner: address,
+    id: uint256,
+    units: uint256,
+    case_hash: bytes32,
+    registered_at: uint256,
+    expiry_day: uint256,
+    today: uint256,
+    doc: bytes32,
+):
+    assert expiry_day <= encumbrances.MASK32, "freezes: day out of range"
+    balance: uint256 = ledger._balance(owner, id)
+    assert units <= balance, "freezes: amount exceeds holding"
+    key: uint256 = ledger._key(owner, id)
+    e: uint256 = encumbrances.enc_data[key]
+    count: uint256 = e >> encumbrances.COUNT_SHIFT
+    assert count < encumbrances.MAX_FREEZES, "freezes: too many freezes on holding"
+    freeze_id: uint256 = encumbrances.freeze_count + 1
+    encumbrances.freeze_count = freeze_id
+    encumbrances.freeze_of[freeze_id] = encumbrances.Freeze(
+        owner=owner,
+        id=id,
+        units=units,
+        case_hash=case_hash,
+        agent=msg.sender,
+        registered_at=registered_at,
+        expiry_day=expiry_day,
+        status=encumbrances.OPEN,
+    )
+    encumbrances.freeze_words[key][count] = (
+        units | (expiry_day << encumbrances.EXPIRY_SHIFT) | (freeze_id << encumbrances.FREEZE_ID_SHIFT)
+    )
+    encumbrances.enc_data[key] = e + (1 << encumbrances.COUNT_SHIFT)
+    ledger._set_encumbered(owner, id)
+    in_force: bool = encumbrances._in_force_mask(key, balance, today) & (1 << count) != 0
+    log Frozen(
+        freeze_id=freeze_id,
+        owner=owner,
+        id=id,
+        units=units,
+        case_hash=case_hash,
+        expiry_day=expiry_day,
+        in_force=in_force,
+        actor=msg.sender,
+        doc=doc,
+    )
 
 
 @internal

@@ -21,6 +21,17 @@ uses: encumbrances
 uses: ledger
 
 
+# Most pledges one import batch may write.
+MAX_IMPORT: constant(uint256) = 100
+
+
+struct PledgeImport:
+    pledgor: address
+    pledgee: address
+    units: uint256
+    registered_at: uint256
+
+
 event PledgeOffered:
     pledge_id: indexed(uint256)
     pledgor: indexed(address)
@@ -226,6 +237,63 @@ def transfer_pledged(pledge_id: uint256, doc: bytes32):
     self._reduce(pledge_id, p, units, encumbrances.RELEASED)
     log PledgeReleased(pledge_id=pledge_id, units=units, remaining=p.units - units, actor=msg.sender, doc=doc)
     ledger._transfer(p.pledgor, receiver, p.id, units)
+
+
+@external
+def import_pledges(id: uint256, batch: DynArray[PledgeImport, MAX_IMPORT], doc: bytes32):
+    """
+    @notice Migration: write pledges registered in the operator's old books
+            onto a security still in initial registration (PENDING), with
+            their original registration times (their rank). Both parties'
+            consent is on file with the registrar (`doc`).
+    @param id The security id (PENDING, holdings already written).
+    @param batch The pledges, in rank order per holding.
+    @param doc Reference (hash) of the migration batch.
+    """
+    roles._check_role(roles.Role.SECURITY_MANAGER)
+    assert not calendar._paused(), "pledges: paused"
+    assert len(batch) != 0, "pledges: empty batch"
+    status: uint256 = ledger.security_data[id] & ledger.BYTE_MASK
+    assert status != 0, "pledges: unknown security"
+    assert status == ledger.PENDING, "pledges: security not pending"
+    for item: PledgeImport in batch:
+        assert item.pledgee != empty(address), "pledges: zero address"
+        assert item.pledgee != item.pledgor, "pledges: pledgee is the pledgor"
+        assert item.units != 0, "pledges: zero amount"
+        assert item.registered_at <= block.timestamp, "pledges: registered in the future"
+        key: uint256 = ledger._key(item.pledgor, id)
+        ids: DynArray[uint256, encumbrances.MAX_PLEDGES] = encumbrances.pledge_ids[key]
+        assert len(ids) < encumbrances.MAX_PLEDGES, "pledges: too many pledges on holding"
+        if len(ids) != 0:
+            last: uint256 = encumbrances.pledge_of[ids[len(ids) - 1]].registered_at
+            assert item.registered_at >= last, "pledges: not in rank order"
+        pledged: uint256 = (encumbrances.enc_data[key] & encumbrances.PLEDGED_MASK) + item.units
+        assert pledged <= ledger._balance(item.pledgor, id), "pledges: amount exceeds free balance"
+        pledge_id: uint256 = encumbrances.pledge_count + 1
+        encumbrances.pledge_count = pledge_id
+        encumbrances.pledge_of[pledge_id] = encumbrances.Pledge(
+            pledgor=item.pledgor,
+            pledgee=item.pledgee,
+            id=id,
+            units=item.units,
+            registered_at=item.registered_at,
+            status=encumbrances.PLEDGED,
+            doc=doc,
+            consent_receiver=empty(address),
+            consent_units=0,
+        )
+        encumbrances.pledge_ids[key].append(pledge_id)
+        encumbrances.enc_data[key] += item.units
+        ledger._set_encumbered(item.pledgor, id)
+        log PledgeRegistered(
+            pledge_id=pledge_id,
+            pledgor=item.pledgor,
+            pledgee=item.pledgee,
+            id=id,
+            units=item.units,
+            registered_at=item.registered_at,
+            doc=doc,
+        )
 
 
 @external

@@ -16,8 +16,8 @@ operation, with no chain, no gas and no ape, so that the stateful test
 
 Roles are not modelled: every operation assumes an authorised caller (the
 registrar, the issuer agent, governance). Pledges and freezes are to be added
-as further per-holding state (see `Holding`) and further refusal reasons in
-`check_transfer`.
+as further per-holding state (see `Holding`) feeding `_encumbered`, the
+units `check_transfer` refuses to move ("ledger: amount exceeds free balance").
 
 Addresses are compared case-insensitively (stored lower-case).
 """
@@ -55,28 +55,37 @@ CALENDAR_DAYS_PER_WORD = 224
 
 
 class Reason:
-    """The transfer refusals by name, in the contract's order of checking."""
+    """The transfer refusals by name (revert strings of ledger.vy `_reason`)."""
 
-    (
-        PAUSED,
-        ZERO_AMOUNT,
-        ZERO_ADDRESS,
-        SELF,
-        UNKNOWN_SECURITY,
-        NOT_SEALED,
-        SUSPENDED,
-        DELISTED,
-        CALENDAR,
-        SENDER_ACCOUNT,
-        RECEIVER_ACCOUNT,
-        NOT_QUALIFIED,
-        REGISTER_CLOSED,
-        BALANCE,
-        LOCKED,
-        HOLDING_PERIOD,
-        INSIDER,
-        HOLDER_CAP,
-    ) = TRANSFER_REASONS
+    PAUSED = "ledger: paused"
+    ZERO_AMOUNT = "ledger: zero amount"
+    ZERO_ADDRESS = "ledger: zero address"
+    SELF = "ledger: self transfer"
+    UNKNOWN_SECURITY = "ledger: unknown security"
+    NOT_SEALED = "ledger: security not sealed"
+    SUSPENDED = "ledger: security suspended"
+    DELISTED = "ledger: security delisted"
+    CALENDAR = "ledger: calendar not published for today"
+    SENDER_ACCOUNT = "ledger: sender account not active"
+    RECEIVER_ACCOUNT = "ledger: receiver account not active"
+    NOT_QUALIFIED = "ledger: receiver not qualified"
+    REGISTER_CLOSED = "ledger: register closed"
+    BALANCE = "ledger: insufficient balance"
+    ENCUMBERED = "ledger: amount exceeds free balance"
+    LOCKED = "ledger: holding locked up"
+    HOLDING_PERIOD = "ledger: holding period not met"
+    INSIDER = "ledger: insider annual limit exceeded"
+    HOLDER_CAP = "ledger: holder cap reached"
+
+
+# `check_transfer` tests them in this order; it must be the contract's.
+_CHECK_ORDER = (
+    Reason.PAUSED, Reason.ZERO_AMOUNT, Reason.ZERO_ADDRESS, Reason.SELF, Reason.UNKNOWN_SECURITY,
+    Reason.NOT_SEALED, Reason.SUSPENDED, Reason.DELISTED, Reason.CALENDAR, Reason.SENDER_ACCOUNT,
+    Reason.RECEIVER_ACCOUNT, Reason.NOT_QUALIFIED, Reason.REGISTER_CLOSED, Reason.BALANCE,
+    Reason.ENCUMBERED, Reason.LOCKED, Reason.HOLDING_PERIOD, Reason.INSIDER, Reason.HOLDER_CAP,
+)
+assert _CHECK_ORDER == tuple(TRANSFER_REASONS), "model: transfer reasons out of step with constants"
 
 
 class Refused(Exception):
@@ -519,6 +528,7 @@ class RegisterModel:
                 _require(units != 0, "ledger: zero amount")
                 h = self._holding(holder, id)
                 _require(h.balance >= units, "ledger: insufficient balance")
+                _require(units + self._encumbered(holder, id) <= h.balance, Reason.ENCUMBERED)
                 if h.insider:
                     self._insider_snapshot(holder, id, h.balance)
                 self._set_balance(holder, id, h.balance - units)
@@ -576,6 +586,13 @@ class RegisterModel:
         if q is None or q.year != year:
             self.insider_quota[(_addr(owner), id)] = InsiderQuota(year, balance_before, 0)
 
+    # ------------------------------------------------------------- encumbrances
+
+    def _encumbered(self, owner, id: int) -> int:
+        """Units of the holding locked by pledges and effective freezes today.
+        Not modelled yet (always 0): pledges and freezes extend this."""
+        return 0
+
     # ------------------------------------------------------------- transfers
 
     def check_transfer(self, sender, receiver, id: int, amount: int) -> str | None:
@@ -613,6 +630,8 @@ class RegisterModel:
         sh = self.holding(sender, id)
         if sh.balance < amount:
             return Reason.BALANCE
+        if amount + self._encumbered(sender, id) > sh.balance:
+            return Reason.ENCUMBERED
         if day < sh.lock_until_day:
             return Reason.LOCKED
         if self._today_number() < sh.acquired + HOLDING_PERIOD_TRADING_DAYS:
