@@ -24,6 +24,8 @@ GOALS: dict[str, float] = {
     "gas.transfer_existing": 45_000,
     "gas.transfer_new_holder": 70_000,
     "gas.issue_per_holding_batch100": 30_000,
+    # issue 4: a transfer out of an encumbered holding within 15 % of a plain one
+    "ratio.encumbered_vs_plain_transfer": 1.15,
 }
 
 # The calendar the suite measurements publish (as tests/conftest.py does).
@@ -39,6 +41,8 @@ class Ctx:
         self.accounts = accounts.test_accounts
         self.deployer = self.accounts[0]
         self._contracts = {}
+        # (register, registrar, today, new_jsc), set by measure_suite for later groups
+        self.suite = None
 
     def deploy(self, name, *args):
         if name not in self._contracts:
@@ -96,6 +100,7 @@ def measure_suite(ctx: Ctx) -> dict:
         reg.seal_security(sid, doc("seal"), sender=registrar)
         return sid, receipt
 
+    ctx.suite = (reg, registrar, today, new_jsc)
     sid, _ = new_jsc("transfers", [(alice.address, 1_000_000), (bob.address, 1_000_000)])
 
     def transfer(sender, receiver, amount=10):
@@ -132,15 +137,66 @@ def measure_suite(ctx: Ctx) -> dict:
     }}
 
 
+def measure_encumbrances(ctx: Ctx) -> dict:
+    """Pledges and freezes (issue 4) on the suite measure_suite deployed: offer, accept
+    and full release of a pledge, a freeze in force, a lift that brings one queued freeze
+    into force, and the steady-state transfer out of a holding that carries one accepted
+    pledge and one freeze in force, to an existing holder."""
+    reg, registrar, today, new_jsc = ctx.suite
+    gov, court = ctx.deployer, ctx.accounts[3]
+    alice, bob, bank = ctx.accounts[4], ctx.accounts[5], ctx.accounts[7]
+    reg.grant_role(court, int(Role.COURT_AGENT), sender=gov)
+    reg.open_account(bank, doc(f"id:{bank.address}"), int(InvestorClass.INSTITUTION), True,
+                     doc("open"), sender=registrar)
+    sid, _ = new_jsc("encumbrances", [(alice.address, 1_000_000), (bob.address, 1_000_000)])
+
+    offer = gas_used(reg.offer_pledge(sid, bank, 100_000, doc("pledge contract"), sender=alice))
+    pledge_id = int(reg.pledge_count())
+    accept = gas_used(reg.accept_pledge(pledge_id, doc("acceptance"), sender=bank))
+    freeze = gas_used(reg.freeze(alice, sid, 200_000, doc("case"), today + 30, doc("ruling"), sender=court))
+    assert int(reg.pledged_balance_of(alice, sid)) == 100_000
+    assert int(reg.frozen_balance_of(alice, sid)) == 200_000
+
+    def transfer(amount=10):
+        ok, reason = reg.can_transfer(alice, bob, sid, amount)
+        assert ok, reason
+        return gas_used(reg.transfer(bob, sid, amount, sender=alice))
+
+    transfer()  # warm-up: the same day's clock cache is written
+    encumbered = transfer()
+    assert encumbered == transfer(), "steady-state encumbered transfer gas is not stable"
+
+    release = gas_used(reg.release_pledge(pledge_id, 100_000, doc("release"), sender=bank))
+    assert int(reg.pledged_balance_of(alice, sid)) == 0
+
+    # bob: a freeze in force and a second one queued behind it; lifting the first promotes it
+    reg.freeze(bob, sid, 600_000, doc("case 1"), today + 30, doc("ruling"), sender=court)
+    first = int(reg.freeze_count())
+    reg.freeze(bob, sid, 600_000, doc("case 2"), today + 30, doc("ruling"), sender=court)
+    receipt = reg.lift_freeze(first, doc("lifted"), sender=court)
+    assert len(list(receipt.events.filter(reg.FreezeTookEffect))) == 1
+    return {"gas": {
+        "pledge_offer": offer,
+        "pledge_register": accept,
+        "pledge_release": release,
+        "freeze": freeze,
+        "freeze_release_promoting_one": gas_used(receipt),
+        "transfer_existing_with_encumbrances": encumbered,
+    }}
+
+
 def measure_ratios(results: dict) -> dict:
     gas = results.get("gas", {})
+    ratios = {}
     if gas.get("transfer_existing") and gas.get("baseline_transfer"):
-        return {"ratio": {"transfer_vs_baseline":
-                          round(gas["transfer_existing"] / gas["baseline_transfer"], 2)}}
-    return {}
+        ratios["transfer_vs_baseline"] = round(gas["transfer_existing"] / gas["baseline_transfer"], 2)
+    if gas.get("transfer_existing") and gas.get("transfer_existing_with_encumbrances"):
+        ratios["encumbered_vs_plain_transfer"] = round(
+            gas["transfer_existing_with_encumbrances"] / gas["transfer_existing"], 3)
+    return {"ratio": ratios} if ratios else {}
 
 
-GROUPS = [measure_baseline, measure_suite]
+GROUPS = [measure_baseline, measure_suite, measure_encumbrances]
 
 
 def merge(into: dict, new: dict) -> dict:

@@ -9,12 +9,16 @@
        bits 96..103 number of open freezes;
      - up to MAX_FREEZES packed freeze words in registration order:
        bits 0..95 frozen units, 96..127 expiry day (in force through that
-       day), 128..191 freeze id;
+       day), 128..191 freeze id, bit 192 "has taken effect";
      - the ids of its accepted pledges in rank (registration) order.
-     A freeze is in force when it has not lapsed and it and every earlier
-     unlapsed freeze fit into the balance together; the first that does not
-     fit and all later ones wait (轮候). This is computed when read, so a
-     lapse or a release promotes waiting freezes without anyone acting.
+     Reading the queue in order, skipping lapsed freezes: a freeze that has
+     taken effect stays in force and holds its units (or what is left of
+     the balance after the freezes before it, if a forced move shrank the
+     holding); a waiting freeze takes effect when every earlier one is in
+     force and it fits whole into the rest. The first that does not fit
+     waits, and so does everything after it (轮候). This is computed when
+     read, so a lapse or a lift promotes waiting freezes without anyone
+     acting; writes persist the "has taken effect" bit (`_settle`).
 """
 
 # Most accepted pledges and open freezes one holding may carry: every loop
@@ -27,6 +31,7 @@ PLEDGED_MASK: constant(uint256) = (1 << 96) - 1
 COUNT_SHIFT: constant(uint256) = 96
 EXPIRY_SHIFT: constant(uint256) = 96
 FREEZE_ID_SHIFT: constant(uint256) = 128
+IN_FORCE_BIT: constant(uint256) = 1 << 192
 MASK32: constant(uint256) = (1 << 32) - 1
 MASK64: constant(uint256) = (1 << 64) - 1
 
@@ -50,6 +55,7 @@ struct Pledge:
     id: uint256
     units: uint256
     registered_at: uint256
+    seq: uint256
     status: uint8
     doc: bytes32
     consent_receiver: address
@@ -63,6 +69,7 @@ struct Freeze:
     case_hash: bytes32
     agent: address
     registered_at: uint256
+    seq: uint256
     expiry_day: uint256
     status: uint8
 
@@ -81,6 +88,9 @@ pledge_count: public(uint256)
 freeze_of: public(HashMap[uint256, Freeze])
 # Number of freezes ever registered.
 freeze_count: public(uint256)
+# Registration sequence shared by pledges and freezes: ranks two
+# registrations in the same second (`seq` of each record).
+registration_seq: public(uint256)
 
 
 @internal
@@ -89,48 +99,63 @@ def _locked(key: uint256, balance: uint256, day: uint256) -> uint256:
     """
     @dev Units of the holding that may not move: pledged plus frozen in force.
     """
-    e: uint256 = self.enc_data[key]
-    return (e & PLEDGED_MASK) + self._frozen_in_force(key, e >> COUNT_SHIFT, balance, day)
+    return (self.enc_data[key] & PLEDGED_MASK) + self._evaluate(key, balance, day, MAX_FREEZES)[0]
 
 
 @internal
 @view
-def _frozen_in_force(key: uint256, count: uint256, balance: uint256, day: uint256) -> uint256:
+def _evaluate(key: uint256, balance: uint256, day: uint256, stop: uint256) -> (uint256, uint256):
+    """
+    @dev (units held by the freezes in force before index `stop`, bit mask of
+         the freezes in force) under the rule in the module's @dev.
+    """
+    count: uint256 = self.enc_data[key] >> COUNT_SHIFT
     total: uint256 = 0
+    mask: uint256 = 0
+    waiting: bool = False
     for i: uint256 in range(MAX_FREEZES):
-        if i >= count:
+        if i >= count or i >= stop:
             break
         w: uint256 = self.freeze_words[key][i]
         if (w >> EXPIRY_SHIFT) & MASK32 < day:
             continue  # lapsed: it holds nothing and blocks no one
         units: uint256 = w & UNITS_MASK
-        if total + units > balance:
-            break  # this freeze and every later one wait
-        total += units
-    return total
+        if w & IN_FORCE_BIT != 0:
+            # total <= balance throughout: each step adds at most balance - total
+            total += min(units, balance - total)
+            mask |= 1 << i
+        elif not waiting and total + units <= balance:
+            total += units
+            mask |= 1 << i
+        else:
+            waiting = True
+    return total, mask
 
 
 @internal
-@view
-def _in_force_mask(key: uint256, balance: uint256, day: uint256) -> uint256:
+def _settle(key: uint256, balance: uint256, day: uint256) -> uint256:
     """
-    @dev Bit i set = the i-th open freeze of the holding is in force.
+    @dev Persist "has taken effect" on every freeze in force now; returns the
+         mask of those that took effect just now.
     """
-    count: uint256 = self.enc_data[key] >> COUNT_SHIFT
-    total: uint256 = 0
-    mask: uint256 = 0
+    mask: uint256 = self._evaluate(key, balance, day, MAX_FREEZES)[1]
+    promoted: uint256 = 0
     for i: uint256 in range(MAX_FREEZES):
-        if i >= count:
+        if mask >> i == 0:
             break
-        w: uint256 = self.freeze_words[key][i]
-        if (w >> EXPIRY_SHIFT) & MASK32 < day:
-            continue
-        units: uint256 = w & UNITS_MASK
-        if total + units > balance:
-            break
-        total += units
-        mask |= 1 << i
-    return mask
+        if mask & (1 << i) != 0:
+            w: uint256 = self.freeze_words[key][i]
+            if w & IN_FORCE_BIT == 0:
+                self.freeze_words[key][i] = w | IN_FORCE_BIT
+                promoted |= 1 << i
+    return promoted
+
+
+@internal
+def _next_seq() -> uint256:
+    seq: uint256 = self.registration_seq + 1
+    self.registration_seq = seq
+    return seq
 
 
 @internal

@@ -139,14 +139,11 @@ def lift_freeze(freeze_id: uint256, doc: bytes32):
     assert not calendar._paused(), "freezes: paused"
     f: encumbrances.Freeze = self._open_freeze(freeze_id)
     key: uint256 = ledger._key(f.owner, f.id)
-    balance: uint256 = ledger._balance(f.owner, f.id)
-    today: uint256 = calendar._today()
-    before: DynArray[uint256, encumbrances.MAX_FREEZES] = self._in_force_ids(key, balance, today)
     encumbrances._remove_freeze_at(key, encumbrances._freeze_index(key, freeze_id))
     encumbrances.freeze_of[freeze_id].status = encumbrances.LIFTED
     ledger._set_encumbered(f.owner, f.id)
     log FreezeLifted(freeze_id=freeze_id, actor=msg.sender, doc=doc)
-    self._log_promotions(key, balance, today, before)
+    self._settle_and_log(key, ledger._balance(f.owner, f.id), calendar._today(), encumbrances.MAX_FREEZES)
 
 
 @external
@@ -203,6 +200,7 @@ def tidy_freezes(owner: address, id: uint256):
         removed += 1
     assert removed != 0, "freezes: nothing to tidy"
     ledger._set_encumbered(owner, id)
+    self._settle_and_log(key, ledger._balance(owner, id), today, encumbrances.MAX_FREEZES)
 
 
 @external
@@ -223,10 +221,16 @@ def court_transfer(freeze_id: uint256, receiver: address, units: uint256, doc: b
     assert units <= f.units, "freezes: amount exceeds freeze"
     key: uint256 = ledger._key(f.owner, f.id)
     balance: uint256 = ledger._balance(f.owner, f.id)
+    today: uint256 = calendar._today()
     i: uint256 = encumbrances._freeze_index(key, freeze_id)
-    assert encumbrances._in_force_mask(key, balance, calendar._today()) & (1 << i) != 0, "freezes: freeze not in force"
+    # freezes in force now stay in force on what is left after the move
+    self._settle_and_log(key, balance, today, encumbrances.MAX_FREEZES)
+    assert encumbrances._evaluate(key, balance, today, encumbrances.MAX_FREEZES)[1] & (1 << i) != 0, "freezes: freeze not in force"
+    held_before: uint256 = encumbrances._evaluate(key, balance, today, i)[0]
+    assert units + held_before <= balance, "freezes: units held by an earlier freeze"
+    # a pledge that overlaps a freeze was registered before it and ranks first
     pledged: uint256 = encumbrances.enc_data[key] & encumbrances.PLEDGED_MASK
-    assert units + pledged <= balance, "freezes: units are pledged"
+    assert units + held_before + pledged <= balance, "freezes: units are pledged"
     remaining: uint256 = f.units - units
     if remaining == 0:
         encumbrances._remove_freeze_at(key, i)
@@ -251,10 +255,9 @@ def frozen_balance_of(owner: address, id: uint256) -> uint256:
     """
     if id > ledger.AMOUNT_MAX:
         return 0
-    key: uint256 = ledger._key(owner, id)
-    return encumbrances._frozen_in_force(
-        key, encumbrances.enc_data[key] >> encumbrances.COUNT_SHIFT, ledger._balance(owner, id), calendar._today()
-    )
+    return encumbrances._evaluate(
+        ledger._key(owner, id), ledger._balance(owner, id), calendar._today(), encumbrances.MAX_FREEZES
+    )[0]
 
 
 @external
@@ -270,7 +273,7 @@ def freeze_queue_of(owner: address, id: uint256) -> (DynArray[uint256, encumbran
         return ids, flags
     key: uint256 = ledger._key(owner, id)
     count: uint256 = encumbrances.enc_data[key] >> encumbrances.COUNT_SHIFT
-    mask: uint256 = encumbrances._in_force_mask(key, ledger._balance(owner, id), calendar._today())
+    mask: uint256 = encumbrances._evaluate(key, ledger._balance(owner, id), calendar._today(), encumbrances.MAX_FREEZES)[1]
     for i: uint256 in range(encumbrances.MAX_FREEZES):
         if i >= count:
             break
@@ -306,6 +309,7 @@ def _add_freeze(
         case_hash=case_hash,
         agent=msg.sender,
         registered_at=registered_at,
+        seq=encumbrances._next_seq(),
         expiry_day=expiry_day,
         status=encumbrances.OPEN,
     )
@@ -314,7 +318,7 @@ def _add_freeze(
     )
     encumbrances.enc_data[key] = e + (1 << encumbrances.COUNT_SHIFT)
     ledger._set_encumbered(owner, id)
-    in_force: bool = encumbrances._in_force_mask(key, balance, today) & (1 << count) != 0
+    in_force: bool = self._settle_and_log(key, balance, today, count) & (1 << count) != 0
     log Frozen(
         freeze_id=freeze_id,
         owner=owner,
@@ -339,21 +343,17 @@ def _open_freeze(freeze_id: uint256) -> encumbrances.Freeze:
 
 
 @internal
-@view
-def _in_force_ids(key: uint256, balance: uint256, today: uint256) -> DynArray[uint256, encumbrances.MAX_FREEZES]:
-    ids: DynArray[uint256, encumbrances.MAX_FREEZES] = []
-    mask: uint256 = encumbrances._in_force_mask(key, balance, today)
+def _settle_and_log(key: uint256, balance: uint256, today: uint256, quiet_index: uint256) -> uint256:
+    """
+    @dev Persist which freezes are in force; log FreezeTookEffect for each that
+         took effect just now (but the one at `quiet_index`, whose own event
+         says so). Returns the mask of those.
+    """
+    promoted: uint256 = encumbrances._settle(key, balance, today)
     for i: uint256 in range(encumbrances.MAX_FREEZES):
-        if mask >> i == 0:
+        if promoted >> i == 0:
             break
-        if mask & (1 << i) != 0:
-            ids.append((encumbrances.freeze_words[key][i] >> encumbrances.FREEZE_ID_SHIFT) & encumbrances.MASK64)
-    return ids
-
-
-@internal
-def _log_promotions(key: uint256, balance: uint256, today: uint256, before: DynArray[uint256, encumbrances.MAX_FREEZES]):
-    after: DynArray[uint256, encumbrances.MAX_FREEZES] = self._in_force_ids(key, balance, today)
-    for f: uint256 in after:
-        if f not in before:
-            log FreezeTookEffect(freeze_id=f)
+        if promoted & (1 << i) != 0 and i != quiet_index:
+            w: uint256 = encumbrances.freeze_words[key][i]
+            log FreezeTookEffect(freeze_id=(w >> encumbrances.FREEZE_ID_SHIFT) & encumbrances.MASK64)
+    return promoted

@@ -143,6 +143,7 @@ def accept_pledge(pledge_id: uint256, doc: bytes32):
     encumbrances.enc_data[key] += p.units
     encumbrances.pledge_of[pledge_id].status = encumbrances.PLEDGED
     encumbrances.pledge_of[pledge_id].registered_at = block.timestamp
+    encumbrances.pledge_of[pledge_id].seq = encumbrances._next_seq()
     ledger._set_encumbered(p.pledgor, p.id)
     log PledgeRegistered(
         pledge_id=pledge_id,
@@ -189,6 +190,9 @@ def enforce_pledge(pledge_id: uint256, receiver: address, units: uint256, doc: b
     assert msg.sender == p.pledgee or is_court, "pledges: caller is not the pledgee or court agent"
     if not is_court:
         assert not self._frozen_after(p), "pledges: frozen, enforce through the court agent"
+    # freezes in force keep holding what is left after the pledged units go
+    key: uint256 = ledger._key(p.pledgor, p.id)
+    encumbrances._settle(key, ledger._balance(p.pledgor, p.id), calendar._today())
     self._reduce(pledge_id, p, units, encumbrances.ENFORCED)
     ledger._forced_move(p.pledgor, receiver, p.id, units)
     log PledgeEnforced(
@@ -277,6 +281,7 @@ def import_pledges(id: uint256, batch: DynArray[PledgeImport, MAX_IMPORT], doc: 
             id=id,
             units=item.units,
             registered_at=item.registered_at,
+            seq=encumbrances._next_seq(),
             status=encumbrances.PLEDGED,
             doc=doc,
             consent_receiver=empty(address),
@@ -336,6 +341,7 @@ def _offer(pledgor: address, pledgee: address, id: uint256, units: uint256, doc:
         id=id,
         units=units,
         registered_at=0,
+        seq=0,
         status=encumbrances.OFFERED,
         doc=doc,
         consent_receiver=empty(address),
@@ -367,13 +373,13 @@ def _frozen_after(p: encumbrances.Pledge) -> bool:
     """
     key: uint256 = ledger._key(p.pledgor, p.id)
     balance: uint256 = ledger._balance(p.pledgor, p.id)
-    mask: uint256 = encumbrances._in_force_mask(key, balance, calendar._today())
+    mask: uint256 = encumbrances._evaluate(key, balance, calendar._today(), encumbrances.MAX_FREEZES)[1]
     for i: uint256 in range(encumbrances.MAX_FREEZES):
         if mask >> i == 0:
             break
         if mask & (1 << i) != 0:
             w: uint256 = encumbrances.freeze_words[key][i]
-            freeze_id: uint256 = (w >> encumbrances.FREEZE_ID_SHIFT) & encumbrances.MASK64
-            if encumbrances.freeze_of[freeze_id].registered_at >= p.registered_at:
+            f: encumbrances.Freeze = encumbrances.freeze_of[(w >> encumbrances.FREEZE_ID_SHIFT) & encumbrances.MASK64]
+            if f.registered_at > p.registered_at or (f.registered_at == p.registered_at and f.seq > p.seq):
                 return True
     return False
