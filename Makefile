@@ -25,7 +25,7 @@ export ANVIL := $(ANVIL_BIN_DIR)/anvil
 NODE      := $(PYTHON) src/regchain/node.py
 DEVNET    := ethereum:devnet:node
 
-.PHONY: setup compile test test-deep node node-stop demo deploy bench clean distclean
+.PHONY: setup compile test test-deep node node-stop demo deploy bench sample clean distclean
 
 setup: $(VENV_STAMP) $(ANVIL_STAMP)
 
@@ -73,6 +73,12 @@ deploy: setup $(BUILD_STAMP) node
 
 bench: setup $(BUILD_STAMP)
 	ape run bench -v WARNING
+
+# A small synthetic legacy export (GBK, Chinese headers, some dirty rows) for the
+# migration: regchain.legacy.synth, dated today. SAMPLE=dir to write elsewhere.
+SAMPLE ?= samples/demo
+sample: setup
+	$(VENV)/bin/python -m regchain.legacy.synth --out $(SAMPLE) --seed 1 --securities 12 --dirty 0.15 --encoding gbk --headers zh
 
 clean:
 	rm -rf .build .cache .hypothesis bench/results.json deployments/local.json
