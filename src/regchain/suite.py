@@ -28,9 +28,10 @@ SUITE_ORDER = tuple(reversed(DESKS)) + ("Register",)
 NETWORK_PARAMS = {
     "local": {"time_unit_ms": False, "utc_offset_s": UTC_OFFSET_CHINA},
     "devnet": {"time_unit_ms": False, "utc_offset_s": UTC_OFFSET_CHINA},
+    "scratch": {"time_unit_ms": False, "utc_offset_s": UTC_OFFSET_CHINA},
 }
 # Networks whose deployer and registrar default to anvil's unlocked test accounts.
-TEST_ACCOUNT_NETWORKS = frozenset({"local", "devnet"})
+TEST_ACCOUNT_NETWORKS = frozenset({"local", "devnet", "scratch"})
 
 
 def suite_contract_type() -> ContractType:

@@ -1,0 +1,91 @@
+"""Migrate a legacy registry export onto the chain (基础数据的清理、上链).
+
+    ape run migrate --source DIR --report FILE.json [--network NET] [--account ACC] [--dry-run]
+
+Reads the export folder, cleans it (shared/spec/legacy-export.md), writes what is clean
+(deploying the suite first where none is recorded), reconciles every holding, pledge and
+freeze against the chain, writes the JSON report and prints a summary. Exits non-zero if
+anything failed to reconcile. --dry-run cleans and reports without writing.
+The operator's secret (custody addresses, identity salt) comes from REGCHAIN_OPERATOR_SECRET.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import click
+from ape.cli import ConnectedProviderCommand, account_option, ape_cli_context, network_option
+from ape.exceptions import ApeException
+
+from regchain import migrate
+from regchain.legacy.clean import clean_folder
+from regchain.legacy.reader import ExportError
+from regchain.setup import SetupError, ensure_calendar, ensure_suite, one_line
+from regchain.suite import TEST_ACCOUNT_NETWORKS
+
+
+def _bar(items, desc, total):
+    from tqdm import tqdm
+
+    return tqdm(items, desc=f"{desc:<12}", total=total if total is not None else len(items),
+                unit="", leave=False, disable=None)
+
+
+@click.command(cls=ConnectedProviderCommand)
+@ape_cli_context()
+@network_option()
+@account_option(prompt=False)
+@click.option("--source", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the legacy export (securities.csv, accounts.csv, ...).")
+@click.option("--report", "report_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the JSON report.")
+@click.option("--dry-run", is_flag=True, help="Clean and report; write nothing on chain.")
+def cli(cli_ctx, network, account, source, report_path, dry_run):
+    cli_ctx.logger.set_level("WARNING")  # one line per transaction would drown the summary
+    try:
+        ids = migrate.Identities.from_env()
+        register = None
+        if not dry_run:
+            suite = ensure_suite(network.name, account=account, echo=lambda line: None)
+            register = suite.register
+            if suite.registrar_signer is None:
+                raise migrate.MigrationError("the signing account does not hold the registrar role")
+            if network.name in TEST_ACCOUNT_NETWORKS:
+                # local test chains: weekdays as the trading calendar, as `make demo` does
+                ensure_calendar(register, suite.registrar_signer, echo=lambda line: None)
+            today = register.today()
+            if register.horizon_day() < today:
+                raise migrate.MigrationError(
+                    f"the trading calendar is not published up to today (day {today}); publish it first")
+        as_of = register.today() if register is not None else migrate.as_of_today()
+
+        click.echo(f"cleaning {source} ...")
+        result = clean_folder(source, as_of=as_of)
+        plan = migrate.Plan.build(result, ids)
+        stats = reconciliation = None
+        token_ids = None
+        if not dry_run:
+            chain = migrate.Chain(register, suite.registrar_signer)
+            stats = migrate.write(result, plan, chain, bar=_bar)
+            reconciliation = migrate.reconcile(result, plan, chain, bar=_bar)
+            token_ids = reconciliation["token_ids"]
+        report = migrate.fill_report(result, plan, token_ids, reconciliation)
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+                               encoding="utf-8")
+    except (ExportError, migrate.MigrationError, SetupError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except ApeException as exc:
+        raise click.ClickException(one_line(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"{exc.filename or ''}: {exc.strerror or exc}") from None
+    except Exception as exc:  # a bug: one line for the operator, the traceback on request
+        if os.environ.get("REGCHAIN_DEBUG"):
+            raise
+        raise click.ClickException(f"unexpected {type(exc).__name__}: {one_line(exc)} "
+                                   "(REGCHAIN_DEBUG=1 shows the traceback)") from None
+
+    click.echo(migrate.summary(result, stats, reconciliation, dry_run))
+    click.echo(f"report: {report_path}")
+    if reconciliation and reconciliation["mismatches"]:
+        raise click.ClickException(f"{len(reconciliation['mismatches'])} records failed to reconcile")

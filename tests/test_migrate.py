@@ -1,0 +1,226 @@
+"""The chain half of the migration (regchain.migrate): writing a cleaned export,
+reconciling it, re-running it, and resuming after the process is killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from regchain import calendar as cal
+from regchain import migrate
+from regchain.legacy import synth
+from regchain.legacy.clean import clean_folder
+
+SECRET = "test-operator-secret-0123456789"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory, register):
+    """A dirty synthetic export dated on the chain's today (GBK, Chinese headers)."""
+    folder = tmp_path_factory.mktemp("export")
+    as_of = cal.date_of(register.today())
+    synth.write_export(synth.generate(seed=7, securities=5, dirty=0.3, as_of=as_of, encoding="gbk",
+                                      headers="zh"), folder, encoding="gbk", headers="zh")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cleaned(export, register):
+    return clean_folder(export, as_of=register.today())
+
+
+@pytest.fixture(scope="module")
+def plan(cleaned):
+    return migrate.Plan.build(cleaned, migrate.Identities(SECRET.encode()))
+
+
+def test_write__then_reconcile__chain_equals_the_cleaned_source(register, registrar, cleaned, plan):
+    chain = migrate.Chain(register, registrar)
+    stats = migrate.write(cleaned, plan, chain)
+    assert stats.securities_sealed == len(cleaned.securities) > 0
+    assert stats.holdings_written == sum(len(s.holdings) for s in cleaned.securities)
+    assert stats.pledges_imported == len(cleaned.pledges)
+    assert stats.freezes_imported == len(cleaned.freezes)
+    rec = migrate.reconcile(cleaned, plan, chain)
+    assert rec["mismatches"] == []
+    assert rec["checked"] >= len(cleaned.securities) + stats.holdings_written
+    for sec in cleaned.securities:
+        sid = rec["token_ids"][sec.code]
+        assert register.totalSupply(sid) == sec.total
+        for h in sec.holdings:
+            assert register.balanceOf(plan.of(h.account_no, cleaned), sid) == h.units
+
+
+def test_write__second_run__sends_nothing_and_reports_the_same(register, registrar, cleaned, plan):
+    chain = migrate.Chain(register, registrar)
+    migrate.write(cleaned, plan, chain)
+    first = json.dumps(migrate.fill_report(cleaned, plan, migrate.reconcile(cleaned, plan, chain)["token_ids"],
+                                           migrate.reconcile(cleaned, plan, chain)), sort_keys=True)
+    again = migrate.Chain(register, registrar)
+    stats = migrate.write(cleaned, plan, again)
+    assert stats.transactions == 0
+    rec = migrate.reconcile(cleaned, plan, again)
+    assert json.dumps(migrate.fill_report(cleaned, plan, rec["token_ids"], rec), sort_keys=True) == first
+
+
+def test_plan__merged_duplicate_identity__gets_one_address(cleaned, plan):
+    merged = [a for a in cleaned.accounts if a.merged]
+    assert merged, "the generator mixes in duplicate persons"
+    for a in merged:
+        for other in a.merged:
+            assert plan.of(other, cleaned) == plan.address[a.account_no]
+
+
+def test_identities__custody_address__deterministic_and_secret_bound():
+    a = migrate.Identities(b"secret-one-0123456789")
+    b = migrate.Identities(b"secret-two-0123456789")
+    ident = "RESIDENT_ID:11010519491231002X"
+    assert a.custody_address(ident) == migrate.Identities(b"secret-one-0123456789").custody_address(ident)
+    assert a.custody_address(ident) != b.custody_address(ident)
+    assert a.identity_hash(ident) != b.identity_hash(ident)
+
+
+def test_identities__secret_missing__refuses():
+    with pytest.raises(migrate.MigrationError, match="REGCHAIN_OPERATOR_SECRET"):
+        migrate.Identities.from_env({})
+
+
+# ------------------------------------------------------------ kill and resume
+
+SCRATCH_PORT = 8549
+SCRATCH = f"http://127.0.0.1:{SCRATCH_PORT}"
+
+
+def _rpc(method, params=()):
+    return requests.post(SCRATCH, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)},
+                         timeout=5).json()["result"]
+
+
+class ScratchNode:
+    """An anvil shaped like the devnet on the `scratch` network's port."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.proc = None
+
+    def start(self):
+        (ROOT / "deployments" / "scratch.json").unlink(missing_ok=True)
+        self.proc = subprocess.Popen(
+            ["anvil", "--host", "127.0.0.1", "--port", str(SCRATCH_PORT), "--chain-id", "20232",
+             "--hardfork", "london", "--gas-price", "0", "--base-fee", "0", "--disable-min-priority-fee"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                _rpc("eth_chainId")
+                return self
+            except requests.RequestException:
+                time.sleep(0.05)
+        raise RuntimeError("scratch anvil did not start")
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+        (ROOT / "deployments" / "scratch.json").unlink(missing_ok=True)
+
+
+def _migrate_cmd(source: Path, report: Path):
+    return ["ape", "run", "migrate", "--source", str(source), "--report", str(report),
+            "--network", "ethereum:scratch:node"]
+
+
+def _env():
+    return {**os.environ, "REGCHAIN_OPERATOR_SECRET": SECRET}
+
+
+def _run(source, report):
+    done = subprocess.run(_migrate_cmd(source, report), cwd=ROOT, env=_env(), capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done
+
+
+def _chain_state(report: Path) -> dict:
+    """Every balance, pledge and freeze the report's securities and accounts have on chain."""
+    data = json.loads(report.read_text(encoding="utf-8"))
+    out = {}
+    from eth_abi import decode, encode
+    from eth_utils import function_signature_to_4byte_selector as sel
+
+    def call(sig, types, args, out_types):
+        data_hex = "0x" + (sel(sig) + encode(types, args)).hex()
+        return decode(out_types, bytes.fromhex(_rpc("eth_call", [{"to": register, "data": data_hex}, "latest"])[2:]))
+
+    deployment = json.loads((ROOT / "deployments" / "scratch.json").read_text())
+    register = deployment["register"]
+    addresses = sorted({a["address"] for a in data["accounts"].values() if a.get("address")})
+    for code, s in sorted(data["securities"].items()):
+        if s["status"] != "MIGRATED":
+            continue
+        sid = s["token_id"]
+        out[code] = {
+            "supply": call("totalSupply(uint256)", ["uint256"], [sid], ["uint256"])[0],
+            "balances": [call("balanceOf(address,uint256)", ["address", "uint256"], [a, sid], ["uint256"])[0]
+                         for a in addresses],
+            "pledged": [call("pledged_balance_of(address,uint256)", ["address", "uint256"], [a, sid],
+                             ["uint256"])[0] for a in addresses],
+            "frozen": [call("frozen_balance_of(address,uint256)", ["address", "uint256"], [a, sid],
+                            ["uint256"])[0] for a in addresses],
+        }
+    out["pledge_count"] = call("pledge_count()", [], [], ["uint256"])[0]
+    out["freeze_count"] = call("freeze_count()", [], [], ["uint256"])[0]
+    out["security_count"] = call("security_count()", [], [], ["uint256"])[0]
+    return out
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    node = ScratchNode(tmp_path_factory.mktemp("scratch"))
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="module")
+def clean_run(scratch, export, tmp_path_factory):
+    """Report and chain state of an uninterrupted migration on a fresh node."""
+    scratch.start()
+    report = tmp_path_factory.mktemp("clean") / "report.json"
+    _run(export, report)
+    state = _chain_state(report)
+    scratch.stop()
+    return report.read_text(encoding="utf-8"), state
+
+
+@pytest.mark.parametrize("kill_after_blocks", [2, 5, 9, 14])
+def test_migrate__killed_by_signal__rerun_finishes_with_the_clean_state(
+    scratch, export, clean_run, tmp_path, kill_after_blocks
+):
+    clean_report, clean_state = clean_run
+    scratch.start()
+    report = tmp_path / "report.json"
+    proc = subprocess.Popen(_migrate_cmd(export, report), cwd=ROOT, env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    start = int(_rpc("eth_blockNumber"), 16)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if int(_rpc("eth_blockNumber"), 16) >= start + kill_after_blocks:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL, "the migration finished before the kill point"
+    assert not report.exists()
+    _run(export, report)
+    assert report.read_text(encoding="utf-8") == clean_report
+    assert _chain_state(report) == clean_state
+    scratch.stop()
