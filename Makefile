@@ -65,8 +65,20 @@ node: $(ANVIL_STAMP)
 node-stop:
 	@$(NODE) stop
 
+# The demo migrates a generated export dated today (one per day: a new day brings new
+# codes, the same day re-runs idempotently). The operator's secret for the devnet lives
+# in .node/ (never in the repository); set REGCHAIN_OPERATOR_SECRET to use your own.
+DEMO_DAY    := $(shell date +%Y%m%d)
+DEMO_SAMPLE := samples/demo-$(DEMO_DAY)
+DEMO_SECRET := .node/operator-secret
+
 demo: setup $(BUILD_STAMP) node
 	ape run demo --network $(DEVNET)
+	@test -d $(DEMO_SAMPLE) || $(VENV)/bin/python -m regchain.legacy.synth --out $(DEMO_SAMPLE) \
+		--seed $(DEMO_DAY) --securities 8 --dirty 0.15 --encoding gbk --headers zh
+	@test -s $(DEMO_SECRET) || $(VENV)/bin/python -c "import secrets; print(secrets.token_hex(32))" > $(DEMO_SECRET)
+	REGCHAIN_OPERATOR_SECRET=$${REGCHAIN_OPERATOR_SECRET:-$$(cat $(DEMO_SECRET))} \
+		ape run migrate --source $(DEMO_SAMPLE) --report $(DEMO_SAMPLE)-report.json --network $(DEVNET)
 
 deploy: setup $(BUILD_STAMP) node
 	ape run deploy --network $(DEVNET)

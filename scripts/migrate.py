@@ -31,6 +31,24 @@ def _bar(items, desc, total):
                 unit="", leave=False, disable=None)
 
 
+class _CleaningBars:
+    """clean_folder's progress(stage, done, total) as one bar per stage."""
+
+    def __init__(self):
+        self.bars = {}
+
+    def __call__(self, stage, done, total):
+        from tqdm import tqdm
+
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = self.bars[stage] = tqdm(desc=f"clean {stage:<10}", total=total, unit="row",
+                                          leave=False, disable=None)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+
 @click.command(cls=ConnectedProviderCommand)
 @ape_cli_context()
 @network_option()
@@ -60,7 +78,7 @@ def cli(cli_ctx, network, account, source, report_path, dry_run):
         as_of = register.today() if register is not None else migrate.as_of_today()
 
         click.echo(f"cleaning {source} ...")
-        result = clean_folder(source, as_of=as_of)
+        result = clean_folder(source, as_of=as_of, progress=_CleaningBars())
         plan = migrate.Plan.build(result, ids)
         stats = reconciliation = None
         token_ids = None
@@ -85,7 +103,7 @@ def cli(cli_ctx, network, account, source, report_path, dry_run):
         raise click.ClickException(f"unexpected {type(exc).__name__}: {one_line(exc)} "
                                    "(REGCHAIN_DEBUG=1 shows the traceback)") from None
 
-    click.echo(migrate.summary(result, stats, reconciliation, dry_run))
+    click.echo(migrate.summary(result, stats, reconciliation, dry_run, plan))
     click.echo(f"report: {report_path}")
     if reconciliation and reconciliation["mismatches"]:
         raise click.ClickException(f"{len(reconciliation['mismatches'])} records failed to reconcile")

@@ -340,19 +340,55 @@ def reconcile(result: CleanResult, plan: Plan, chain: Chain,
         queues = chain.read("freeze_queue_of", [(o, sid) for o in owners])
         fids = [fid for ids, _ in queues for fid in ids]
         records = dict(zip(fids, chain.read("freeze_of", [(fid,) for fid in fids])))
+        balance_of = {plan.of(h.account_no, result): h.units for h in sec.holdings}
         for owner, (ids, flags) in zip(owners, queues):
             wanted = sorted(by_owner[owner], key=lambda f: f.queue)
+            expected = expected_in_force(wanted, balance_of.get(owner, 0))
             if len(ids) != len(wanted):
                 mismatches.append(f"{sec.code}/{owner}: {len(ids)} freezes on chain, {len(wanted)} in the source")
-            for f, fid, in_force in zip(wanted, ids, flags):
+            for f, fid, in_force, want_in_force in zip(wanted, ids, flags, expected):
                 checked += 1
                 rec = records[fid]
                 have = (rec[2], bytes(rec[3]), rec[7], bool(in_force))
-                want = (f.units, case_hash(f.case_no), f.expiry_day, f.kind == FreezeKind.FREEZE)
+                want = (f.units, case_hash(f.case_no), f.expiry_day, want_in_force)
                 if have != want:
                     mismatches.append(f"freeze {f.freeze_no}: (units, case, expiry, in force) "
                                       f"{have[:1] + have[2:]} on chain, {want[:1] + want[2:]} in the source")
     return {"checked": checked, "mismatches": mismatches, "token_ids": token_ids}
+
+
+def expected_in_force(freezes: list, balance: int) -> list[bool]:
+    """Which of a holding's migrated freezes (queue order, lapsed ones already skipped)
+    the register holds in force: each that fits behind the ones before it, until the
+    first that does not (encumbrances.vy). A QUEUED freeze whose predecessor lapsed is
+    in force; `queue_notes` tells the operator where that differs from the export."""
+    total, waiting, out = 0, False, []
+    for f in freezes:
+        if not waiting and total + f.units <= balance:
+            total += f.units
+            out.append(True)
+        else:
+            waiting = True
+            out.append(False)
+    return out
+
+
+def queue_notes(result: CleanResult, plan: Plan) -> list[str]:
+    """Freezes whose state on chain differs from the export's FREEZE/QUEUED kind."""
+    notes = []
+    for sec in result.securities:
+        balance_of = {h.account_no: h.units for h in sec.holdings}
+        by_holding: dict[str, list] = {}
+        for f in sec.freezes:
+            by_holding.setdefault(f.account_no, []).append(f)
+        for account_no, fs in by_holding.items():
+            fs = sorted(fs, key=lambda f: f.queue)
+            for f, in_force in zip(fs, expected_in_force(fs, balance_of.get(account_no, 0))):
+                if in_force != (f.kind == FreezeKind.FREEZE):
+                    notes.append(f"freeze {f.freeze_no} is {f.kind} in the export but "
+                                 f"{'in force' if in_force else 'waiting'} on chain "
+                                 "(a freeze before it lapsed or no longer applies)")
+    return notes
 
 
 def fill_report(result: CleanResult, plan: Plan, token_ids: dict[str, int] | None,
@@ -371,7 +407,7 @@ def fill_report(result: CleanResult, plan: Plan, token_ids: dict[str, int] | Non
 
 
 def summary(result: CleanResult, stats: WriteStats | None, reconciliation: dict | None,
-            dry_run: bool) -> str:
+            dry_run: bool, plan: Plan | None = None) -> str:
     """What a person reads: rows per file and status, reasons, writes, reconciliation."""
     lines = ["Migration " + ("(dry run: nothing written on chain)" if dry_run else "summary")]
     for file, counts in sorted(result.counts().items()):
@@ -385,6 +421,8 @@ def summary(result: CleanResult, stats: WriteStats | None, reconciliation: dict 
         lines.append("  reasons: " + ", ".join(f"{r} {n}" for r, n in sorted(reasons.items())))
     if result.warnings:
         lines.append(f"  warnings: {len(result.warnings)} (first: {result.warnings[0]})")
+    for note in queue_notes(result, plan) if plan is not None else []:
+        lines.append(f"  note: {note}")
     if stats is not None:
         lines.append(f"  written: {stats.accounts_opened} accounts, {stats.securities_registered} "
                      f"securities registered, {stats.holdings_written} holdings, "
