@@ -26,6 +26,8 @@ GOALS: dict[str, float] = {
     "gas.issue_per_holding_batch100": 30_000,
     # issue 4: a transfer out of an encumbered holding within 15 % of a plain one
     "ratio.encumbered_vs_plain_transfer": 1.15,
+    # issue 3: the register's state machine on anvil through the lean driver
+    "steps_per_s.property_anvil": 500,
 }
 
 # The calendar the suite measurements publish (as tests/conftest.py does).
@@ -185,6 +187,62 @@ def measure_encumbrances(ctx: Ctx) -> dict:
     }}
 
 
+# Issue 3: the stateful property test's machine (regchain.stateful), on a fresh suite.
+PROPERTY_ANVIL = dict(max_examples=40, stateful_step_count=75)
+PROPERTY_APE = dict(max_examples=2, stateful_step_count=25)
+PROPERTY_SECOND_EVM = dict(max_examples=10, stateful_step_count=75)
+DEEP_RECORD = Path(project.path) / "bench" / "deep_steps.json"
+
+
+def measure_property(ctx: Ctx) -> dict:
+    """Steps a second of the register's state machine (one operation plus its
+    model comparison a step): on anvil through the lean JSON-RPC driver, the same
+    machine through ape's ordinary contract calls (the baseline, fewer steps), and
+    on py-evm (titanoboa, cancun bytecode). reliability.deep_steps is what the last
+    `make test-deep` recorded in bench/deep_steps.json (not re-run here)."""
+    from hypothesis import HealthCheck, settings
+
+    from regchain import stateful
+    from regchain.lean import AnvilBackend, ApeBackend, BoaBackend, SuiteAbi
+
+    acc = ctx.accounts
+    gov, registrar, issuer, court = acc[0], acc[1], acc[2], acc[3]
+    pool = [acc[i].address for i in range(4, 4 + len(stateful.POOL_NAMES))]
+    abi = SuiteAbi.from_suite()
+
+    def how(**kw):
+        return settings(deadline=None, database=None, suppress_health_check=list(HealthCheck), **kw)
+
+    def rate(result):
+        return round(result["steps"] / result["seconds"], 1)
+
+    reg = suite.deploy(gov, gov)
+    anvil = AnvilBackend.connect(reg.address, abi)
+    stateful.prepare_suite(anvil, gov.address, registrar.address, court.address)
+    lean = stateful.run(stateful.World(anvil, gov.address, registrar.address, issuer.address, pool),
+                        how(**PROPERTY_ANVIL), quiet=True)
+    ape_backend = ApeBackend(reg, {a.address: a for a in acc})
+    baseline = stateful.run(stateful.World(ape_backend, gov.address, registrar.address, issuer.address, pool),
+                            how(**PROPERTY_APE), quiet=True)
+    boa = BoaBackend.deploy(gov.address, abi)
+    stateful.prepare_suite(boa, gov.address, registrar.address, court.address)
+    second = stateful.run(stateful.World(boa, gov.address, registrar.address, issuer.address, pool),
+                          how(**PROPERTY_SECOND_EVM), quiet=True)
+    out = {"steps_per_s": {
+        "property_anvil": rate(lean),
+        "property_ape_baseline": rate(baseline),
+        "property_second_evm": rate(second),
+    }, "property_runs": {
+        "anvil_steps": lean["steps"], "anvil_transactions": lean["transactions"],
+        "ape_baseline_steps": baseline["steps"], "second_evm_steps": second["steps"],
+    }}
+    out["ratio"] = {"property_anvil_vs_ape": round(rate(lean) / rate(baseline), 1)}
+    if DEEP_RECORD.exists():
+        deep = json.loads(DEEP_RECORD.read_text())
+        out["reliability"] = {"deep_steps": deep["steps"], "deep_seconds": deep["seconds"]}
+    return out
+
+
 def measure_ratios(results: dict) -> dict:
     gas = results.get("gas", {})
     ratios = {}
@@ -196,7 +254,7 @@ def measure_ratios(results: dict) -> dict:
     return {"ratio": ratios} if ratios else {}
 
 
-GROUPS = [measure_baseline, measure_suite, measure_encumbrances]
+GROUPS = [measure_baseline, measure_suite, measure_encumbrances, measure_property]
 
 
 def merge(into: dict, new: dict) -> dict:

@@ -1,0 +1,506 @@
+"""A lean driver of the register for property tests: the same operations as
+ape's contract calls, at the node's speed.
+
+What makes it fast, and what it keeps honest:
+
+* calldata is encoded once per call with eth-abi from the suite's merged ABI
+  (`SuiteAbi`; selectors computed from it), results decoded the same way;
+* one kept-alive HTTP connection to the node's JSON-RPC (`Rpc`), and
+  JSON-RPC batches for reads (`Backend.read`);
+* transactions are sent from anvil's unlocked dev accounts with
+  `eth_sendTransactionSync` and a fixed gas limit (no estimate round trip): it
+  answers with the receipt once the auto-mined block is in (plain
+  `eth_sendTransaction` answers before mining, so reads right after it may
+  see the old state);
+* every outcome is checked: a transaction predicted to pass must have receipt
+  status 1; a transaction predicted to revert is run with `eth_call` (its
+  revert reason decoded from Error(string) and compared with the model's) and
+  sent, both in one batch (see `AnvilBackend.transact` for why the order does
+  not matter), and its receipt must say status 0;
+* `evm_snapshot`/`evm_revert` for isolation, `evm_increaseTime` /
+  `evm_setNextBlockTimestamp` + `evm_mine` for the clock.
+
+`BoaBackend` offers the same interface on py-evm (titanoboa), with the same
+sources compiled for cancun, so the same state machine can run on a second,
+independent EVM implementation. `ApeBackend` offers it through ape's ordinary
+contract calls (the benchmark baseline).
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+from urllib.parse import urlparse
+
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+
+ERROR_SELECTOR = keccak(text="Error(string)")[:4]
+PANIC_SELECTOR = keccak(text="Panic(uint256)")[:4]
+# Enough for the largest batch the tests send (a 56-holding register_holdings);
+# gas price is 0 on the test node, so the limit costs nothing.
+TX_GAS = 15_000_000
+
+
+def decode_revert(data: bytes) -> str:
+    """The reason a revert gives: the Error(string) message as the contract
+    wrote it, "Panic(0x..)" for a panic, "" for a bare revert."""
+    data = bytes(data or b"")
+    if data[:4] == ERROR_SELECTOR:
+        return abi_decode(["string"], data[4:])[0]
+    if data[:4] == PANIC_SELECTOR:
+        return f"Panic({abi_decode(['uint256'], data[4:])[0]:#x})"
+    return "" if not data else "0x" + data.hex()
+
+
+def _abi_type(param: dict) -> str:
+    t = param["type"]
+    if t.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + t[len("tuple"):]
+    return t
+
+
+def _plain(value):
+    """Decoded values as plain Python: tuples for structs and lists, bytes, ints, str."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+class Function:
+    """One ABI function: its selector and argument/result codecs."""
+
+    def __init__(self, item: dict):
+        self.name = item["name"]
+        self.inputs = [_abi_type(p) for p in item.get("inputs", [])]
+        self.outputs = [_abi_type(p) for p in item.get("outputs", [])]
+        self.selector = keccak(text=f"{self.name}({','.join(self.inputs)})")[:4]
+        self.mutates = item.get("stateMutability") not in ("view", "pure")
+
+    def encode(self, args: Sequence) -> bytes:
+        return self.selector + abi_encode(self.inputs, list(args))
+
+    def decode(self, data: bytes):
+        """A single result unwrapped (a struct as a tuple), several as a tuple."""
+        if not self.outputs:
+            return None
+        out = _plain(abi_decode(self.outputs, bytes(data)))
+        return out[0] if len(out) == 1 else out
+
+
+class SuiteAbi:
+    """The merged ABI of the register suite (regchain.suite.suite_contract_type), by name."""
+
+    def __init__(self, abi: Iterable[dict]):
+        self.functions: dict[str, Function] = {}
+        for item in abi:
+            if item.get("type") != "function":
+                continue
+            assert item["name"] not in self.functions, f"overloaded function {item['name']}"
+            self.functions[item["name"]] = Function(item)
+
+    @classmethod
+    def from_suite(cls) -> "SuiteAbi":
+        from regchain import suite
+
+        return cls(item.model_dump(by_alias=True, mode="json") for item in suite.suite_contract_type().abi)
+
+    def __getitem__(self, name: str) -> Function:
+        return self.functions[name]
+
+
+# ------------------------------------------------------------------ outcomes
+
+
+class OutcomeMismatch(AssertionError):
+    """The chain did not do what the model predicted."""
+
+
+def _describe(name, args, expected) -> str:
+    want = "pass" if expected is None else f"revert {expected!r}"
+    return f"{name}{tuple(args)!r}: model predicts {want}"
+
+
+# ------------------------------------------------------------------ JSON-RPC
+
+
+class RpcError(Exception):
+    def __init__(self, error: dict):
+        super().__init__(error.get("message", error))
+        self.error = error
+
+    @property
+    def revert_data(self) -> bytes | None:
+        data = self.error.get("data")
+        if isinstance(data, dict):  # some nodes nest it
+            data = data.get("data")
+        if isinstance(data, str) and data.startswith("0x"):
+            return bytes.fromhex(data[2:])
+        return None
+
+
+class Rpc:
+    """JSON-RPC over one kept-alive HTTP/1.1 connection."""
+
+    def __init__(self, uri: str, timeout: float = 60):
+        u = urlparse(uri)
+        self.host, self.port = u.hostname, u.port or 80
+        self.path = u.path or "/"
+        self.timeout = timeout
+        self._ids = itertools.count(1)
+        self._conn = None
+        self.requests = 0  # HTTP requests made (for the curious)
+
+    def _post(self, payload):
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        for attempt in (0, 1):
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                self._conn.request("POST", self.path, body, {"Content-Type": "application/json"})
+                response = self._conn.getresponse()
+                raw = response.read()
+                break
+            except (http.client.HTTPException, ConnectionError):
+                # the node closed an idle connection: reconnect once
+                self._conn.close()
+                self._conn = None
+                if attempt:
+                    raise
+        self.requests += 1
+        return json.loads(raw)
+
+    def call(self, method: str, params: list | None = None):
+        reply = self._post({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params or []})
+        if "error" in reply:
+            raise RpcError(reply["error"])
+        return reply["result"]
+
+    def batch(self, calls: Sequence[tuple[str, list]]) -> list:
+        """Results in order; an error is returned as an RpcError instance, not raised."""
+        if not calls:
+            return []
+        first = next(self._ids)
+        payload = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+        self._ids = itertools.count(first + len(calls))
+        replies = self._post(payload)
+        if isinstance(replies, dict):  # the whole batch was refused
+            raise RpcError(replies.get("error", replies))
+        by_id = {r["id"]: r for r in replies}
+        out = []
+        for i in range(len(calls)):
+            r = by_id[first + i]
+            out.append(RpcError(r["error"]) if "error" in r else r["result"])
+        return out
+
+    def close(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+# ------------------------------------------------------------------ backends
+
+
+class Backend:
+    """What the state machine needs of a chain. `transact` checks the outcome
+    against the model's prediction (`expected`: None = passes, else the exact
+    revert string) and raises OutcomeMismatch if the chain disagrees; `read`
+    runs views (one batch where the backend can)."""
+
+    name = "?"
+    abi: SuiteAbi
+    address: str
+
+    def transact(self, sender: str, fn: str, args: Sequence, expected: str | None) -> None:
+        raise NotImplementedError
+
+    def read(self, calls: Sequence[tuple[str, Sequence]]) -> list:
+        raise NotImplementedError
+
+    def call(self, fn: str, *args):
+        return self.read([(fn, args)])[0]
+
+    def snapshot(self):
+        raise NotImplementedError
+
+    def revert(self, snapshot) -> None:
+        raise NotImplementedError
+
+    def timestamp(self) -> int:
+        """block.timestamp the next transaction will see (within a second or so)."""
+        raise NotImplementedError
+
+    def set_timestamp(self, timestamp: int) -> None:
+        """Move the clock forward to `timestamp`."""
+        raise NotImplementedError
+
+    def increase_time(self, seconds: int) -> None:
+        raise NotImplementedError
+
+
+class AnvilBackend(Backend):
+    """The suite at `address` on an anvil node at `uri`, driven by raw JSON-RPC."""
+
+    name = "anvil"
+
+    def __init__(self, uri: str, address: str, abi: SuiteAbi):
+        self.rpc = Rpc(uri)
+        self.address = to_checksum_address(address)
+        self.abi = abi
+        self.sync = True  # eth_sendTransactionSync available
+        self.transactions = 0
+
+    def _tx(self, sender: str, data: bytes) -> dict:
+        return {"from": sender, "to": self.address, "data": "0x" + data.hex(), "gas": hex(TX_GAS)}
+
+    def _revert_reason(self, sender: str, data: bytes) -> str | None:
+        """What eth_call says the transaction would do now: None (passes) or its revert reason."""
+        try:
+            self.rpc.call("eth_call", [self._tx(sender, data), "latest"])
+        except RpcError as e:
+            rd = e.revert_data
+            if rd is None:
+                raise
+            return decode_revert(rd)
+        return None
+
+    def _send(self, sender: str, data: bytes) -> dict:
+        """Send and return the receipt once mined. eth_sendTransactionSync
+        (anvil >= 1.4) answers with the receipt of the mined transaction in
+        one round trip; elsewhere, send and poll for the receipt."""
+        tx = self._tx(sender, data)
+        if self.sync:
+            try:
+                return self.rpc.call("eth_sendTransactionSync", [tx])
+            except RpcError as e:
+                if e.error.get("code") != -32601:  # method not found
+                    raise
+                self.sync = False
+        tx_hash = self.rpc.call("eth_sendTransaction", [tx])
+        while (receipt := self.rpc.call("eth_getTransactionReceipt", [tx_hash])) is None:
+            pass
+        return receipt
+
+    def transact(self, sender, fn, args, expected):
+        data = self.abi[fn].encode(args)
+        tx = self._tx(sender, data)
+        if expected is not None and self.sync:
+            # eth_call and the transaction itself in one batch: whichever runs
+            # first, a transaction that reverts leaves the state as it was, so
+            # the call sees the state the transaction ran on (and one that
+            # passes is caught by its receipt status)
+            call, receipt = self.rpc.batch([("eth_call", [tx, "latest"]), ("eth_sendTransactionSync", [tx])])
+            reason = None
+            if isinstance(call, RpcError):
+                if call.revert_data is None:
+                    raise call
+                reason = decode_revert(call.revert_data)
+            if reason != expected:
+                raise OutcomeMismatch(f"{_describe(fn, args, expected)}; eth_call says "
+                                      f"{'pass' if reason is None else repr(reason)}")
+            if isinstance(receipt, RpcError):
+                raise receipt
+        else:
+            receipt = self._send(sender, data)
+            if expected is not None:  # no eth_sendTransactionSync: ask eth_call after the fact
+                reason = self._revert_reason(sender, data)
+                if reason != expected:
+                    raise OutcomeMismatch(f"{_describe(fn, args, expected)}; eth_call says "
+                                          f"{'pass' if reason is None else repr(reason)}")
+        self.transactions += 1
+        status = int(receipt["status"], 16)
+        if status != (expected is None):
+            detail = ""
+            if status == 0:  # say why: the state is as it was before the transaction
+                detail = f" ({self._revert_reason(sender, data)!r} by eth_call after it)"
+            raise OutcomeMismatch(f"{_describe(fn, args, expected)}; receipt status {status}{detail}")
+
+    def read(self, calls):
+        batch = []
+        for fn, args in calls:
+            data = self.abi[fn].encode(args)
+            batch.append(("eth_call", [{"to": self.address, "data": "0x" + data.hex()}, "latest"]))
+        out = []
+        for (fn, args), result in zip(calls, self.rpc.batch(batch)):
+            if isinstance(result, RpcError):
+                raise result
+            out.append(self.abi[fn].decode(bytes.fromhex(result[2:])))
+        return out
+
+    def snapshot(self):
+        return self.rpc.call("evm_snapshot")
+
+    def revert(self, snapshot):
+        assert self.rpc.call("evm_revert", [snapshot]), f"evm_revert {snapshot} failed"
+
+    def timestamp(self):
+        return int(self.rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+
+    def set_timestamp(self, timestamp):
+        self.rpc.call("evm_setNextBlockTimestamp", [hex(timestamp)])
+        self.rpc.call("evm_mine")
+
+    def increase_time(self, seconds):
+        self.rpc.call("evm_increaseTime", [hex(seconds)])
+        self.rpc.call("evm_mine")
+
+    @classmethod
+    def connect(cls, address: str, abi: SuiteAbi | None = None) -> "AnvilBackend":
+        """The suite at `address` on the node ape is connected to (ape-foundry's anvil)."""
+        from ape import chain
+
+        return cls(chain.provider.uri, address, abi or SuiteAbi.from_suite())
+
+
+class ApeBackend(Backend):
+    """The same interface through ape's ordinary contract calls: one call per
+    transaction and per view, `ape.reverts` for refusals (the benchmark baseline)."""
+
+    name = "ape"
+
+    def __init__(self, register, accounts_by_address: dict):
+        from ape import chain
+
+        self.chain = chain
+        self.register = register
+        self.address = str(register.address)
+        self.signers = {a.lower(): s for a, s in accounts_by_address.items()}
+        self.abi = SuiteAbi.from_suite()
+        self.transactions = 0
+
+    def transact(self, sender, fn, args, expected):
+        import ape
+
+        method = getattr(self.register, fn)
+        signer = self.signers[sender.lower()]
+        if expected is None:
+            method(*args, sender=signer)
+        else:
+            with ape.reverts(expected):
+                method(*args, sender=signer)
+        self.transactions += 1
+
+    def read(self, calls):
+        out = []
+        for fn, args in calls:
+            value = getattr(self.register, fn)(*args)
+            out.append(_plain_ape(value))
+        return out
+
+    def snapshot(self):
+        return self.chain.snapshot()
+
+    def revert(self, snapshot):
+        self.chain.restore(snapshot)
+
+    def timestamp(self):
+        return self.chain.pending_timestamp
+
+    def set_timestamp(self, timestamp):
+        self.chain.pending_timestamp = timestamp
+        self.chain.mine()
+
+    def increase_time(self, seconds):
+        self.chain.pending_timestamp += seconds
+        self.chain.mine()
+
+
+def _plain_ape(value):
+    if isinstance(value, (str, bytes, int, bool)) or value is None:
+        if isinstance(value, bytes):
+            return bytes(value)
+        return value
+    if hasattr(value, "__iter__"):
+        return tuple(_plain_ape(v) for v in value)
+    return value
+
+
+# ------------------------------------------------------------------ py-evm
+
+
+# The fork the second EVM's bytecode is compiled for. py-evm (titanoboa) runs
+# prague rules; cancun bytecode (PUSH0, MCOPY, transient storage available) is
+# valid there, unlike the london bytecode being a subset that proves less.
+SECOND_EVM_VERSION = "cancun"
+
+
+class BoaBackend(Backend):
+    """The suite deployed on py-evm through titanoboa, the sources compiled
+    for `SECOND_EVM_VERSION`; calls are message calls with pre-encoded
+    calldata (no signatures, nonces or blocks)."""
+
+    name = "py-evm"
+
+    def __init__(self, address: str, abi: SuiteAbi):
+        import boa
+
+        self.env = boa.env
+        self.evm = boa.env.evm
+        self.address = to_checksum_address(address)
+        self.abi = abi
+        self.transactions = 0
+
+    def _execute(self, sender, data: bytes, modifying: bool):
+        return self.env.execute_code(to_address=self.address, sender=sender, gas=TX_GAS, data=data,
+                                     is_modifying=modifying)
+
+    def transact(self, sender, fn, args, expected):
+        c = self._execute(sender, self.abi[fn].encode(args), True)
+        self.transactions += 1
+        reason = decode_revert(c.output) if c.is_error else None
+        if reason != expected:
+            raise OutcomeMismatch(f"{_describe(fn, args, expected)}; py-evm says "
+                                  f"{'pass' if reason is None else repr(reason)}")
+
+    def read(self, calls):
+        out = []
+        for fn, args in calls:
+            f = self.abi[fn]
+            c = self._execute(self.address, f.encode(args), False)
+            if c.is_error:
+                raise OutcomeMismatch(f"view {fn}{tuple(args)} reverted: {decode_revert(c.output)!r}")
+            out.append(f.decode(c.output))
+        return out
+
+    def snapshot(self):
+        return (self.evm.snapshot(), self.evm.patch.timestamp, self.evm.patch.block_number)
+
+    def revert(self, snapshot):
+        snap, self.evm.patch.timestamp, self.evm.patch.block_number = snapshot
+        self.evm.revert(snap)
+
+    def timestamp(self):
+        return self.evm.patch.timestamp
+
+    def set_timestamp(self, timestamp):
+        assert timestamp >= self.evm.patch.timestamp
+        self.evm.patch.timestamp = timestamp
+        self.evm.patch.block_number += 1
+
+    def increase_time(self, seconds):
+        self.set_timestamp(self.evm.patch.timestamp + seconds)
+
+    @classmethod
+    def deploy(cls, governance: str, abi: SuiteAbi, *, time_unit_ms: bool = False,
+               utc_offset_s: int = 8 * 3600, contracts_dir: str | Path | None = None) -> "BoaBackend":
+        """Compile the suite for SECOND_EVM_VERSION and deploy it as regchain.suite.deploy does."""
+        import boa
+        import boa.interpret
+
+        from regchain.suite import SUITE_ORDER, _constructor_args
+
+        contracts_dir = Path(contracts_dir or Path(__file__).resolve().parents[2] / "contracts")
+        boa.interpret.set_search_paths([str(contracts_dir)])
+        boa.env.eoa = to_checksum_address(governance)
+        next_address = None
+        for name in SUITE_ORDER:
+            deployer = boa.load_partial(str(contracts_dir / f"{name}.vy"),
+                                        compiler_args={"evm_version": SECOND_EVM_VERSION})
+            args = _constructor_args(name, governance, time_unit_ms, utc_offset_s, next_address)
+            next_address = str(deployer.deploy(*args).address)
+        return cls(next_address, abi)
