@@ -4,8 +4,8 @@
 @notice Judicial freezes (司法冻结, 轮候冻结): freezing, lifting, renewing
         and tidying freezes, and court-ordered transfers.
 @dev Runs only by DELEGATECALL from Register (through AdminDesk,
-     IssuanceDesk and PledgeDesk), on Register's storage. The last desk: an
-     unknown selector reverts.
+     IssuanceDesk and PledgeDesk), on Register's storage. Selectors it does
+     not serve go on to NEXT_DESK (InstructionDesk).
 """
 
 from modules import roles
@@ -15,6 +15,11 @@ from modules import encumbrances
 from modules import ledger
 from modules import pledges
 from modules import freezes
+from modules import instructions
+
+interface Desk:
+    def TIME_UNIT() -> uint256: view
+    def UTC_OFFSET() -> uint256: view
 
 initializes: roles
 initializes: calendar[roles := roles]
@@ -23,6 +28,7 @@ initializes: encumbrances
 initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
 initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
+initializes: instructions[roles := roles, calendar := calendar, ledger := ledger]
 
 exports: (
     calendar.TIME_UNIT,
@@ -36,16 +42,25 @@ exports: (
 )
 
 
+# The next desk in the chain (InstructionDesk).
+NEXT_DESK: public(immutable(address))
+
+
 @deploy
-def __init__(time_unit_ms: bool, utc_offset_s: uint256):
+def __init__(time_unit_ms: bool, utc_offset_s: uint256, next_desk: address):
     """
     @param time_unit_ms As for Register.
     @param utc_offset_s As for Register.
+    @param next_desk The InstructionDesk.
     """
     roles.__init__(msg.sender)
     calendar.__init__(time_unit_ms, utc_offset_s)
+    assert next_desk.is_contract, "register: desk is not a contract"
+    assert staticcall Desk(next_desk).TIME_UNIT() == calendar.TIME_UNIT, "register: desk clock differs"
+    assert staticcall Desk(next_desk).UTC_OFFSET() == calendar.UTC_OFFSET, "register: desk clock differs"
+    NEXT_DESK = next_desk
 
 
 @external
 def __default__():
-    raise "register: unknown function"
+    raw_call(NEXT_DESK, msg.data, is_delegate_call=True)

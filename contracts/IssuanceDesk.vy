@@ -17,6 +17,7 @@ from modules import encumbrances
 from modules import ledger
 from modules import pledges
 from modules import freezes
+from modules import instructions
 
 interface Desk:
     def TIME_UNIT() -> uint256: view
@@ -29,6 +30,7 @@ initializes: encumbrances
 initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
 initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
+initializes: instructions[roles := roles, calendar := calendar, ledger := ledger]
 
 exports: (
     calendar.TIME_UNIT,
@@ -43,6 +45,7 @@ exports: (
     ledger.set_lockup,
     ledger.set_insider,
     ledger.set_register_closure,
+    ledger.set_transfer_terms,
     ledger.recover,
 )
 

@@ -16,6 +16,7 @@ from modules import encumbrances
 from modules import ledger
 from modules import pledges
 from modules import freezes
+from modules import instructions
 
 interface Desk:
     def TIME_UNIT() -> uint256: view
@@ -28,6 +29,7 @@ initializes: encumbrances
 initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
 initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
+initializes: instructions[roles := roles, calendar := calendar, ledger := ledger]
 
 exports: (
     calendar.TIME_UNIT,

@@ -26,6 +26,7 @@ from modules import encumbrances
 from modules import ledger
 from modules import pledges
 from modules import freezes
+from modules import instructions
 
 interface Desk:
     def TIME_UNIT() -> uint256: view
@@ -38,6 +39,7 @@ initializes: encumbrances
 initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
 initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
+initializes: instructions[roles := roles, calendar := calendar, ledger := ledger]
 
 exports: (
     # roles
@@ -90,6 +92,14 @@ exports: (
     pledges.pledges_of,
     freezes.frozen_balance_of,
     freezes.freeze_queue_of,
+    # transfer instructions: views
+    instructions.instruction_of,
+    instructions.instruction_count,
+    instructions.cash_tokens,
+    instructions.escrowed,
+    instructions.refunds,
+    instructions.stage_of,
+    instructions.exercisers_of,
 )
 
 # The first desk (AdminDesk); it forwards what it does not serve to the next.

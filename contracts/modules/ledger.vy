@@ -13,7 +13,9 @@
      192..215 trading-day number of the last acquisition, 216..239 lock-up day
      (no transfer before it), bit 240 insider.
      Security word: bits 0..7 status, 8..15 kind, 16..23 unit scale,
-     24..55 holder count, 56..87 meeting day, 88..119 dividend record day.
+     24..55 holder count, 56..87 meeting day, 88..119 dividend record day,
+     120..218 transfer terms (right of first refusal, institutional only,
+     fund minimum holding; see set_transfer_terms).
 """
 
 from . import roles
@@ -69,6 +71,13 @@ SCALE_SHIFT: constant(uint256) = 16
 HOLDERS_SHIFT: constant(uint256) = 24
 MEETING_SHIFT: constant(uint256) = 56
 RECORD_SHIFT: constant(uint256) = 88
+# transfer terms (set_transfer_terms): bit 120 any of them is on, bit 121 right of
+# first refusal (LLC default), bit 122 institutional investors only, 123..218 fund
+# minimum holding in smallest units
+RESTRICTED_BIT: constant(uint256) = 1 << 120
+ROFR_BIT: constant(uint256) = 1 << 121
+INSTITUTIONAL_BIT: constant(uint256) = 1 << 122
+FUND_MIN_SHIFT: constant(uint256) = 123
 
 # refusal codes of the transfer rules (see _reason)
 OK: constant(uint256) = 0
@@ -91,6 +100,11 @@ R_HOLDING_PERIOD: constant(uint256) = 16
 R_INSIDER: constant(uint256) = 17
 R_HOLDER_CAP: constant(uint256) = 18
 R_ENCUMBERED: constant(uint256) = 19
+R_INSTITUTIONAL: constant(uint256) = 20
+R_FUND_MINIMUM: constant(uint256) = 21
+# the last two are checked last: a settled transfer instruction accepts them
+R_NEEDS_CONSENT: constant(uint256) = 22
+R_NEEDS_NOTICE: constant(uint256) = 23
 
 IERC165_ID: constant(bytes4) = 0x01ffc9a7
 IERC6909_ID: constant(bytes4) = 0x0f632fb3
@@ -246,6 +260,14 @@ event InsiderSet:
     owner: indexed(address)
     id: indexed(uint256)
     insider: bool
+    actor: indexed(address)
+    doc: bytes32
+
+event TransferTermsSet:
+    id: indexed(uint256)
+    first_refusal: bool
+    institutional_only: bool
+    fund_minimum: uint256
     actor: indexed(address)
     doc: bytes32
 
@@ -489,7 +511,14 @@ def register_security(code_hash: bytes32, kind: uint8, unit_scale: uint8, declar
     self.security_id[code_hash] = id
     self.code_hash_of[id] = code_hash
     self.declared_total[id] = declared_total
-    self.security_data[id] = PENDING | (convert(kind, uint256) << KIND_SHIFT) | (convert(unit_scale, uint256) << SCALE_SHIFT)
+    terms: uint256 = 0
+    if convert(kind, uint256) == LLC:
+        terms = RESTRICTED_BIT | ROFR_BIT  # Company Law art 84, unless the articles say otherwise
+    elif convert(kind, uint256) >= LP_FUND:
+        terms = RESTRICTED_BIT  # fund shares move only with the manager's consent
+    self.security_data[id] = (
+        PENDING | (convert(kind, uint256) << KIND_SHIFT) | (convert(unit_scale, uint256) << SCALE_SHIFT) | terms
+    )
     log SecurityRegistered(
         id=id, code_hash=code_hash, kind=kind, unit_scale=unit_scale, declared_total=declared_total, actor=msg.sender, doc=doc
     )
@@ -704,6 +733,45 @@ def decrease_capital(id: uint256, batch: DynArray[Reduction, 256], doc: bytes32)
     self.declared_total[id] = supply
     self.security_data[id] = self._with_holders(sec, holders)
     log CapitalDecreased(id=id, holdings=n, units=removed, actor=msg.sender, doc=doc)
+
+
+@external
+def set_transfer_terms(id: uint256, first_refusal: bool, institutional_only: bool, fund_minimum: uint256, doc: bytes32):
+    """
+    @notice Set a security's transfer terms: whether other holders have a right of
+            first refusal on a transfer to an outsider (LLC articles, or a fund
+            agreement that grants it), whether only institutional investors may
+            receive it (a market's rule for funds), and a fund's minimum holding.
+    @param id The security id.
+    @param first_refusal Right of first refusal on transfers to outsiders.
+    @param institutional_only Receivers must be institutions or products.
+    @param fund_minimum Smallest units each fund investor holds at least (funds only).
+    @param doc Reference (hash) of the articles, agreement or rule.
+    """
+    roles._check_role(roles.Role.SECURITY_MANAGER)
+    assert not calendar._paused(), "ledger: paused"
+    sec: uint256 = self.security_data[id]
+    assert sec & BYTE_MASK != 0, "ledger: unknown security"
+    kind: uint256 = (sec >> KIND_SHIFT) & BYTE_MASK
+    assert fund_minimum == 0 or kind >= LP_FUND, "ledger: minimum holding is for funds"
+    assert fund_minimum <= AMOUNT_MAX, "ledger: amount too large"
+    terms: uint256 = fund_minimum << FUND_MIN_SHIFT
+    if first_refusal:
+        terms |= ROFR_BIT
+    if institutional_only:
+        terms |= INSTITUTIONAL_BIT
+    if terms != 0 or kind >= LP_FUND:
+        terms |= RESTRICTED_BIT
+    mask: uint256 = (AMOUNT_MAX << FUND_MIN_SHIFT) | RESTRICTED_BIT | ROFR_BIT | INSTITUTIONAL_BIT
+    self.security_data[id] = (sec & ~mask) | terms
+    log TransferTermsSet(
+        id=id,
+        first_refusal=first_refusal,
+        institutional_only=institutional_only,
+        fund_minimum=fund_minimum,
+        actor=msg.sender,
+        doc=doc,
+    )
 
 
 @external
@@ -984,6 +1052,8 @@ def _check(
         return R_RECEIVER_ACCOUNT, 0, 0, 0
     if receiver_data & accounts.QUALIFIED_BIT == 0:
         return R_NOT_QUALIFIED, 0, 0, 0
+    if sec & INSTITUTIONAL_BIT != 0 and (receiver_data >> 8) & BYTE_MASK == accounts.INDIVIDUAL:
+        return R_INSTITUTIONAL, 0, 0, 0
     if sec >> MEETING_SHIFT != 0:
         meeting: uint256 = (sec >> MEETING_SHIFT) & MASK32
         record: uint256 = (sec >> RECORD_SHIFT) & MASK32
@@ -1010,6 +1080,15 @@ def _check(
     if rh & AMOUNT_MAX == 0 and balance != amount:
         if (sec >> HOLDERS_SHIFT) & MASK32 >= self._cap((sec >> KIND_SHIFT) & BYTE_MASK):
             return R_HOLDER_CAP, 0, 0, 0
+    if sec & RESTRICTED_BIT != 0:
+        if (sec >> KIND_SHIFT) & BYTE_MASK >= LP_FUND:
+            minimum: uint256 = (sec >> FUND_MIN_SHIFT) & AMOUNT_MAX
+            # no splitting below the minimum: each side holds nothing or at least it
+            if (balance != amount and balance - amount < minimum) or (rh & AMOUNT_MAX) + amount < minimum:
+                return R_FUND_MINIMUM, 0, 0, 0
+            return R_NEEDS_CONSENT, sec, sh, rh
+        if sec & ROFR_BIT != 0 and rh & AMOUNT_MAX == 0:
+            return R_NEEDS_NOTICE, sec, sh, rh
     return OK, sec, sh, rh
 
 
@@ -1052,6 +1131,14 @@ def _reason(code: uint256) -> String[64]:
         return "ledger: insider annual limit exceeded"
     if code == R_ENCUMBERED:
         return "ledger: amount exceeds free balance"
+    if code == R_INSTITUTIONAL:
+        return "ledger: receiver not an institutional investor"
+    if code == R_FUND_MINIMUM:
+        return "ledger: below the fund's minimum holding"
+    if code == R_NEEDS_CONSENT:
+        return "ledger: fund transfer needs the manager's consent"
+    if code == R_NEEDS_NOTICE:
+        return "ledger: transfer to an outsider needs notice"
     return "ledger: holder cap reached"
 
 

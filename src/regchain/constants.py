@@ -78,6 +78,7 @@ TRANSFER_REASONS = (
     "ledger: sender account not active",
     "ledger: receiver account not active",
     "ledger: receiver not qualified",
+    "ledger: receiver not an institutional investor",
     "ledger: register closed",
     "ledger: insufficient balance",
     "ledger: amount exceeds free balance",
@@ -85,6 +86,9 @@ TRANSFER_REASONS = (
     "ledger: holding period not met",
     "ledger: insider annual limit exceeded",
     "ledger: holder cap reached",
+    "ledger: below the fund's minimum holding",
+    "ledger: fund transfer needs the manager's consent",
+    "ledger: transfer to an outsider needs notice",
 )
 
 
@@ -106,3 +110,16 @@ class FreezeStatus(IntEnum):
 # Most accepted pledges and open freezes on one holding (encumbrances.vy).
 MAX_PLEDGES = 8
 MAX_FREEZES = 8
+
+
+class InstructionStage(IntEnum):
+    PROPOSED = 1
+    SETTLED = 2
+    REJECTED = 3
+    WITHDRAWN = 4
+    LAPSED = 5
+
+
+NOTICE_DAYS = 30
+COURT_NOTICE_DAYS = 20
+SETTLEMENT_DAYS = 30
