@@ -101,6 +101,7 @@ def _calls(register, c, alice, bob, carol):
         # migration of old books onto a PENDING security (bob holds all 10 units of "full")
         "import_pledges": ((c["full"], [(bob.address, alice.address, 5, 1_600_000_000)], d), NOT_SECURITY_MANAGER),
         "import_freezes": ((c["full"], [(bob.address, 5, d, 1_600_000_000, today + 30)], d), NOT_SECURITY_MANAGER),
+        "set_transfer_terms": ((llc, False, False, 0, d), NOT_SECURITY_MANAGER),
         # court agent (the freeze _setup makes for the last three has id `next_freeze`)
         "freeze": ((alice, jsc, 100, d, today + 30, d), NOT_COURT_AGENT),
         "lift_freeze": ((next_freeze, d), NOT_COURT_AGENT),
@@ -120,13 +121,18 @@ REGISTRAR_FUNCTIONS = [
     "set_lockup", "publish_calendar", "amend_calendar", "recover",
 ]
 ISSUER_AGENT_FUNCTIONS = ["set_insider", "set_register_closure"]
-REGISTRAR_FUNCTIONS += ["register_pledge", "import_pledges", "import_freezes"]
+REGISTRAR_FUNCTIONS += ["register_pledge", "import_pledges", "import_freezes", "set_transfer_terms"]
 COURT_FUNCTIONS = ["freeze", "lift_freeze", "renew_freeze", "court_transfer"]
 # Parties' own actions (pledgor, pledgee) and anyone's tidy-up: their caller checks are
 # specified in tests/test_pledges.py and tests/test_freezes.py.
 PARTY_FUNCTIONS = {
     "offer_pledge", "accept_pledge", "cancel_pledge_offer", "release_pledge", "enforce_pledge",
     "consent_pledged_transfer", "transfer_pledged", "tidy_freezes",
+    # transfer instructions: seller, buyer, manager, exercising holders, refund owners,
+    # and the governance-only cash-token list; specified in tests/test_instructions*.py
+    "propose_transfer", "propose_court_sale", "accept_transfer", "consent_transfer",
+    "reject_transfer", "withdraw_transfer", "exercise_first_refusal", "settle_transfer",
+    "claim_refund", "reclaim_lapsed", "set_cash_token",
 }
 
 # Who may call each function (the positive control).

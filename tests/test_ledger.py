@@ -55,15 +55,24 @@ def jsc(register, crowd, alice, bob, carol, dave, open_account, new_security):
 
 
 @pytest.fixture(scope="module")
-def llc(jsc, alice, bob, new_security):
-    """A sealed LLC: alice 1000 units of which 600 paid in, bob 500 fully paid."""
-    return new_security([(alice, 1000, 600), (bob, 500, 500)], kind=Kind.LLC)
+def llc(jsc, alice, bob, new_security, register, registrar):
+    """A sealed LLC: alice 1000 units of which 600 paid in, bob 500 fully paid. Its
+    articles waive the right of first refusal (Company Law art 84 allows it), so
+    transfers to outsiders need no notice here (tests/test_instructions*.py cover it)."""
+    sid = new_security([(alice, 1000, 600), (bob, 500, 500)], kind=Kind.LLC)
+    return _waive_first_refusal(register, sid, registrar)
 
 
 @pytest.fixture(scope="module")
-def full_llc(jsc, crowd, alice, new_security):
-    """An LLC at its cap: alice 100 and 49 custody accounts 10 each."""
-    return new_security([(alice, 100)] + [(w, 10) for w in crowd[:49]], kind=Kind.LLC)
+def full_llc(jsc, crowd, alice, new_security, register, registrar):
+    """An LLC at its cap: alice 100 and 49 custody accounts 10 each (first refusal waived)."""
+    sid = new_security([(alice, 100)] + [(w, 10) for w in crowd[:49]], kind=Kind.LLC)
+    return _waive_first_refusal(register, sid, registrar)
+
+
+def _waive_first_refusal(register, sid, registrar):
+    register.set_transfer_terms(sid, False, False, 0, doc("articles"), sender=registrar)
+    return sid
 
 
 @pytest.fixture(scope="module", autouse=True)

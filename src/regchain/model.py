@@ -40,6 +40,7 @@ from regchain.constants import (
     RECORD_DATE_CLOSED_DAYS,
     TRANSFER_REASONS,
     AccountStatus,
+    InvestorClass,
     Kind,
     SecurityStatus,
 )
@@ -69,6 +70,7 @@ class Reason:
     SENDER_ACCOUNT = "ledger: sender account not active"
     RECEIVER_ACCOUNT = "ledger: receiver account not active"
     NOT_QUALIFIED = "ledger: receiver not qualified"
+    INSTITUTIONAL = "ledger: receiver not an institutional investor"
     REGISTER_CLOSED = "ledger: register closed"
     BALANCE = "ledger: insufficient balance"
     ENCUMBERED = "ledger: amount exceeds free balance"
@@ -76,14 +78,18 @@ class Reason:
     HOLDING_PERIOD = "ledger: holding period not met"
     INSIDER = "ledger: insider annual limit exceeded"
     HOLDER_CAP = "ledger: holder cap reached"
+    FUND_MINIMUM = "ledger: below the fund's minimum holding"
+    NEEDS_CONSENT = "ledger: fund transfer needs the manager's consent"
+    NEEDS_NOTICE = "ledger: transfer to an outsider needs notice"
 
 
 # `check_transfer` tests them in this order; it must be the contract's.
 _CHECK_ORDER = (
     Reason.PAUSED, Reason.ZERO_AMOUNT, Reason.ZERO_ADDRESS, Reason.SELF, Reason.UNKNOWN_SECURITY,
     Reason.NOT_SEALED, Reason.SUSPENDED, Reason.DELISTED, Reason.CALENDAR, Reason.SENDER_ACCOUNT,
-    Reason.RECEIVER_ACCOUNT, Reason.NOT_QUALIFIED, Reason.REGISTER_CLOSED, Reason.BALANCE,
-    Reason.ENCUMBERED, Reason.LOCKED, Reason.HOLDING_PERIOD, Reason.INSIDER, Reason.HOLDER_CAP,
+    Reason.RECEIVER_ACCOUNT, Reason.NOT_QUALIFIED, Reason.INSTITUTIONAL, Reason.REGISTER_CLOSED,
+    Reason.BALANCE, Reason.ENCUMBERED, Reason.LOCKED, Reason.HOLDING_PERIOD, Reason.INSIDER,
+    Reason.HOLDER_CAP, Reason.FUND_MINIMUM, Reason.NEEDS_CONSENT, Reason.NEEDS_NOTICE,
 )
 assert _CHECK_ORDER == tuple(TRANSFER_REASONS), "model: transfer reasons out of step with constants"
 
@@ -189,6 +195,10 @@ class Security:
     total_supply: int = 0
     meeting_day: int = 0
     record_day: int = 0
+    # transfer terms (ledger.vy set_transfer_terms); LLC: first refusal by default
+    first_refusal: bool = False
+    institutional_only: bool = False
+    fund_minimum: int = 0
     # addresses (lower-case) with a non-zero balance
     holders: set[str] = field(default_factory=set)
 
@@ -419,9 +429,19 @@ class RegisterModel:
         _require(declared_total != 0, "ledger: zero amount")
         _require(declared_total <= AMOUNT_MAX, "ledger: amount too large")
         id = len(self.securities) + 1
-        self.securities[id] = Security(int(kind), int(unit_scale), declared_total, code_hash)
+        self.securities[id] = Security(int(kind), int(unit_scale), declared_total, code_hash,
+                                       first_refusal=int(kind) == Kind.LLC)
         self.security_ids[code_hash] = id
         return id
+
+    def set_transfer_terms(self, id: int, first_refusal: bool, institutional_only: bool,
+                           fund_minimum: int) -> None:
+        self._not_paused("ledger")
+        sec = self._security(id)
+        _require(fund_minimum == 0 or sec.kind >= Kind.LP_FUND, "ledger: minimum holding is for funds")
+        _require(fund_minimum <= AMOUNT_MAX, "ledger: amount too large")
+        sec.first_refusal, sec.institutional_only, sec.fund_minimum = (
+            bool(first_refusal), bool(institutional_only), int(fund_minimum))
 
     def _security(self, id: int) -> Security:
         sec = self.securities.get(id)
@@ -622,6 +642,8 @@ class RegisterModel:
             return Reason.RECEIVER_ACCOUNT
         if not to.qualified:
             return Reason.NOT_QUALIFIED
+        if sec.institutional_only and to.investor_class == InvestorClass.INDIVIDUAL:
+            return Reason.INSTITUTIONAL
         day = self.today
         if sec.meeting_day != 0 and day <= sec.meeting_day <= day + MEETING_CLOSED_DAYS:
             return Reason.REGISTER_CLOSED
@@ -641,6 +663,14 @@ class RegisterModel:
         if self.holding(receiver, id).balance == 0 and sh.balance != amount:
             if sec.holder_count >= sec.holder_cap:
                 return Reason.HOLDER_CAP
+        received = self.holding(receiver, id).balance
+        if sec.kind in (Kind.LP_FUND, Kind.CONTRACT_FUND):
+            left = sh.balance - amount
+            if (left != 0 and left < sec.fund_minimum) or received + amount < sec.fund_minimum:
+                return Reason.FUND_MINIMUM
+            return Reason.NEEDS_CONSENT
+        if sec.first_refusal and received == 0:
+            return Reason.NEEDS_NOTICE
         return None
 
     def can_transfer(self, sender, receiver, id: int, amount: int) -> tuple[bool, str]:
