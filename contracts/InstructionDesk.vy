@@ -4,7 +4,8 @@
 @notice Transfer instructions with consent, notice and first refusal, and their
         settlement free of payment or against an ERC-20 cash token.
 @dev Runs only by DELEGATECALL from Register (through the desks before it),
-     on Register's storage. The last desk: an unknown selector reverts.
+     on Register's storage. Selectors it does not serve go on to NEXT_DESK
+     (AuctionDesk).
 """
 
 from modules import roles
@@ -15,6 +16,11 @@ from modules import ledger
 from modules import pledges
 from modules import freezes
 from modules import instructions
+from modules import auctions
+
+interface Desk:
+    def TIME_UNIT() -> uint256: view
+    def UTC_OFFSET() -> uint256: view
 
 initializes: roles
 initializes: calendar[roles := roles]
@@ -24,6 +30,7 @@ initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, 
 initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: instructions[roles := roles, calendar := calendar, ledger := ledger]
+initializes: auctions[roles := roles, calendar := calendar, ledger := ledger, instructions := instructions]
 
 exports: (
     calendar.TIME_UNIT,
@@ -41,16 +48,25 @@ exports: (
     instructions.reclaim_lapsed,
 )
 
+# The next desk in the chain (AuctionDesk).
+NEXT_DESK: public(immutable(address))
+
+
 @deploy
-def __init__(time_unit_ms: bool, utc_offset_s: uint256):
+def __init__(time_unit_ms: bool, utc_offset_s: uint256, next_desk: address):
     """
     @param time_unit_ms As for Register.
     @param utc_offset_s As for Register.
+    @param next_desk The AuctionDesk.
     """
     roles.__init__(msg.sender)
     calendar.__init__(time_unit_ms, utc_offset_s)
+    assert next_desk.is_contract, "register: desk is not a contract"
+    assert staticcall Desk(next_desk).TIME_UNIT() == calendar.TIME_UNIT, "register: desk clock differs"
+    assert staticcall Desk(next_desk).UTC_OFFSET() == calendar.UTC_OFFSET, "register: desk clock differs"
+    NEXT_DESK = next_desk
 
 
 @external
 def __default__():
-    raise "register: unknown function"
+    raw_call(NEXT_DESK, msg.data, is_delegate_call=True)

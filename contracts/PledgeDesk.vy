@@ -17,6 +17,7 @@ from modules import ledger
 from modules import pledges
 from modules import freezes
 from modules import instructions
+from modules import auctions
 
 interface Desk:
     def TIME_UNIT() -> uint256: view
@@ -30,6 +31,7 @@ initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, 
 initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: instructions[roles := roles, calendar := calendar, ledger := ledger]
+initializes: auctions[roles := roles, calendar := calendar, ledger := ledger, instructions := instructions]
 
 exports: (
     calendar.TIME_UNIT,

@@ -27,6 +27,7 @@ from modules import ledger
 from modules import pledges
 from modules import freezes
 from modules import instructions
+from modules import auctions
 
 interface Desk:
     def TIME_UNIT() -> uint256: view
@@ -40,6 +41,7 @@ initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, 
 initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: instructions[roles := roles, calendar := calendar, ledger := ledger]
+initializes: auctions[roles := roles, calendar := calendar, ledger := ledger, instructions := instructions]
 
 exports: (
     # roles
@@ -100,6 +102,9 @@ exports: (
     instructions.refunds,
     instructions.stage_of,
     instructions.exercisers_of,
+    # one-way bidding: views
+    auctions.listing_of,
+    auctions.listing_count,
 )
 
 # The first desk (AdminDesk); it forwards what it does not serve to the next.

@@ -133,6 +133,8 @@ PARTY_FUNCTIONS = {
     "propose_transfer", "propose_court_sale", "accept_transfer", "consent_transfer",
     "reject_transfer", "withdraw_transfer", "exercise_first_refusal", "settle_transfer",
     "claim_refund", "reclaim_lapsed", "set_cash_token",
+    # one-way bidding: seller, bidders, anyone closing, the fund manager's consent
+    "list_units", "consent_listing", "bid", "close_listing", "withdraw_listing",
 }
 
 # Who may call each function (the positive control).

@@ -65,3 +65,33 @@ def test_fund__needs_manager_consent__settles_free_of_payment_by_registrar(
     register.consent_transfer(iid, doc("consent"), sender=governance)
     register.settle_transfer(iid, doc("paid"), sender=registrar)
     assert register.balanceOf(dave, sid) == 2_000
+
+
+def test_bidding__best_bid_wins_at_close__beaten_bid_refunded_by_pull(
+    register, alice, bob, carol, dave, open_account, new_security, advance_days, cash
+):
+    for who in (alice, bob, carol, dave):
+        open_account(who)
+    sid = new_security([(alice, 1_000), (bob, 1_000)])
+    end = register.today() + 3
+    register.list_units(sid, 400, 1_000, cash, end, doc("listing"), sender=alice)
+    lid = register.listing_count()
+    for who, amount in ((carol, 5_000), (dave, 5_000)):
+        cash.mint(who, amount, sender=who)
+        cash.approve(register, amount, sender=who)
+    with ape.reverts("auctions: bid below reserve"):
+        register.bid(lid, 999, doc("bid"), sender=carol)
+    register.bid(lid, 1_200, doc("bid"), sender=carol)
+    with ape.reverts("auctions: bid does not beat the best"):
+        register.bid(lid, 1_200, doc("bid"), sender=dave)  # ties go to the earlier bid
+    register.bid(lid, 1_500, doc("bid"), sender=dave)
+    assert register.refunds(cash, carol) == 1_200
+    with ape.reverts("auctions: bidding not over"):
+        register.close_listing(lid, doc("close"), sender=bob)
+    advance_days(4)
+    register.close_listing(lid, doc("close"), sender=bob)
+    assert register.balanceOf(dave, sid) == 400
+    assert cash.balanceOf(alice) == 1_500
+    register.claim_refund(cash, sender=carol)
+    assert cash.balanceOf(carol) == 5_000
+    assert register.escrowed(cash) == cash.balanceOf(register) == 0

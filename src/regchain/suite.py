@@ -18,7 +18,7 @@ from regchain.constants import UTC_OFFSET_CHINA, Role
 
 # Register's fallback hands an unknown selector to the first desk, each desk's
 # fallback to the next; the last reverts "register: unknown function".
-DESKS = ("AdminDesk", "IssuanceDesk", "PledgeDesk", "FreezeDesk", "InstructionDesk")
+DESKS = ("AdminDesk", "IssuanceDesk", "PledgeDesk", "FreezeDesk", "InstructionDesk", "AuctionDesk")
 # Deployment order: a desk needs the address of the next one.
 SUITE_ORDER = tuple(reversed(DESKS)) + ("Register",)
 

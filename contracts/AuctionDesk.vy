@@ -1,0 +1,53 @@
+# pragma version 0.4.3
+"""
+@title AuctionDesk
+@notice One-way bidding (单向竞价): listings, escrowed bids, the close that
+        settles the best bid against cash, withdrawals.
+@dev Runs only by DELEGATECALL from Register (through the desks before it),
+     on Register's storage. The last desk: an unknown selector reverts.
+"""
+
+from modules import roles
+from modules import calendar
+from modules import accounts
+from modules import encumbrances
+from modules import ledger
+from modules import pledges
+from modules import freezes
+from modules import instructions
+from modules import auctions
+
+initializes: roles
+initializes: calendar[roles := roles]
+initializes: accounts[roles := roles, calendar := calendar]
+initializes: encumbrances
+initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
+initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
+initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
+initializes: instructions[roles := roles, calendar := calendar, ledger := ledger]
+initializes: auctions[roles := roles, calendar := calendar, ledger := ledger, instructions := instructions]
+
+exports: (
+    calendar.TIME_UNIT,
+    calendar.UTC_OFFSET,
+    auctions.list_units,
+    auctions.consent_listing,
+    auctions.bid,
+    auctions.close_listing,
+    auctions.withdraw_listing,
+)
+
+
+@deploy
+def __init__(time_unit_ms: bool, utc_offset_s: uint256):
+    """
+    @param time_unit_ms As for Register.
+    @param utc_offset_s As for Register.
+    """
+    roles.__init__(msg.sender)
+    calendar.__init__(time_unit_ms, utc_offset_s)
+
+
+@external
+def __default__():
+    raise "register: unknown function"
