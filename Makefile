@@ -25,7 +25,7 @@ export ANVIL := $(ANVIL_BIN_DIR)/anvil
 NODE      := $(PYTHON) src/regchain/node.py
 DEVNET    := ethereum:devnet:node
 
-.PHONY: setup compile test test-deep node node-stop demo deploy bench sample clean distclean
+.PHONY: setup compile test test-deep node node-stop demo deploy audit bench sample clean distclean
 
 setup: $(VENV_STAMP) $(ANVIL_STAMP)
 
@@ -82,6 +82,10 @@ demo: setup $(BUILD_STAMP) node
 
 deploy: setup $(BUILD_STAMP) node
 	ape run deploy --network $(DEVNET)
+
+# Rebuild the devnet's register from its events and compare it with contract state.
+audit: setup $(BUILD_STAMP) node
+	ape run audit --network $(DEVNET)
 
 bench: setup $(BUILD_STAMP)
 	ape run bench -v WARNING

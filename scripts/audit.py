@@ -1,0 +1,153 @@
+"""Audit the register from its events (全程留痕、可追溯).
+
+    ape run audit [--network NET] [--report MIGRATION_REPORT.json] [--checkpoint FILE] [--chunk N]
+    ape run audit feed --out FEED.jsonl [--network NET] [--from-block N]
+    ape run audit html --id N --out FILE.html [--network NET]
+
+Without a subcommand: rebuild the register from events (chunked, resumable eth_getLogs;
+checkpoint in .cache/indexer.json per network), read every rebuilt record back from the
+contract in batched eth_calls and list every difference; exit 1 if there is any. With
+--report it also checks a migration report (token ids, addresses) against the chain.
+`feed` writes the supervisory feed (one JSON line per event with its category of the
+pilot's protocol); `html` a static page for one security. Default network: the devnet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import click
+
+from regchain import audit as audit_mod
+from regchain import cli as common
+from regchain import html_report, indexer
+
+
+def _fail(exc: Exception):
+    if os.environ.get("REGCHAIN_DEBUG"):
+        raise exc
+    raise click.ClickException(common.one_line(exc)) from None
+
+
+network_opt = click.option("--network", default=None, help=f"ape network choice (default {common.DEFAULT_NETWORK}).")
+register_opt = click.option("--register", "register_address", default=None,
+                            help="Register address (default: the network's deployment record).")
+
+
+@click.group(invoke_without_command=True)
+@network_opt
+@register_opt
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also verify this migration report (ape run migrate --report) against the chain.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Checkpoint file (default .cache/indexer.json).")
+@click.option("--chunk", default=2000, show_default=True, help="Blocks per eth_getLogs query (halved on refusal).")
+@click.pass_context
+def cli(ctx, network, register_address, report_path, checkpoint, chunk):
+    ctx.ensure_object(dict).update(network=network, register=register_address)
+    if ctx.invoked_subcommand:
+        return
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8")) if report_path else None
+        with common.connected(network):
+            from regchain.migrate import Chain
+
+            reg = common.register(register_address)
+            idx = common.make_indexer(reg.address, checkpoint, chunk, echo=click.echo)
+            start_block, before, started = idx.state.last_block, idx.state.events, time.monotonic()
+            state = idx.sync()
+            wall = time.monotonic() - started
+            new_events = state.events - before
+            click.echo(f"rebuilt from events: {audit_mod.counts(state)} "
+                       f"(from block {start_block + 1}, {wall:.1f} s"
+                       f"{f', {new_events / wall:,.0f} events/s' if wall > 0 else ''})")
+            for note in state.notes:
+                click.echo(f"  note: {note}")
+            reader = Chain(reg, None)
+            diffs = audit_mod.compare(state, reader)
+            click.echo(f"compared with contract state: {len(diffs)} differences")
+            for d in diffs:
+                click.echo(f"  {d}")
+            if report is not None:
+                checked, rdiffs = audit_mod.verify_report(report, state, reader)
+                click.echo(f"migration report {report_path}: {checked} records checked, {len(rdiffs)} differences")
+                for d in rdiffs:
+                    click.echo(f"  {d}")
+                diffs += rdiffs
+    except click.ClickException:
+        raise
+    except Exception as exc:
+        _fail(exc)
+    if diffs:
+        raise click.ClickException(f"{len(diffs)} differences between the events and the chain")
+
+
+@cli.command()
+@network_opt
+@register_opt
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSON-lines file.")
+@click.option("--from-block", default=None, type=int, help="First block (default: the deployment's).")
+@click.pass_context
+def feed(ctx, network, register_address, out, from_block):
+    """The supervisory feed: one JSON line per event, by category of the pilot's protocol."""
+    counts: dict[str, int] = {}
+    try:
+        with common.connected(network or ctx.obj.get("network")):
+            reg = common.register(register_address or ctx.obj.get("register"))
+            first = common.first_block() if from_block is None else from_block
+            idx = indexer.Indexer(indexer.HttpRpc.from_ape(), reg.address, indexer.abi_of_suite(), first_block=first)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with out.open("w", encoding="utf-8") as fh:
+                for _, evs in idx.events(first, idx.head()):
+                    for line in indexer.feed_lines(evs):
+                        counts[line["category"]] = counts.get(line["category"], 0) + 1
+                        fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+    except click.ClickException:
+        raise
+    except Exception as exc:
+        _fail(exc)
+    click.echo(f"feed: {sum(counts.values())} events to {out}")
+    for cat in indexer.CATEGORIES:
+        note = "  (no cash leg on this register)" if cat == indexer.CASH else ""
+        click.echo(f"  {cat:<6} {counts.get(cat, 0):>8}{note}")
+
+
+def security_history(reg_address: str, sid: int, first: int):
+    """Rebuild from scratch, recording every change of a holding of ``sid``."""
+    history = []
+
+    def on_holding(ev, owner, hid, balance):
+        if hid == sid:
+            history.append((ev.block, ev.timestamp, owner, balance))
+
+    state = indexer.replay(indexer.HttpRpc.from_ape(), reg_address, indexer.abi_of_suite(), first_block=first,
+                           on_holding=on_holding)
+    return state, history
+
+
+@cli.command()
+@network_opt
+@register_opt
+@click.option("--id", "sid", required=True, type=int, help="Security id.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="HTML file.")
+@click.pass_context
+def html(ctx, network, register_address, sid, out):
+    """A static HTML page of one security: cap table, encumbrances, holdings over time."""
+    try:
+        with common.connected(network or ctx.obj.get("network")):
+            reg = common.register(register_address or ctx.obj.get("register"))
+            state, history = security_history(reg.address, sid, common.first_block())
+            if str(sid) not in state.securities:
+                raise click.ClickException(f"no security {sid} on the register")
+            history = [(b, ts // state.time_unit, o, v) for b, ts, o, v in history]
+            page = html_report.render(state, sid, history, int(reg.today()))
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(page, encoding="utf-8")
+    except click.ClickException:
+        raise
+    except Exception as exc:
+        _fail(exc)
+    click.echo(f"wrote {out} (security {sid}, {len(history)} holding changes)")

@@ -1,0 +1,190 @@
+"""Compare the register rebuilt from events (regchain.indexer) with contract state.
+
+    diffs = compare(state, reader)          # [] when the events explain the state exactly
+    diffs = verify_report(report, state, reader)
+
+``reader`` is anything with ``read(fn, args_list) -> list`` doing batched eth_calls with
+the suite's merged ABI (``regchain.migrate.Chain(register, None)``). Every record the
+rebuild knows is read back: globals, securities, accounts, holdings (acquisition day via
+the chain's ``trading_day_number_of_day``), insider quotas, roles, allowances, operators,
+pledges (record, rank order per holding, pledged balance) and freezes (record, queue,
+in-force flags and frozen balance, evaluated on the chain's ``today()``).
+"""
+
+from __future__ import annotations
+
+from eth_utils import keccak
+
+from regchain.indexer import ZERO, State, hkey
+
+
+def _n(v):
+    """Normalise a value read from the chain or the state for comparison."""
+    if isinstance(v, (bytes, bytearray)):
+        return "0x" + bytes(v).hex()
+    if isinstance(v, str) and v.startswith("0x") and len(v) == 42:
+        return v.lower()
+    if isinstance(v, str) and v.startswith("0x"):
+        return v.lower()
+    if isinstance(v, (list, tuple)):
+        return [_n(x) for x in v]
+    if isinstance(v, bool):
+        return v
+    return v
+
+
+def _cmp(diffs: list, what: str, names: tuple, chain_vals, rebuilt_vals, skip: tuple = ()):
+    for name, c, r in zip(names, chain_vals, rebuilt_vals):
+        if name in skip:
+            continue
+        if _n(c) != _n(r):
+            diffs.append(f"{what}: {name} is {_n(c)!r} on chain, {_n(r)!r} rebuilt from events")
+
+
+def addresses(state: State) -> set[str]:
+    out = set(state.accounts) | set(state.roles)
+    out |= {k.split("|")[0] for k in state.holdings}
+    for p in state.pledges.values():
+        out |= {p["pledgor"], p["pledgee"]}
+    for f in state.freezes.values():
+        out.add(f["owner"])
+    out.discard(ZERO)
+    return out
+
+
+def compare(state: State, reader) -> list[str]:
+    diffs: list[str] = []
+    r = reader.read
+
+    # globals
+    names = ("governance", "pending_governance", "paused", "epoch_day", "horizon_day", "security_count",
+             "pledge_count", "freeze_count", "today")  # registration_seq is not exported: seq per record
+    got = [r(fn, [()])[0] for fn in names]
+    today = got[-1]
+    _cmp(diffs, "register", names[:-1], got[:-1],
+         [getattr(state, n) for n in names[:-1]])
+
+    # securities
+    sids = sorted(int(s) for s in state.securities)
+    views = r("security", [(sid,) for sid in sids])
+    codes = r("security_id", [(state.securities[str(sid)]["code_hash"],) for sid in sids])
+    for sid, view, by_code in zip(sids, views, codes):
+        s = state.securities[str(sid)]
+        _cmp(diffs, f"security {sid}",
+             ("status", "kind", "unit_scale", "holder_count", "meeting_day", "record_day", "total_supply",
+              "declared_total", "code_hash"),
+             (view[0], view[1], view[2], view[3], view[5], view[6], view[7], view[8], view[9]),
+             (s["status"], s["kind"], s["unit_scale"], s["holder_count"], s["meeting_day"], s["record_day"],
+              s["total_supply"], s["declared_total"], s["code_hash"]))
+        if by_code != sid:
+            diffs.append(f"security {sid}: security_id(code_hash) is {by_code} on chain")
+
+    # accounts (every address the rebuild has seen; unknown ones must be unopened)
+    addrs = sorted(addresses(state))
+    for addr, view in zip(addrs, r("account_of", [(a,) for a in addrs])):
+        acc = state.accounts.get(addr)
+        want = ((acc["status"], acc["investor_class"], acc["qualified"], acc["identity"]) if acc
+                else (0, 0, False, "0x" + "00" * 32))
+        _cmp(diffs, f"account {addr}", ("status", "investor_class", "qualified", "identity"), view, want)
+
+    # holdings
+    keys = sorted(state.holdings)
+    args = [(k.split("|")[0], int(k.split("|")[1])) for k in keys]
+    days = sorted({h["acquired_day"] for h in state.holdings.values()})
+    tn_of = dict(zip(days, r("trading_day_number_of_day", [(d,) for d in days])))
+    for (owner, sid), k, view in zip(args, keys, r("holding", args)):
+        h = state.holdings[k]
+        _cmp(diffs, f"holding {owner}/{sid}", ("balance", "paid", "acquired_trading_day", "lock_until_day",
+                                                "insider"),
+             view, (h["balance"], state.paid_view(owner, sid), tn_of[h["acquired_day"]], h["lock_until_day"],
+                    h["insider"]))
+    qkeys = sorted(set(state.quotas) | {k for k, h in state.holdings.items() if h["insider"]})
+    qargs = [(k.split("|")[0], int(k.split("|")[1])) for k in qkeys]
+    for k, view in zip(qkeys, r("insider_quota_of", qargs)):
+        _cmp(diffs, f"insider quota {k}", ("year", "base", "used"), view, state.quotas.get(k, [0, 0, 0]))
+
+    # roles
+    raddrs = sorted(set(state.roles))
+    for a, got_role in zip(raddrs, r("roles_of", [(a,) for a in raddrs])):
+        _cmp(diffs, f"roles of {a}", ("flags",), (got_role,), (state.roles[a],))
+    skeys = sorted(state.security_roles)
+    sargs = [(int(k.split("|")[1]), k.split("|")[0]) for k in skeys]
+    for k, got_role in zip(skeys, r("security_roles", sargs)):
+        _cmp(diffs, f"security roles {k}", ("flags",), (got_role,), (state.security_roles[k],))
+
+    # allowances, operators
+    akeys = sorted(state.allowances)
+    aargs = [(k.split("|")[0], k.split("|")[1], int(k.split("|")[2])) for k in akeys]
+    for k, got_a in zip(akeys, r("allowance", aargs)):
+        _cmp(diffs, f"allowance {k}", ("amount",), (got_a,), (state.allowances[k],))
+    okeys = sorted(state.operators)
+    for k, got_o in zip(okeys, r("isOperator", [tuple(k.split("|")) for k in okeys])):
+        _cmp(diffs, f"operator {k}", ("approved",), (got_o,), (state.operators[k],))
+
+    # pledges
+    pids = sorted(int(p) for p in state.pledges)
+    for pid, view in zip(pids, r("pledge_of", [(p,) for p in pids])):
+        p = state.pledges[str(pid)]
+        _cmp(diffs, f"pledge {pid}", ("pledgor", "pledgee", "id", "units", "registered_at", "seq", "status", "doc",
+                                      "consent_receiver", "consent_units"),
+             view, (p["pledgor"], p["pledgee"], p["id"], p["units"], p["registered_at"], p["seq"], p["status"],
+                    p["doc"], p["consent_receiver"], p["consent_units"]))
+    pkeys = sorted(state.pledge_ids)
+    pargs = [(k.split("|")[0], int(k.split("|")[1])) for k in pkeys]
+    for k, ids, bal in zip(pkeys, r("pledges_of", pargs), r("pledged_balance_of", pargs)):
+        _cmp(diffs, f"pledges on {k}", ("rank order", "pledged balance"), (list(ids), bal),
+             (state.pledge_ids[k], state.pledged(k)))
+
+    # freezes
+    fids = sorted(int(f) for f in state.freezes)
+    for fid, view in zip(fids, r("freeze_of", [(f,) for f in fids])):
+        f = state.freezes[str(fid)]
+        skip = ("registered_at",) if f["registered_at"] is None else ()
+        _cmp(diffs, f"freeze {fid}", ("owner", "id", "units", "case_hash", "agent", "registered_at", "seq",
+                                      "expiry_day", "status"),
+             view, (f["owner"], f["id"], f["units"], f["case_hash"], f["agent"], f["registered_at"], f["seq"],
+                    f["expiry_day"], f["status"]), skip)
+    fkeys = sorted(state.freeze_queue)
+    fargs = [(k.split("|")[0], int(k.split("|")[1])) for k in fkeys]
+    for k, queue, frozen in zip(fkeys, r("freeze_queue_of", fargs), r("frozen_balance_of", fargs)):
+        total, flags = state.evaluate(k, today)
+        _cmp(diffs, f"freeze queue of {k}", ("ids", "in force", "frozen balance"),
+             (list(queue[0]), list(queue[1]), frozen), (state.freeze_queue[k], flags, total))
+    return diffs
+
+
+def verify_report(report: dict, state: State, reader) -> tuple[int, list[str]]:
+    """A migration report (shared/spec/legacy-export.md) against the chain and the rebuild:
+    every MIGRATED security's token_id is the id of its code and is sealed; every MIGRATED
+    or MERGED account's address is an open account."""
+    diffs: list[str] = []
+    secs = [(code, e) for code, e in sorted(report.get("securities", {}).items()) if e.get("status") == "MIGRATED"]
+    ids = reader.read("security_id", [(keccak(text=f"security:{code}"),) for code, _ in secs])
+    views = reader.read("security", [(e.get("token_id") or 0,) for _, e in secs])
+    for (code, e), sid, view in zip(secs, ids, views):
+        if e.get("token_id") != sid:
+            diffs.append(f"report security {code}: token_id {e.get('token_id')}, chain has id {sid} for its code")
+        if view[0] not in (2, 3):
+            diffs.append(f"report security {code}: status {view[0]} on chain (not ACTIVE or SUSPENDED)")
+        if str(sid) not in state.securities:
+            diffs.append(f"report security {code}: id {sid} not in the register rebuilt from events")
+    accs = [(no, e) for no, e in sorted(report.get("accounts", {}).items())
+            if e.get("status") in ("MIGRATED", "MERGED")]
+    views = reader.read("account_of", [(e["address"],) for _, e in accs]) if accs else []
+    for (no, e), view in zip(accs, views):
+        if view[0] == 0:
+            diffs.append(f"report account {no}: address {e['address']} has no account on chain")
+        elif not any(a.lower() == e["address"].lower() for a in state.accounts):
+            diffs.append(f"report account {no}: address {e['address']} not in the rebuilt register")
+    return len(secs) + len(accs), diffs
+
+
+def counts(state: State) -> str:
+    holders = sum(1 for h in state.holdings.values() if h["balance"] > 0)
+    return (f"{len(state.accounts)} accounts, {len(state.securities)} securities, {holders} holdings, "
+            f"{len(state.pledges)} pledges, {len(state.freezes)} freezes, {state.events} events "
+            f"to block {state.last_block}")
+
+
+def key(owner: str, sid: int) -> str:
+    return hkey(owner, sid)

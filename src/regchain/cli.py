@@ -1,0 +1,132 @@
+"""What the operator commands (scripts/ops.py, scripts/audit.py) share: connecting, finding
+the register, signers, document references, the indexer with its checkpoint."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from eth_utils import is_address, is_hex, keccak, to_checksum_address
+
+from regchain import calendar as cal
+from regchain import deployments, indexer
+
+DEFAULT_NETWORK = "ethereum:devnet:node"
+PASSPHRASE_ENV = "REGCHAIN_PASSPHRASE"
+
+
+@contextmanager
+def connected(choice: str | None):
+    """The active provider if one is connected (tests, ape console) and no other network
+    is asked for; otherwise connect to ``choice`` (default: the devnet)."""
+    from ape import networks
+
+    active = networks.active_provider
+    if active is not None and active.is_connected and choice is None:
+        yield active
+        return
+    with networks.parse_network_choice(choice or DEFAULT_NETWORK) as provider:
+        yield provider
+
+
+def network_name() -> str:
+    from ape import networks
+
+    return networks.provider.network.name
+
+
+def register_address(explicit: str | None) -> str:
+    if explicit:
+        if not is_address(explicit):
+            raise click.ClickException(f"--register {explicit!r} is not an address")
+        return to_checksum_address(explicit)
+    name = network_name()
+    address = deployments.register_address(name)
+    if not address:
+        raise click.ClickException(f"no register recorded for network '{name}' "
+                                   f"({deployments.display_path(deployments.path_for(name))}); "
+                                   "run `ape run deploy` or pass --register")
+    return address
+
+
+def first_block(name: str | None = None) -> int:
+    """Block of the recorded deployment (logs before it cannot be the register's)."""
+    try:
+        blocks = [c.get("block") for c in deployments.load(name or network_name())["contracts"].values()]
+        blocks = [b for b in blocks if b is not None]
+        return min(blocks) if blocks else 0
+    except Exception:
+        return 0
+
+
+def register(explicit: str | None):
+    from regchain import suite
+
+    return suite.at(register_address(explicit))
+
+
+def signer(alias: str | None):
+    """An ape account: a keyfile alias (passphrase from REGCHAIN_PASSPHRASE if set), a test
+    account index (``test:N``) or the address of an unlocked test account."""
+    from ape import accounts
+
+    if alias is None:
+        raise click.ClickException("pass --account (alias, test:N or a test account's address)")
+    if alias.startswith("test:"):
+        return accounts.test_accounts[int(alias[5:])]
+    if is_address(alias):
+        for acct in accounts.test_accounts:
+            if acct.address.lower() == alias.lower():
+                return acct
+        raise click.ClickException(f"{alias} is not an unlocked test account; use a keyfile alias")
+    try:
+        acct = accounts.load(alias)
+    except Exception as exc:
+        raise click.ClickException(f"no account '{alias}': {str(exc).splitlines()[0]}") from None
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    if passphrase:
+        acct.set_autosign(True, passphrase=passphrase)
+    return acct
+
+
+def doc_ref(text: str) -> bytes:
+    """A 0x-prefixed 32-byte hex is taken as is; any other text is hashed (keccak)."""
+    if text.startswith("0x") and len(text) == 66 and is_hex(text):
+        return bytes.fromhex(text[2:])
+    return keccak(text=text)
+
+
+def day_arg(text: str) -> int:
+    """YYYY-MM-DD or a day number."""
+    if text.isdigit():
+        return int(text)
+    try:
+        return cal.day_number(dt.date.fromisoformat(text))
+    except ValueError:
+        raise click.ClickException(f"{text!r} is neither a date (YYYY-MM-DD) nor a day number") from None
+
+
+def address_arg(text: str) -> str:
+    if not is_address(text):
+        raise click.ClickException(f"{text!r} is not an address")
+    return to_checksum_address(text)
+
+
+def make_indexer(address: str, checkpoint: Path | None, chunk: int = 2000, echo=None) -> indexer.Indexer:
+    from ape import networks
+
+    net = networks.provider.network
+    cid = networks.provider.chain_id
+    return indexer.Indexer(indexer.HttpRpc.from_ape(), address, indexer.abi_of_suite(),
+                           checkpoint=checkpoint or indexer.default_checkpoint(),
+                           network_key=f"{net.ecosystem.name}:{net.name}:{cid}", chunk=chunk,
+                           first_block=first_block(net.name), echo=echo)
+
+
+def one_line(exc: BaseException) -> str:
+    msg = getattr(exc, "revert_message", None)
+    text = (msg or str(exc)).strip() or type(exc).__name__
+    return text.splitlines()[0]

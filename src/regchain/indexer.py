@@ -1,0 +1,921 @@
+"""Rebuild the whole register from its events (全程留痕、可追溯).
+
+    rpc = HttpRpc(url)                      # or HttpRpc.from_ape()
+    idx = Indexer(rpc, register_address, abi_of_suite(), checkpoint=Path(".cache/indexer.json"),
+                  network_key="devnet")
+    state = idx.sync()                      # resumes from the checkpoint, if any
+
+Every log comes from the Register address (the desks run by DELEGATECALL on its storage,
+so their events are Register's). Logs are fetched with ``eth_getLogs`` in block chunks;
+a chunk the node refuses ("too many results", "limit exceeded", ...) is halved and
+retried. After each chunk the last block and the rebuilt state are written to the
+checkpoint file (one entry per network), so a killed run resumes where it stopped.
+
+What the state holds (all JSON-able, see ``State``): governance and roles, the calendar
+horizon and amendments, the pause, accounts, securities (status, kind, scale, holder
+count, supply, declared total, closures), holdings (balance, paid-in, acquisition day,
+lock-up, insider, insider quota), allowances and operators, pledges (status, units, rank,
+consent) and freezes (queue, status, expiry, "has taken effect").
+
+Freezes: which freezes are in force is derived with the contract's own rule
+(encumbrances.vy): read the queue in registration order, skip lapsed ones; one that has
+taken effect holds min(units, what is left); a waiting one takes effect if every earlier
+one is in force and it fits whole; the first that does not fit waits and so does
+everything after it. The "has taken effect" bit is persisted where the contract persists
+it (freeze, import, lift, tidy, court transfer, pledge enforcement). The events'
+``Frozen.in_force`` and ``FreezeTookEffect`` are used as a cross-check only: any
+disagreement is listed in ``State.notes``. (enforce_pledge persists the bit without a
+FreezeTookEffect event; deriving it by the rule is what makes the rebuild exact there.)
+
+Two things the events do not carry, and how they are handled:
+- the calendar bitmap (CalendarPublished has the range and the count, not the days):
+  holdings keep their acquisition *day*; the audit converts it with the chain's
+  ``trading_day_number_of_day``.
+- the registration time of an imported freeze (import_freezes; Frozen has no
+  registered_at): recorded as None, and the audit does not compare it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from eth_abi import decode as abi_decode
+from eth_utils import keccak, to_checksum_address
+
+ZERO = "0x0000000000000000000000000000000000000000"
+MAX_UINT = 2**256 - 1
+
+# account / security / pledge / freeze codes (regchain.constants mirrors them)
+ACTIVE_ACCOUNT, CLOSED_ACCOUNT = 1, 3
+PENDING, ACTIVE = 1, 2
+LLC = 1
+OFFERED, PLEDGED, RELEASED, ENFORCED, CANCELLED = 1, 2, 3, 4, 5
+OPEN, LIFTED, EXECUTED, LAPSED = 1, 2, 3, 4
+SECURITY_MANAGER, COURT_AGENT = 2, 16
+
+# The six categories of the regional-equity blockchain pilot's protocol.
+USERS = "用户登记"        # user registration: accounts, roles, governance
+ASSETS = "资产登记"       # asset registration: securities, issuance, capital changes, holding terms
+CASH = "资金映射"         # cash mapping: nothing on this register (no cash leg) -- never emitted
+ASSET_MAP = "资产映射"    # asset mapping: encumbrances mapped onto holdings (pledges, freezes)
+TRANSFERS = "转让管理"    # transfer management: transfers, approvals, operators, pause
+SETTLEMENT = "结算管理"   # settlement: forced moves (court transfers, enforcements), the calendar
+CATEGORIES = (USERS, ASSETS, CASH, ASSET_MAP, TRANSFERS, SETTLEMENT)
+
+CATEGORY_OF = {
+    "GovernanceTransferStarted": USERS, "GovernanceTransferred": USERS,
+    "RoleGranted": USERS, "RoleRevoked": USERS,
+    "SecurityRoleGranted": USERS, "SecurityRoleRevoked": USERS,
+    "AccountOpened": USERS, "AccountStatusChanged": USERS,
+    "AccountQualificationChanged": USERS, "AccountRecovered": USERS,
+    "SecurityRegistered": ASSETS, "Issued": ASSETS, "HoldingsRegistered": ASSETS,
+    "SecuritySealed": ASSETS, "SecurityStatusChanged": ASSETS,
+    "CapitalIncreased": ASSETS, "CapitalDecreased": ASSETS, "PaidInRecorded": ASSETS,
+    "LockupSet": ASSETS, "InsiderSet": ASSETS, "RegisterClosureSet": ASSETS,
+    "HoldingRecovered": ASSETS,
+    "PledgeOffered": ASSET_MAP, "PledgeOfferCancelled": ASSET_MAP, "PledgeRegistered": ASSET_MAP,
+    "PledgeReleased": ASSET_MAP, "PledgedTransferConsented": ASSET_MAP,
+    "Frozen": ASSET_MAP, "FreezeTookEffect": ASSET_MAP, "FreezeLifted": ASSET_MAP,
+    "FreezeRenewed": ASSET_MAP, "FreezeLapsed": ASSET_MAP,
+    "Transfer": TRANSFERS, "Approval": TRANSFERS, "OperatorSet": TRANSFERS,
+    "Paused": TRANSFERS, "Unpaused": TRANSFERS,
+    "PledgeEnforced": SETTLEMENT, "CourtTransferred": SETTLEMENT,
+    "CalendarPublished": SETTLEMENT, "CalendarAmended": SETTLEMENT,
+}
+
+
+class IndexerError(Exception):
+    """The rebuild cannot go on; the message is one line."""
+
+
+class RpcError(IndexerError):
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
+
+
+# ---------------------------------------------------------------- JSON-RPC
+
+
+class HttpRpc:
+    """Plain JSON-RPC over HTTP with batches (one kept-alive session)."""
+
+    def __init__(self, url: str, timeout: float = 60.0):
+        import requests
+
+        self.url = url
+        self.timeout = timeout
+        self.session = requests.Session()
+        self._id = 0
+
+    @classmethod
+    def from_ape(cls) -> "HttpRpc":
+        from ape import chain
+
+        uri = getattr(chain.provider, "http_uri", None) or chain.provider.uri
+        return cls(uri)
+
+    def call(self, method: str, params: list):
+        return self.batch([(method, params)])[0]
+
+    def batch(self, calls: list[tuple[str, list]]) -> list:
+        if not calls:
+            return []
+        body = []
+        for method, params in calls:
+            self._id += 1
+            body.append({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params})
+        try:
+            resp = self.session.post(self.url, json=body if len(body) > 1 else body[0], timeout=self.timeout)
+            replies = resp.json()
+        except Exception as exc:  # connection refused, timeout, not JSON
+            raise RpcError(f"{self.url}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        if isinstance(replies, dict):
+            replies = [replies]
+        by_id = {r.get("id"): r for r in replies}
+        out = []
+        for req in body:
+            reply = by_id.get(req["id"])
+            if reply is None:
+                raise RpcError(f"{req['method']}: no reply")
+            if "error" in reply:
+                err = reply["error"]
+                raise RpcError(f"{req['method']}: {err.get('message', err)}", err.get("code"))
+            out.append(reply["result"])
+        return out
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def abi_of_suite() -> list[dict]:
+    """The merged ABI of Register and its desks, as dicts (needs the ape project)."""
+    from regchain.suite import suite_contract_type
+
+    return [item.model_dump(mode="json", by_alias=True) for item in suite_contract_type().abi]
+
+
+@dataclass
+class Event:
+    name: str
+    block: int
+    tx: str
+    log_index: int
+    args: dict
+    timestamp: int | None = None
+
+
+def _jsonable(value):
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class Decoder:
+    """topic0 -> event; decodes raw logs into Event (addresses checksummed, bytes as 0x hex)."""
+
+    def __init__(self, abi: list[dict]):
+        self.events: dict[bytes, dict] = {}
+        for item in abi:
+            if item.get("type") != "event" or item.get("anonymous"):
+                continue
+            sig = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+            self.events[keccak(text=sig)] = item
+
+    @property
+    def topics(self) -> list[str]:
+        return ["0x" + t.hex() for t in self.events]
+
+    def decode(self, log: dict) -> Event | None:
+        topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
+        if not topics or topics[0] not in self.events:
+            return None
+        item = self.events[topics[0]]
+        indexed = [i for i in item["inputs"] if i.get("indexed")]
+        plain = [i for i in item["inputs"] if not i.get("indexed")]
+        args = {}
+        for i, topic in zip(indexed, topics[1:]):
+            args[i["name"]] = abi_decode([i["type"]], topic)[0]
+        data = bytes.fromhex(log["data"][2:])
+        for i, value in zip(plain, abi_decode([i["type"] for i in plain], data)):
+            args[i["name"]] = value
+        # keep ABI order
+        args = {i["name"]: _norm(i["type"], args[i["name"]]) for i in item["inputs"]}
+        ts = log.get("blockTimestamp")
+        return Event(item["name"], int(log["blockNumber"], 16), log["transactionHash"],
+                     int(log["logIndex"], 16), args, int(ts, 16) if ts else None)
+
+
+def _norm(typ: str, value):
+    if typ == "address":
+        return to_checksum_address(value)
+    if typ.startswith("bytes"):
+        return "0x" + bytes(value).hex()
+    return value
+
+
+# ---------------------------------------------------------------- log fetching
+
+TOO_MANY = ("too many", "limit", "exceed", "range", "10000", "response size", "timeout", "timed out")
+
+
+def iter_log_chunks(rpc, address: str, first: int, last: int, chunk: int = 2000, *,
+                    min_chunk: int = 1, max_chunk: int = 10_000,
+                    echo: Callable[[str], None] | None = None) -> Iterator[tuple[int, list[dict]]]:
+    """(last block of the chunk, its raw logs) for [first, last], in chunks of blocks.
+
+    A chunk the node refuses for its size is halved (down to ``min_chunk`` blocks) and
+    retried; after a success the size grows back by half up to ``max_chunk``.
+    """
+    start = first
+    size = max(min_chunk, chunk)
+    while start <= last:
+        end = min(last, start + size - 1)
+        try:
+            logs = rpc.call("eth_getLogs", [{"address": address, "fromBlock": hex(start),
+                                             "toBlock": hex(end)}])
+        except RpcError as exc:
+            text = str(exc).lower()
+            if size > min_chunk and (exc.code == -32005 or any(w in text for w in TOO_MANY)):
+                size = max(min_chunk, size // 2)
+                if echo:
+                    echo(f"  blocks {start}..{end}: {str(exc)[:80]}; chunk now {size} blocks")
+                continue
+            raise
+        yield end, logs
+        start = end + 1
+        size = min(max_chunk, size + max(1, size // 2)) if size < chunk else size
+
+
+def block_timestamps(rpc, blocks: Iterable[int], batch: int = 200) -> dict[int, int]:
+    blocks = sorted(set(blocks))
+    out: dict[int, int] = {}
+    for i in range(0, len(blocks), batch):
+        part = blocks[i:i + batch]
+        replies = rpc.batch([("eth_getBlockByNumber", [hex(b), False]) for b in part])
+        for b, reply in zip(part, replies):
+            out[b] = int(reply["timestamp"], 16)
+    return out
+
+
+# ---------------------------------------------------------------- state
+
+
+def hkey(owner: str, sid: int) -> str:
+    return f"{owner}|{sid}"
+
+
+def year_of(day: int) -> int:
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).year
+
+
+@dataclass
+class State:
+    """The register as rebuilt from events. Keys: addresses checksummed, ids as str."""
+
+    chain_id: int | None = None
+    address: str | None = None
+    time_unit: int = 1
+    utc_offset: int = 8 * 3600
+    first_block: int = 0
+    last_block: int = -1
+    last_block_hash: str | None = None  # a checkpoint resumes only on the same chain history
+    events: int = 0
+    governance: str = ZERO
+    pending_governance: str = ZERO
+    paused: bool = False
+    roles: dict = field(default_factory=dict)            # address -> flags
+    security_roles: dict = field(default_factory=dict)   # "address|id" -> flags
+    epoch_day: int = 0
+    horizon_day: int = 0
+    publications: list = field(default_factory=list)     # [first, last, trading days]
+    amendments: dict = field(default_factory=dict)       # day -> trading
+    accounts: dict = field(default_factory=dict)         # address -> record
+    securities: dict = field(default_factory=dict)       # id -> record
+    holdings: dict = field(default_factory=dict)         # "address|id" -> record
+    quotas: dict = field(default_factory=dict)           # "address|id" -> [year, base, used]
+    allowances: dict = field(default_factory=dict)       # "owner|spender|id" -> amount
+    operators: dict = field(default_factory=dict)        # "owner|spender" -> bool
+    pledges: dict = field(default_factory=dict)          # pledge id -> record
+    pledge_ids: dict = field(default_factory=dict)       # "address|id" -> [pledge ids, rank order]
+    freezes: dict = field(default_factory=dict)          # freeze id -> record
+    freeze_queue: dict = field(default_factory=dict)     # "address|id" -> [freeze ids, queue order]
+    registration_seq: int = 0
+    pledge_count: int = 0
+    freeze_count: int = 0
+    security_count: int = 0
+    notes: list = field(default_factory=list)            # disagreements between events and the rule
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "State":
+        return cls(**data)
+
+    # ------------------------------------------------------------ reading
+
+    def day_of(self, timestamp: int) -> int:
+        return (timestamp // self.time_unit + self.utc_offset) // 86400
+
+    def holding(self, owner: str, sid: int) -> dict:
+        return self.holdings.get(hkey(owner, sid)) or _new_holding()
+
+    def paid_view(self, owner: str, sid: int) -> int:
+        """Paid-in units as the contract's `holding` view reports them."""
+        h = self.holding(owner, sid)
+        sec = self.securities.get(str(sid))
+        return h["paid"] if sec and sec["kind"] == LLC else h["balance"]
+
+    def pledged(self, key: str) -> int:
+        return sum(self.pledges[str(p)]["units"] for p in self.pledge_ids.get(key, []))
+
+    def evaluate(self, key: str, day: int, stop: int | None = None) -> tuple[int, list[bool]]:
+        """(units held by the freezes in force, in-force flag per queued freeze): encumbrances.vy."""
+        balance = self.holdings.get(key, {}).get("balance", 0)
+        total, waiting, flags = 0, False, []
+        for i, fid in enumerate(self.freeze_queue.get(key, [])):
+            if stop is not None and i >= stop:
+                break
+            f = self.freezes[str(fid)]
+            if f["expiry_day"] < day:
+                flags.append(False)
+                continue
+            if f["took_effect"]:
+                total += min(f["units"], balance - total)
+                flags.append(True)
+            elif not waiting and total + f["units"] <= balance:
+                total += f["units"]
+                flags.append(True)
+            else:
+                waiting = True
+                flags.append(False)
+        return total, flags
+
+    def frozen(self, key: str, day: int) -> int:
+        return self.evaluate(key, day)[0]
+
+    def freeze_status(self, fid: int, day: int) -> str:
+        """OPEN freezes as IN_FORCE / WAITING / LAPSED on ``day``; others by status."""
+        f = self.freezes[str(fid)]
+        if f["status"] != OPEN:
+            return {LIFTED: "LIFTED", EXECUTED: "EXECUTED", LAPSED: "LAPSED"}[f["status"]]
+        if f["expiry_day"] < day:
+            return "LAPSED"
+        key = hkey(f["owner"], f["id"])
+        flags = self.evaluate(key, day)[1]
+        idx = self.freeze_queue[key].index(fid)
+        return "IN_FORCE" if flags[idx] else "WAITING"
+
+    def holders_of(self, sid: int) -> list[tuple[str, dict]]:
+        suffix = f"|{sid}"
+        return sorted(((k.split("|")[0], h) for k, h in self.holdings.items()
+                       if k.endswith(suffix) and h["balance"] > 0), key=lambda kv: -kv[1]["balance"])
+
+
+def _new_holding() -> dict:
+    return {"balance": 0, "paid": 0, "acquired_day": 0, "lock_until_day": 0, "insider": False}
+
+
+# ---------------------------------------------------------------- applying events
+
+
+class Applier:
+    """Applies decoded events, in log order, to a State."""
+
+    def __init__(self, state: State, on_holding: Callable | None = None):
+        self.s = state
+        self.on_holding = on_holding  # (event, owner, id, new balance) after a balance change
+        self._took_effect_seen: list[int] = []
+        self._tx: str | None = None
+
+    # every block with a relevant log needs its timestamp: callers fill Event.timestamp
+
+    def apply_all(self, events: list[Event], on_event: Callable[[Event], None] | None = None) -> None:
+        for i, ev in enumerate(events):
+            if ev.tx != self._tx:
+                self._end_tx()
+                self._tx = ev.tx
+            nxt = events[i + 1] if i + 1 < len(events) and events[i + 1].tx == ev.tx else None
+            handler = getattr(self, "on_" + ev.name, None)
+            if handler is not None:
+                if ev.name == "Transfer":
+                    handler(ev, nxt)
+                else:
+                    handler(ev)
+            self.s.events += 1
+            if on_event:
+                on_event(ev)
+        self._end_tx()
+
+    def _end_tx(self):
+        for fid in self._took_effect_seen:
+            f = self.s.freezes.get(str(fid))
+            if f is None or not f["took_effect"]:
+                self.s.notes.append(f"FreezeTookEffect({fid}) in tx {self._tx} but the rule does not "
+                                    "have it in force")
+        self._took_effect_seen = []
+
+    def day(self, ev: Event) -> int:
+        if ev.timestamp is None:
+            raise IndexerError(f"no timestamp for block {ev.block}")
+        return self.s.day_of(ev.timestamp)
+
+    def _holding(self, owner: str, sid: int) -> dict:
+        return self.s.holdings.setdefault(hkey(owner, sid), _new_holding())
+
+    def _sec(self, sid: int) -> dict:
+        return self.s.securities[str(sid)]
+
+    def _changed(self, ev, owner, sid):
+        if self.on_holding:
+            self.on_holding(ev, owner, sid, self.s.holdings[hkey(owner, sid)]["balance"])
+
+    # ------------------------------------------------------------ roles, calendar
+
+    def on_GovernanceTransferStarted(self, ev):
+        self.s.pending_governance = ev.args["pending"]
+
+    def on_GovernanceTransferred(self, ev):
+        self.s.governance = ev.args["current"]
+        self.s.pending_governance = ZERO
+
+    def on_RoleGranted(self, ev):
+        a = ev.args["account"]
+        self.s.roles[a] = self.s.roles.get(a, 0) | ev.args["role"]
+
+    def on_RoleRevoked(self, ev):
+        a = ev.args["account"]
+        self.s.roles[a] = self.s.roles.get(a, 0) & ~ev.args["role"]
+
+    def on_SecurityRoleGranted(self, ev):
+        k = hkey(ev.args["account"], ev.args["id"])
+        self.s.security_roles[k] = self.s.security_roles.get(k, 0) | ev.args["role"]
+
+    def on_SecurityRoleRevoked(self, ev):
+        k = hkey(ev.args["account"], ev.args["id"])
+        self.s.security_roles[k] = self.s.security_roles.get(k, 0) & ~ev.args["role"]
+
+    def on_CalendarPublished(self, ev):
+        a = ev.args
+        if self.s.horizon_day == 0:
+            self.s.epoch_day = a["first_day"]
+        self.s.horizon_day = a["last_day"]
+        self.s.publications.append([a["first_day"], a["last_day"], a["trading_days"]])
+
+    def on_CalendarAmended(self, ev):
+        self.s.amendments[str(ev.args["day"])] = ev.args["trading"]
+
+    def on_Paused(self, ev):
+        self.s.paused = True
+
+    def on_Unpaused(self, ev):
+        self.s.paused = False
+
+    # ------------------------------------------------------------ accounts
+
+    def on_AccountOpened(self, ev):
+        a = ev.args
+        self.s.accounts[a["wallet"]] = {"status": ACTIVE_ACCOUNT, "investor_class": a["investor_class"],
+                                        "qualified": a["qualified"], "identity": a["identity"],
+                                        "opened_block": ev.block}
+
+    def on_AccountStatusChanged(self, ev):
+        self.s.accounts[ev.args["wallet"]]["status"] = ev.args["status"]
+
+    def on_AccountQualificationChanged(self, ev):
+        self.s.accounts[ev.args["wallet"]]["qualified"] = ev.args["qualified"]
+
+    def on_AccountRecovered(self, ev):
+        old = self.s.accounts[ev.args["old_wallet"]]
+        new = dict(old)
+        if new["status"] == CLOSED_ACCOUNT:
+            new["status"] = ACTIVE_ACCOUNT
+        new["recovered_from"] = ev.args["old_wallet"]
+        new["opened_block"] = ev.block
+        self.s.accounts[ev.args["new_wallet"]] = new
+        # the old account's CLOSED comes with the AccountStatusChanged that follows
+
+    # ------------------------------------------------------------ securities, holdings
+
+    def on_SecurityRegistered(self, ev):
+        a = ev.args
+        self.s.securities[str(a["id"])] = {
+            "status": PENDING, "kind": a["kind"], "unit_scale": a["unit_scale"], "holder_count": 0,
+            "meeting_day": 0, "record_day": 0, "total_supply": 0, "declared_total": a["declared_total"],
+            "code_hash": a["code_hash"], "registered_block": ev.block}
+        self.s.security_count = max(self.s.security_count, a["id"])
+
+    def on_Issued(self, ev):
+        a = ev.args
+        sid, owner = a["id"], a["receiver"]
+        sec = self._sec(sid)
+        h = self._holding(owner, sid)
+        if sec["status"] != PENDING and h["insider"]:  # increase_capital snapshots insiders
+            self._insider_snapshot(owner, sid, h["balance"], a["acquired_day"])
+        if h["balance"] == 0:
+            sec["holder_count"] += 1
+        h["balance"] += a["amount"]
+        if sec["kind"] == LLC:
+            h["paid"] += a["paid"]
+        h["acquired_day"] = a["acquired_day"]
+        sec["total_supply"] += a["amount"]
+        self._changed(ev, owner, sid)
+
+    def on_SecuritySealed(self, ev):
+        self._sec(ev.args["id"])["status"] = ACTIVE
+
+    def on_SecurityStatusChanged(self, ev):
+        self._sec(ev.args["id"])["status"] = ev.args["status"]
+
+    def on_CapitalIncreased(self, ev):
+        sec = self._sec(ev.args["id"])
+        sec["declared_total"] = sec["total_supply"]
+
+    on_CapitalDecreased = on_CapitalIncreased
+
+    def on_PaidInRecorded(self, ev):
+        self._holding(ev.args["owner"], ev.args["id"])["paid"] = ev.args["paid"]
+
+    def on_LockupSet(self, ev):
+        self._holding(ev.args["owner"], ev.args["id"])["lock_until_day"] = ev.args["lock_until_day"]
+
+    def on_InsiderSet(self, ev):
+        self._holding(ev.args["owner"], ev.args["id"])["insider"] = ev.args["insider"]
+
+    def on_RegisterClosureSet(self, ev):
+        sec = self._sec(ev.args["id"])
+        sec["meeting_day"], sec["record_day"] = ev.args["meeting_day"], ev.args["record_day"]
+
+    def on_Approval(self, ev):
+        a = ev.args
+        self.s.allowances[f"{a['owner']}|{a['spender']}|{a['id']}"] = a["amount"]
+
+    def on_OperatorSet(self, ev):
+        a = ev.args
+        self.s.operators[f"{a['owner']}|{a['spender']}"] = a["approved"]
+
+    def on_Transfer(self, ev, nxt: Event | None):
+        a = ev.args
+        sender, receiver, sid, amount = a["sender"], a["receiver"], a["id"], a["amount"]
+        sec = self._sec(sid)
+        if receiver == ZERO:  # capital decrease: unpaid LLC units are cancelled first
+            day = self.day(ev)
+            h = self._holding(sender, sid)
+            if h["insider"]:
+                self._insider_snapshot(sender, sid, h["balance"], day)
+            h["balance"] -= amount
+            h["paid"] = min(h["paid"], h["balance"])
+            if h["balance"] == 0:
+                sec["holder_count"] -= 1
+            sec["total_supply"] -= amount
+            self._changed(ev, sender, sid)
+            return
+        if nxt is not None and nxt.name == "HoldingRecovered" and nxt.args["id"] == sid:
+            self._recover_holding(sender, receiver, sid)
+            self._changed(ev, sender, sid)
+            self._changed(ev, receiver, sid)
+            return
+        day = self.day(ev)
+        if nxt is not None and nxt.name in ("PledgeEnforced", "CourtTransferred"):
+            # both persist which freezes are in force before the units move
+            self._settle(hkey(sender, sid), day)
+        elif a["caller"] != sender:  # transferFrom by a spender
+            if not self.s.operators.get(f"{sender}|{a['caller']}"):
+                k = f"{sender}|{a['caller']}|{sid}"
+                allowed = self.s.allowances.get(k, 0)
+                if allowed != MAX_UINT:
+                    self.s.allowances[k] = allowed - amount
+        self._move(sender, receiver, sid, amount, day)
+        self._changed(ev, sender, sid)
+        self._changed(ev, receiver, sid)
+
+    def on_HoldingRecovered(self, ev):
+        pass  # applied with the Transfer just before it
+
+    def _move(self, sender, receiver, sid, amount, day):
+        """ledger._apply: receiver's acquisition day becomes today, paid-in moves first."""
+        sec = self._sec(sid)
+        sh, rh = self._holding(sender, sid), self._holding(receiver, sid)
+        balance, received = sh["balance"], rh["balance"]
+        moved_paid = min(sh["paid"], amount)
+        sh["balance"] -= amount
+        sh["paid"] -= moved_paid
+        rh["balance"] += amount
+        rh["paid"] += moved_paid
+        rh["acquired_day"] = day
+        if sh["insider"]:
+            self._insider_dispose(sender, sid, balance, amount, day)
+        if rh["insider"]:
+            self._insider_snapshot(receiver, sid, received, day)
+        if received == 0:
+            sec["holder_count"] += 1
+        if balance == amount:
+            sec["holder_count"] -= 1
+
+    def _recover_holding(self, old, new, sid):
+        s = self.s
+        ok, nk = hkey(old, sid), hkey(new, sid)
+        s.holdings[nk] = s.holdings.pop(ok)
+        s.holdings[ok] = _new_holding()
+        if ok in s.quotas:
+            s.quotas[nk] = s.quotas.pop(ok)
+        if s.freeze_queue.get(ok) or s.pledge_ids.get(ok):
+            for fid in s.freeze_queue.get(ok, []):
+                s.freezes[str(fid)]["owner"] = new
+            for pid in s.pledge_ids.get(ok, []):
+                s.pledges[str(pid)]["pledgor"] = new
+            s.freeze_queue[nk] = s.freeze_queue.pop(ok, [])
+            s.pledge_ids[nk] = s.pledge_ids.pop(ok, [])
+
+    def _insider_dispose(self, owner, sid, balance, amount, day):
+        k, year = hkey(owner, sid), year_of(day)
+        q = self.s.quotas.get(k)
+        base, used = (q[1], q[2]) if q and q[0] == year else (balance, 0)
+        self.s.quotas[k] = [year, base, used + amount]
+
+    def _insider_snapshot(self, owner, sid, balance_before, day):
+        k, year = hkey(owner, sid), year_of(day)
+        q = self.s.quotas.get(k)
+        if not q or q[0] != year:
+            self.s.quotas[k] = [year, balance_before, 0]
+
+    # ------------------------------------------------------------ pledges
+
+    def _next_seq(self) -> int:
+        self.s.registration_seq += 1
+        return self.s.registration_seq
+
+    def on_PledgeOffered(self, ev):
+        a = ev.args
+        self.s.pledges[str(a["pledge_id"])] = {
+            "pledgor": a["pledgor"], "pledgee": a["pledgee"], "id": a["id"], "units": a["units"],
+            "registered_at": 0, "seq": 0, "status": OFFERED, "doc": a["doc"],
+            "consent_receiver": ZERO, "consent_units": 0, "offered_block": ev.block}
+        self.s.pledge_count = max(self.s.pledge_count, a["pledge_id"])
+
+    def on_PledgeOfferCancelled(self, ev):
+        self.s.pledges[str(ev.args["pledge_id"])]["status"] = CANCELLED
+
+    def on_PledgeRegistered(self, ev):
+        a = ev.args
+        pid = a["pledge_id"]
+        p = self.s.pledges.get(str(pid))
+        if p is None:  # import_pledges: no offer before it
+            p = self.s.pledges[str(pid)] = {
+                "pledgor": a["pledgor"], "pledgee": a["pledgee"], "id": a["id"], "units": a["units"],
+                "doc": a["doc"], "consent_receiver": ZERO, "consent_units": 0, "offered_block": ev.block}
+            self.s.pledge_count = max(self.s.pledge_count, pid)
+        p.update(status=PLEDGED, registered_at=a["registered_at"], seq=self._next_seq(),
+                 registered_block=ev.block)
+        self.s.pledge_ids.setdefault(hkey(a["pledgor"], a["id"]), []).append(pid)
+
+    def _reduce(self, pid: int, units: int, final: int):
+        p = self.s.pledges[str(pid)]
+        p["units"] -= units
+        if p["units"] == 0:
+            p["status"] = final
+            self.s.pledge_ids[hkey(p["pledgor"], p["id"])].remove(pid)
+
+    def on_PledgeReleased(self, ev):
+        pid = ev.args["pledge_id"]
+        p = self.s.pledges[str(pid)]
+        if ev.args["actor"] == p["pledgor"]:  # transfer_pledged spends the consent
+            p["consent_units"], p["consent_receiver"] = 0, ZERO
+        self._reduce(pid, ev.args["units"], RELEASED)
+
+    def on_PledgeEnforced(self, ev):
+        self._reduce(ev.args["pledge_id"], ev.args["units"], ENFORCED)
+
+    def on_PledgedTransferConsented(self, ev):
+        p = self.s.pledges[str(ev.args["pledge_id"])]
+        p["consent_receiver"], p["consent_units"] = ev.args["receiver"], ev.args["units"]
+
+    # ------------------------------------------------------------ freezes
+
+    def _settle(self, key: str, day: int) -> list[int]:
+        flags = self.s.evaluate(key, day)[1]
+        promoted = []
+        for fid, in_force in zip(self.s.freeze_queue.get(key, []), flags):
+            f = self.s.freezes[str(fid)]
+            if in_force and not f["took_effect"]:
+                f["took_effect"] = True
+                promoted.append(fid)
+        return promoted
+
+    def on_Frozen(self, ev):
+        a = ev.args
+        fid, owner, sid = a["freeze_id"], a["owner"], a["id"]
+        sec = self._sec(sid)
+        roles = self.s.roles.get(a["actor"], 0)
+        imported = sec["status"] == PENDING and not (roles & COURT_AGENT)
+        if sec["status"] == PENDING and roles & COURT_AGENT and roles & SECURITY_MANAGER:
+            imported = None  # either path: registration time unknown
+        self.s.freezes[str(fid)] = {
+            "owner": owner, "id": sid, "units": a["units"], "case_hash": a["case_hash"],
+            "agent": a["actor"], "registered_at": None if imported in (True, None) else ev.timestamp,
+            "seq": self._next_seq(), "expiry_day": a["expiry_day"], "status": OPEN,
+            "took_effect": False, "doc": a["doc"], "registered_block": ev.block}
+        self.s.freeze_count = max(self.s.freeze_count, fid)
+        key = hkey(owner, sid)
+        self.s.freeze_queue.setdefault(key, []).append(fid)
+        self._settle(key, self.day(ev))
+        if self.s.freezes[str(fid)]["took_effect"] != a["in_force"]:
+            self.s.notes.append(f"Frozen({fid}).in_force={a['in_force']} but the rule says "
+                                f"{not a['in_force']} (block {ev.block})")
+
+    def on_FreezeTookEffect(self, ev):
+        self._took_effect_seen.append(ev.args["freeze_id"])
+
+    def _remove(self, fid: int, status: int):
+        f = self.s.freezes[str(fid)]
+        f["status"] = status
+        self.s.freeze_queue[hkey(f["owner"], f["id"])].remove(fid)
+        return hkey(f["owner"], f["id"])
+
+    def on_FreezeLifted(self, ev):
+        self._settle(self._remove(ev.args["freeze_id"], LIFTED), self.day(ev))
+
+    def on_FreezeLapsed(self, ev):
+        self._settle(self._remove(ev.args["freeze_id"], LAPSED), self.day(ev))
+
+    def on_FreezeRenewed(self, ev):
+        self.s.freezes[str(ev.args["freeze_id"])]["expiry_day"] = ev.args["expiry_day"]
+
+    def on_CourtTransferred(self, ev):
+        fid = ev.args["freeze_id"]
+        self.s.freezes[str(fid)]["units"] = ev.args["remaining"]
+        if ev.args["remaining"] == 0:
+            self._remove(fid, EXECUTED)
+
+
+# ---------------------------------------------------------------- the indexer
+
+
+NEEDS_TIME = {"Transfer", "Frozen", "FreezeLifted", "FreezeLapsed", "CourtTransferred", "PledgeEnforced"}
+
+
+CHECKPOINT_ENV = "REGCHAIN_INDEXER_CHECKPOINT"
+
+
+def default_checkpoint() -> Path:
+    return Path(os.environ.get(CHECKPOINT_ENV) or Path(".cache") / "indexer.json")
+
+
+class Indexer:
+    """Chunked, resumable rebuild of the register at ``address``."""
+
+    def __init__(self, rpc, address: str, abi: list[dict], *, checkpoint: Path | None = None,
+                 network_key: str = "default", chunk: int = 2000, first_block: int = 0,
+                 echo: Callable[[str], None] | None = None, checkpoint_every_s: float = 2.0):
+        self.rpc = rpc
+        self.address = to_checksum_address(address)
+        self.decoder = Decoder(abi)
+        self.checkpoint = Path(checkpoint) if checkpoint else None
+        self.network_key = network_key
+        self.chunk = chunk
+        self.first_block = first_block
+        self.echo = echo
+        self.checkpoint_every_s = checkpoint_every_s
+        self.chain_id = int(rpc.call("eth_chainId", []), 16)
+        self.state = self._load() or self._fresh()
+
+    # ------------------------------------------------------------ checkpoint
+
+    def _fresh(self) -> State:
+        unit, offset = self._clock()
+        return State(chain_id=self.chain_id, address=self.address, time_unit=unit, utc_offset=offset,
+                     first_block=self.first_block, last_block=self.first_block - 1)
+
+    def _clock(self) -> tuple[int, int]:
+        sel = lambda sig: "0x" + keccak(text=sig)[:4].hex()  # noqa: E731
+        unit, offset = self.rpc.batch([("eth_call", [{"to": self.address, "data": sel("TIME_UNIT()")}, "latest"]),
+                                       ("eth_call", [{"to": self.address, "data": sel("UTC_OFFSET()")}, "latest"])])
+        if unit in ("0x", None) or offset in ("0x", None):
+            raise IndexerError(f"no register at {self.address} (TIME_UNIT/UTC_OFFSET unreadable)")
+        return int(unit, 16), int(offset, 16)
+
+    def _load(self) -> State | None:
+        if not self.checkpoint or not self.checkpoint.is_file():
+            return None
+        try:
+            entry = json.loads(self.checkpoint.read_text()).get(self.network_key)
+        except (OSError, ValueError) as exc:
+            raise IndexerError(f"checkpoint {self.checkpoint} unreadable: {exc}") from None
+        if not entry:
+            return None
+        if entry.get("chain_id") != self.chain_id or entry.get("address", "").lower() != self.address.lower():
+            if self.echo:
+                self.echo(f"checkpoint {self.checkpoint} [{self.network_key}] is for chain "
+                          f"{entry.get('chain_id')} / {entry.get('address')}: starting afresh")
+            return None
+        state = State.from_json(entry["state"])
+        if state.last_block >= 0:
+            block = self.rpc.call("eth_getBlockByNumber", [hex(state.last_block), False])
+            if not block or block.get("hash") != state.last_block_hash:
+                if self.echo:
+                    self.echo(f"checkpoint {self.checkpoint} [{self.network_key}]: block {state.last_block} "
+                              "is not on this chain any more (reset or reorg): starting afresh")
+                return None
+        return state
+
+    def _write(self) -> None:
+        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            data = json.loads(self.checkpoint.read_text()) if self.checkpoint.is_file() else {}
+        except ValueError:
+            data = {}
+        data[self.network_key] = {"chain_id": self.chain_id, "address": self.address,
+                                  "last_block": self.state.last_block, "state": self.state.to_json()}
+        tmp = self.checkpoint.with_suffix(self.checkpoint.suffix + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False))
+        tmp.replace(self.checkpoint)
+
+    # ------------------------------------------------------------ sync
+
+    def head(self) -> int:
+        return int(self.rpc.call("eth_blockNumber", []), 16)
+
+    def events(self, first: int, last: int) -> Iterator[tuple[int, list[Event]]]:
+        """(chunk end, decoded events with timestamps) for [first, last]."""
+        for end, logs in iter_log_chunks(self.rpc, self.address, first, last, self.chunk, echo=self.echo):
+            evs = [e for e in (self.decoder.decode(log) for log in logs) if e is not None]
+            evs.sort(key=lambda e: (e.block, e.log_index))
+            missing = {e.block for e in evs if e.timestamp is None}
+            if missing:
+                ts = block_timestamps(self.rpc, missing)
+                for e in evs:
+                    if e.timestamp is None:
+                        e.timestamp = ts[e.block]
+            yield end, evs
+
+    def sync(self, to_block: int | None = None, on_event: Callable[[Event], None] | None = None,
+             on_holding: Callable | None = None, stop_after_chunks: int | None = None) -> State:
+        """Apply every event after the checkpoint up to ``to_block`` (default: head)."""
+        last = self.head() if to_block is None else to_block
+        applier = Applier(self.state, on_holding)
+        saved_at = time.monotonic()
+        chunks = 0
+        for end, evs in self.events(self.state.last_block + 1, last):
+            applier.apply_all(evs, on_event)  # on_event sees the state just after each event
+            self.state.last_block = end
+            self.state.last_block_hash = None
+            chunks += 1
+            if time.monotonic() - saved_at >= self.checkpoint_every_s:
+                self.save()
+                saved_at = time.monotonic()
+            if stop_after_chunks is not None and chunks >= stop_after_chunks:
+                break
+        self.save()
+        return self.state
+
+    def save(self) -> None:
+        if not self.checkpoint:
+            return
+        if self.state.last_block >= 0 and self.state.last_block_hash is None:
+            block = self.rpc.call("eth_getBlockByNumber", [hex(self.state.last_block), False])
+            self.state.last_block_hash = block["hash"] if block else None
+        self._write()
+
+
+def replay(rpc, address: str, abi: list[dict], *, first_block: int = 0, to_block: int | None = None,
+           on_event=None, on_holding=None, chunk: int = 2000) -> State:
+    """A rebuild from scratch without a checkpoint (history, feed, reports)."""
+    return Indexer(rpc, address, abi, chunk=chunk, first_block=first_block).sync(
+        to_block, on_event=on_event, on_holding=on_holding)
+
+
+# ---------------------------------------------------------------- supervisory feed
+
+
+def feed_lines(events: list[Event]) -> Iterator[dict]:
+    """One JSON-able dict per event: category, names, doc (the event's, else the tx's)."""
+    by_tx: dict[str, list[Event]] = {}
+    for e in events:
+        by_tx.setdefault(e.tx, []).append(e)
+    for e in events:
+        doc = e.args.get("doc")
+        if doc is None:
+            doc = next((o.args["doc"] for o in by_tx[e.tx] if "doc" in o.args), None)
+        yield {"block": e.block, "timestamp": e.timestamp, "tx": e.tx, "log_index": e.log_index,
+               "category": category(e, by_tx[e.tx]), "event": e.name, "doc": doc,
+               "fields": {k: _jsonable(v) for k, v in e.args.items()}}
+
+
+def category(e: Event, tx_events: list[Event]) -> str:
+    if e.name == "Transfer":
+        names = {o.name for o in tx_events}
+        if e.args["receiver"] == ZERO or "HoldingRecovered" in names:
+            return ASSETS  # capital decrease, recovery of a lost key
+        if names & {"PledgeEnforced", "CourtTransferred"}:
+            return SETTLEMENT
+        return TRANSFERS
+    return CATEGORY_OF.get(e.name, ASSETS)
