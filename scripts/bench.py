@@ -28,6 +28,8 @@ GOALS: dict[str, float] = {
     "ratio.encumbered_vs_plain_transfer": 1.15,
     # issue 3: the register's state machine on anvil through the lean driver
     "steps_per_s.property_anvil": 500,
+    # issue 8: the worst case of every function fits a 30 M consortium block
+    "reliability.max_gas_worst_case": 30_000_000,
 }
 
 # The calendar the suite measurements publish (as tests/conftest.py does).
@@ -187,6 +189,71 @@ def measure_encumbrances(ctx: Ctx) -> dict:
     }}
 
 
+def measure_instructions(ctx: Ctx) -> dict:
+    """Transfer instructions and bidding (issue 6) on the suite measure_suite deployed.
+    fund_transfer_full_cycle: the gas of propose + accept + consent + settle of an LP-fund
+    transfer free of payment (institutions only, minimum holding 1,000,000 units, the
+    buyer a new partner, no first refusal so no notice); dvp_settlement: settle_transfer
+    of an accepted LLC instruction between two shareholders (no notice, no exercisers)
+    against a cash token the seller already holds; bid: the first bid on a listing of a
+    JSC (escrow only), bid_outbid: a bid that beats it (escrow plus the earlier bidder's
+    refund credited)."""
+    reg, registrar, today, new_jsc = ctx.suite
+    gov, manager = ctx.deployer, ctx.accounts[2]
+    seller, buyer, other = ctx.accounts[8], ctx.accounts[9], ctx.accounts[4]
+    for who in (seller, buyer):
+        reg.open_account(who, doc(f"id:{who.address}"), int(InvestorClass.INSTITUTION), True,
+                         doc("open"), sender=registrar)
+    zero = "0x0000000000000000000000000000000000000000"
+
+    def new_security(label: str, kind: Kind, holdings: list[tuple[str, int]]) -> int:
+        code = doc(f"bench {label}")
+        reg.register_security(code, int(kind), 0, sum(u for _, u in holdings), doc("registration"), sender=registrar)
+        sid = int(reg.security_id(code))
+        reg.register_holdings(sid, [(h, u, u, today - 60, 0, False) for h, u in holdings],
+                              doc("holdings"), sender=registrar)
+        reg.seal_security(sid, doc("seal"), sender=registrar)
+        return sid
+
+    fund = new_security("lp fund", Kind.LP_FUND, [(seller.address, 5_000_000), (other.address, 5_000_000)])
+    reg.set_transfer_terms(fund, False, True, 1_000_000, doc("fund agreement"), sender=registrar)
+    reg.grant_security_role(fund, manager, 2, sender=gov)  # SecurityRole.FUND_MANAGER
+    receipts = [reg.propose_transfer(buyer, fund, 2_000_000, 2_000_000, zero, doc("lpa"), sender=seller)]
+    iid = int(reg.instruction_count())
+    receipts.append(reg.accept_transfer(iid, doc("accept"), sender=buyer))
+    receipts.append(reg.consent_transfer(iid, doc("consent"), sender=manager))
+    receipts.append(reg.settle_transfer(iid, doc("paid off chain"), sender=registrar))
+    assert int(reg.balanceOf(buyer, fund)) == 2_000_000
+    full_cycle = sum(gas_used(r) for r in receipts)
+
+    cash = ctx.deploy("CashToken")
+    reg.set_cash_token(cash, True, doc("cash"), sender=gov)
+    for who in (seller, buyer, other):
+        cash.mint(who, 10**12, sender=who)
+        cash.approve(reg, 2**256 - 1, sender=who)
+    llc = new_security("llc", Kind.LLC, [(seller.address, 1_000_000), (buyer.address, 1_000_000)])
+    reg.propose_transfer(buyer, llc, 1_000, 50_000, cash, doc("spa"), sender=seller)
+    iid = int(reg.instruction_count())
+    reg.accept_transfer(iid, doc("accept"), sender=buyer)
+    dvp = gas_used(reg.settle_transfer(iid, doc("settle"), sender=seller))
+    assert int(reg.balanceOf(buyer, llc)) == 1_001_000
+    assert int(reg.escrowed(cash)) == int(cash.balanceOf(reg))
+
+    jsc, _ = new_jsc("auction", [(seller.address, 1_000_000)])
+    receipt = reg.list_units(jsc, 1_000, 10_000, cash, today + 5, doc("listing"), sender=seller)
+    (listed,) = list(receipt.events.filter(reg.Listed))
+    listing_id = int(listed.listing_id)
+    first_bid = gas_used(reg.bid(listing_id, 10_000, doc("bid"), sender=buyer))
+    outbid = gas_used(reg.bid(listing_id, 11_000, doc("bid"), sender=other))
+    assert int(reg.escrowed(cash)) == int(cash.balanceOf(reg))
+    return {"gas": {
+        "fund_transfer_full_cycle": full_cycle,
+        "dvp_settlement": dvp,
+        "bid": first_bid,
+        "bid_outbid": outbid,
+    }}
+
+
 # Issue 3: the stateful property test's machine (regchain.stateful), on a fresh suite.
 PROPERTY_ANVIL = dict(max_examples=40, stateful_step_count=75)
 PROPERTY_APE = dict(max_examples=2, stateful_step_count=25)
@@ -254,7 +321,41 @@ def measure_ratios(results: dict) -> dict:
     return {"ratio": ratios} if ratios else {}
 
 
-GROUPS = [measure_baseline, measure_suite, measure_encumbrances, measure_property]
+# Issue 8: worst cases of the bounded loops, and the robustness tests' records.
+ROBUSTNESS_RECORD = Path(project.path) / "bench" / "robustness.json"
+BOUNDS_PORT = 8553
+
+
+def measure_robustness(ctx: Ctx) -> dict:
+    """reliability.max_gas_worst_case: the largest gas of any function at the worst state
+    its bounded loops can meet (8 pledges + 8 freezes on a holding, every batch at its
+    maximum; tests/test_robustness_contracts.py `worst_cases`, full size), measured
+    here on a fresh anvil without step tracing; every function's figure is under
+    `worst_case_gas`. reliability.bad_inputs_tried and reliability.faults_survived are
+    read from bench/robustness.json, which the last run of tests/test_robustness_inputs.py
+    and tests/test_robustness_faults.py wrote (not re-run here)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "regchain_robustness_contracts", Path(project.path) / "tests" / "test_robustness_contracts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with module.BoundsNode(BOUNDS_PORT) as node:
+        gas = node.measure(encumbered_holders=200, recover_ids=200)
+    worst_name = max(gas, key=gas.get)
+    reliability = {"max_gas_worst_case": gas[worst_name], "max_gas_worst_case_function": worst_name,
+                   "max_gas_worst_case_except_recover": max(v for k, v in gas.items()
+                                                            if not k.startswith("recover ("))}
+    if ROBUSTNESS_RECORD.exists():
+        record = json.loads(ROBUSTNESS_RECORD.read_text())
+        if "bad_inputs" in record:
+            reliability["bad_inputs_tried"] = record["bad_inputs"]["folders"]
+        if "faults" in record:
+            reliability["faults_survived"] = record["faults"]["survived"]
+    return {"reliability": reliability, "worst_case_gas": gas}
+
+
+GROUPS = [measure_baseline, measure_suite, measure_encumbrances, measure_instructions, measure_property, measure_robustness]
 
 
 def merge(into: dict, new: dict) -> dict:

@@ -43,6 +43,7 @@ struct Listing:
     reserve: uint256
     cash: address
     end_day: uint256
+    listed_day: uint256
     consented: bool
     best_bidder: address
     best_amount: uint256
@@ -118,6 +119,7 @@ def list_units(id: uint256, units: uint256, reserve: uint256, cash: address, end
         reserve=reserve,
         cash=cash,
         end_day=end_day,
+        listed_day=today,
         consented=False,
         best_bidder=empty(address),
         best_amount=0,
@@ -198,7 +200,10 @@ def close_listing(listing_id: uint256, doc: bytes32):
     sh: uint256 = 0
     rh: uint256 = 0
     code, sec, sh, rh = ledger._check(l.seller, l.best_bidder, l.id, l.units, now)
-    # the listing was the notice and the consent; every other refusal stands
+    # the listing was the consent (checked above) and, if its window was as long as
+    # the notice period, the notice; every other refusal stands
+    if code == ledger.R_NEEDS_NOTICE and l.end_day < l.listed_day + instructions.NOTICE_DAYS:
+        raise ledger._reason(code)
     if code != ledger.OK and code != ledger.R_NEEDS_CONSENT and code != ledger.R_NEEDS_NOTICE:
         raise ledger._reason(code)
     ledger._apply(l.seller, l.best_bidder, l.id, l.units, now, sec, sh, rh)

@@ -118,6 +118,10 @@ event InstructionWithdrawn:
     actor: indexed(address)
     doc: bytes32
 
+event InstructionLapsed:
+    instruction_id: indexed(uint256)
+    actor: indexed(address)
+
 event FirstRefusalExercised:
     instruction_id: indexed(uint256)
     holder: indexed(address)
@@ -298,6 +302,15 @@ def settle_transfer(instruction_id: uint256, doc: bytes32):
     assert kind < ledger.LP_FUND or ins.consented, "instructions: manager has not consented"
     self.instruction_of[instruction_id].stage = SETTLED
     takers: DynArray[address, MAX_EXERCISERS] = self.exercisers[instruction_id]
+    total: uint256 = 0
+    for holder: address in takers:
+        total += ledger._balance(holder, ins.id)
+    if total == 0 and len(takers) != 0:
+        # every holder who exercised has since sold out: nobody left to buy pro rata
+        for holder: address in takers:
+            if ins.cash != empty(address):
+                self._credit(ins.cash, holder, ins.price)
+        takers = []
     if len(takers) == 0:
         assert ins.buyer_accepted, "instructions: buyer has not accepted"
         self._deliver(ins, ins.buyer, ins.units, ins.price, instruction_id, doc)
@@ -305,9 +318,6 @@ def settle_transfer(instruction_id: uint256, doc: bytes32):
     # first refusal exercised: the outsider gets nothing back but its escrow
     if ins.buyer_accepted and ins.cash != empty(address):
         self._credit(ins.cash, ins.buyer, ins.price)
-    total: uint256 = 0
-    for holder: address in takers:
-        total += ledger._balance(holder, ins.id)
     units_left: uint256 = ins.units
     price_left: uint256 = ins.price
     for i: uint256 in range(MAX_EXERCISERS):
@@ -352,6 +362,7 @@ def reclaim_lapsed(instruction_id: uint256):
     assert ins.stage == PROPOSED and calendar._today() > ins.expiry_day, "instructions: not lapsed"
     self.instruction_of[instruction_id].stage = LAPSED
     self._refund_all(instruction_id, ins)
+    log InstructionLapsed(instruction_id=instruction_id, actor=msg.sender)
 
 
 @external
@@ -447,7 +458,10 @@ def _deliver(ins: Instruction, receiver: address, units: uint256, paid: uint256,
     sh: uint256 = 0
     rh: uint256 = 0
     code, sec, sh, rh = ledger._check(ins.seller, receiver, ins.id, units, now)
-    # consent and notice are what this instruction supplies; every other refusal stands
+    # consent is what settlement supplies (checked by settle_transfer), and notice
+    # where this instruction gave it; every other refusal stands
+    if code == ledger.R_NEEDS_NOTICE and ins.notice_end_day == 0:
+        raise ledger._reason(code)  # the receiver became an outsider, or the terms changed, after the proposal
     if code != ledger.OK and code != ledger.R_NEEDS_CONSENT and code != ledger.R_NEEDS_NOTICE:
         raise ledger._reason(code)
     ledger._apply(ins.seller, receiver, ins.id, units, now, sec, sh, rh)
