@@ -9,7 +9,8 @@ checkpoint in .cache/indexer.json per network), read every rebuilt record back f
 contract in batched eth_calls and list every difference; exit 1 if there is any. With
 --report it also checks a migration report (token ids, addresses) against the chain.
 `feed` writes the supervisory feed (one JSON line per event with its category of the
-pilot's protocol); `html` a static page for one security. Default network: the devnet.
+pilot's protocol, and one more under 资金映射 for each cash leg); `html` a static page
+for one security. Default network: the devnet.
 """
 
 from __future__ import annotations
@@ -100,19 +101,19 @@ def feed(ctx, network, register_address, out, from_block):
             first = common.first_block() if from_block is None else from_block
             idx = indexer.Indexer(indexer.HttpRpc.from_ape(), reg.address, indexer.abi_of_suite(), first_block=first)
             out.parent.mkdir(parents=True, exist_ok=True)
+            memo: dict = {}  # cash token of each instruction and listing, across chunks
             with out.open("w", encoding="utf-8") as fh:
                 for _, evs in idx.events(first, idx.head()):
-                    for line in indexer.feed_lines(evs):
+                    for line in indexer.feed_lines(evs, memo):
                         counts[line["category"]] = counts.get(line["category"], 0) + 1
                         fh.write(json.dumps(line, ensure_ascii=False) + "\n")
     except click.ClickException:
         raise
     except Exception as exc:
         _fail(exc)
-    click.echo(f"feed: {sum(counts.values())} events to {out}")
+    click.echo(f"feed: {sum(counts.values())} lines to {out} (one per event, one more per cash leg)")
     for cat in indexer.CATEGORIES:
-        note = "  (no cash leg on this register)" if cat == indexer.CASH else ""
-        click.echo(f"  {cat:<6} {counts.get(cat, 0):>8}{note}")
+        click.echo(f"  {cat:<6} {counts.get(cat, 0):>8}")
 
 
 def security_history(reg_address: str, sid: int, first: int):

@@ -254,6 +254,56 @@ def measure_instructions(ctx: Ctx) -> dict:
     }}
 
 
+def measure_audit(ctx: Ctx) -> dict:
+    """Issue 7: the indexer's rebuild of the whole register from its events alone (a fresh
+    replay, no checkpoint, eth_getLogs in 2,000-block chunks) on the suite measure_suite
+    deployed, after a scenario of a few hundred more events: 198 accounts opened and 200
+    holdings written in batches, a capital increase and decrease over 50 holders, 30
+    transfers, a DvP instruction and a bidding round with cash. audit.events_per_s is the
+    events applied per second of wall time, audit.rebuild_wall_s that wall time; the
+    rebuild is then checked against contract state (no difference allowed)."""
+    import time
+
+    from regchain import audit as audit_mod
+    from regchain import indexer
+    from regchain.migrate import Chain
+
+    reg, registrar, today, new_jsc = ctx.suite
+    gov, alice, bob = ctx.deployer, ctx.accounts[4], ctx.accounts[5]
+    holders = [bench_address(10_000 + i) for i in range(198)]  # with alice and bob: one full batch of 200
+    reg.open_accounts([(h, doc(f"id:{h}"), int(InvestorClass.INDIVIDUAL), True) for h in holders],
+                      doc("audit bench accounts"), sender=registrar)
+    sid, _ = new_jsc("audit bench", [(h, 1_000) for h in holders] + [(alice.address, 100_000), (bob.address, 1_000)])
+    reg.increase_capital(sid, [(h, 10, 10) for h in holders[:50]], doc("increase"), sender=registrar)
+    reg.decrease_capital(sid, [(h, 5) for h in holders[50:100]], doc("decrease"), sender=registrar)
+    for i in range(30):
+        reg.transfer(holders[i], sid, 1 + i, sender=alice)
+    cash = ctx.deploy("CashToken")
+    if not reg.cash_tokens(cash):
+        reg.set_cash_token(cash, True, doc("cash"), sender=gov)
+    for who in (alice, bob):
+        cash.mint(who, 10**9, sender=who)
+        cash.approve(reg, 2**256 - 1, sender=who)
+    reg.propose_transfer(bob, sid, 100, 1_000, cash, doc("spa"), sender=alice)
+    iid = int(reg.instruction_count())
+    reg.accept_transfer(iid, doc("accept"), sender=bob)
+    reg.settle_transfer(iid, doc("settle"), sender=alice)
+    reg.list_units(sid, 100, 500, cash, int(reg.today()) + 1, doc("listing"), sender=alice)
+    reg.bid(int(reg.listing_count()), 600, doc("bid"), sender=bob)
+
+    rpc, abi = indexer.HttpRpc.from_ape(), indexer.abi_of_suite()
+    started = time.perf_counter()
+    state = indexer.replay(rpc, reg.address, abi)
+    wall = time.perf_counter() - started
+    diffs = audit_mod.compare(state, Chain(reg, None))
+    assert not diffs and not state.notes, (diffs + state.notes)[:5]
+    return {"audit": {
+        "events_per_s": round(state.events / wall),
+        "rebuild_wall_s": round(wall, 3),
+        "events": state.events,
+    }}
+
+
 # Issue 3: the stateful property test's machine (regchain.stateful), on a fresh suite.
 PROPERTY_ANVIL = dict(max_examples=40, stateful_step_count=75)
 PROPERTY_APE = dict(max_examples=2, stateful_step_count=25)
@@ -355,7 +405,8 @@ def measure_robustness(ctx: Ctx) -> dict:
     return {"reliability": reliability, "worst_case_gas": gas}
 
 
-GROUPS = [measure_baseline, measure_suite, measure_encumbrances, measure_instructions, measure_property, measure_robustness]
+GROUPS = [measure_baseline, measure_suite, measure_encumbrances, measure_instructions, measure_audit,
+          measure_property, measure_robustness]
 
 
 def merge(into: dict, new: dict) -> dict:

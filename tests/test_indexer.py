@@ -171,3 +171,168 @@ def test_feed__categories_and_document_hashes(scenario, register):
                          {x["tx"] for x in by_event.get("PledgeReleased", [])})
     for ln in lines:
         assert {"block", "tx", "log_index", "category", "event", "doc", "fields"} <= set(ln)
+
+
+# ---------------------------------------------------------------- transfer instructions, bidding, cash
+
+ZERO = "0x0000000000000000000000000000000000000000"
+
+
+@pytest.fixture(scope="module")
+def transfers(scenario, chain, accounts, project, register, registrar, governance, alice, bob, dave, outsider,
+              new_security, advance_days):
+    """On top of `scenario`: a DvP instruction with first refusal settled pro rata by the
+    buyer, a fund FoP instruction with the manager's consent settled by the registrar, a
+    withdrawn and a lapsed-and-reclaimed DvP instruction, a pending one, a bidding round
+    with a beaten bid, a withdrawn listing and refund claims."""
+    carol = scenario["new_carol"]  # the old carol's account is closed by the recovery
+    cash = governance.deploy(project.CashToken)
+    register.set_cash_token(cash, True, doc("cash"), sender=governance)
+    for who in (alice, bob, carol, dave):
+        cash.mint(who, 10_000, sender=who)
+        cash.approve(register, 10_000, sender=who)
+    llc = new_security([(alice, 600), (bob, 300), (carol, 100)], kind=Kind.LLC)
+    fund = new_security([(alice, 5_000), (bob, 5_000)], kind=Kind.LP_FUND)
+    jsc = new_security([(alice, 1_000), (bob, 1_000)], kind=Kind.JSC)
+    register.set_transfer_terms(fund, False, True, 1_000, doc("lpa terms"), sender=registrar)
+    register.grant_security_role(fund, governance, SecurityRole.FUND_MANAGER, sender=governance)
+
+    # DvP to an outsider of the LLC: dave accepts, bob and carol exercise first refusal
+    register.propose_transfer(dave, llc, 200, 2_000, cash, doc("spa"), sender=alice)
+    dvp = register.instruction_count()
+    register.accept_transfer(dvp, doc("accept"), sender=dave)
+    register.exercise_first_refusal(dvp, doc("rofr bob"), sender=bob)
+    register.exercise_first_refusal(dvp, doc("rofr carol"), sender=carol)
+    # between members, DvP, accepted, never settled: lapses and is reclaimed
+    register.propose_transfer(alice, llc, 100, 500, cash, doc("spa 2"), sender=bob)
+    lapsing = register.instruction_count()
+    register.accept_transfer(lapsing, doc("accept 2"), sender=alice)
+    # accepted, then withdrawn by the seller: the escrow becomes a refund
+    register.propose_transfer(bob, llc, 50, 100, cash, doc("spa 3"), sender=alice)
+    withdrawn = register.instruction_count()
+    register.accept_transfer(withdrawn, doc("accept 3"), sender=bob)
+    register.withdraw_transfer(withdrawn, doc("withdraw 3"), sender=alice)
+    # fund, free of payment: buyer accepts, manager consents, the registrar settles
+    register.propose_transfer(outsider, fund, 2_000, 0, ZERO, doc("lp transfer"), sender=alice)
+    fop = register.instruction_count()
+    register.accept_transfer(fop, doc("accept lp"), sender=outsider)
+    register.consent_transfer(fop, doc("consent lp"), sender=governance)
+    register.settle_transfer(fop, doc("paid off chain"), sender=registrar)
+
+    # one-way bidding: carol's bid is beaten by dave's; a second listing is withdrawn
+    end = register.today() + 3
+    register.list_units(jsc, 400, 1_000, cash, end, doc("listing"), sender=alice)
+    sold = register.listing_count()
+    register.bid(sold, 1_200, doc("bid carol"), sender=carol)
+    register.bid(sold, 1_500, doc("bid dave"), sender=dave)
+    register.list_units(jsc, 100, 300, cash, end, doc("listing 2"), sender=bob)
+    pulled = register.listing_count()
+    register.bid(pulled, 300, doc("bid dave 2"), sender=dave)
+    register.withdraw_listing(pulled, doc("withdraw listing"), sender=bob)
+    advance_days(4)
+    register.close_listing(sold, doc("close"), sender=bob)
+    register.claim_refund(cash, sender=carol)
+
+    advance_days(28)  # past the 30-day notice; the members' instruction is past its expiry
+    register.settle_transfer(dvp, doc("settle"), sender=dave)  # the buyer settles: no allowance spent
+    register.reclaim_lapsed(lapsing, sender=outsider)
+    register.claim_refund(cash, sender=dave)
+    # still pending at the end
+    register.propose_transfer(bob, llc, 10, 0, ZERO, doc("spa 4"), sender=alice)
+    pending = register.instruction_count()
+    return {"cash": cash, "llc": llc, "fund": fund, "jsc": jsc, "dvp": dvp, "lapsing": lapsing,
+            "withdrawn": withdrawn, "fop": fop, "pending": pending, "sold": sold, "pulled": pulled,
+            "carol": carol, "head": chain.blocks.head.number}
+
+
+def test_rebuild__instructions_bidding_cash__equals_contract_state(transfers, register, alice, bob, dave,
+                                                                   outsider, tmp_path):
+    state = _indexer(register, tmp_path).sync(transfers["head"])
+    assert state.notes == []
+    assert audit.compare(state, Chain(register, None)) == []
+    t, day = transfers, register.today()
+    token, carol = t["cash"].address, t["carol"].address
+    # transfer terms: the LLC default and the fund's terms
+    assert state.transfer_terms[str(t["llc"])] == {"first_refusal": True, "institutional_only": False,
+                                                   "fund_minimum": 0}
+    assert state.transfer_terms[str(t["fund"])] == {"first_refusal": False, "institutional_only": True,
+                                                    "fund_minimum": 1_000}
+    # instructions and their stages now
+    stage = {k: state.instruction_stage(t[k], day) for k in ("dvp", "lapsing", "withdrawn", "fop", "pending")}
+    assert stage == {"dvp": indexer.I_SETTLED, "lapsing": indexer.I_LAPSED, "withdrawn": indexer.I_WITHDRAWN,
+                     "fop": indexer.I_SETTLED, "pending": indexer.I_PROPOSED}
+    assert state.instructions[str(t["lapsing"])]["stage"] == indexer.I_LAPSED  # reclaimed: InstructionLapsed
+    assert state.pending_instructions(day) == [t["pending"]]
+    dvp = state.instructions[str(t["dvp"])]
+    assert dvp["exercisers"] == [bob.address, carol]
+    assert dvp["deliveries"] == [[bob.address, 150, 1_500], [carol, 50, 500]]  # 200 units pro rata 300:100
+    # listings and bids
+    sold = state.listings[str(t["sold"])]
+    assert (sold["status"], sold["best_bidder"], sold["best_amount"]) == (indexer.L_SOLD, dave.address, 1_500)
+    assert [b[:2] for b in sold["bids"]] == [[carol, 1_200], [dave.address, 1_500]]
+    assert state.listings[str(t["pulled"])]["status"] == indexer.L_WITHDRAWN
+    # cash: what is left in escrow is exactly the unclaimed refunds
+    assert state.cash_tokens == {token: True}
+    unclaimed = {k.split("|")[1]: v for k, v in state.refunds.items() if v}
+    # bob: withdrawn escrow + excess of his exercise; carol: her excess (her beaten bid was claimed);
+    # alice: the lapsed escrow; dave claimed his withdrawn listing's bid and his displaced acceptance
+    assert unclaimed == {bob.address: 100 + 2_000 - 1_500, carol: 2_000 - 500, alice.address: 500}
+    assert state.escrowed[token] == sum(unclaimed.values()) == t["cash"].balanceOf(register)
+    # the settlements moved units without touching allowances
+    assert all(v >= 0 for v in state.allowances.values())
+
+
+def test_rebuild__tampered_instruction_and_escrow__listed(transfers, register, tmp_path):
+    state = _indexer(register, tmp_path).sync(transfers["head"])
+    token = transfers["cash"].address
+    state.instructions[str(transfers["pending"])]["units"] += 1
+    state.listings[str(transfers["sold"])]["best_amount"] -= 1
+    state.escrowed[token] += 7
+    state.transfer_terms[str(transfers["fund"])]["fund_minimum"] = 999
+    diffs = audit.compare(state, Chain(register, None))
+    assert any(d.startswith(f"instruction {transfers['pending']}: units") for d in diffs)
+    assert any(d.startswith(f"listing {transfers['sold']}: best_amount") for d in diffs)
+    assert any(d.startswith(f"cash token {token}: escrowed is") for d in diffs)
+    assert any(d.startswith(f"transfer terms of {transfers['fund']}: fund_minimum") for d in diffs)
+
+
+def test_feed__instructions_bidding_cash__categories_and_cash_legs(transfers, register):
+    events = []
+    indexer.replay(indexer.HttpRpc.from_ape(), register.address, indexer.abi_of_suite(),
+                   to_block=transfers["head"], on_event=events.append)
+    memo, chunks = {}, {}  # fed in chunks of 5 blocks, as `ape run audit feed` does by block range
+    for e in events:
+        chunks.setdefault(e.block // 5, []).append(e)
+    lines = [ln for _, evs in sorted(chunks.items()) for ln in indexer.feed_lines(evs, memo)]
+    assert {ln["category"] for ln in lines} == set(indexer.CATEGORIES)
+    assert len([ln for ln in lines if ln["leg"] == "event"]) == len(events)
+    token = transfers["cash"].address
+
+    def cats(name, leg="event"):
+        return {ln["category"] for ln in lines if ln["event"] == name and ln["leg"] == leg}
+
+    for name in ("CashTokenSet", "RefundCredited", "RefundClaimed"):
+        assert cats(name) == {indexer.CASH}
+    for name in ("InstructionProposed", "InstructionAccepted", "InstructionConsented", "InstructionWithdrawn",
+                 "InstructionLapsed", "FirstRefusalExercised", "Listed", "BidPlaced"):
+        assert cats(name) == {indexer.TRANSFERS}, name
+    assert cats("InstructionSettled") == cats("ListingClosed") == {indexer.SETTLEMENT}
+    assert cats("TransferTermsSet") == {indexer.ASSETS}
+    settle_txs = {ln["tx"] for ln in lines if ln["event"] in ("InstructionSettled", "ListingClosed")}
+    moved = [ln for ln in lines if ln["event"] == "Transfer" and ln["tx"] in settle_txs]
+    assert len(moved) == 4 and {ln["category"] for ln in moved} == {indexer.SETTLEMENT}  # 2 ROFR, fund, listing
+    # cash legs: every escrow (acceptances with cash, exercises, bids) and every DvP payment
+    legs = [ln for ln in lines if ln["leg"] == "cash"]
+    assert {ln["category"] for ln in legs} == {indexer.CASH}
+    assert all(ln["cash"]["token"] == token for ln in legs)
+    kinds = sorted((ln["event"], ln["cash"]["kind"], ln["cash"]["amount"]) for ln in legs)
+    assert kinds == sorted([
+        ("InstructionAccepted", "escrow", 2_000), ("InstructionAccepted", "escrow", 500),
+        ("InstructionAccepted", "escrow", 100), ("FirstRefusalExercised", "escrow", 2_000),
+        ("FirstRefusalExercised", "escrow", 2_000), ("BidPlaced", "escrow", 1_200), ("BidPlaced", "escrow", 1_500),
+        ("BidPlaced", "escrow", 300), ("InstructionSettled", "payment", 1_500),
+        ("InstructionSettled", "payment", 500), ("ListingClosed", "payment", 1_500)])
+    # the fund's free-of-payment acceptance and settlement carry no cash leg
+    fop_lines = [ln for ln in lines if ln["fields"].get("instruction_id") == transfers["fop"]]
+    assert fop_lines and all(ln["leg"] == "event" for ln in fop_lines)
+    assert next(ln for ln in lines if ln["event"] == "InstructionSettled")["doc"] == "0x" + doc("paid off chain").hex()

@@ -7,15 +7,96 @@
 the suite's merged ABI (``regchain.migrate.Chain(register, None)``). Every record the
 rebuild knows is read back: globals, securities, accounts, holdings (acquisition day via
 the chain's ``trading_day_number_of_day``), insider quotas, roles, allowances, operators,
-pledges (record, rank order per holding, pledged balance) and freezes (record, queue,
-in-force flags and frozen balance, evaluated on the chain's ``today()``).
+pledges (record, rank order per holding, pledged balance), freezes (record, queue,
+in-force flags and frozen balance, evaluated on the chain's ``today()``), transfer terms
+(the terms bits of each security's storage word, read with ``eth_getStorageAt``: the
+register has no view of them), transfer instructions (``instruction_of``, ``stage_of``
+against the stage derived on ``today()``, ``exercisers_of``), listings (``listing_of``),
+cash tokens, ``escrowed`` per token and ``refunds`` per token and holder. Two more checks
+of the cash side: escrowed equals open escrows plus unclaimed refunds (issue 6's
+invariant, on the rebuild), and each token's ``balanceOf(register)`` covers ``escrowed``.
 """
 
 from __future__ import annotations
 
 from eth_utils import keccak
 
-from regchain.indexer import ZERO, State, hkey
+from regchain.indexer import LP_FUND, ZERO, State, hkey
+
+LISTING_FIELDS = ("seller", "id", "units", "reserve", "cash", "end_day", "listed_day", "consented", "best_bidder",
+                  "best_amount", "status", "doc")
+
+# ledger.vy's security word: ``security_data`` is a HashMap whose entry for id sits at
+# keccak(slot . id); the transfer terms are its bits 120..218. The slot is found on the
+# chain (the one whose word for a known id holds exactly the status, kind, scale and
+# holder count that ``security()`` reports), not taken from `vyper -f layout`: the
+# deployed code puts it at 19 where the layout output says 18.
+SLOT_SEARCH = range(64)
+RESTRICTED_BIT, ROFR_BIT, INSTITUTIONAL_BIT, FUND_MIN_SHIFT = 1 << 120, 1 << 121, 1 << 122, 123
+AMOUNT_MAX = 2**96 - 1
+TERMS_MASK = (AMOUNT_MAX << FUND_MIN_SHIFT) | RESTRICTED_BIT | ROFR_BIT | INSTITUTIONAL_BIT
+ERC20_BALANCE_ABI = [{"type": "function", "name": "balanceOf", "stateMutability": "view",
+                      "inputs": [{"name": "owner", "type": "address"}],
+                      "outputs": [{"name": "", "type": "uint256"}]}]
+
+
+def security_word_slot(sid: int, base: int) -> int:
+    return int.from_bytes(keccak(base.to_bytes(32, "big") + sid.to_bytes(32, "big")), "big")
+
+
+def _fields(word: int) -> tuple:
+    return word & 0xFF, (word >> 8) & 0xFF, (word >> 16) & 0xFF, (word >> 24) & 0xFFFFFFFF
+
+
+def security_data_slot(reader, sids: list[int], views: list) -> int | None:
+    """The slot of ledger.security_data, found from up to three securities' words."""
+    cands = list(SLOT_SEARCH)
+    for sid, view in list(zip(sids, views))[:3]:
+        words = _storage(reader, [security_word_slot(sid, c) for c in cands])
+        cands = [c for c, w in zip(cands, words) if _fields(w) == tuple(view[:4])]
+        if len(cands) <= 1:
+            break
+    return cands[0] if len(cands) == 1 else None
+
+
+def terms_word(terms: dict, kind: int) -> int:
+    """The terms bits ledger.set_transfer_terms (or register_security's default) writes."""
+    word = terms["fund_minimum"] << FUND_MIN_SHIFT
+    if terms["first_refusal"]:
+        word |= ROFR_BIT
+    if terms["institutional_only"]:
+        word |= INSTITUTIONAL_BIT
+    if word or kind >= LP_FUND:
+        word |= RESTRICTED_BIT
+    return word
+
+
+def _storage(reader, slots: list[int]) -> list[int]:
+    """Storage words of the register, batched (reader.storage if it has one, else its web3)."""
+    if hasattr(reader, "storage"):
+        return reader.storage(slots)
+    w3, address, out = reader.w3, reader.contract.address, []
+    for start in range(0, len(slots), 200):
+        with w3.batch_requests() as batch:
+            for slot in slots[start:start + 200]:
+                batch.add(w3.eth.get_storage_at(address, slot))
+            out.extend(int.from_bytes(bytes(v), "big") for v in batch.execute())
+    return out
+
+
+def _token_balances(reader, tokens: list[str]) -> list[int] | None:
+    """balanceOf(register) of each cash token, or None if the reader cannot call other contracts."""
+    if hasattr(reader, "token_balances"):
+        return reader.token_balances(tokens)
+    w3 = getattr(reader, "w3", None)
+    if w3 is None or not tokens:
+        return None if w3 is None else []
+    address, out = reader.contract.address, []
+    with w3.batch_requests() as batch:
+        for t in tokens:
+            batch.add(w3.eth.contract(address=t, abi=ERC20_BALANCE_ABI).functions.balanceOf(address))
+        out.extend(batch.execute())
+    return out
 
 
 def _n(v):
@@ -48,6 +129,11 @@ def addresses(state: State) -> set[str]:
         out |= {p["pledgor"], p["pledgee"]}
     for f in state.freezes.values():
         out.add(f["owner"])
+    for i in state.instructions.values():
+        out |= {i["seller"], i["buyer"], *i["exercisers"]}
+    for lst in state.listings.values():
+        out |= {lst["seller"], *(b[0] for b in lst["bids"])}
+    out |= {k.split("|")[1] for k in state.refunds}
     out.discard(ZERO)
     return out
 
@@ -58,7 +144,8 @@ def compare(state: State, reader) -> list[str]:
 
     # globals
     names = ("governance", "pending_governance", "paused", "epoch_day", "horizon_day", "security_count",
-             "pledge_count", "freeze_count", "today")  # registration_seq is not exported: seq per record
+             "pledge_count", "freeze_count", "instruction_count", "listing_count",
+             "today")  # registration_seq is not exported: seq per record
     got = [r(fn, [()])[0] for fn in names]
     today = got[-1]
     _cmp(diffs, "register", names[:-1], got[:-1],
@@ -78,6 +165,26 @@ def compare(state: State, reader) -> list[str]:
               s["total_supply"], s["declared_total"], s["code_hash"]))
         if by_code != sid:
             diffs.append(f"security {sid}: security_id(code_hash) is {by_code} on chain")
+
+    # transfer terms: the security word's terms bits (no view exports them)
+    base = security_data_slot(reader, sids, views) if sids else None
+    if sids and base is None:
+        diffs.append("transfer terms: no storage slot holds the security words (security() and storage disagree)")
+    words = _storage(reader, [security_word_slot(sid, base) for sid in sids]) if base is not None else []
+    for sid, view, word in zip(sids, views, words):
+        if _fields(word) != tuple(view[:4]):
+            diffs.append(f"transfer terms of {sid}: the security word in slot {base} disagrees with security()")
+            continue
+        t = state.transfer_terms.get(str(sid))
+        if t is None:
+            diffs.append(f"transfer terms of {sid}: not rebuilt from events")
+            continue
+        word &= TERMS_MASK
+        _cmp(diffs, f"transfer terms of {sid}", ("first_refusal", "institutional_only", "fund_minimum", "restricted"),
+             (bool(word & ROFR_BIT), bool(word & INSTITUTIONAL_BIT), word >> FUND_MIN_SHIFT,
+              bool(word & RESTRICTED_BIT)),
+             (t["first_refusal"], t["institutional_only"], t["fund_minimum"],
+              bool(terms_word(t, state.securities[str(sid)]["kind"]) & RESTRICTED_BIT)))
 
     # accounts (every address the rebuild has seen; unknown ones must be unopened)
     addrs = sorted(addresses(state))
@@ -150,7 +257,52 @@ def compare(state: State, reader) -> list[str]:
         total, flags = state.evaluate(k, today)
         _cmp(diffs, f"freeze queue of {k}", ("ids", "in force", "frozen balance"),
              (list(queue[0]), list(queue[1]), frozen), (state.freeze_queue[k], flags, total))
+
+    compare_transfers(state, reader, today, diffs)
     return diffs
+
+
+def compare_transfers(state: State, reader, today: int, diffs: list[str]) -> None:
+    """Instructions, exercisers, listings, cash tokens, escrow and refunds."""
+    r = reader.read
+    iids = sorted(int(i) for i in state.instructions)
+    args = [(i,) for i in iids]
+    for iid, view, stage, takers in zip(iids, r("instruction_of", args), r("stage_of", args),
+                                        r("exercisers_of", args)):
+        ins = state.instructions[str(iid)]
+        derived = state.instruction_stage(iid, today)
+        _cmp(diffs, f"instruction {iid}",
+             ("seller", "buyer", "id", "units", "price", "cash", "doc", "stage", "court_ordered", "buyer_accepted",
+              "consented", "notice_end_day", "expiry_day", "stage_of", "exercisers"),
+             (*view, stage, list(takers)),
+             (ins["seller"], ins["buyer"], ins["id"], ins["units"], ins["price"], ins["cash"], ins["doc"],
+              ins["stage"], ins["court_ordered"], ins["buyer_accepted"], ins["consented"], ins["notice_end_day"],
+              ins["expiry_day"], derived, ins["exercisers"]))
+
+    lids = sorted(int(i) for i in state.listings)
+    for lid, view in zip(lids, r("listing_of", [(i,) for i in lids])):
+        lst = state.listings[str(lid)]
+        _cmp(diffs, f"listing {lid}",
+             LISTING_FIELDS, view, tuple(lst[k] for k in LISTING_FIELDS))
+
+    tokens = sorted(set(state.cash_tokens) | set(state.escrowed) | {k.split("|")[0] for k in state.refunds})
+    targs = [(t,) for t in tokens]
+    for t, accepted, held in zip(tokens, r("cash_tokens", targs), r("escrowed", targs)):
+        _cmp(diffs, f"cash token {t}", ("accepted", "escrowed"), (accepted, held),
+             (state.cash_tokens.get(t, False), state.escrowed.get(t, 0)))
+        # issue 6's invariant, on the rebuild: escrowed = open escrows + unclaimed refunds
+        want = state.open_escrow(t) + state.refunds_of(t)
+        if state.escrowed.get(t, 0) != want:
+            diffs.append(f"cash token {t}: escrowed {state.escrowed.get(t, 0)} rebuilt from events, but open "
+                         f"escrows {state.open_escrow(t)} + refunds {state.refunds_of(t)} = {want}")
+    balances = _token_balances(reader, tokens)
+    for t, bal in zip(tokens, balances or []):
+        if bal < state.escrowed.get(t, 0):
+            diffs.append(f"cash token {t}: the register holds {bal}, less than the {state.escrowed.get(t, 0)} "
+                         "escrowed")
+    rkeys = sorted(state.refunds)
+    for k, got in zip(rkeys, r("refunds", [tuple(k.split("|")) for k in rkeys])):
+        _cmp(diffs, f"refund {k}", ("amount",), (got,), (state.refunds[k],))
 
 
 def verify_report(report: dict, state: State, reader) -> tuple[int, list[str]]:
@@ -182,7 +334,8 @@ def verify_report(report: dict, state: State, reader) -> tuple[int, list[str]]:
 def counts(state: State) -> str:
     holders = sum(1 for h in state.holdings.values() if h["balance"] > 0)
     return (f"{len(state.accounts)} accounts, {len(state.securities)} securities, {holders} holdings, "
-            f"{len(state.pledges)} pledges, {len(state.freezes)} freezes, {state.events} events "
+            f"{len(state.pledges)} pledges, {len(state.freezes)} freezes, {len(state.instructions)} instructions, "
+            f"{len(state.listings)} listings, {len(state.escrowed)} cash tokens, {state.events} events "
             f"to block {state.last_block}")
 
 

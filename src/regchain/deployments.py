@@ -3,6 +3,7 @@
     {
       "network": "devnet", "ecosystem": "ethereum", "chain_id": 20231,
       "register": "0x...",          # the address to use: Register, serving the whole suite
+      "time_unit_ms": false, "utc_offset_s": 28800,   # the suite's clock (set_fields)
       "contracts": {
         "Register": {
           "address": "0x...", "code_hash": "0x...", "block": 12, "deployer": "0x...",
@@ -163,6 +164,20 @@ def set_register(address, network: str | None = None) -> None:
     net = network or network_name()
     data = load(net)
     data["register"] = str(address)
+    _write(net, data)
+
+
+def set_fields(network: str | None = None, **fields) -> None:
+    """Record top-level fields of ``network``'s record (e.g. the suite's clock parameters
+    ``time_unit_ms`` and ``utc_offset_s``); refuses a record of another chain id."""
+    net = network or network_name()
+    data = load(net)
+    cid = networks.provider.chain_id
+    if data.get("chain_id") not in (None, cid):
+        raise DeploymentError(_mismatch_message(net, data["chain_id"], cid))
+    if all(data.get(k) == v for k, v in fields.items()):
+        return
+    data.update(fields)
     _write(net, data)
 
 

@@ -15,7 +15,21 @@ What the state holds (all JSON-able, see ``State``): governance and roles, the c
 horizon and amendments, the pause, accounts, securities (status, kind, scale, holder
 count, supply, declared total, closures), holdings (balance, paid-in, acquisition day,
 lock-up, insider, insider quota), allowances and operators, pledges (status, units, rank,
-consent) and freezes (queue, status, expiry, "has taken effect").
+consent), freezes (queue, status, expiry, "has taken effect"), transfer terms per
+security (first refusal, institutional only, fund minimum), transfer instructions
+(record, stored stage, exercisers, deliveries; the stage *now*, lapse included, is
+derived from ``expiry_day`` and the day as the contract's ``stage_of`` does), listings
+(record, best bid, every bid), accepted cash tokens, cash escrowed per token and refunds
+per token and holder.
+
+Settlement moves (``Transfer`` followed by ``InstructionSettled`` or ``ListingClosed``)
+are not transferFrom: the caller (registrar, buyer, whoever closes) spends no allowance.
+
+Cash: ``escrowed[token]`` rises with ``InstructionAccepted.escrowed``,
+``FirstRefusalExercised.escrowed`` and ``BidPlaced.amount``, falls with the ``paid`` of a
+DvP ``InstructionSettled``, the amount of a SOLD ``ListingClosed`` and ``RefundClaimed``;
+``RefundCredited``/``RefundClaimed`` move ``refunds``. A listing's ``listed_day`` (not in
+``Listed``) is the day of its block.
 
 Freezes: which freezes are in force is derived with the contract's own rule
 (encumbrances.vy): read the queue in registration order, skip lapsed ones; one that has
@@ -58,14 +72,21 @@ LLC = 1
 OFFERED, PLEDGED, RELEASED, ENFORCED, CANCELLED = 1, 2, 3, 4, 5
 OPEN, LIFTED, EXECUTED, LAPSED = 1, 2, 3, 4
 SECURITY_MANAGER, COURT_AGENT = 2, 16
+LP_FUND = 3
+# instruction stages (instructions.vy); I_LAPSED is stored only by reclaim_lapsed (InstructionLapsed)
+I_PROPOSED, I_SETTLED, I_REJECTED, I_WITHDRAWN, I_LAPSED = 1, 2, 3, 4, 5
+# listing statuses (auctions.vy)
+L_OPEN, L_SOLD, L_FAILED, L_WITHDRAWN = 1, 2, 3, 4
+# bump when State gains fields: an older checkpoint is then rebuilt from scratch
+SCHEMA = 2
 
-# The six categories of the regional-equity blockchain pilot's protocol.
+# The six categories of the regional-equity blockchain pilot's protocol (README "Supervisory feed").
 USERS = "用户登记"        # user registration: accounts, roles, governance
-ASSETS = "资产登记"       # asset registration: securities, issuance, capital changes, holding terms
-CASH = "资金映射"         # cash mapping: nothing on this register (no cash leg) -- never emitted
+ASSETS = "资产登记"       # asset registration: securities, issuance, capital changes, holding and transfer terms
+CASH = "资金映射"         # cash mapping: cash tokens, refunds, and the cash leg of every escrow and payment
 ASSET_MAP = "资产映射"    # asset mapping: encumbrances mapped onto holdings (pledges, freezes)
-TRANSFERS = "转让管理"    # transfer management: transfers, approvals, operators, pause
-SETTLEMENT = "结算管理"   # settlement: forced moves (court transfers, enforcements), the calendar
+TRANSFERS = "转让管理"    # transfer management: transfers, approvals, operators, pause, instructions, bids
+SETTLEMENT = "结算管理"   # settlement: forced moves, instruction settlements, listing closes, the calendar
 CATEGORIES = (USERS, ASSETS, CASH, ASSET_MAP, TRANSFERS, SETTLEMENT)
 
 CATEGORY_OF = {
@@ -87,7 +108,18 @@ CATEGORY_OF = {
     "Paused": TRANSFERS, "Unpaused": TRANSFERS,
     "PledgeEnforced": SETTLEMENT, "CourtTransferred": SETTLEMENT,
     "CalendarPublished": SETTLEMENT, "CalendarAmended": SETTLEMENT,
+    "TransferTermsSet": ASSETS,
+    "CashTokenSet": CASH, "RefundCredited": CASH, "RefundClaimed": CASH,
+    "InstructionProposed": TRANSFERS, "InstructionAccepted": TRANSFERS, "InstructionConsented": TRANSFERS,
+    "InstructionRejected": TRANSFERS, "InstructionWithdrawn": TRANSFERS, "InstructionLapsed": TRANSFERS,
+    "FirstRefusalExercised": TRANSFERS,
+    "Listed": TRANSFERS, "ListingConsented": TRANSFERS, "BidPlaced": TRANSFERS,
+    "InstructionSettled": SETTLEMENT, "ListingClosed": SETTLEMENT,
 }
+# Events with a cash leg get a second feed line under CASH ("leg": "cash"): the escrow
+# of an acceptance, an exercise or a bid (payer -> register) and the payment of a DvP
+# settlement or a sold listing (register -> seller).
+CASH_LEGS = ("InstructionAccepted", "FirstRefusalExercised", "BidPlaced", "InstructionSettled", "ListingClosed")
 
 
 class IndexerError(Exception):
@@ -312,7 +344,16 @@ class State:
     pledge_count: int = 0
     freeze_count: int = 0
     security_count: int = 0
+    transfer_terms: dict = field(default_factory=dict)   # id -> {first_refusal, institutional_only, fund_minimum}
+    instructions: dict = field(default_factory=dict)     # instruction id -> record (see on_InstructionProposed)
+    instruction_count: int = 0
+    listings: dict = field(default_factory=dict)         # listing id -> record (see on_Listed)
+    listing_count: int = 0
+    cash_tokens: dict = field(default_factory=dict)      # token -> accepted
+    escrowed: dict = field(default_factory=dict)         # token -> cash the register holds
+    refunds: dict = field(default_factory=dict)          # "token|holder" -> refund waiting to be pulled
     notes: list = field(default_factory=list)            # disagreements between events and the rule
+    schema: int = SCHEMA
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -374,6 +415,36 @@ class State:
         flags = self.evaluate(key, day)[1]
         idx = self.freeze_queue[key].index(fid)
         return "IN_FORCE" if flags[idx] else "WAITING"
+
+    def instruction_stage(self, iid: int, day: int) -> int:
+        """The stage now, as instructions.vy's ``stage_of``: a PROPOSED one past its expiry day is LAPSED."""
+        ins = self.instructions.get(str(iid))
+        if ins is None:
+            return 0
+        if ins["stage"] == I_PROPOSED and day > ins["expiry_day"]:
+            return I_LAPSED
+        return ins["stage"]
+
+    def pending_instructions(self, day: int) -> list[int]:
+        """The pending transfers: instructions neither closed nor lapsed on ``day``."""
+        return sorted(int(i) for i in self.instructions if self.instruction_stage(int(i), day) == I_PROPOSED)
+
+    def instruction_escrow(self, iid: int) -> int:
+        """Cash an instruction still holds in escrow (buyer's and each exerciser's price)."""
+        ins = self.instructions[str(iid)]
+        if ins["cash"] == ZERO or ins["stage"] != I_PROPOSED:
+            return 0
+        return ins["price"] * (int(ins["buyer_accepted"]) + len(ins["exercisers"]))
+
+    def open_escrow(self, token: str) -> int:
+        """Open escrows of ``token``: instructions not closed (lapsed ones until reclaimed), open listings' best bids."""
+        total = sum(self.instruction_escrow(int(i)) for i, ins in self.instructions.items() if ins["cash"] == token)
+        total += sum(lst["best_amount"] for lst in self.listings.values()
+                     if lst["cash"] == token and lst["status"] == L_OPEN)
+        return total
+
+    def refunds_of(self, token: str) -> int:
+        return sum(v for k, v in self.refunds.items() if k.split("|")[0] == token)
 
     def holders_of(self, sid: int) -> list[tuple[str, dict]]:
         suffix = f"|{sid}"
@@ -513,6 +584,15 @@ class Applier:
             "meeting_day": 0, "record_day": 0, "total_supply": 0, "declared_total": a["declared_total"],
             "code_hash": a["code_hash"], "registered_block": ev.block}
         self.s.security_count = max(self.s.security_count, a["id"])
+        # ledger.register_security: LLC shares carry first refusal (Company Law art 84) unless set otherwise
+        self.s.transfer_terms[str(a["id"])] = {"first_refusal": a["kind"] == LLC, "institutional_only": False,
+                                               "fund_minimum": 0}
+
+    def on_TransferTermsSet(self, ev):
+        a = ev.args
+        self.s.transfer_terms[str(a["id"])] = {"first_refusal": a["first_refusal"],
+                                               "institutional_only": a["institutional_only"],
+                                               "fund_minimum": a["fund_minimum"]}
 
     def on_Issued(self, ev):
         a = ev.args
@@ -588,6 +668,8 @@ class Applier:
         if nxt is not None and nxt.name in ("PledgeEnforced", "CourtTransferred"):
             # both persist which freezes are in force before the units move
             self._settle(hkey(sender, sid), day)
+        elif nxt is not None and nxt.name in ("InstructionSettled", "ListingClosed"):
+            pass  # settlement: whoever settles or closes spends no allowance
         elif a["caller"] != sender:  # transferFrom by a spender
             if not self.s.operators.get(f"{sender}|{a['caller']}"):
                 k = f"{sender}|{a['caller']}|{sid}"
@@ -756,11 +838,114 @@ class Applier:
         if ev.args["remaining"] == 0:
             self._remove(fid, EXECUTED)
 
+    # ------------------------------------------------------------ cash (资金映射)
+
+    def _escrow(self, token: str, amount: int):
+        self.s.escrowed[token] = self.s.escrowed.get(token, 0) + amount
+
+    def _pay_out(self, token: str, amount: int):
+        self.s.escrowed[token] = self.s.escrowed.get(token, 0) - amount
+
+    def on_CashTokenSet(self, ev):
+        self.s.cash_tokens[ev.args["token"]] = ev.args["accepted"]
+
+    def on_RefundCredited(self, ev):
+        k = f"{ev.args['token']}|{ev.args['holder']}"
+        self.s.refunds[k] = self.s.refunds.get(k, 0) + ev.args["amount"]
+
+    def on_RefundClaimed(self, ev):
+        a = ev.args
+        k = f"{a['token']}|{a['holder']}"
+        self.s.refunds[k] = self.s.refunds.get(k, 0) - a["amount"]
+        self._pay_out(a["token"], a["amount"])
+
+    # ------------------------------------------------------------ transfer instructions
+
+    def _ins(self, iid: int) -> dict:
+        return self.s.instructions[str(iid)]
+
+    def on_InstructionProposed(self, ev):
+        a = ev.args
+        iid = a["instruction_id"]
+        self.s.instructions[str(iid)] = {
+            "seller": a["seller"], "buyer": a["buyer"], "id": a["id"], "units": a["units"], "price": a["price"],
+            "cash": a["cash"], "doc": a["doc"], "stage": I_PROPOSED, "court_ordered": a["court_ordered"],
+            "buyer_accepted": False, "consented": False, "notice_end_day": a["notice_end_day"],
+            "expiry_day": a["expiry_day"], "exercisers": [], "deliveries": [], "actor": a["actor"],
+            "proposed_block": ev.block, "closed_block": None}
+        self.s.instruction_count = max(self.s.instruction_count, iid)
+
+    def on_InstructionAccepted(self, ev):
+        ins = self._ins(ev.args["instruction_id"])
+        ins["buyer_accepted"] = True
+        if ins["cash"] != ZERO:
+            self._escrow(ins["cash"], ev.args["escrowed"])
+
+    def on_InstructionConsented(self, ev):
+        self._ins(ev.args["instruction_id"])["consented"] = True
+
+    def _close(self, ev, stage: int):
+        ins = self._ins(ev.args["instruction_id"])
+        ins["stage"], ins["closed_block"] = stage, ev.block
+
+    def on_InstructionRejected(self, ev):
+        self._close(ev, I_REJECTED)  # the escrows came back as the RefundCredited before it
+
+    def on_InstructionWithdrawn(self, ev):
+        self._close(ev, I_WITHDRAWN)
+
+    def on_InstructionLapsed(self, ev):
+        self._close(ev, I_LAPSED)  # reclaim_lapsed: the escrows came back as the RefundCredited before it
+
+    def on_FirstRefusalExercised(self, ev):
+        ins = self._ins(ev.args["instruction_id"])
+        ins["exercisers"].append(ev.args["holder"])
+        if ins["cash"] != ZERO:
+            self._escrow(ins["cash"], ev.args["escrowed"])
+
+    def on_InstructionSettled(self, ev):
+        a = ev.args
+        self._close(ev, I_SETTLED)
+        ins = self._ins(a["instruction_id"])
+        ins["deliveries"].append([a["receiver"], a["units"], a["paid"]])
+        if ins["cash"] != ZERO:
+            self._pay_out(ins["cash"], a["paid"])
+
+    # ------------------------------------------------------------ one-way bidding
+
+    def on_Listed(self, ev):
+        a = ev.args
+        lid = a["listing_id"]
+        self.s.listings[str(lid)] = {
+            "seller": a["seller"], "id": a["id"], "units": a["units"], "reserve": a["reserve"], "cash": a["cash"],
+            "end_day": a["end_day"], "listed_day": self.day(ev), "consented": False, "best_bidder": ZERO,
+            "best_amount": 0, "status": L_OPEN,
+            "doc": a["doc"], "bids": [], "listed_block": ev.block, "closed_block": None}
+        self.s.listing_count = max(self.s.listing_count, lid)
+
+    def on_ListingConsented(self, ev):
+        self.s.listings[str(ev.args["listing_id"])]["consented"] = True
+
+    def on_BidPlaced(self, ev):
+        a = ev.args
+        lst = self.s.listings[str(a["listing_id"])]
+        lst["best_bidder"], lst["best_amount"] = a["bidder"], a["amount"]
+        lst["bids"].append([a["bidder"], a["amount"], ev.block])
+        self._escrow(lst["cash"], a["amount"])  # the beaten bid came back as the RefundCredited before it
+
+    def on_ListingClosed(self, ev):
+        a = ev.args
+        lst = self.s.listings[str(a["listing_id"])]
+        lst["status"], lst["closed_block"] = a["status"], ev.block
+        if a["status"] == L_SOLD:
+            self._pay_out(lst["cash"], a["amount"])
+
 
 # ---------------------------------------------------------------- the indexer
 
 
-NEEDS_TIME = {"Transfer", "Frozen", "FreezeLifted", "FreezeLapsed", "CourtTransferred", "PledgeEnforced"}
+NEEDS_TIME = {"Transfer", "Frozen", "FreezeLifted", "FreezeLapsed", "CourtTransferred", "PledgeEnforced",
+              "Listed"}
 
 
 CHECKPOINT_ENV = "REGCHAIN_INDEXER_CHECKPOINT"
@@ -811,6 +996,11 @@ class Indexer:
         except (OSError, ValueError) as exc:
             raise IndexerError(f"checkpoint {self.checkpoint} unreadable: {exc}") from None
         if not entry:
+            return None
+        if entry.get("state", {}).get("schema") != SCHEMA:
+            if self.echo:
+                self.echo(f"checkpoint {self.checkpoint} [{self.network_key}] was written by an older indexer: "
+                          "starting afresh")
             return None
         if entry.get("chain_id") != self.chain_id or entry.get("address", "").lower() != self.address.lower():
             if self.echo:
@@ -896,8 +1086,14 @@ def replay(rpc, address: str, abi: list[dict], *, first_block: int = 0, to_block
 # ---------------------------------------------------------------- supervisory feed
 
 
-def feed_lines(events: list[Event]) -> Iterator[dict]:
-    """One JSON-able dict per event: category, names, doc (the event's, else the tx's)."""
+def feed_lines(events: list[Event], memo: dict | None = None) -> Iterator[dict]:
+    """One JSON-able dict per event: category, names, doc (the event's, else the tx's);
+    plus, for an event with a cash leg (CASH_LEGS), a second line under CASH with
+    ``"leg": "cash"`` and the leg's token, payer, payee ("escrow": the register's
+    escrow) and amount. ``memo`` carries the
+    cash token of each instruction and listing across calls (a feed written chunk by
+    chunk passes the same dict; from mid-history an unknown token is null)."""
+    memo = {} if memo is None else memo
     by_tx: dict[str, list[Event]] = {}
     for e in events:
         by_tx.setdefault(e.tx, []).append(e)
@@ -905,9 +1101,42 @@ def feed_lines(events: list[Event]) -> Iterator[dict]:
         doc = e.args.get("doc")
         if doc is None:
             doc = next((o.args["doc"] for o in by_tx[e.tx] if "doc" in o.args), None)
-        yield {"block": e.block, "timestamp": e.timestamp, "tx": e.tx, "log_index": e.log_index,
-               "category": category(e, by_tx[e.tx]), "event": e.name, "doc": doc,
-               "fields": {k: _jsonable(v) for k, v in e.args.items()}}
+        line = {"block": e.block, "timestamp": e.timestamp, "tx": e.tx, "log_index": e.log_index,
+                "category": category(e, by_tx[e.tx]), "event": e.name, "leg": "event", "doc": doc,
+                "fields": {k: _jsonable(v) for k, v in e.args.items()}}
+        yield line
+        leg = cash_leg(e, memo)
+        if leg is not None:
+            yield {**line, "category": CASH, "leg": "cash", "cash": leg}
+
+
+def cash_leg(e: Event, memo: dict) -> dict | None:
+    """The cash movement an event carries (None if none), keeping ``memo`` up to date."""
+    a = e.args
+    if e.name == "InstructionProposed":
+        memo[f"i{a['instruction_id']}"] = (a["cash"], a["seller"])
+    elif e.name == "Listed":
+        memo[f"l{a['listing_id']}"] = (a["cash"], a["seller"])
+    if e.name not in CASH_LEGS:
+        return None
+    if e.name in ("InstructionAccepted", "FirstRefusalExercised", "InstructionSettled"):
+        token, seller = memo.get(f"i{a['instruction_id']}", (None, None))
+        if token == ZERO:
+            return None  # free of payment: the payment is off chain
+        if e.name == "InstructionSettled":
+            if a["paid"] == 0:
+                return None
+            return {"token": token, "payer": "escrow", "payee": seller, "amount": a["paid"], "kind": "payment"}
+        payer = a["buyer"] if e.name == "InstructionAccepted" else a["holder"]
+        if a["escrowed"] == 0:
+            return None
+        return {"token": token, "payer": payer, "payee": "escrow", "amount": a["escrowed"], "kind": "escrow"}
+    token, seller = memo.get(f"l{a['listing_id']}", (None, None))
+    if e.name == "BidPlaced":
+        return {"token": token, "payer": a["bidder"], "payee": "escrow", "amount": a["amount"], "kind": "escrow"}
+    if a["status"] == L_SOLD:  # ListingClosed
+        return {"token": token, "payer": "escrow", "payee": seller, "amount": a["amount"], "kind": "payment"}
+    return None
 
 
 def category(e: Event, tx_events: list[Event]) -> str:
@@ -915,7 +1144,7 @@ def category(e: Event, tx_events: list[Event]) -> str:
         names = {o.name for o in tx_events}
         if e.args["receiver"] == ZERO or "HoldingRecovered" in names:
             return ASSETS  # capital decrease, recovery of a lost key
-        if names & {"PledgeEnforced", "CourtTransferred"}:
+        if names & {"PledgeEnforced", "CourtTransferred", "InstructionSettled", "ListingClosed"}:
             return SETTLEMENT
         return TRANSFERS
     return CATEGORY_OF.get(e.name, ASSETS)

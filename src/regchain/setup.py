@@ -1,8 +1,11 @@
 """Bring a network to a usable register, idempotently: the steps `ape run deploy` and
 `ape run demo` share.
 
-    ensure_suite(network_name, account=None, governance=None, registrar=None) -> Suite
+    ensure_suite(network_name, account=None, governance=None, registrar=None, roles=None) -> Suite
     ensure_calendar(register, registrar, back_days=400, ahead_days=366)
+    load_roles(path) -> RolesFile            # the roles file of `ape run deploy --roles`
+    ensure_roles(register, roles, ...)      # wire it: grants, then the governance hand-over
+    apply_consortium_env()                  # chain id of the `consortium` network from the env
 
 Every step first reads the chain and does only what is missing, so running it again
 is a no-op. Failures are raised as SetupError with one line for humans.
@@ -10,16 +13,20 @@ is a no-op. Failures are raised as SetupError with one line for humans.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
+import yaml
 from ape import accounts
 from ape.exceptions import ApeException
 from eth_utils import is_address, keccak, to_checksum_address
 
 from regchain import calendar as cal
 from regchain import deployments, suite
-from regchain.constants import Role
+from regchain.constants import Role, SecurityRole
 
 
 class SetupError(Exception):
@@ -66,15 +73,28 @@ def _test_account(address: str):
 
 
 def ensure_suite(network_name: str, *, account=None, governance: str | None = None,
-                 registrar: str | None = None, echo: Callable[[str], None] = print) -> Suite:
-    """Deploy or reuse the suite on the connected network; grant the registrar role."""
-    params = suite.NETWORK_PARAMS.get(network_name)
+                 registrar: str | None = None, roles: "RolesFile | None" = None,
+                 echo: Callable[[str], None] = print) -> Suite:
+    """Deploy or reuse the suite on the connected network; grant the registrar role;
+    with ``roles`` (a roles file), wire every role it names (ensure_roles)."""
+    try:
+        params = suite.network_params(network_name)
+    except ValueError as exc:
+        raise SetupError(str(exc)) from None
     if params is None:
         raise SetupError(f"no suite parameters for network '{network_name}'; "
                          "add them to regchain.suite.NETWORK_PARAMS")
+    tx = dict(suite.TX_PARAMS.get(network_name, {}))
     on_test_network = network_name in suite.TEST_ACCOUNT_NETWORKS
     governance = checked_address(governance, "--governance")
     registrar = checked_address(registrar, "--registrar")
+    if roles is not None:
+        if governance is not None and roles.governance is not None:
+            raise SetupError("give governance either with --governance or in the roles file, not both")
+        if registrar is None and roles.registrar:
+            registrar = roles.registrar[0]
+    _check_recorded_clock(network_name, params)
+    _unlock_from_env(account)
     if account is None:
         if not on_test_network:
             raise SetupError(f"pass --account to deploy on '{network_name}'")
@@ -84,7 +104,8 @@ def ensure_suite(network_name: str, *, account=None, governance: str | None = No
             raise SetupError(f"pass --registrar on '{network_name}'")
         registrar = account.address
     try:
-        deployed = suite.deploy_or_reuse(account, governance or account.address, **params)
+        deployed = suite.deploy_or_reuse(account, governance or account.address, **params, **tx)
+        deployments.set_fields(network_name, **params)
     except ApeException as exc:
         raise SetupError(one_line(exc)) from None
     for step in deployed.steps:
@@ -105,13 +126,276 @@ def ensure_suite(network_name: str, *, account=None, governance: str | None = No
             if signer is None:
                 raise SetupError(f"registrar {registrar} lacks {role_names(missing)}; only governance "
                                  f"{gov} can grant it: run again with --account <governance>")
-            suite.ensure_role(reg, registrar, Role.REGISTRAR, governance_signer=signer)
+            suite.ensure_role(reg, registrar, Role.REGISTRAR, governance_signer=signer, **tx)
             echo(f"registrar {registrar}: granted {role_names(missing)}")
     except ApeException as exc:
         raise SetupError(f"granting the registrar role: {one_line(exc)}") from None
+    if roles is not None:
+        ensure_roles(reg, roles, deployer=account, on_test_network=on_test_network, tx=tx, echo=echo)
     signer = account if account.address.lower() == registrar.lower() else (
         _test_account(registrar) if on_test_network else None)
     return Suite(reg, account, registrar, signer, deployed)
+
+
+def _check_recorded_clock(network_name: str, params: dict) -> None:
+    """Refuse to redeploy silently because the clock parameters changed: a record made with
+    another time unit or UTC offset means the environment (or the file) is the wrong one."""
+    data = deployments.load(network_name)
+    for key, want in params.items():
+        have = data.get(key)
+        if have is not None and have != want and data.get("contracts"):
+            raise SetupError(f"{deployments.display_path(deployments.path_for(network_name))} records "
+                             f"{key}={json.dumps(have)} but this run wants {json.dumps(want)} "
+                             f"(check {suite.TIME_UNIT_ENV}/{suite.UTC_OFFSET_ENV}, or move the file "
+                             "aside to deploy a new suite)")
+
+
+def _unlock_from_env(account) -> None:
+    """A keyfile account whose passphrase is in APE_ACCOUNTS_<alias>_PASSPHRASE (ape's own
+    variable) signs without prompting: automation sets the variable, a person gets the prompt."""
+    alias = getattr(account, "alias", None)
+    if alias and hasattr(account, "set_autosign") and os.environ.get(f"APE_ACCOUNTS_{alias}_PASSPHRASE"):
+        try:
+            account.set_autosign(True)  # unlock() reads APE_ACCOUNTS_<alias>_PASSPHRASE
+        except Exception as exc:
+            raise SetupError(f"unlocking account '{alias}' with APE_ACCOUNTS_{alias}_PASSPHRASE: "
+                             f"{one_line(exc)}") from None
+
+
+# ------------------------------------------------------------------ roles file
+
+ROLE_KEYS = ("governance", "registrar", "court_agent", "securities")
+SECURITY_ROLE_KEYS = {"issuer_agent": SecurityRole.ISSUER_AGENT, "fund_manager": SecurityRole.FUND_MANAGER}
+
+
+@dataclass
+class RolesFile:
+    """Who holds what, as `ape run deploy --roles FILE` reads it (YAML or JSON):
+
+        governance: 0x...                 # hand-over: transfer_governance, then accept_governance
+        registrar: 0x...                  # Role.REGISTRAR (one address or a list)
+        court_agent: [0x..., 0x...]       # Role.COURT_AGENT
+        securities:                       # optional, per security: id, or the code `ops` registered
+          10: {issuer_agent: 0x..., fund_manager: [0x...]}
+    """
+
+    path: str
+    governance: str | None = None
+    registrar: list[str] = field(default_factory=list)
+    court_agent: list[str] = field(default_factory=list)
+    # security key (int id or code text) -> [(address, SecurityRole)]
+    securities: dict = field(default_factory=dict)
+
+
+def load_roles(path) -> RolesFile:
+    """Read and check a roles file; SetupError with one line naming the file and the entry."""
+    path = Path(path)
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SetupError(f"roles file {where}: {exc.strerror or one_line(exc)}") from None
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            # addresses must stay text: YAML 1.1 would read an unquoted 0x... as a number
+            data = yaml.load(text, Loader=_text_loader())
+    except Exception as exc:  # yaml.YAMLError, json.JSONDecodeError
+        raise SetupError(f"roles file {where}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'} "
+                         f"({one_line(exc)})") from None
+    if not isinstance(data, dict):
+        raise SetupError(f"roles file {where}: expected a mapping of role names to addresses")
+    for key in data:
+        if key not in ROLE_KEYS:
+            raise SetupError(f"roles file {where}: unknown role '{key}' (known: {', '.join(ROLE_KEYS)})")
+    out = RolesFile(where)
+    if data.get("governance") is not None:
+        out.governance = _address_in(data["governance"], f"{where}: governance")
+        if isinstance(data["governance"], list):
+            raise SetupError(f"roles file {where}: governance is one address")
+    out.registrar = _addresses_in(data.get("registrar"), f"{where}: registrar")
+    out.court_agent = _addresses_in(data.get("court_agent"), f"{where}: court_agent")
+    secs = data.get("securities") or {}
+    if not isinstance(secs, dict):
+        raise SetupError(f"roles file {where}: securities must map a security (id or code) to its roles")
+    for key, entry in secs.items():
+        label = f"{where}: securities.{key}"
+        if not isinstance(entry, dict):
+            raise SetupError(f"roles file {label}: expected issuer_agent / fund_manager")
+        grants = []
+        for name, value in entry.items():
+            if name not in SECURITY_ROLE_KEYS:
+                raise SetupError(f"roles file {label}: unknown security role '{name}' "
+                                 f"(known: {', '.join(SECURITY_ROLE_KEYS)})")
+            grants += [(a, SECURITY_ROLE_KEYS[name]) for a in _addresses_in(value, f"{label}.{name}")]
+        out.securities[int(key) if str(key).isdigit() else str(key)] = grants
+    return out
+
+
+def _text_loader():
+    class Loader(yaml.SafeLoader):
+        pass
+
+    # every scalar is text (no int/float/bool resolution), so 0x... addresses survive intact
+    Loader.yaml_implicit_resolvers = {}
+    return Loader
+
+
+def _address_in(value, what: str) -> str:
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise SetupError(f"roles file {what}: expected one address")
+        value = value[0]
+    if not isinstance(value, str) or not is_address(value.strip()):
+        raise SetupError(f"roles file {what}: {value!r} is not an address (0x and 40 hex digits)")
+    return to_checksum_address(value.strip())
+
+
+def _addresses_in(value, what: str) -> list[str]:
+    if value is None:
+        return []
+    values = value if isinstance(value, list) else [value]
+    return [_address_in(v, what) for v in values]
+
+
+def _security_id(register, key) -> int:
+    if isinstance(key, int):
+        if int(register.security_count()) < key or key == 0:
+            raise SetupError(f"roles file: no security {key} on this register")
+        return key
+    sid = int(register.security_id(keccak(text=f"security:{key}")))  # the code hash `ape run ops` uses
+    if sid == 0:
+        raise SetupError(f"roles file: no security registered under code '{key}'")
+    return sid
+
+
+def ensure_roles(register, roles: RolesFile, *, deployer, on_test_network: bool, tx: dict | None = None,
+                 echo: Callable[[str], None] = print) -> list[str]:
+    """Grant what the roles file names and the register lacks, then hand governance over.
+
+    Grants need the current governance's key (the deployer, or a test account on test
+    networks), so they come first; the hand-over last: transfer_governance by the current
+    governance, then accept_governance by the new one, sent here if its key is available
+    (test accounts), else printed as the step that remains. Returns the lines of what is
+    left to do (empty: the register matches the file)."""
+    tx = tx or {}
+    gov = str(register.governance())
+
+    def signer_of(address):
+        if deployer is not None and deployer.address.lower() == address.lower():
+            return deployer
+        return _test_account(address) if on_test_network else None
+
+    wanted = [(a, Role.REGISTRAR, "registrar") for a in roles.registrar]
+    wanted += [(a, Role.COURT_AGENT, "court agent") for a in roles.court_agent]
+    sec_wanted = []
+    for key, grants in roles.securities.items():
+        sid = _security_id(register, key)
+        for address, flag in grants:
+            held = SecurityRole(int(register.security_roles(sid, address)))
+            if flag not in held:
+                sec_wanted.append((sid, address, flag))
+            else:
+                echo(f"security {sid}: {address} holds {flag.name}")
+    missing = []
+    for address, flags, label in wanted:
+        lack = suite.missing_roles(register, address, flags)
+        if lack:
+            missing.append((address, lack, label))
+        else:
+            echo(f"{label} {address} holds {role_names(flags)}")
+    gov_signer = signer_of(gov)
+    if (missing or sec_wanted) and gov_signer is None:
+        raise SetupError(f"{len(missing) + len(sec_wanted)} role grant(s) missing; only governance {gov} can "
+                         "grant them: run again with --account <governance>")
+    try:
+        for address, lack, label in missing:
+            register.grant_role(address, int(lack), sender=gov_signer, **tx)
+            echo(f"{label} {address}: granted {role_names(lack)}")
+        for sid, address, flag in sec_wanted:
+            register.grant_security_role(sid, address, int(flag), sender=gov_signer, **tx)
+            echo(f"security {sid}: {address} granted {flag.name}")
+    except ApeException as exc:
+        raise SetupError(f"granting roles: {one_line(exc)}") from None
+
+    todo: list[str] = []
+    target = roles.governance
+    if target is None or target.lower() == gov.lower():
+        if target is not None:
+            echo(f"governance is {gov}")
+        return todo
+    try:
+        pending = str(register.pending_governance())
+        if pending.lower() != target.lower():
+            if gov_signer is None:
+                raise SetupError(f"governance is {gov}; only it can hand over to {target}: "
+                                 "run again with --account <governance>")
+            register.transfer_governance(target, sender=gov_signer, **tx)
+            echo(f"governance: hand-over to {target} started (transfer_governance)")
+        new_signer = signer_of(target)
+        if new_signer is not None:
+            register.accept_governance(sender=new_signer, **tx)
+            echo(f"governance: {target} accepted; it is governance now")
+        else:
+            todo.append(f"governance: {target} must call accept_governance() on {register.address} "
+                        f"to complete the hand-over (governance stays {gov} until then)")
+    except ApeException as exc:
+        raise SetupError(f"governance hand-over: {one_line(exc)}") from None
+    for line in todo:
+        echo(f"TO DO  {line}")
+    return todo
+
+
+# ------------------------------------------------------------------ consortium network
+
+CHAIN_ID_ENV = "REGCHAIN_CHAIN_ID"
+RPC_URI_ENV = "REGCHAIN_RPC_URI"
+
+
+def apply_consortium_env(environ=None) -> int | None:
+    """Give the `consortium` network (ape-config.yaml) the chain id in REGCHAIN_CHAIN_ID.
+
+    ape validates a custom network's ``chain_id`` as an int when it loads ape-config.yaml,
+    for every command: an unset ``$VAR`` there stays the literal text and breaks them all.
+    So the file carries a default (20200, FISCO BCOS's) and this replaces it in ape's
+    network data before a connection is made (ape then checks the node's chain id against
+    it). Called when this module is imported, i.e. by every regchain script. Returns the
+    chain id applied, or None (variable unset or not a number: network_problem() says so)."""
+    env = os.environ if environ is None else environ
+    text = env.get(CHAIN_ID_ENV, "").strip()
+    if not text.isdigit():
+        return None
+    from ape import networks
+
+    for net in networks.custom_networks:
+        if net.get("name") in (suite.CONSORTIUM, f"{suite.CONSORTIUM}-fork"):
+            net["chain_id"] = int(text)
+    return int(text)
+
+
+def network_problem(network_name: str, environ=None) -> str | None:
+    """One line if the environment the `consortium` network needs is missing or wrong."""
+    if network_name != suite.CONSORTIUM:
+        return None
+    env = os.environ if environ is None else environ
+    problems = []
+    if not env.get(RPC_URI_ENV, "").strip():
+        problems.append(f"{RPC_URI_ENV} (the node's JSON-RPC URL) is not set")
+    cid = env.get(CHAIN_ID_ENV, "").strip()
+    if cid and not cid.isdigit():
+        problems.append(f"{CHAIN_ID_ENV}={cid!r} is not a chain id")
+    try:
+        suite.consortium_params(env)
+    except ValueError as exc:
+        problems.append(str(exc))
+    return "; ".join(problems) or None
+
+
+try:
+    apply_consortium_env()
+except Exception:  # no ape session (plain import): nothing to configure
+    pass
 
 
 def ensure_calendar(register, registrar_signer, *, back_days: int = 400, ahead_days: int = 366,

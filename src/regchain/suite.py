@@ -29,9 +29,54 @@ NETWORK_PARAMS = {
     "local": {"time_unit_ms": False, "utc_offset_s": UTC_OFFSET_CHINA},
     "devnet": {"time_unit_ms": False, "utc_offset_s": UTC_OFFSET_CHINA},
     "scratch": {"time_unit_ms": False, "utc_offset_s": UTC_OFFSET_CHINA},
+    # anvils started like the real targets (tests/test_consortium.py): FISCO BCOS with
+    # millisecond timestamps, and Besu QBFT
+    "fiscosim": {"time_unit_ms": True, "utc_offset_s": UTC_OFFSET_CHINA},
+    "besusim": {"time_unit_ms": False, "utc_offset_s": UTC_OFFSET_CHINA},
 }
 # Networks whose deployer and registrar default to anvil's unlocked test accounts.
-TEST_ACCOUNT_NETWORKS = frozenset({"local", "devnet", "scratch"})
+TEST_ACCOUNT_NETWORKS = frozenset({"local", "devnet", "scratch", "fiscosim", "besusim"})
+
+# The real consortium chain (ape network `consortium`): its clock comes from the environment.
+CONSORTIUM = "consortium"
+TIME_UNIT_ENV = "REGCHAIN_TIME_UNIT_MS"  # 1 on FISCO BCOS (block.timestamp in ms), else 0
+UTC_OFFSET_ENV = "REGCHAIN_UTC_OFFSET_S"  # default 28800 (China)
+
+# Transaction parameters per network: consortium chains charge no gas (type-0, price 0).
+TX_PARAMS = {CONSORTIUM: {"gas_price": 0}, "fiscosim": {"gas_price": 0}, "besusim": {"gas_price": 0}}
+
+
+def consortium_params(environ=None) -> dict:
+    """The consortium's clock parameters from REGCHAIN_TIME_UNIT_MS and REGCHAIN_UTC_OFFSET_S;
+    ValueError (one line) on a value that is not understood."""
+    import os
+
+    env = os.environ if environ is None else environ
+    unit = env.get(TIME_UNIT_ENV, "0").strip().lower()
+    if unit not in ("0", "1", "true", "false", "yes", "no", ""):
+        raise ValueError(f"{TIME_UNIT_ENV}={unit!r}: use 1 (block.timestamp in milliseconds, "
+                         "FISCO BCOS) or 0 (seconds)")
+    offset = env.get(UTC_OFFSET_ENV, str(UTC_OFFSET_CHINA)).strip() or str(UTC_OFFSET_CHINA)
+    try:
+        offset_s = int(offset)
+    except ValueError:
+        raise ValueError(f"{UTC_OFFSET_ENV}={offset!r} is not a whole number of seconds") from None
+    if not 0 <= offset_s < 86400:
+        raise ValueError(f"{UTC_OFFSET_ENV}={offset_s}: must be in 0..86399 (east of UTC)")
+    return {"time_unit_ms": unit in ("1", "true", "yes"), "utc_offset_s": offset_s}
+
+
+def network_params(name: str) -> dict | None:
+    """Clock parameters for network ``name`` (the consortium's read from the environment now)."""
+    if name == CONSORTIUM:
+        return consortium_params()
+    return NETWORK_PARAMS.get(name)
+
+
+try:
+    NETWORK_PARAMS[CONSORTIUM] = consortium_params()
+except ValueError:  # reported by network_params() when the consortium is used
+    pass
 
 
 def suite_contract_type() -> ContractType:

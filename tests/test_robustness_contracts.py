@@ -1,0 +1,1112 @@
+"""Contract inputs at the edges and the bounds of every loop (issue 8).
+
+Edges: every external function of the merged ABI (Register and its desks) is
+called with a plausible argument vector in which one argument at a time is
+replaced by an edge value of its type: 0, 1, 2**96 (the first id no security
+can have), max uint256, an unknown id, the zero address, the caller itself, an
+empty array, an array of MAX_BATCH + 1 items. The calls run as eth_call from the
+party the function is meant for (the registrar/court for role-gated functions,
+the pledgee for pledgee actions, the holder for holder actions), in JSON-RPC
+batches. Each must revert with a reason string of the "module: problem" form,
+or be in the short list of calls that may succeed (a well-defined no-op or an
+action with no precondition on that argument), and EDGE_EXPECTED pins the exact
+reason of the cases that matter. Views called with huge ids return zeros.
+
+Bounds: `worst_cases` builds the largest state every bounded loop can meet (8
+accepted pledges and 8 open freezes on one holding, the largest batch of every
+batched function) and measures each function's gas; each must fit a 30 M block
+with margin. `make bench` runs the same function (reliability.max_gas_worst_case).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+
+import pytest
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+
+from regchain import calendar as cal
+from regchain.constants import AMOUNT_MAX, InvestorClass, Kind, Role, SecurityRole
+from regchain.lean import AnvilBackend, RpcError, SuiteAbi, decode_revert
+
+MAX = 2**256 - 1
+BIG_ID = 2**96
+UNKNOWN_ID = 999_999
+ZERO = "0x" + "00" * 20
+BLOCK_GAS_LIMIT = 30_000_000
+# the worst case of every function must leave this share of a 30 M block free
+MARGIN = 0.5
+# "module: problem" (modules are added over time, so any lower-case module name)
+REASON = re.compile(r"^[a-z_]+: [A-Za-z0-9 ,'-]+$")
+
+
+def h(text: str) -> bytes:
+    return keccak(text=text)
+
+
+def addr(i: int) -> str:
+    return to_checksum_address(keccak(text=f"robustness holder {i}")[12:])
+
+
+# ------------------------------------------------------------------ the world
+
+
+@pytest.fixture(scope="module")
+def abi():
+    return SuiteAbi.from_suite()
+
+
+@pytest.fixture(scope="module")
+def world(register, governance, registrar, court, alice, bob, carol, dave, outsider, open_account,
+          new_security, issuer_agent, today, abi):
+    """A sealed JSC held by alice and bob, a PENDING one held by alice, an open pledge
+    offer and an accepted pledge (alice to carol, the bank), and a freeze on alice."""
+    for who in (alice, bob, carol):
+        open_account(who)
+    sid = new_security([(alice, 1_000), (bob, 1_000)])
+    pending = new_security([(alice, 500)], seal=False)
+    register.offer_pledge(sid, carol, 50, h("offer"), sender=alice)
+    offered = int(register.pledge_count())
+    register.offer_pledge(sid, carol, 100, h("pledge"), sender=alice)
+    accepted = int(register.pledge_count())
+    register.accept_pledge(accepted, h("accept"), sender=carol)
+    register.freeze(alice, sid, 100, h("case"), today + 30, h("ruling"), sender=court)
+    frozen = int(register.freeze_count())
+    backend = AnvilBackend.connect(register.address, abi)
+    return dict(register=register, backend=backend, sid=sid, pending=pending, offered=offered,
+                accepted=accepted, frozen=frozen, today=today,
+                gov=governance.address, registrar=registrar.address, court=court.address,
+                alice=alice.address, bob=bob.address, bank=carol.address, nobody=dave.address,
+                outsider=outsider.address, issuer=issuer_agent.address)
+
+
+# Who calls each function (everything else: the registrar, or governance for its own).
+HOLDER_CALLS = {"transfer", "transferFrom", "approve", "setOperator", "offer_pledge", "transfer_pledged"}
+PLEDGEE_CALLS = {"accept_pledge", "release_pledge", "consent_pledged_transfer", "enforce_pledge",
+                 "cancel_pledge_offer"}
+COURT_CALLS = {"freeze", "lift_freeze", "renew_freeze", "court_transfer", "tidy_freezes"}
+GOVERNANCE_CALLS = {"transfer_governance", "grant_role", "revoke_role", "grant_security_role",
+                    "revoke_security_role", "pause", "unpause"}
+ISSUER_CALLS = {"set_insider", "set_register_closure"}
+
+
+def caller(w, fn: str) -> str:
+    if fn in HOLDER_CALLS:
+        return w["alice"]
+    if fn in PLEDGEE_CALLS:
+        return w["bank"]
+    if fn in COURT_CALLS:
+        return w["court"]
+    if fn in GOVERNANCE_CALLS:
+        return w["gov"]
+    if fn in ISSUER_CALLS:
+        return w["issuer"]
+    if fn == "accept_governance":
+        return w["outsider"]
+    return w["registrar"]
+
+
+def plausible(w, fn: str, name: str, typ: str, components=None):
+    """A value a real caller would pass for parameter `name` of `fn`."""
+    if typ.endswith("[]"):
+        if components is not None:
+            return [plausible_struct(w, fn, components)]
+        if name == "trading_days":
+            return []
+        return [w["sid"]]
+    if typ == "address":
+        if name in ("receiver", "pledgee", "spender", "new_owner", "pending", "account"):
+            return w["bob"] if fn not in ("offer_pledge", "register_pledge") else w["bank"]
+        if name == "wallet":
+            return w["outsider"]
+        return w["alice"]
+    if typ == "bytes32":
+        return h(f"{fn}:{name}")
+    if typ == "bytes4":
+        return b"\x0f\x63\x2f\xb3"
+    if typ == "bool":
+        return True
+    # integers
+    if name == "id":
+        return w["pending"] if fn in ("register_holdings", "seal_security", "import_pledges",
+                                      "import_freezes") else w["sid"]
+    if name == "pledge_id":
+        return w["offered"] if fn in ("accept_pledge", "cancel_pledge_offer") else w["accepted"]
+    if name == "freeze_id":
+        return w["frozen"]
+    if name in ("expiry_day", "day", "meeting_day", "record_day", "lock_until_day"):
+        return w["today"] + 60
+    if name in ("first_day", "last_day"):
+        return w["horizon"] + 1
+    if name == "timestamp":
+        return 1_700_000_000
+    if name == "kind":
+        return int(Kind.JSC)
+    if name == "status":
+        return 3
+    if name == "investor_class":
+        return 1
+    if name == "role":
+        return 1
+    if name == "unit_scale":
+        return 0
+    return 1
+
+
+def plausible_struct(w, fn: str, components):
+    out = []
+    for c in components:
+        name, typ = c["name"], c["type"]
+        if name == "holder" and fn == "increase_capital":
+            out.append(w["bob"])
+        elif name in ("holder", "owner", "pledgor"):
+            out.append(w["alice"] if fn != "open_accounts" else w["outsider"])
+        elif name == "wallet":
+            out.append(w["outsider"])
+        elif name == "pledgee":
+            out.append(w["bank"])
+        elif name == "acquired_day":
+            out.append(w["today"] - 10)
+        elif name == "registered_at":
+            out.append(1_700_000_000)
+        elif name == "expiry_day":
+            out.append(w["today"] + 60)
+        elif name == "lock_until_day":
+            out.append(0)
+        elif name == "investor_class":
+            out.append(1)
+        elif typ == "bool":
+            out.append(False)
+        elif typ == "bytes32":
+            out.append(h(name))
+        elif typ == "address":
+            out.append(w["bob"])
+        else:
+            out.append(1)
+    return tuple(out)
+
+
+def edge_values(w, fn: str, param: dict, sender: str):
+    """(label, value) edge cases for one parameter."""
+    typ, name = param["type"], param["name"]
+    if typ.endswith("[]"):
+        base = plausible(w, fn, name, typ, param.get("components"))
+        item = base[0] if base else None
+        cases = [("empty", [])]
+        if item is not None:
+            cases.append(("over_batch", [item] * 201))
+            if param.get("components"):
+                # every uint field of the one item at its edge
+                comps = param["components"]
+                for i, c in enumerate(comps):
+                    if c["type"] == "uint256":
+                        for label, v in (("0", 0), ("max", MAX), ("2**96", BIG_ID)):
+                            t = list(item)
+                            t[i] = v
+                            cases.append((f"{c['name']}={label}", [tuple(t)]))
+                    if c["type"] == "address":
+                        for label, v in (("zero", ZERO), ("sender", sender)):
+                            t = list(item)
+                            t[i] = v
+                            cases.append((f"{c['name']}={label}", [tuple(t)]))
+            else:
+                cases += [("[0]", [0]), ("[2**96]", [BIG_ID]), ("[max]", [MAX]), ("[unknown]", [UNKNOWN_ID])]
+        return cases
+    if typ == "address":
+        return [("zero", ZERO), ("sender", sender), ("no account", w["nobody"])]
+    if typ == "uint256":
+        return [("0", 0), ("max", MAX), ("2**96", BIG_ID), ("unknown", UNKNOWN_ID)]
+    if typ == "uint8":
+        return [("0", 0), ("255", 255)]
+    if typ == "bytes32":
+        return [("zero", b"\x00" * 32)]
+    return []
+
+
+def edge_calls(w, abi_items):
+    """[(fn, label, sender, calldata)] for every state-changing function and edge."""
+    out = []
+    for item in abi_items:
+        if item.get("type") != "function" or item.get("stateMutability") in ("view", "pure"):
+            continue
+        fn = item["name"]
+        params = item["inputs"]
+        sender = caller(w, fn)
+        base = [plausible(w, fn, p["name"], p["type"], p.get("components")) for p in params]
+        out.append((fn, "plausible", sender, base))
+        for i, p in enumerate(params):
+            for label, value in edge_values(w, fn, p, sender):
+                args = list(base)
+                args[i] = value
+                out.append((fn, f"{p['name']}={label}" if not label.startswith(p["name"]) else label,
+                            sender, args))
+    return out
+
+
+def run_calls(backend: AnvilBackend, abi: SuiteAbi, calls) -> dict:
+    """(fn, label) -> None (passes) or the revert reason ("" for a bare revert)."""
+    batch = []
+    for fn, label, sender, args in calls:
+        data = abi[fn].encode(args)
+        batch.append(("eth_call", [{"from": sender, "to": backend.address, "data": "0x" + data.hex(),
+                                    "gas": hex(BLOCK_GAS_LIMIT)}, "latest"]))
+    out = {}
+    for start in range(0, len(batch), 200):
+        results = backend.rpc.batch(batch[start:start + 200])
+        for (fn, label, _s, _a), r in zip(calls[start:start + 200], results):
+            if isinstance(r, RpcError):
+                rd = r.revert_data
+                out[(fn, label)] = decode_revert(rd) if rd is not None else f"<rpc error: {r}>"
+            else:
+                out[(fn, label)] = None
+    return out
+
+
+# Reverts without a reason string that are not bugs of ours: Vyper's ABI decoder
+# rejects a flag value outside its members before any code runs.
+BARE_REVERT_KNOWN = {
+    (fn, f"role={v}") for fn in ("grant_role", "revoke_role", "grant_security_role", "revoke_security_role")
+    for v in ("2**96", "max", "unknown")
+} | {
+    # BUG (test_import_*__over_max_import__reverts_with_a_reason): the DynArray bound is
+    # MAX_IMPORT = 100 itself, so 101+ items die in the decoder with no reason
+    ("import_pledges", "batch=over_batch"), ("import_freezes", "batch=over_batch"),
+}
+
+
+# Calls that may succeed, and why (anything else must revert with a reason).
+MAY_PASS = {
+    # the plausible vectors that are valid actions
+    ("transfer", "plausible"), ("transferFrom", "plausible"), ("approve", "plausible"),
+    ("setOperator", "plausible"), ("offer_pledge", "plausible"), ("register_pledge", "plausible"),
+    ("cancel_pledge_offer", "plausible"), ("accept_pledge", "plausible"), ("release_pledge", "plausible"),
+    ("enforce_pledge", "plausible"), ("consent_pledged_transfer", "plausible"), ("freeze", "plausible"),
+    ("lift_freeze", "plausible"), ("renew_freeze", "plausible"), ("court_transfer", "plausible"),
+    ("transfer_governance", "plausible"), ("grant_role", "plausible"), ("revoke_role", "plausible"),
+    ("grant_security_role", "plausible"), ("revoke_security_role", "plausible"), ("pause", "plausible"),
+    ("publish_calendar", "plausible"), ("amend_calendar", "plausible"), ("open_account", "plausible"),
+    ("open_accounts", "plausible"), ("suspend_account", "plausible"), ("close_account", "plausible"),
+    ("set_qualified", "plausible"), ("register_security", "plausible"), ("register_holdings", "plausible"),
+    ("set_security_status", "plausible"), ("increase_capital", "plausible"), ("decrease_capital", "plausible"),
+    ("record_paid_in", "plausible"), ("set_lockup", "plausible"), ("set_insider", "plausible"),
+    ("set_register_closure", "plausible"), ("recover", "plausible"), ("import_pledges", "plausible"),
+    ("import_freezes", "plausible"), ("transfer_pledged", "plausible"), ("seal_security", "plausible"),
+}
+
+
+def test_edges__every_state_changing_function__reverts_with_a_reason_or_is_allowed(world, abi):
+    items = abi_items()
+    w = dict(world, horizon=int(world["register"].horizon_day()))
+    calls = edge_calls(w, items)
+    got = run_calls(world["backend"], abi, calls)
+    reviewed = {fn for fn, _ in EDGE_EXPECTED} | {fn for fn, _ in MAY_PASS} | {fn for fn, _ in MAY_PASS_EDGE}
+    bad, unreviewed = [], []
+    for (fn, label), reason in sorted(got.items()):
+        if reason is None:
+            if (fn, label) in MAY_PASS or (fn, label) in MAY_PASS_EDGE:
+                continue
+            if fn in reviewed or label not in ("plausible", "doc=zero"):
+                (bad if fn in reviewed else unreviewed).append(f"{fn} [{label}]: succeeds")
+        elif (fn, label) in BARE_REVERT_KNOWN:
+            assert reason == "", (fn, label, reason)
+        elif not REASON.match(reason):
+            bad.append(f"{fn} [{label}]: reverts without a reason string ({reason!r})")
+    for key, want in EDGE_EXPECTED.items():
+        if got.get(key) != want:
+            bad.append(f"{key}: {got.get(key)!r}, expected {want!r}")
+    if unreviewed:
+        # functions added after this table was reviewed: every revert has a reason (checked
+        # above); their successes are listed for review, not failed
+        warnings.warn("edge calls of unreviewed functions that succeed: " + "; ".join(unreviewed))
+    assert not bad, "\n".join(bad)
+    mutating = {i["name"] for i in items if i.get("type") == "function"
+                and i.get("stateMutability") not in ("view", "pure")}
+    assert {fn for fn, _ in got} == mutating
+
+
+# Edge calls that succeed, reviewed: a no-op, a harmless record, or an action with no
+# precondition on that argument (see the report for the ones worth tightening).
+MAY_PASS_EDGE = {
+    ('accept_pledge', 'doc=zero'),
+    ('amend_calendar', 'doc=zero'),
+    ('approve', 'amount=0'),
+    ('approve', 'amount=2**96'),
+    ('approve', 'amount=max'),
+    ('approve', 'amount=unknown'),
+    ('approve', 'id=0'),
+    ('approve', 'id=2**96'),
+    ('approve', 'id=max'),
+    ('approve', 'id=unknown'),
+    ('approve', 'spender=no account'),
+    ('approve', 'spender=sender'),
+    ('cancel_pledge_offer', 'doc=zero'),
+    ('consent_pledged_transfer', 'doc=zero'),
+    ('consent_pledged_transfer', 'receiver=no account'),
+    ('consent_pledged_transfer', 'receiver=sender'),
+    ('consent_pledged_transfer', 'receiver=zero'),
+    ('consent_pledged_transfer', 'units=0'),
+    ('court_transfer', 'doc=zero'),
+    ('decrease_capital', 'doc=zero'),
+    ('freeze', 'case_hash=zero'),
+    ('freeze', 'doc=zero'),
+    ('freeze', 'expiry_day=unknown'),
+    ('grant_role', 'account=no account'),
+    ('grant_role', 'account=sender'),
+    ('grant_security_role', 'account=no account'),
+    ('grant_security_role', 'account=sender'),
+    ('grant_security_role', 'id=0'),
+    ('grant_security_role', 'id=2**96'),
+    ('grant_security_role', 'id=max'),
+    ('grant_security_role', 'id=unknown'),
+    ('import_freezes', 'batch=registered_at=0'),
+    ('import_freezes', 'doc=zero'),
+    ('import_pledges', 'batch=pledgee=sender'),
+    ('import_pledges', 'batch=registered_at=0'),
+    ('import_pledges', 'doc=zero'),
+    ('increase_capital', 'batch=paid=0'),
+    ('increase_capital', 'doc=zero'),
+    ('lift_freeze', 'doc=zero'),
+    ('offer_pledge', 'doc=zero'),
+    ('offer_pledge', 'pledgee=no account'),
+    ('open_account', 'doc=zero'),
+    ('open_account', 'wallet=no account'),
+    ('open_account', 'wallet=sender'),
+    ('open_accounts', 'batch=wallet=sender'),
+    ('open_accounts', 'doc=zero'),
+    ('pause', 'doc=zero'),
+    ('publish_calendar', 'doc=zero'),
+    ('publish_calendar', 'trading_days=empty'),
+    ('recover', 'new_owner=no account'),
+    ('recover', 'new_owner=sender'),
+    ('register_pledge', 'doc=zero'),
+    ('register_pledge', 'pledgee=no account'),
+    ('register_pledge', 'pledgee=sender'),
+    ('register_security', 'declared_total=unknown'),
+    ('register_security', 'doc=zero'),
+    ('register_security', 'unit_scale=0'),
+    ('release_pledge', 'doc=zero'),
+    ('renew_freeze', 'doc=zero'),
+    ('renew_freeze', 'expiry_day=unknown'),
+    ('revoke_role', 'account=no account'),
+    ('revoke_role', 'account=sender'),
+    ('revoke_role', 'account=zero'),
+    ('revoke_security_role', 'account=no account'),
+    ('revoke_security_role', 'account=sender'),
+    ('revoke_security_role', 'account=zero'),
+    ('revoke_security_role', 'id=0'),
+    ('revoke_security_role', 'id=2**96'),
+    ('revoke_security_role', 'id=max'),
+    ('revoke_security_role', 'id=unknown'),
+    ('seal_security', 'doc=zero'),
+    ('setOperator', 'spender=no account'),
+    ('setOperator', 'spender=sender'),
+    ('set_insider', 'doc=zero'),
+    ('set_insider', 'owner=no account'),
+    ('set_insider', 'owner=sender'),
+    ('set_lockup', 'doc=zero'),
+    ('set_lockup', 'lock_until_day=0'),
+    ('set_lockup', 'lock_until_day=unknown'),
+    ('set_lockup', 'owner=no account'),
+    ('set_lockup', 'owner=sender'),
+    ('set_register_closure', 'doc=zero'),
+    ('set_register_closure', 'meeting_day=0'),
+    ('set_register_closure', 'meeting_day=unknown'),
+    ('set_register_closure', 'record_day=0'),
+    ('set_register_closure', 'record_day=unknown'),
+    ('set_security_status', 'doc=zero'),
+    ('transferFrom', 'sender'),
+    ('transfer_governance', 'pending=no account'),
+    ('transfer_governance', 'pending=sender'),
+    ('transfer_governance', 'pending=zero'),
+}
+
+# The exact reason of every edge call that reverts (found by this sweep, reviewed).
+EDGE_EXPECTED = {
+    ('accept_governance', 'plausible'): 'roles: caller is not pending governance',
+    ('accept_pledge', 'pledge_id=0'): 'pledges: not an open offer',
+    ('accept_pledge', 'pledge_id=2**96'): 'pledges: not an open offer',
+    ('accept_pledge', 'pledge_id=max'): 'pledges: not an open offer',
+    ('accept_pledge', 'pledge_id=unknown'): 'pledges: not an open offer',
+    ('amend_calendar', 'day=0'): 'calendar: only future days can be amended',
+    ('amend_calendar', 'day=2**96'): 'calendar: day not published',
+    ('amend_calendar', 'day=max'): 'calendar: day not published',
+    ('amend_calendar', 'day=unknown'): 'calendar: day not published',
+    ('approve', 'spender=zero'): 'ledger: zero address',
+    ('cancel_pledge_offer', 'pledge_id=0'): 'pledges: not an open offer',
+    ('cancel_pledge_offer', 'pledge_id=2**96'): 'pledges: not an open offer',
+    ('cancel_pledge_offer', 'pledge_id=max'): 'pledges: not an open offer',
+    ('cancel_pledge_offer', 'pledge_id=unknown'): 'pledges: not an open offer',
+    ('close_account', 'doc=zero'): 'accounts: unknown account',
+    ('close_account', 'plausible'): 'accounts: unknown account',
+    ('close_account', 'wallet=no account'): 'accounts: unknown account',
+    ('close_account', 'wallet=sender'): 'accounts: unknown account',
+    ('close_account', 'wallet=zero'): 'accounts: unknown account',
+    ('consent_pledged_transfer', 'pledge_id=0'): 'pledges: pledge not in force',
+    ('consent_pledged_transfer', 'pledge_id=2**96'): 'pledges: pledge not in force',
+    ('consent_pledged_transfer', 'pledge_id=max'): 'pledges: pledge not in force',
+    ('consent_pledged_transfer', 'pledge_id=unknown'): 'pledges: pledge not in force',
+    ('consent_pledged_transfer', 'units=2**96'): 'pledges: amount exceeds pledge',
+    ('consent_pledged_transfer', 'units=max'): 'pledges: amount exceeds pledge',
+    ('consent_pledged_transfer', 'units=unknown'): 'pledges: amount exceeds pledge',
+    ('court_transfer', 'freeze_id=0'): 'freezes: unknown freeze',
+    ('court_transfer', 'freeze_id=2**96'): 'freezes: unknown freeze',
+    ('court_transfer', 'freeze_id=max'): 'freezes: unknown freeze',
+    ('court_transfer', 'freeze_id=unknown'): 'freezes: unknown freeze',
+    ('court_transfer', 'receiver=no account'): 'ledger: receiver account not active',
+    ('court_transfer', 'receiver=sender'): 'ledger: receiver account not active',
+    ('court_transfer', 'receiver=zero'): 'ledger: zero address',
+    ('court_transfer', 'units=0'): 'freezes: zero amount',
+    ('court_transfer', 'units=2**96'): 'freezes: amount exceeds freeze',
+    ('court_transfer', 'units=max'): 'freezes: amount exceeds freeze',
+    ('court_transfer', 'units=unknown'): 'freezes: amount exceeds freeze',
+    ('decrease_capital', 'batch=empty'): 'ledger: empty batch',
+    ('decrease_capital', 'batch=holder=sender'): 'ledger: insufficient balance',
+    ('decrease_capital', 'batch=holder=zero'): 'ledger: zero address',
+    ('decrease_capital', 'batch=over_batch'): 'ledger: batch too large',
+    ('decrease_capital', 'batch=units=0'): 'ledger: zero amount',
+    ('decrease_capital', 'batch=units=2**96'): 'ledger: insufficient balance',
+    ('decrease_capital', 'batch=units=max'): 'ledger: insufficient balance',
+    ('decrease_capital', 'id=0'): 'ledger: unknown security',
+    ('decrease_capital', 'id=2**96'): 'ledger: unknown security',
+    ('decrease_capital', 'id=max'): 'ledger: unknown security',
+    ('decrease_capital', 'id=unknown'): 'ledger: unknown security',
+    ('enforce_pledge', 'doc=zero'): 'pledges: frozen, enforce through the court agent',
+    ('enforce_pledge', 'plausible'): 'pledges: frozen, enforce through the court agent',
+    ('enforce_pledge', 'pledge_id=0'): 'pledges: pledge not in force',
+    ('enforce_pledge', 'pledge_id=2**96'): 'pledges: pledge not in force',
+    ('enforce_pledge', 'pledge_id=max'): 'pledges: pledge not in force',
+    ('enforce_pledge', 'pledge_id=unknown'): 'pledges: pledge not in force',
+    ('enforce_pledge', 'receiver=no account'): 'pledges: frozen, enforce through the court agent',
+    ('enforce_pledge', 'receiver=sender'): 'pledges: frozen, enforce through the court agent',
+    ('enforce_pledge', 'receiver=zero'): 'pledges: frozen, enforce through the court agent',
+    ('enforce_pledge', 'units=0'): 'pledges: frozen, enforce through the court agent',
+    ('enforce_pledge', 'units=2**96'): 'pledges: frozen, enforce through the court agent',
+    ('enforce_pledge', 'units=max'): 'pledges: frozen, enforce through the court agent',
+    ('enforce_pledge', 'units=unknown'): 'pledges: frozen, enforce through the court agent',
+    ('freeze', 'expiry_day=0'): 'freezes: expiry in the past',
+    ('freeze', 'expiry_day=2**96'): 'freezes: day out of range',
+    ('freeze', 'expiry_day=max'): 'freezes: day out of range',
+    ('freeze', 'id=0'): 'freezes: unknown security',
+    ('freeze', 'id=2**96'): 'freezes: unknown security',
+    ('freeze', 'id=max'): 'freezes: unknown security',
+    ('freeze', 'id=unknown'): 'freezes: unknown security',
+    ('freeze', 'owner=no account'): 'freezes: amount exceeds holding',
+    ('freeze', 'owner=sender'): 'freezes: amount exceeds holding',
+    ('freeze', 'owner=zero'): 'freezes: zero address',
+    ('freeze', 'units=0'): 'freezes: zero amount',
+    ('freeze', 'units=2**96'): 'freezes: amount exceeds holding',
+    ('freeze', 'units=max'): 'freezes: amount exceeds holding',
+    ('freeze', 'units=unknown'): 'freezes: amount exceeds holding',
+    ('grant_role', 'account=zero'): 'roles: zero address',
+    ('grant_role', 'role=0'): 'roles: no role given',
+    ('grant_security_role', 'account=zero'): 'roles: zero address',
+    ('grant_security_role', 'role=0'): 'roles: no role given',
+    ('import_freezes', 'batch=empty'): 'freezes: empty batch',
+    ('import_freezes', 'batch=expiry_day=0'): 'freezes: expiry in the past',
+    ('import_freezes', 'batch=expiry_day=2**96'): 'freezes: day out of range',
+    ('import_freezes', 'batch=expiry_day=max'): 'freezes: day out of range',
+    ('import_freezes', 'batch=owner=sender'): 'freezes: amount exceeds holding',
+    ('import_freezes', 'batch=owner=zero'): 'freezes: zero address',
+    ('import_freezes', 'batch=registered_at=2**96'): 'freezes: registered in the future',
+    ('import_freezes', 'batch=registered_at=max'): 'freezes: registered in the future',
+    ('import_freezes', 'batch=units=0'): 'freezes: zero amount',
+    ('import_freezes', 'batch=units=2**96'): 'freezes: amount exceeds holding',
+    ('import_freezes', 'batch=units=max'): 'freezes: amount exceeds holding',
+    ('import_freezes', 'id=0'): 'freezes: unknown security',
+    ('import_freezes', 'id=2**96'): 'freezes: unknown security',
+    ('import_freezes', 'id=max'): 'freezes: unknown security',
+    ('import_freezes', 'id=unknown'): 'freezes: unknown security',
+    ('import_pledges', 'batch=empty'): 'pledges: empty batch',
+    ('import_pledges', 'batch=pledgee=zero'): 'pledges: zero address',
+    ('import_pledges', 'batch=pledgor=sender'): 'pledges: amount exceeds free balance',
+    ('import_pledges', 'batch=pledgor=zero'): 'pledges: amount exceeds free balance',
+    ('import_pledges', 'batch=registered_at=2**96'): 'pledges: registered in the future',
+    ('import_pledges', 'batch=registered_at=max'): 'pledges: registered in the future',
+    ('import_pledges', 'batch=units=0'): 'pledges: zero amount',
+    ('import_pledges', 'batch=units=2**96'): 'pledges: amount exceeds free balance',
+    ('import_pledges', 'batch=units=max'): 'pledges: amount exceeds free balance',
+    ('import_pledges', 'id=0'): 'pledges: unknown security',
+    ('import_pledges', 'id=2**96'): 'pledges: unknown security',
+    ('import_pledges', 'id=max'): 'pledges: unknown security',
+    ('import_pledges', 'id=unknown'): 'pledges: unknown security',
+    ('increase_capital', 'batch=empty'): 'ledger: empty batch',
+    ('increase_capital', 'batch=holder=sender'): 'ledger: holder account not active',
+    ('increase_capital', 'batch=holder=zero'): 'ledger: zero address',
+    ('increase_capital', 'batch=over_batch'): 'ledger: batch too large',
+    ('increase_capital', 'batch=paid=2**96'): 'ledger: paid exceeds units',
+    ('increase_capital', 'batch=paid=max'): 'ledger: paid exceeds units',
+    ('increase_capital', 'batch=units=0'): 'ledger: zero amount',
+    ('increase_capital', 'batch=units=2**96'): 'ledger: amount too large',
+    ('increase_capital', 'batch=units=max'): 'ledger: amount too large',
+    ('increase_capital', 'id=0'): 'ledger: unknown security',
+    ('increase_capital', 'id=2**96'): 'ledger: unknown security',
+    ('increase_capital', 'id=max'): 'ledger: unknown security',
+    ('increase_capital', 'id=unknown'): 'ledger: unknown security',
+    ('lift_freeze', 'freeze_id=0'): 'freezes: unknown freeze',
+    ('lift_freeze', 'freeze_id=2**96'): 'freezes: unknown freeze',
+    ('lift_freeze', 'freeze_id=max'): 'freezes: unknown freeze',
+    ('lift_freeze', 'freeze_id=unknown'): 'freezes: unknown freeze',
+    ('offer_pledge', 'id=0'): 'pledges: unknown security',
+    ('offer_pledge', 'id=2**96'): 'pledges: unknown security',
+    ('offer_pledge', 'id=max'): 'pledges: unknown security',
+    ('offer_pledge', 'id=unknown'): 'pledges: unknown security',
+    ('offer_pledge', 'pledgee=sender'): 'pledges: pledgee is the pledgor',
+    ('offer_pledge', 'pledgee=zero'): 'pledges: zero address',
+    ('offer_pledge', 'units=0'): 'pledges: zero amount',
+    ('offer_pledge', 'units=2**96'): 'pledges: amount exceeds holding',
+    ('offer_pledge', 'units=max'): 'pledges: amount exceeds holding',
+    ('offer_pledge', 'units=unknown'): 'pledges: amount exceeds holding',
+    ('open_account', 'identity=zero'): 'accounts: zero identity',
+    ('open_account', 'investor_class=0'): 'accounts: unknown investor class',
+    ('open_account', 'investor_class=255'): 'accounts: unknown investor class',
+    ('open_account', 'wallet=zero'): 'accounts: zero address',
+    ('open_accounts', 'batch=empty'): 'accounts: empty batch',
+    ('open_accounts', 'batch=over_batch'): 'accounts: batch too large',
+    ('open_accounts', 'batch=wallet=zero'): 'accounts: zero address',
+    ('publish_calendar', 'first_day=0'): 'calendar: range too long',
+    ('publish_calendar', 'first_day=2**96'): 'calendar: empty range',
+    ('publish_calendar', 'first_day=max'): 'calendar: empty range',
+    ('publish_calendar', 'first_day=unknown'): 'calendar: empty range',
+    ('publish_calendar', 'last_day=0'): 'calendar: empty range',
+    ('publish_calendar', 'last_day=2**96'): 'calendar: range too long',
+    ('publish_calendar', 'last_day=max'): 'calendar: range too long',
+    ('publish_calendar', 'last_day=unknown'): 'calendar: range too long',
+    ('reactivate_account', 'doc=zero'): 'accounts: unknown account',
+    ('reactivate_account', 'plausible'): 'accounts: unknown account',
+    ('reactivate_account', 'wallet=no account'): 'accounts: unknown account',
+    ('reactivate_account', 'wallet=sender'): 'accounts: unknown account',
+    ('reactivate_account', 'wallet=zero'): 'accounts: unknown account',
+    ('record_paid_in', 'doc=zero'): 'ledger: not an LLC',
+    ('record_paid_in', 'id=0'): 'ledger: unknown security',
+    ('record_paid_in', 'id=2**96'): 'ledger: unknown security',
+    ('record_paid_in', 'id=max'): 'ledger: unknown security',
+    ('record_paid_in', 'id=unknown'): 'ledger: unknown security',
+    ('record_paid_in', 'owner=no account'): 'ledger: not an LLC',
+    ('record_paid_in', 'owner=sender'): 'ledger: not an LLC',
+    ('record_paid_in', 'owner=zero'): 'ledger: not an LLC',
+    ('record_paid_in', 'paid=0'): 'ledger: not an LLC',
+    ('record_paid_in', 'paid=2**96'): 'ledger: not an LLC',
+    ('record_paid_in', 'paid=max'): 'ledger: not an LLC',
+    ('record_paid_in', 'paid=unknown'): 'ledger: not an LLC',
+    ('record_paid_in', 'plausible'): 'ledger: not an LLC',
+    ('recover', 'doc=zero'): 'accounts: recovery target has another identity',
+    ('recover', 'ids=[0]'): 'accounts: recovery target has another identity',
+    ('recover', 'ids=[2**96]'): 'accounts: recovery target has another identity',
+    ('recover', 'ids=[max]'): 'accounts: recovery target has another identity',
+    ('recover', 'ids=[unknown]'): 'accounts: recovery target has another identity',
+    ('recover', 'ids=empty'): 'ledger: empty batch',
+    ('recover', 'ids=over_batch'): 'ledger: batch too large',
+    ('recover', 'new_owner=zero'): 'accounts: zero address',
+    ('recover', 'old_owner=no account'): 'accounts: unknown account',
+    ('recover', 'old_owner=sender'): 'accounts: unknown account',
+    ('recover', 'old_owner=zero'): 'accounts: unknown account',
+    ('recover', 'plausible'): 'accounts: recovery target has another identity',
+    ('register_holdings', 'batch=acquired_day=0'): 'ledger: holding already registered',
+    ('register_holdings', 'batch=acquired_day=2**96'): 'ledger: acquired in the future',
+    ('register_holdings', 'batch=acquired_day=max'): 'ledger: acquired in the future',
+    ('register_holdings', 'batch=empty'): 'ledger: empty batch',
+    ('register_holdings', 'batch=holder=sender'): 'ledger: holder account not active',
+    ('register_holdings', 'batch=holder=zero'): 'ledger: zero address',
+    ('register_holdings', 'batch=lock_until_day=0'): 'ledger: holding already registered',
+    ('register_holdings', 'batch=lock_until_day=2**96'): 'ledger: day out of range',
+    ('register_holdings', 'batch=lock_until_day=max'): 'ledger: day out of range',
+    ('register_holdings', 'batch=over_batch'): 'ledger: batch too large',
+    ('register_holdings', 'batch=paid=0'): 'ledger: holding already registered',
+    ('register_holdings', 'batch=paid=2**96'): 'ledger: paid exceeds units',
+    ('register_holdings', 'batch=paid=max'): 'ledger: paid exceeds units',
+    ('register_holdings', 'batch=units=0'): 'ledger: zero amount',
+    ('register_holdings', 'batch=units=2**96'): 'ledger: amount too large',
+    ('register_holdings', 'batch=units=max'): 'ledger: amount too large',
+    ('register_holdings', 'doc=zero'): 'ledger: holding already registered',
+    ('register_holdings', 'id=0'): 'ledger: unknown security',
+    ('register_holdings', 'id=2**96'): 'ledger: unknown security',
+    ('register_holdings', 'id=max'): 'ledger: unknown security',
+    ('register_holdings', 'id=unknown'): 'ledger: unknown security',
+    ('register_holdings', 'plausible'): 'ledger: holding already registered',
+    ('register_pledge', 'id=0'): 'pledges: unknown security',
+    ('register_pledge', 'id=2**96'): 'pledges: unknown security',
+    ('register_pledge', 'id=max'): 'pledges: unknown security',
+    ('register_pledge', 'id=unknown'): 'pledges: unknown security',
+    ('register_pledge', 'pledgee=zero'): 'pledges: zero address',
+    ('register_pledge', 'pledgor=no account'): 'pledges: amount exceeds holding',
+    ('register_pledge', 'pledgor=sender'): 'pledges: amount exceeds holding',
+    ('register_pledge', 'pledgor=zero'): 'pledges: amount exceeds holding',
+    ('register_pledge', 'units=0'): 'pledges: zero amount',
+    ('register_pledge', 'units=2**96'): 'pledges: amount exceeds holding',
+    ('register_pledge', 'units=max'): 'pledges: amount exceeds holding',
+    ('register_pledge', 'units=unknown'): 'pledges: amount exceeds holding',
+    ('register_security', 'code_hash=zero'): 'ledger: zero code hash',
+    ('register_security', 'declared_total=0'): 'ledger: zero amount',
+    ('register_security', 'declared_total=2**96'): 'ledger: amount too large',
+    ('register_security', 'declared_total=max'): 'ledger: amount too large',
+    ('register_security', 'kind=0'): 'ledger: unknown kind',
+    ('register_security', 'kind=255'): 'ledger: unknown kind',
+    ('register_security', 'unit_scale=255'): 'ledger: unit scale too large',
+    ('release_pledge', 'pledge_id=0'): 'pledges: pledge not in force',
+    ('release_pledge', 'pledge_id=2**96'): 'pledges: pledge not in force',
+    ('release_pledge', 'pledge_id=max'): 'pledges: pledge not in force',
+    ('release_pledge', 'pledge_id=unknown'): 'pledges: pledge not in force',
+    ('release_pledge', 'units=0'): 'pledges: zero amount',
+    ('release_pledge', 'units=2**96'): 'pledges: amount exceeds pledge',
+    ('release_pledge', 'units=max'): 'pledges: amount exceeds pledge',
+    ('release_pledge', 'units=unknown'): 'pledges: amount exceeds pledge',
+    ('renew_freeze', 'expiry_day=0'): 'freezes: renewal must extend the expiry',
+    ('renew_freeze', 'expiry_day=2**96'): 'freezes: day out of range',
+    ('renew_freeze', 'expiry_day=max'): 'freezes: day out of range',
+    ('renew_freeze', 'freeze_id=0'): 'freezes: unknown freeze',
+    ('renew_freeze', 'freeze_id=2**96'): 'freezes: unknown freeze',
+    ('renew_freeze', 'freeze_id=max'): 'freezes: unknown freeze',
+    ('renew_freeze', 'freeze_id=unknown'): 'freezes: unknown freeze',
+    ('revoke_role', 'role=0'): 'roles: no role given',
+    ('revoke_security_role', 'role=0'): 'roles: no role given',
+    ('seal_security', 'id=0'): 'ledger: unknown security',
+    ('seal_security', 'id=2**96'): 'ledger: unknown security',
+    ('seal_security', 'id=max'): 'ledger: unknown security',
+    ('seal_security', 'id=unknown'): 'ledger: unknown security',
+    ('setOperator', 'spender=zero'): 'ledger: zero address',
+    ('set_insider', 'id=0'): 'roles: caller is not issuer agent',
+    ('set_insider', 'id=2**96'): 'roles: caller is not issuer agent',
+    ('set_insider', 'id=max'): 'roles: caller is not issuer agent',
+    ('set_insider', 'id=unknown'): 'roles: caller is not issuer agent',
+    ('set_insider', 'owner=zero'): 'ledger: zero address',
+    ('set_lockup', 'id=0'): 'ledger: unknown security',
+    ('set_lockup', 'id=2**96'): 'ledger: unknown security',
+    ('set_lockup', 'id=max'): 'ledger: unknown security',
+    ('set_lockup', 'id=unknown'): 'ledger: unknown security',
+    ('set_lockup', 'lock_until_day=2**96'): 'ledger: day out of range',
+    ('set_lockup', 'lock_until_day=max'): 'ledger: day out of range',
+    ('set_lockup', 'owner=zero'): 'ledger: zero address',
+    ('set_qualified', 'doc=zero'): 'accounts: unknown account',
+    ('set_qualified', 'plausible'): 'accounts: unknown account',
+    ('set_qualified', 'wallet=no account'): 'accounts: unknown account',
+    ('set_qualified', 'wallet=sender'): 'accounts: unknown account',
+    ('set_qualified', 'wallet=zero'): 'accounts: unknown account',
+    ('set_register_closure', 'id=0'): 'roles: caller is not issuer agent',
+    ('set_register_closure', 'id=2**96'): 'roles: caller is not issuer agent',
+    ('set_register_closure', 'id=max'): 'roles: caller is not issuer agent',
+    ('set_register_closure', 'id=unknown'): 'roles: caller is not issuer agent',
+    ('set_register_closure', 'meeting_day=2**96'): 'ledger: day out of range',
+    ('set_register_closure', 'meeting_day=max'): 'ledger: day out of range',
+    ('set_register_closure', 'record_day=2**96'): 'ledger: day out of range',
+    ('set_register_closure', 'record_day=max'): 'ledger: day out of range',
+    ('set_security_status', 'id=0'): 'ledger: unknown security',
+    ('set_security_status', 'id=2**96'): 'ledger: unknown security',
+    ('set_security_status', 'id=max'): 'ledger: unknown security',
+    ('set_security_status', 'id=unknown'): 'ledger: unknown security',
+    ('set_security_status', 'status=0'): 'ledger: invalid status',
+    ('set_security_status', 'status=255'): 'ledger: invalid status',
+    ('suspend_account', 'doc=zero'): 'accounts: unknown account',
+    ('suspend_account', 'plausible'): 'accounts: unknown account',
+    ('suspend_account', 'wallet=no account'): 'accounts: unknown account',
+    ('suspend_account', 'wallet=sender'): 'accounts: unknown account',
+    ('suspend_account', 'wallet=zero'): 'accounts: unknown account',
+    ('tidy_freezes', 'id=0'): 'freezes: nothing to tidy',
+    ('tidy_freezes', 'id=2**96'): 'freezes: unknown security',
+    ('tidy_freezes', 'id=max'): 'freezes: unknown security',
+    ('tidy_freezes', 'id=unknown'): 'freezes: nothing to tidy',
+    ('tidy_freezes', 'owner=no account'): 'freezes: nothing to tidy',
+    ('tidy_freezes', 'owner=sender'): 'freezes: nothing to tidy',
+    ('tidy_freezes', 'owner=zero'): 'freezes: nothing to tidy',
+    ('tidy_freezes', 'plausible'): 'freezes: nothing to tidy',
+    ('transfer', 'amount=0'): 'ledger: zero amount',
+    ('transfer', 'amount=2**96'): 'ledger: insufficient balance',
+    ('transfer', 'amount=max'): 'ledger: insufficient balance',
+    ('transfer', 'amount=unknown'): 'ledger: insufficient balance',
+    ('transfer', 'id=0'): 'ledger: unknown security',
+    ('transfer', 'id=2**96'): 'ledger: unknown security',
+    ('transfer', 'id=max'): 'ledger: unknown security',
+    ('transfer', 'id=unknown'): 'ledger: unknown security',
+    ('transfer', 'receiver=no account'): 'ledger: receiver account not active',
+    ('transfer', 'receiver=sender'): 'ledger: self transfer',
+    ('transfer', 'receiver=zero'): 'ledger: zero address',
+    ('transferFrom', 'amount=0'): 'ledger: zero amount',
+    ('transferFrom', 'amount=2**96'): 'ledger: insufficient balance',
+    ('transferFrom', 'amount=max'): 'ledger: insufficient balance',
+    ('transferFrom', 'amount=unknown'): 'ledger: insufficient balance',
+    ('transferFrom', 'id=0'): 'ledger: unknown security',
+    ('transferFrom', 'id=2**96'): 'ledger: unknown security',
+    ('transferFrom', 'id=max'): 'ledger: unknown security',
+    ('transferFrom', 'id=unknown'): 'ledger: unknown security',
+    ('transferFrom', 'receiver=no account'): 'ledger: receiver account not active',
+    ('transferFrom', 'receiver=sender'): 'ledger: self transfer',
+    ('transferFrom', 'receiver=zero'): 'ledger: zero address',
+    ('transferFrom', 'sender=no account'): 'ledger: insufficient allowance',
+    ('transferFrom', 'sender=zero'): 'ledger: insufficient allowance',
+    ('transfer_pledged', 'doc=zero'): 'pledges: no consent from the pledgee',
+    ('transfer_pledged', 'plausible'): 'pledges: no consent from the pledgee',
+    ('transfer_pledged', 'pledge_id=0'): 'pledges: pledge not in force',
+    ('transfer_pledged', 'pledge_id=2**96'): 'pledges: pledge not in force',
+    ('transfer_pledged', 'pledge_id=max'): 'pledges: pledge not in force',
+    ('transfer_pledged', 'pledge_id=unknown'): 'pledges: pledge not in force',
+    ('unpause', 'doc=zero'): 'calendar: not paused',
+    ('unpause', 'plausible'): 'calendar: not paused',
+}
+
+
+def _zero(value) -> bool:
+    if isinstance(value, (tuple, list)):
+        return all(_zero(v) for v in value)
+    if isinstance(value, (bytes, bytearray)):
+        return not any(value)
+    if isinstance(value, str):
+        return value in ("", ZERO) or int(value, 16) == 0 if value.startswith("0x") else value == ""
+    return not value
+
+
+def test_views__huge_and_unknown_ids__return_zeros(world, abi):
+    items = abi_items()
+    w = dict(world, horizon=int(world["register"].horizon_day()))
+    calls, expect = [], {}
+    for item in items:
+        if item.get("type") != "function" or item.get("stateMutability") not in ("view", "pure"):
+            continue
+        fn = item["name"]
+        if not any(p["type"] == "uint256" for p in item["inputs"]):
+            continue
+        for label, value in (("2**96", BIG_ID), ("max", MAX), ("unknown", UNKNOWN_ID), ("0", 0)):
+            args = [value if p["type"] == "uint256" else plausible(w, fn, p["name"], p["type"])
+                    for p in item["inputs"]]
+            calls.append((fn, label, w["alice"], args))
+    got = {}
+    for (fn, label, sender, args) in calls:
+        data = abi[fn].encode(args)
+        try:
+            out = abi[fn].decode(bytes.fromhex(world["backend"].rpc.call(
+                "eth_call", [{"to": world["backend"].address, "data": "0x" + data.hex()}, "latest"])[2:]))
+            got[(fn, label)] = ("zero" if _zero(out) else out)
+        except RpcError as e:
+            got[(fn, label)] = ("revert", decode_revert(e.revert_data) if e.revert_data is not None else str(e))
+    bad = {k: v for k, v in got.items() if v != "zero" and VIEW_EXPECTED.get(k) != v}
+    assert not bad, "\n".join(f"{k}: {v!r}" for k, v in sorted(bad.items()))
+
+
+# Views that do not return zeros for these ids, and what they return instead.
+VIEW_EXPECTED = {
+    ("can_transfer", "0"): (False, "ledger: zero amount"),
+    ("can_transfer", "2**96"): (False, "ledger: unknown security"),
+    ("can_transfer", "max"): (False, "ledger: unknown security"),
+    ("can_transfer", "unknown"): (False, "ledger: unknown security"),
+    ("day_of", "2**96"): (2**96 + 8 * 3600) // 86400,  # a day number, not an id
+    ("day_of", "unknown"): (UNKNOWN_ID + 8 * 3600) // 86400,
+    ("trading_day_number", "2**96"): ("revert", "calendar: day not published"),
+    ("trading_day_number_of_day", "2**96"): ("revert", "calendar: day not published"),
+    ("trading_day_number_of_day", "max"): ("revert", "calendar: day not published"),
+    ("trading_day_number_of_day", "unknown"): ("revert", "calendar: day not published"),
+    # BUG (test_day_of__max_timestamp__reverts_with_a_reason): overflow, a bare revert
+    ("day_of", "max"): ("revert", ""),
+    ("trading_day_number", "max"): ("revert", ""),
+}
+
+
+# ------------------------------------------------------------------ bugs found by the sweep
+# Each asserts the behaviour we want; xfail(strict) until the contract is fixed, so the
+# suite stays green and the fix is noticed (the test then XPASSes and fails: drop the mark).
+
+
+def _reason_of(world, abi, sender, fn, args):
+    return run_calls(world["backend"], abi, [(fn, "x", sender, args)])[(fn, "x")]
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: DynArray[..., MAX_IMPORT] makes 101+ items a bare decoder revert")
+@pytest.mark.parametrize("fn", ["import_pledges", "import_freezes"])
+def test_import__over_max_import__reverts_with_a_reason(world, abi, fn):
+    w = dict(world, horizon=0)
+    item = plausible(w, fn, "batch", "tuple[]", next(
+        p for p in abi_items() if p.get("name") == fn)["inputs"][1]["components"])[0]
+    reason = _reason_of(world, abi, world["registrar"], fn, [world["pending"], [item] * 101, h("doc")])
+    assert reason is not None and REASON.match(reason), repr(reason)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: timestamp // TIME_UNIT + UTC_OFFSET overflows: bare revert in a view")
+@pytest.mark.parametrize("fn", ["day_of", "trading_day_number"])
+def test_day_of__max_timestamp__reverts_with_a_reason(world, abi, fn):
+    try:
+        world["backend"].call(fn, MAX)
+    except RpcError as e:
+        reason = decode_revert(e.revert_data)
+        assert REASON.match(reason), repr(reason)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a consent naming the zero address is recorded, and can never be used")
+def test_consent_pledged_transfer__zero_receiver__reverts(world, abi):
+    reason = _reason_of(world, abi, world["bank"], "consent_pledged_transfer",
+                        [world["accepted"], ZERO, 10, h("consent")])
+    assert reason == "pledges: zero address"
+
+
+def abi_items():
+    from regchain import suite
+
+    return [i.model_dump(by_alias=True, mode="json") for i in suite.suite_contract_type().abi]
+
+
+# ------------------------------------------------------------------ bounds
+
+
+class Sender:
+    """Transactions from anvil's unlocked accounts with a fixed, generous gas limit;
+    returns gasUsed and insists on status 1."""
+
+    def __init__(self, backend: AnvilBackend, gas: int):
+        self.b = backend
+        self.gas = gas
+
+    def __call__(self, sender: str, fn: str, *args) -> int:
+        data = self.b.abi[fn].encode(args)
+        tx = {"from": sender, "to": self.b.address, "data": "0x" + data.hex(), "gas": hex(self.gas),
+              "gasPrice": "0x0"}
+        receipt = self.b.rpc.call("eth_sendTransactionSync", [tx])
+        if int(receipt["status"], 16) != 1:
+            reason = self.b._revert_reason(sender, data)
+            raise AssertionError(f"{fn}: reverted ({reason!r})")
+        return int(receipt["gasUsed"], 16)
+
+
+def worst_cases(backend: AnvilBackend, gov: str, registrar: str, court: str, alice: str, bob: str,
+                bank: str, *, encumbered_holders: int = 200, recover_ids: int = 200) -> dict[str, int]:
+    """Gas of every function at the largest state its bounded loops can meet.
+
+    The caller provides a suite with the calendar published around today, REGISTRAR
+    held by `registrar`, COURT_AGENT by `court`, and open qualified accounts for
+    alice, bob and bank, on a node whose block gas limit is far above 30 M (a batch
+    may need more: that is what is measured) and that does not trace steps
+    (ape-foundry's --steps-tracing node runs out of memory on these batches).
+    """
+    rpc = backend.rpc
+    send = Sender(backend, 900_000_000)
+    call = backend.call
+    gas: dict[str, int] = {}
+    if True:
+        today = call("today")
+        n = 200
+        holders = [addr(i) for i in range(n)]
+        gas["open_accounts (200)"] = send(registrar, "open_accounts",
+                                          [(a, h(f"id {a}"), 1, True) for a in holders], h("open"))
+
+        def new_security(label, holdings, kind=int(Kind.JSC), seal=True, batch=None):
+            code = h(f"worst {label}")
+            send(registrar, "register_security", code, kind, 0, sum(u for _, u in holdings), h("reg"))
+            sid = call("security_id", code)
+            rows = batch or [(a, u, u, today - 60, 0, False) for a, u in holdings]
+            used = [send(registrar, "register_holdings", sid, rows[i:i + 200], h("holdings"))
+                    for i in range(0, len(rows), 200)]
+            if seal:
+                send(registrar, "seal_security", sid, h("seal"))
+            return sid, used
+
+        # register_holdings: 200 insiders with lock-ups, each acquired on another day
+        rows = [(a, 1_000, 1_000, today - 1 - i, today + 400, True) for i, a in enumerate(holders)]
+        big, used = new_security("big", [(a, 1_000) for a in holders], seal=False, batch=rows)
+        gas["register_holdings (200, insiders, lock-ups, 200 days)"] = used[0]
+        # 8 pledges and 8 freezes on each of the 200 holdings, imported 100 at a time
+        loaded = holders[:encumbered_holders]
+        pl = [(a, bank, 1, 1_600_000_000 + k) for a in loaded for k in range(8)]
+        fr = [(a, 1, h(f"case {k}"), 1_600_000_000 + k, today + 300) for a in loaded for k in range(8)]
+        gas["import_pledges (100)"] = max(send(registrar, "import_pledges", big, pl[i:i + 100], h("imp"))
+                                          for i in range(0, len(pl), 100))
+        gas["import_freezes (100)"] = max(send(registrar, "import_freezes", big, fr[i:i + 100], h("imp"))
+                                          for i in range(0, len(fr), 100))
+        send(registrar, "seal_security", big, h("seal"))
+        gas[f"decrease_capital (200, {encumbered_holders} with 8+8 encumbrances, insiders)"] = send(
+            registrar, "decrease_capital", big, [(a, 1) for a in holders], h("decrease"))
+
+        # increase_capital: 199 new holders and one existing
+        inc, _ = new_security("increase", [(alice, 1_000)])
+        gas["increase_capital (200, 199 new holders)"] = send(
+            registrar, "increase_capital", inc, [(a, 10, 10) for a in [alice] + holders[:199]], h("increase"))
+
+        # one holding with 8 accepted pledges and 8 freezes in force
+        sid, _ = new_security("encumbered", [(alice, 1_000_000), (bob, 1_000_000)])
+        send(gov, "grant_security_role", sid, gov, int(SecurityRole.ISSUER_AGENT))
+        send(gov, "set_insider", alice, sid, True, h("insider"))
+        first_pledge = call("pledge_count") + 1
+        for k in range(8):
+            gas["offer_pledge"] = send(alice, "offer_pledge", sid, bank, 1_000, h(f"pledge {k}"))
+        for k in range(8):
+            gas["accept_pledge (8th on the holding)"] = send(bank, "accept_pledge", first_pledge + k, h("accept"))
+        first_freeze = call("freeze_count") + 1
+        for k in range(8):
+            gas["freeze (8th on the holding, 8 pledges)"] = send(
+                court, "freeze", alice, sid, 1_000, h(f"case {k}"), today + 30, h("ruling"))
+        gas["transfer (8 pledges + 8 freezes, insider, new holder)"] = send(alice, "transfer", holders[0], sid, 1)
+        send(bank, "consent_pledged_transfer", first_pledge + 7, bob, 10, h("consent"))
+        gas["transfer_pledged (8 pledges + 8 freezes)"] = send(alice, "transfer_pledged", first_pledge + 7, h("sale"))
+        gas["enforce_pledge (court; 8 pledges + 8 freezes)"] = send(
+            court, "enforce_pledge", first_pledge, bob, 10, h("enforce"))
+        gas["renew_freeze (8th)"] = send(court, "renew_freeze", first_freeze + 7, today + 60, h("renew"))
+        gas["court_transfer (8th freeze, 8 pledges)"] = send(
+            court, "court_transfer", first_freeze + 7, bob, 10, h("court"))
+        gas["recover (1 id, 8 pledges + 8 freezes)"] = send(registrar, "recover", alice, addr(1_000), [sid],
+                                                             h("recover"))
+        # a freeze of the whole holding with 7 waiting behind it: lifting it promotes 7
+        send(court, "freeze", bob, sid, call("balanceOf", bob, sid), h("whole"), today + 30, h("ruling"))
+        whole = call("freeze_count")
+        for k in range(7):
+            send(court, "freeze", bob, sid, 1, h(f"queued {k}"), today + 30, h("ruling"))
+        gas["lift_freeze (promotes 7)"] = send(court, "lift_freeze", whole, h("lift"))
+
+        # recover: `recover_ids` securities, each with 8 pledges and 8 freezes on the lost key
+        lost, found = addr(2_000), addr(2_001)
+        send(registrar, "open_account", lost, h("lost"), 1, True, h("open"))
+        ids = []
+        for k in range(recover_ids):
+            s, _ = new_security(f"recover {k}", [(lost, 100)], seal=False)
+            send(registrar, "import_pledges", s, [(lost, bank, 1, 1_600_000_000 + j) for j in range(8)], h("i"))
+            send(registrar, "import_freezes", s, [(lost, 1, h(f"c{j}"), 1_600_000_000 + j, today + 300)
+                                                  for j in range(8)], h("i"))
+            send(registrar, "seal_security", s, h("seal"))
+            ids.append(s)
+        gas[f"recover ({recover_ids} ids, each 8 pledges + 8 freezes)"] = send(
+            registrar, "recover", lost, found, ids, h("recover"))
+
+        # the calendar: 400 trading days in one publication, then an amendment that
+        # renumbers 32 words
+        horizon = call("horizon_day")
+        gas["publish_calendar (400 days, all trading)"] = send(
+            registrar, "publish_calendar", horizon + 1, horizon + 400, list(range(horizon + 1, horizon + 401)),
+            h("cal"))
+        target = (today + 1) // 224 + 32  # the last word an amendment of tomorrow may renumber
+        while (horizon := call("horizon_day")) // 224 < target:
+            last = min(horizon + 400, target * 224 + 223)
+            send(registrar, "publish_calendar", horizon + 1, last, cal.weekdays(horizon + 1, last), h("cal"))
+        day = today + 1
+        gas["amend_calendar (32 words renumbered)"] = send(
+            registrar, "amend_calendar", day, not call("is_trading_day", day), h("amend"))
+
+        # tidy: 8 freezes lapse together
+        tidy, _ = new_security("tidy", [(bob, 100), (bank, 100)])
+        for k in range(8):
+            send(court, "freeze", bob, tidy, 1, h(f"short {k}"), today, h("ruling"))
+        rpc.call("evm_increaseTime", [hex(2 * 86400)])
+        rpc.call("evm_mine")
+        gas["tidy_freezes (8 lapsed)"] = send(alice, "tidy_freezes", bob, tidy)
+    return gas
+
+
+class BoundsNode:
+    """A fresh anvil (london, gas price 0, 1 G block gas limit, no step tracing) on
+    `port` with the suite deployed by raw JSON-RPC from the compiled bytecode, roles
+    granted, the calendar published and accounts open: what `worst_cases` needs."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.proc = None
+
+    def __enter__(self):
+        import subprocess
+        import time
+
+        from regchain.lean import Rpc
+
+        self.proc = subprocess.Popen(
+            ["anvil", "--host", "127.0.0.1", "--port", str(self.port), "--hardfork", "london",
+             "--gas-price", "0", "--base-fee", "0", "--disable-min-priority-fee", "--gas-limit", "1000000000",
+             "--code-size-limit", "100000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.rpc = Rpc(f"http://127.0.0.1:{self.port}")
+        for _ in range(200):
+            try:
+                accounts = self.rpc.call("eth_accounts")
+                break
+            except OSError:
+                self.rpc.close()
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("bounds anvil did not start")
+        self.accounts = [to_checksum_address(a) for a in accounts]
+        return self
+
+    def __exit__(self, *exc):
+        self.rpc.close()
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def deploy(self) -> AnvilBackend:
+        from ape import project
+
+        from regchain import suite
+
+        gov, registrar, court = self.accounts[0], self.accounts[1], self.accounts[3]
+        next_address = None
+        for name in suite.SUITE_ORDER:
+            ct = getattr(project, name).contract_type
+            args = suite._constructor_args(name, gov, False, 8 * 3600, next_address)
+            types = [i.type for i in ct.constructor.inputs]
+            data = ct.deployment_bytecode.bytecode + abi_encode(types, list(args)).hex()
+            receipt = self.rpc.call("eth_sendTransactionSync", [{"from": gov, "data": data, "gas": hex(30_000_000), "gasPrice": "0x0"}])
+            assert int(receipt["status"], 16) == 1, f"deploying {name} failed"
+            next_address = to_checksum_address(receipt["contractAddress"])
+        backend = AnvilBackend(f"http://127.0.0.1:{self.port}", next_address, SuiteAbi.from_suite())
+        send = Sender(backend, 30_000_000)
+        send(gov, "grant_role", registrar, int(Role.REGISTRAR))
+        send(gov, "grant_role", court, int(Role.COURT_AGENT))
+        today = backend.call("today")
+        for first, last in cal.chunks(today - 550, today + 380, 366):
+            send(registrar, "publish_calendar", first, last, cal.weekdays(first, last), h("calendar"))
+        for who in self.accounts[4:8]:
+            send(registrar, "open_account", who, h(f"id {who}"), int(InvestorClass.INDIVIDUAL), True, h("open"))
+        return backend
+
+    def measure(self, **sizes) -> dict[str, int]:
+        backend = self.deploy()
+        a = self.accounts
+        return worst_cases(backend, a[0], a[1], a[3], a[4], a[5], a[7], **sizes)
+
+
+def worst_case_table(gas: dict[str, int]) -> str:
+    rows = [f"| {name} | {g:,} | {g / BLOCK_GAS_LIMIT:.1%} |" for name, g in sorted(gas.items(), key=lambda x: -x[1])]
+    return "\n".join(["| function (worst case) | gas | of a 30 M block |", "|---|---:|---:|", *rows])
+
+
+BOUNDS_PORT = 8552
+# The full worst case (200 encumbered holdings, recover of 200 encumbered ids) takes
+# ~2.5 minutes: under HYPOTHESIS_PROFILE=deep or REGCHAIN_BOUNDS=full, and in `make
+# bench`. The quick run encumbers 25 holdings for the capital decrease and recovers
+# 10 ids, and extrapolates recover linearly to 200 (its loop body is per id).
+FULL = os.environ.get("HYPOTHESIS_PROFILE") == "deep" or os.environ.get("REGCHAIN_BOUNDS") == "full"
+SIZES = dict(encumbered_holders=200, recover_ids=200) if FULL else dict(encumbered_holders=25, recover_ids=10)
+
+
+@pytest.fixture(scope="module")
+def worst():
+    with BoundsNode(BOUNDS_PORT) as node:
+        gas = node.measure(**SIZES)
+    print("\n" + worst_case_table(gas))
+    return gas
+
+
+def _recover_200(worst) -> int:
+    """Gas of recover(200 ids, each with 8 pledges + 8 freezes), measured or extrapolated."""
+    n, g = next((int(k.split("(")[1].split()[0]), v) for k, v in worst.items()
+                if k.startswith("recover (") and not k.startswith("recover (1 id"))
+    one = worst["recover (1 id, 8 pledges + 8 freezes)"]
+    return g if n == 200 else g + (g - one) * (200 - n) // (n - 1)
+
+
+def test_bounds__worst_case_of_each_function__fits_a_30m_block(worst):
+    over = {k: v for k, v in worst.items() if v > BLOCK_GAS_LIMIT and not k.startswith("recover (")}
+    assert not over, over
+
+
+def test_bounds__worst_case__leaves_half_the_block_free(worst):
+    """Everything but the import batches and recover (their own tests below)."""
+    over = {k: v for k, v in worst.items() if v > BLOCK_GAS_LIMIT * MARGIN
+            and not k.startswith(("recover (", "import_"))}
+    assert not over, over
+
+
+@pytest.mark.xfail(strict=True, reason="LIMIT: an import of MAX_IMPORT = 100 pledges or freezes takes "
+                                       "~22-24 M gas (a full Pledge/Freeze record per item): it fits 30 M "
+                                       "but leaves no margin; the migration sends 50")
+def test_bounds__import_max_batch__leaves_half_the_block_free(worst):
+    over = {k: v for k, v in worst.items() if k.startswith("import_") and v > BLOCK_GAS_LIMIT * MARGIN}
+    assert not over, over
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: recover of MAX_BATCH = 200 ids that each carry 8 pledges and "
+                                       "8 freezes needs ~107 M gas, 3.6 blocks of 30 M")
+def test_bounds__recover_max_batch_of_encumbered_ids__fits_a_block(worst):
+    assert _recover_200(worst) <= BLOCK_GAS_LIMIT, f"{_recover_200(worst):,} gas"
