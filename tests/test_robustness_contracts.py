@@ -270,10 +270,6 @@ def run_calls(backend: AnvilBackend, abi: SuiteAbi, calls) -> dict:
 BARE_REVERT_KNOWN = {
     (fn, f"role={v}") for fn in ("grant_role", "revoke_role", "grant_security_role", "revoke_security_role")
     for v in ("2**96", "max", "unknown")
-} | {
-    # BUG (test_import_*__over_max_import__reverts_with_a_reason): the DynArray bound is
-    # MAX_IMPORT = 100 itself, so 101+ items die in the decoder with no reason
-    ("import_pledges", "batch=over_batch"), ("import_freezes", "batch=over_batch"),
 }
 
 
@@ -466,6 +462,8 @@ EDGE_EXPECTED = {
     ('decrease_capital', 'batch=holder=sender'): 'ledger: insufficient balance',
     ('decrease_capital', 'batch=holder=zero'): 'ledger: zero address',
     ('decrease_capital', 'batch=over_batch'): 'ledger: batch too large',
+    ('import_pledges', 'batch=over_batch'): 'pledges: batch too large',
+    ('import_freezes', 'batch=over_batch'): 'freezes: batch too large',
     ('decrease_capital', 'batch=units=0'): 'ledger: zero amount',
     ('decrease_capital', 'batch=units=2**96'): 'ledger: insufficient balance',
     ('decrease_capital', 'batch=units=max'): 'ledger: insufficient balance',
@@ -795,9 +793,9 @@ VIEW_EXPECTED = {
     ("trading_day_number_of_day", "2**96"): ("revert", "calendar: day not published"),
     ("trading_day_number_of_day", "max"): ("revert", "calendar: day not published"),
     ("trading_day_number_of_day", "unknown"): ("revert", "calendar: day not published"),
-    # BUG (test_day_of__max_timestamp__reverts_with_a_reason): overflow, a bare revert
-    ("day_of", "max"): ("revert", ""),
-    ("trading_day_number", "max"): ("revert", ""),
+    # a timestamp whose local day would overflow (test_day_of__max_timestamp__reverts_with_a_reason)
+    ("day_of", "max"): ("revert", "calendar: timestamp out of range"),
+    ("trading_day_number", "max"): ("revert", "calendar: timestamp out of range"),
 }
 
 
@@ -810,7 +808,6 @@ def _reason_of(world, abi, sender, fn, args):
     return run_calls(world["backend"], abi, [(fn, "x", sender, args)])[(fn, "x")]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: DynArray[..., MAX_IMPORT] makes 101+ items a bare decoder revert")
 @pytest.mark.parametrize("fn", ["import_pledges", "import_freezes"])
 def test_import__over_max_import__reverts_with_a_reason(world, abi, fn):
     w = dict(world, horizon=0)
@@ -820,7 +817,6 @@ def test_import__over_max_import__reverts_with_a_reason(world, abi, fn):
     assert reason is not None and REASON.match(reason), repr(reason)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: timestamp // TIME_UNIT + UTC_OFFSET overflows: bare revert in a view")
 @pytest.mark.parametrize("fn", ["day_of", "trading_day_number"])
 def test_day_of__max_timestamp__reverts_with_a_reason(world, abi, fn):
     try:
@@ -830,7 +826,6 @@ def test_day_of__max_timestamp__reverts_with_a_reason(world, abi, fn):
         assert REASON.match(reason), repr(reason)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a consent naming the zero address is recorded, and can never be used")
 def test_consent_pledged_transfer__zero_receiver__reverts(world, abi):
     reason = _reason_of(world, abi, world["bank"], "consent_pledged_transfer",
                         [world["accepted"], ZERO, 10, h("consent")])

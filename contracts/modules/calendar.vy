@@ -277,6 +277,7 @@ def _paused() -> bool:
 @internal
 @view
 def _day_of(timestamp: uint256) -> uint256:
+    assert timestamp // TIME_UNIT <= max_value(uint256) - UTC_OFFSET, "calendar: timestamp out of range"
     return (timestamp // TIME_UNIT + UTC_OFFSET) // SECONDS_PER_DAY
 
 

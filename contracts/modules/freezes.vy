@@ -95,7 +95,7 @@ def freeze(owner: address, id: uint256, units: uint256, case_hash: bytes32, expi
 
 
 @external
-def import_freezes(id: uint256, batch: DynArray[FreezeImport, MAX_IMPORT], doc: bytes32):
+def import_freezes(id: uint256, batch: DynArray[FreezeImport, 256], doc: bytes32):
     """
     @notice Migration: write the judicial freezes of the operator's old books
             onto a security still in initial registration (PENDING), in their
@@ -109,6 +109,7 @@ def import_freezes(id: uint256, batch: DynArray[FreezeImport, MAX_IMPORT], doc: 
     roles._check_role(roles.Role.SECURITY_MANAGER)
     assert not calendar._paused(), "freezes: paused"
     assert len(batch) != 0, "freezes: empty batch"
+    assert len(batch) <= MAX_IMPORT, "freezes: batch too large"
     status: uint256 = ledger.security_data[id] & ledger.BYTE_MASK
     assert status != 0, "freezes: unknown security"
     assert status == ledger.PENDING, "freezes: security not pending"

@@ -216,6 +216,7 @@ def consent_pledged_transfer(pledge_id: uint256, receiver: address, units: uint2
     assert p.status == encumbrances.PLEDGED, "pledges: pledge not in force"
     assert msg.sender == p.pledgee, "pledges: caller is not the pledgee"
     assert units <= p.units, "pledges: amount exceeds pledge"
+    assert receiver != empty(address) or units == 0, "pledges: zero address"
     encumbrances.pledge_of[pledge_id].consent_receiver = receiver
     encumbrances.pledge_of[pledge_id].consent_units = units
     log PledgedTransferConsented(pledge_id=pledge_id, receiver=receiver, units=units, actor=msg.sender, doc=doc)
@@ -244,7 +245,7 @@ def transfer_pledged(pledge_id: uint256, doc: bytes32):
 
 
 @external
-def import_pledges(id: uint256, batch: DynArray[PledgeImport, MAX_IMPORT], doc: bytes32):
+def import_pledges(id: uint256, batch: DynArray[PledgeImport, 256], doc: bytes32):
     """
     @notice Migration: write pledges registered in the operator's old books
             onto a security still in initial registration (PENDING), with
@@ -257,6 +258,7 @@ def import_pledges(id: uint256, batch: DynArray[PledgeImport, MAX_IMPORT], doc: 
     roles._check_role(roles.Role.SECURITY_MANAGER)
     assert not calendar._paused(), "pledges: paused"
     assert len(batch) != 0, "pledges: empty batch"
+    assert len(batch) <= MAX_IMPORT, "pledges: batch too large"
     status: uint256 = ledger.security_data[id] & ledger.BYTE_MASK
     assert status != 0, "pledges: unknown security"
     assert status == ledger.PENDING, "pledges: security not pending"
