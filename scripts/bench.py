@@ -30,6 +30,10 @@ GOALS: dict[str, float] = {
     "steps_per_s.property_anvil": 500,
     # issue 8: the worst case of every function fits a 30 M consortium block
     "reliability.max_gas_worst_case": 30_000_000,
+    # issue 5: a province-sized export migrated to a local anvil
+    "migration.province_wall_s": 180,
+    "migration.gas_per_holding": 30_000,
+    "migration.peak_rss_mb": 1_000,
 }
 
 # The calendar the suite measurements publish (as tests/conftest.py does).
@@ -405,8 +409,130 @@ def measure_robustness(ctx: Ctx) -> dict:
     return {"reliability": reliability, "worst_case_gas": gas}
 
 
+# Issue 5: a province-sized legacy export migrated to a fresh plain anvil (london, gas
+# price 0, the default 30 M block gas limit, no step tracing). synth.generate makes per
+# security ~18.7 holdings, ~14.3 accounts, ~0.41 pledges and ~0.16 freezes, so 8,000
+# securities give the province's ~150,000 holdings (and ~114,000 accounts, ~3,300
+# pledges, ~1,300 freezes: a little above the other counts rather than below).
+# The run is scaled by REGCHAIN_MIGRATION_SCALE, 0.1 by default: a tenth (800
+# securities, ~15,000 holdings) takes ~3 minutes, while writing one transaction per
+# block costs anvil more per block as the state grows (the tenth already averages
+# ~70 ms a transaction against ~10 ms on an empty chain), so the full size would take
+# hours. migration.scale says which size the figures are of; nothing is extrapolated
+# (wall time is not linear in the size here; gas per holding and reconciliation
+# throughput should carry over, peak RSS grows with the size).
+MIGRATION_PORT = 8561
+MIGRATION_SECURITIES = 8_000
+MIGRATION_DIRTY = 0.02
+MIGRATION_SECRET = "bench-operator-secret-0123456789"
+
+
+def measure_migration(ctx: Ctx) -> dict:
+    """migration.*: generate the export, start the anvil, deploy the suite there by raw
+    JSON-RPC, then run the migration (`python -m regchain.migrate`: clean, plan, write
+    over the fast JSON-RPC path, reconcile, report) in a child process, so that its
+    wall time and peak RSS are its own. province_wall_s is cleaning + planning +
+    writing + reconciliation + the report as the child timed it; gas_per_holding is the
+    gasUsed of all register_holdings transactions over the holdings written."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from eth_abi import encode as abi_encode
+
+    from regchain import migrate
+    from regchain.legacy import synth
+    from regchain.lean import Rpc
+
+    scale = float(os.environ.get("REGCHAIN_MIGRATION_SCALE", "0.1"))
+    n_securities = max(4, round(MIGRATION_SECURITIES * scale))
+    uri = f"http://127.0.0.1:{MIGRATION_PORT}"
+    node = subprocess.Popen(
+        ["anvil", "--host", "127.0.0.1", "--port", str(MIGRATION_PORT), "--hardfork", "london",
+         "--gas-price", "0", "--base-fee", "0", "--disable-min-priority-fee"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        rpc = Rpc(uri)
+        for _ in range(200):
+            try:
+                node_accounts = [to_checksum_address(a) for a in rpc.call("eth_accounts")]
+                break
+            except OSError:
+                rpc.close()
+                time.sleep(0.05)
+        else:
+            raise RuntimeError(f"migration anvil did not start on port {MIGRATION_PORT}")
+        gov, registrar = node_accounts[0], node_accounts[1]
+        next_address = None
+        for name in suite.SUITE_ORDER:
+            ct = getattr(project, name).contract_type
+            args = suite._constructor_args(name, gov, False, 8 * 3600, next_address)
+            data = ct.deployment_bytecode.bytecode + abi_encode([i.type for i in ct.constructor.inputs],
+                                                                list(args)).hex()
+            receipt = rpc.call("eth_sendTransactionSync",
+                               [{"from": gov, "data": data, "gas": hex(30_000_000), "gasPrice": "0x0"}])
+            assert int(receipt["status"], 16) == 1, f"deploying {name} failed"
+            next_address = to_checksum_address(receipt["contractAddress"])
+        rpc.close()
+        abi = [item.model_dump(mode="json", by_alias=True) for item in suite.suite_contract_type().abi]
+        backend = migrate.lean_backend(uri, next_address, gov, abi)
+        backend.transact(gov, "grant_role", (registrar, int(Role.REGISTRAR)), None)
+        today = backend.call("today")
+        for first, last in cal.chunks(today - CALENDAR_BACK_DAYS, today + CALENDAR_AHEAD_DAYS, 366):
+            backend.transact(registrar, "publish_calendar",
+                             (first, last, cal.weekdays(first, last), doc("calendar")), None)
+        backend.rpc.close()
+
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "export"
+            export = synth.generate(seed=5, securities=n_securities, dirty=MIGRATION_DIRTY,
+                                    as_of=cal.date_of(today), encoding="gbk", headers="zh")
+            synth.write_export(export, folder, encoding="gbk", headers="zh")
+            rows = {name: len(t) for name, t in export.tables.items()}
+            del export
+            abi_path = Path(tmp) / "abi.json"
+            abi_path.write_text(json.dumps(abi))
+            started = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "regchain.migrate", str(folder), uri, next_address, registrar,
+                 str(abi_path), str(Path(tmp) / "report.json")],
+                env={**os.environ, "REGCHAIN_OPERATOR_SECRET": MIGRATION_SECRET},
+                capture_output=True, text=True, timeout=3600)
+            process_wall = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"migration failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-3000:]}")
+        run = json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        node.terminate()
+        node.wait(30)
+    holdings = run["holdings"]
+    return {"migration": {
+        "province_wall_s": round(run["wall_s"], 1),
+        "gas_per_holding": round(run["gas"].get("register_holdings", 0) / holdings),
+        "peak_rss_mb": round(run["maxrss_kb"] / 1024),
+        "reconcile_holdings_per_s": round(holdings / run["reconcile_s"]),
+        "scale": scale,
+        "clean_s": round(run["clean_s"], 1),
+        "plan_s": round(run["plan_s"], 1),
+        "write_s": round(run["write_s"], 1),
+        "reconcile_s": round(run["reconcile_s"], 1),
+        "process_wall_s": round(process_wall, 1),
+        "transactions": run["transactions"],
+        "tx_per_s": round(run["transactions"] / run["write_s"]),
+        "source_rows": sum(rows.values()),
+        "securities": run["securities"],
+        "holdings": holdings,
+        "accounts": run["accounts"],
+        "pledges": run["pledges"],
+        "freezes": run["freezes"],
+        "mismatches": run["mismatches"],
+    }}
+
+
 GROUPS = [measure_baseline, measure_suite, measure_encumbrances, measure_instructions, measure_audit,
-          measure_property, measure_robustness]
+          measure_property, measure_robustness, measure_migration]
 
 
 def merge(into: dict, new: dict) -> dict:

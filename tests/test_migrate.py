@@ -89,6 +89,39 @@ def test_identities__custody_address__deterministic_and_secret_bound():
     assert a.identity_hash(ident) != b.identity_hash(ident)
 
 
+def test_identities__custody_address__is_the_address_of_the_custody_key():
+    from eth_account import Account
+
+    ids = migrate.Identities(b"secret-one-0123456789")
+    for i in range(100):
+        ident = f"RESIDENT_ID:{110105194912310000 + i}"
+        assert ids.custody_address(ident) == Account.from_key(ids.custody_key(ident)).address
+    for k in (1, 2, 255, 256, 2**255 + 1, migrate.SECP256K1_N - 1):
+        assert migrate._secp256k1_base_mul(k) == _public_point(k)
+
+
+def _public_point(k: int) -> tuple[int, int]:
+    from eth_keys import keys
+
+    pub = keys.PrivateKey(k.to_bytes(32, "big")).public_key.to_bytes()
+    return int.from_bytes(pub[:32], "big"), int.from_bytes(pub[32:], "big")
+
+
+def test_chain__unlocked_test_account__writes_over_the_fast_path(register, registrar, outsider):
+    chain = migrate.Chain(register, registrar)
+    assert chain.fast
+    assert not migrate.Chain(register, registrar, fast=False).fast
+    chain.send("open_accounts", [(outsider.address, b"\x01" * 32, 1, True)], b"\x02" * 32)
+    assert chain.read("account_of", [(outsider.address,)])[0][0] != 0
+    assert chain.gas["open_accounts"] > 0
+
+
+def test_chain__failed_transaction__raises_with_the_revert_reason(register, registrar):
+    chain = migrate.Chain(register, registrar)
+    with pytest.raises(migrate.MigrationError, match=r"seal_security (reverted|failed): \w+: "):
+        chain.send("seal_security", 999_999, b"\x00" * 32)
+
+
 def test_identities__secret_missing__refuses():
     with pytest.raises(migrate.MigrationError, match="REGCHAIN_OPERATOR_SECRET"):
         migrate.Identities.from_env({})

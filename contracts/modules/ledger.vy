@@ -677,7 +677,8 @@ def increase_capital(id: uint256, batch: DynArray[Subscription, 256], doc: bytes
             paid = ((h >> PAID_SHIFT) & AMOUNT_MAX) + item.paid
         lock: uint256 = (h >> LOCK_SHIFT) & MASK24
         self.holding_data[self._key(item.holder, id)] = (
-            new_balance | (paid << PAID_SHIFT) | (tn << ACQUIRED_SHIFT) | (lock << LOCK_SHIFT) | (h & INSIDER_BIT)
+            new_balance | (paid << PAID_SHIFT) | (tn << ACQUIRED_SHIFT) | (lock << LOCK_SHIFT)
+            | (h & (INSIDER_BIT | ENCUMBERED_BIT))
         )
         added += item.units
         log Issued(receiver=item.holder, id=id, amount=item.units, paid=item.paid if is_llc else item.units, acquired_day=today)

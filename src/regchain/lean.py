@@ -113,6 +113,23 @@ class SuiteAbi:
         return self.functions[name]
 
 
+# The ERC-20 functions the machine calls on a cash token (contracts/test/CashToken.vy).
+CASH_TOKEN_ABI = [
+    {"type": "function", "name": name, "stateMutability": mut,
+     "inputs": [{"name": f"a{i}", "type": t} for i, t in enumerate(ins)],
+     "outputs": [{"name": "", "type": t} for t in outs]}
+    for name, ins, outs, mut in (
+        ("mint", ["address", "uint256"], [], "nonpayable"),
+        ("transfer", ["address", "uint256"], ["bool"], "nonpayable"),
+        ("transferFrom", ["address", "address", "uint256"], ["bool"], "nonpayable"),
+        ("approve", ["address", "uint256"], ["bool"], "nonpayable"),
+        ("balanceOf", ["address"], ["uint256"], "view"),
+        ("allowance", ["address", "address"], ["uint256"], "view"),
+        ("totalSupply", [], ["uint256"], "view"),
+    )
+]
+
+
 # ------------------------------------------------------------------ outcomes
 
 
@@ -215,11 +232,25 @@ class Backend:
     name = "?"
     abi: SuiteAbi
     address: str
+    # other contracts the machine calls (a cash token): address (lower-case) -> abi
+    others: dict
 
-    def transact(self, sender: str, fn: str, args: Sequence, expected: str | None) -> None:
+    def add_contract(self, address: str, abi: SuiteAbi) -> None:
+        """Let `transact(..., to=address)` and reads `(fn, args, address)` reach another contract."""
+        if not hasattr(self, "others") or self.others is None:
+            self.others = {}
+        self.others[address.lower()] = abi
+
+    def _target(self, to: str | None) -> tuple[str, SuiteAbi]:
+        if to is None or to.lower() == self.address.lower():
+            return self.address, self.abi
+        return to_checksum_address(to), self.others[to.lower()]
+
+    def transact(self, sender: str, fn: str, args: Sequence, expected: str | None, to: str | None = None) -> None:
         raise NotImplementedError
 
-    def read(self, calls: Sequence[tuple[str, Sequence]]) -> list:
+    def read(self, calls: Sequence[tuple]) -> list:
+        """Views: each call is (fn, args) on the suite, or (fn, args, address) on another contract."""
         raise NotImplementedError
 
     def call(self, fn: str, *args):
@@ -254,14 +285,15 @@ class AnvilBackend(Backend):
         self.abi = abi
         self.sync = True  # eth_sendTransactionSync available
         self.transactions = 0
+        self.others: dict[str, SuiteAbi] = {}
 
-    def _tx(self, sender: str, data: bytes) -> dict:
-        return {"from": sender, "to": self.address, "data": "0x" + data.hex(), "gas": hex(TX_GAS)}
+    def _tx(self, sender: str, data: bytes, to: str | None = None) -> dict:
+        return {"from": sender, "to": to or self.address, "data": "0x" + data.hex(), "gas": hex(TX_GAS)}
 
-    def _revert_reason(self, sender: str, data: bytes) -> str | None:
+    def _revert_reason(self, sender: str, data: bytes, to: str | None = None) -> str | None:
         """What eth_call says the transaction would do now: None (passes) or its revert reason."""
         try:
-            self.rpc.call("eth_call", [self._tx(sender, data), "latest"])
+            self.rpc.call("eth_call", [self._tx(sender, data, to), "latest"])
         except RpcError as e:
             rd = e.revert_data
             if rd is None:
@@ -269,11 +301,11 @@ class AnvilBackend(Backend):
             return decode_revert(rd)
         return None
 
-    def _send(self, sender: str, data: bytes) -> dict:
+    def _send(self, sender: str, data: bytes, to: str | None = None) -> dict:
         """Send and return the receipt once mined. eth_sendTransactionSync
         (anvil >= 1.4) answers with the receipt of the mined transaction in
         one round trip; elsewhere, send and poll for the receipt."""
-        tx = self._tx(sender, data)
+        tx = self._tx(sender, data, to)
         if self.sync:
             try:
                 return self.rpc.call("eth_sendTransactionSync", [tx])
@@ -286,9 +318,10 @@ class AnvilBackend(Backend):
             pass
         return receipt
 
-    def transact(self, sender, fn, args, expected):
-        data = self.abi[fn].encode(args)
-        tx = self._tx(sender, data)
+    def transact(self, sender, fn, args, expected, to=None):
+        to, abi = self._target(to)
+        data = abi[fn].encode(args)
+        tx = self._tx(sender, data, to)
         if expected is not None and self.sync:
             # eth_call and the transaction itself in one batch: whichever runs
             # first, a transaction that reverts leaves the state as it was, so
@@ -306,9 +339,9 @@ class AnvilBackend(Backend):
             if isinstance(receipt, RpcError):
                 raise receipt
         else:
-            receipt = self._send(sender, data)
+            receipt = self._send(sender, data, to)
             if expected is not None:  # no eth_sendTransactionSync: ask eth_call after the fact
-                reason = self._revert_reason(sender, data)
+                reason = self._revert_reason(sender, data, to)
                 if reason != expected:
                     raise OutcomeMismatch(f"{_describe(fn, args, expected)}; eth_call says "
                                           f"{'pass' if reason is None else repr(reason)}")
@@ -317,19 +350,23 @@ class AnvilBackend(Backend):
         if status != (expected is None):
             detail = ""
             if status == 0:  # say why: the state is as it was before the transaction
-                detail = f" ({self._revert_reason(sender, data)!r} by eth_call after it)"
+                detail = f" ({self._revert_reason(sender, data, to)!r} by eth_call after it)"
             raise OutcomeMismatch(f"{_describe(fn, args, expected)}; receipt status {status}{detail}")
 
     def read(self, calls):
         batch = []
-        for fn, args in calls:
-            data = self.abi[fn].encode(args)
-            batch.append(("eth_call", [{"to": self.address, "data": "0x" + data.hex()}, "latest"]))
+        abis = []
+        for call in calls:
+            fn, args = call[0], call[1]
+            to, abi = self._target(call[2] if len(call) > 2 else None)
+            data = abi[fn].encode(args)
+            abis.append(abi[fn])
+            batch.append(("eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"]))
         out = []
-        for (fn, args), result in zip(calls, self.rpc.batch(batch)):
+        for f, result in zip(abis, self.rpc.batch(batch)):
             if isinstance(result, RpcError):
                 raise result
-            out.append(self.abi[fn].decode(bytes.fromhex(result[2:])))
+            out.append(f.decode(bytes.fromhex(result[2:])))
         return out
 
     def snapshot(self):
@@ -372,10 +409,12 @@ class ApeBackend(Backend):
         self.signers = {a.lower(): s for a, s in accounts_by_address.items()}
         self.abi = SuiteAbi.from_suite()
         self.transactions = 0
+        self.others: dict[str, SuiteAbi] = {}
 
-    def transact(self, sender, fn, args, expected):
+    def transact(self, sender, fn, args, expected, to=None):
         import ape
 
+        assert to is None, "ApeBackend drives the suite only"
         method = getattr(self.register, fn)
         signer = self.signers[sender.lower()]
         if expected is None:
@@ -387,7 +426,9 @@ class ApeBackend(Backend):
 
     def read(self, calls):
         out = []
-        for fn, args in calls:
+        for call in calls:
+            assert len(call) == 2, "ApeBackend drives the suite only"
+            fn, args = call
             value = getattr(self.register, fn)(*args)
             out.append(_plain_ape(value))
         return out
@@ -444,13 +485,15 @@ class BoaBackend(Backend):
         self.address = to_checksum_address(address)
         self.abi = abi
         self.transactions = 0
+        self.others: dict[str, SuiteAbi] = {}
 
-    def _execute(self, sender, data: bytes, modifying: bool):
-        return self.env.execute_code(to_address=self.address, sender=sender, gas=TX_GAS, data=data,
+    def _execute(self, sender, data: bytes, modifying: bool, to: str | None = None):
+        return self.env.execute_code(to_address=to or self.address, sender=sender, gas=TX_GAS, data=data,
                                      is_modifying=modifying)
 
-    def transact(self, sender, fn, args, expected):
-        c = self._execute(sender, self.abi[fn].encode(args), True)
+    def transact(self, sender, fn, args, expected, to=None):
+        to, abi = self._target(to)
+        c = self._execute(sender, abi[fn].encode(args), True, to)
         self.transactions += 1
         reason = decode_revert(c.output) if c.is_error else None
         if reason != expected:
@@ -459,9 +502,11 @@ class BoaBackend(Backend):
 
     def read(self, calls):
         out = []
-        for fn, args in calls:
-            f = self.abi[fn]
-            c = self._execute(self.address, f.encode(args), False)
+        for call in calls:
+            fn, args = call[0], call[1]
+            to, abi = self._target(call[2] if len(call) > 2 else None)
+            f = abi[fn]
+            c = self._execute(self.address, f.encode(args), False, to)
             if c.is_error:
                 raise OutcomeMismatch(f"view {fn}{tuple(args)} reverted: {decode_revert(c.output)!r}")
             out.append(f.decode(c.output))
@@ -484,6 +529,18 @@ class BoaBackend(Backend):
 
     def increase_time(self, seconds):
         self.set_timestamp(self.evm.patch.timestamp + seconds)
+
+    def deploy_cash_token(self, deployer: str, contracts_dir: str | Path | None = None) -> str:
+        """Deploy contracts/test/CashToken.vy (cancun) and return its address."""
+        import boa
+
+        contracts_dir = Path(contracts_dir or Path(__file__).resolve().parents[2] / "contracts")
+        token = boa.load_partial(str(contracts_dir / "test" / "CashToken.vy"),
+                                 compiler_args={"evm_version": SECOND_EVM_VERSION})
+        with boa.env.prank(to_checksum_address(deployer)):
+            address = str(token.deploy().address)
+        self.add_contract(address, SuiteAbi(CASH_TOKEN_ABI))
+        return address
 
     @classmethod
     def deploy(cls, governance: str, abi: SuiteAbi, *, time_unit_ms: bool = False,

@@ -14,10 +14,22 @@ operation, with no chain, no gas and no ape, so that the stateful test
 * the views (`holding_view`, `security_view`, `account_view`, ...) return
   what the contract's views of the same name return.
 
-Roles are not modelled: every operation assumes an authorised caller (the
-registrar, the issuer agent, governance). Pledges and freezes are to be added
-as further per-holding state (see `Holding`) feeding `_encumbered`, the
-units `check_transfer` refuses to move ("ledger: amount exceeds free balance").
+Roles are not modelled for the register's own operations: they assume an
+authorised caller (the registrar, the issuer agent, governance). The
+encumbrance and instruction operations take the `caller`, since who acts is
+part of their rules (the pledgee, the court agent, the fund manager, the
+seller ...): `roles` maps addresses to global Role flags and `fund_managers`
+names the manager of each fund.
+
+Pledges and freezes (pledges.vy, freezes.vy, encumbrances.vy) are kept per
+holding: the accepted pledges in rank order with their pledged total, and the
+open freezes in registration order with the persisted "has taken effect" flag;
+`_evaluate` is the queue rule of encumbrances.vy (see its docstring), and
+`_encumbered` = pledged + frozen in force is what `check_transfer` refuses to
+move ("ledger: amount exceeds free balance"). Transfer instructions
+(instructions.vy) keep their stage, acceptance, consent, exercisers and the
+cash they escrow; cash-token balances, the register's escrow and pull refunds
+are modelled per token.
 
 Addresses are compared case-insensitively (stored lower-case).
 """
@@ -39,9 +51,15 @@ from regchain.constants import (
     MEETING_CLOSED_DAYS,
     RECORD_DATE_CLOSED_DAYS,
     TRANSFER_REASONS,
+    MAX_FREEZES,
+    MAX_PLEDGES,
     AccountStatus,
+    FreezeStatus,
+    InstructionStage,
     InvestorClass,
     Kind,
+    PledgeStatus,
+    Role,
     SecurityStatus,
 )
 
@@ -225,6 +243,60 @@ class Holding:
 
 
 @dataclass
+class PledgeRec:
+    """pledge_of(pledge_id) without the times and documents: `seq` is the
+    shared registration sequence (0 until accepted), which ranks as the
+    registration time does (block times never decrease)."""
+
+    pledgor: str
+    pledgee: str
+    id: int
+    units: int
+    seq: int = 0
+    status: int = PledgeStatus.OFFERED
+
+    def view(self) -> tuple:
+        return (self.pledgor, self.pledgee, self.id, self.units, self.seq, self.status)
+
+
+@dataclass
+class FreezeRec:
+    owner: str
+    id: int
+    units: int
+    expiry_day: int
+    seq: int
+    status: int = FreezeStatus.OPEN
+    # bit 192 of its freeze word: persisted by every write that settles the queue
+    taken_effect: bool = False
+
+    def view(self) -> tuple:
+        return (self.owner, self.id, self.units, self.seq, self.expiry_day, self.status)
+
+
+@dataclass
+class InstructionRec:
+    seller: str
+    buyer: str
+    id: int
+    units: int
+    price: int
+    cash: str
+    stage: int
+    court_ordered: bool
+    notice_end_day: int
+    expiry_day: int
+    buyer_accepted: bool = False
+    consented: bool = False
+    exercisers: list[str] = field(default_factory=list)
+
+    def view(self) -> tuple:
+        """instruction_of without the document."""
+        return (self.seller, self.buyer, self.id, self.units, self.price, self.cash, self.stage,
+                self.court_ordered, self.buyer_accepted, self.consented, self.notice_end_day, self.expiry_day)
+
+
+@dataclass
 class InsiderQuota:
     year: int = 0
     base: int = 0
@@ -247,21 +319,42 @@ class RegisterModel:
         self.holdings: dict[tuple[str, int], Holding] = {}
         self.insider_quota: dict[tuple[str, int], InsiderQuota] = {}
         self.security_ids: dict[bytes, int] = {}
+        # who holds which global role (roles.vy), and each fund's manager(s)
+        self.roles: dict[str, int] = {}
+        self.fund_managers: dict[int, set[str]] = {}
+        # pledges and freezes (ids continue the chain's counters)
+        self.pledges: dict[int, PledgeRec] = {}
+        self.freezes: dict[int, FreezeRec] = {}
+        self.pledge_ids: dict[tuple[str, int], list[int]] = {}   # rank order
+        self.pledged: dict[tuple[str, int], int] = {}
+        self.freeze_queue: dict[tuple[str, int], list[int]] = {}  # registration order
+        self.pledge_count = 0
+        self.freeze_count = 0
+        self.registration_seq = 0
+        # transfer instructions and cash
+        self.instructions: dict[int, InstructionRec] = {}
+        self.instruction_count = 0
+        self.cash_tokens: set[str] = set()
+        self.cash: dict[tuple[str, str], int] = {}       # (token, holder) -> token balance
+        self.escrowed: dict[str, int] = {}               # token -> the register's escrow
+        self.refunds: dict[tuple[str, str], int] = {}    # (token, holder) -> pending refund
+        self.register_address = ZERO_ADDRESS
+
+    _STATE = ("paused", "calendar", "accounts", "securities", "holdings", "insider_quota", "security_ids",
+              "pledges", "freezes", "pledge_ids", "pledged", "freeze_queue", "pledge_count", "freeze_count",
+              "registration_seq", "instructions", "instruction_count", "cash", "escrowed", "refunds")
 
     # ------------------------------------------------------------- helpers
 
     @contextmanager
     def _atomic(self):
         """Undo every change of the block if it raises (a revert)."""
-        saved = copy.deepcopy(
-            (self.paused, self.calendar, self.accounts, self.securities,
-             self.holdings, self.insider_quota, self.security_ids)
-        )
+        saved = copy.deepcopy([getattr(self, name) for name in self._STATE])
         try:
             yield
         except BaseException:
-            (self.paused, self.calendar, self.accounts, self.securities,
-             self.holdings, self.insider_quota, self.security_ids) = saved
+            for name, value in zip(self._STATE, saved):
+                setattr(self, name, value)
             raise
 
     def _holding(self, owner, id: int) -> Holding:
@@ -609,9 +702,248 @@ class RegisterModel:
     # ------------------------------------------------------------- encumbrances
 
     def _encumbered(self, owner, id: int) -> int:
-        """Units of the holding locked by pledges and effective freezes today.
-        Not modelled yet (always 0): pledges and freezes extend this."""
-        return 0
+        """Units of the holding locked by pledges and freezes in force today
+        (encumbrances.vy `_locked`)."""
+        key = (_addr(owner), id)
+        return self.pledged.get(key, 0) + self._evaluate(key)[0]
+
+    def _evaluate(self, key, stop: int = MAX_FREEZES) -> tuple[int, int]:
+        """(units held by the freezes in force before index `stop`, bit mask of
+        those in force) today: the queue rule of encumbrances.vy. Lapsed
+        freezes (expiry_day < today) are skipped; one that has taken effect
+        holds min(units, balance - held before it); a waiting one takes effect
+        if nothing before it waits and it fits whole; the first that does not
+        fit waits, and so does everything after it."""
+        balance = self.holding(*key).balance
+        total = mask = 0
+        waiting = False
+        for i, fid in enumerate(self.freeze_queue.get(key, [])[:stop]):
+            f = self.freezes[fid]
+            if f.expiry_day < self.today:
+                continue
+            if f.taken_effect:
+                total += min(f.units, balance - total)
+                mask |= 1 << i
+            elif not waiting and total + f.units <= balance:
+                total += f.units
+                mask |= 1 << i
+            else:
+                waiting = True
+        return total, mask
+
+    def _settle(self, key) -> None:
+        """Persist "has taken effect" on every freeze in force now (`_settle`)."""
+        mask = self._evaluate(key)[1]
+        for i, fid in enumerate(self.freeze_queue.get(key, [])):
+            if mask & (1 << i):
+                self.freezes[fid].taken_effect = True
+
+    def _next_seq(self) -> int:
+        self.registration_seq += 1
+        return self.registration_seq
+
+    def _has_role(self, caller, role: int) -> bool:
+        return bool(self.roles.get(_addr(caller), 0) & role)
+
+    def _check_role(self, caller, role: int) -> None:
+        if self._has_role(caller, role):
+            return
+        names = {Role.ACCOUNT_MANAGER: "account manager", Role.SECURITY_MANAGER: "security manager",
+                 Role.CALENDAR_MANAGER: "calendar manager", Role.RECOVERY_MANAGER: "recovery manager"}
+        raise Refused(f"roles: caller is not {names.get(role, 'court agent')}")
+
+    # views of the encumbrances
+
+    def pledged_balance_of(self, owner, id: int) -> int:
+        return self.pledged.get((_addr(owner), id), 0)
+
+    def frozen_balance_of(self, owner, id: int) -> int:
+        return self._evaluate((_addr(owner), id))[0]
+
+    def pledges_of(self, owner, id: int) -> tuple:
+        return tuple(self.pledge_ids.get((_addr(owner), id), []))
+
+    def freeze_queue_of(self, owner, id: int) -> tuple[tuple, tuple]:
+        key = (_addr(owner), id)
+        queue = self.freeze_queue.get(key, [])
+        mask = self._evaluate(key)[1]
+        return tuple(queue), tuple(bool(mask & (1 << i)) for i in range(len(queue)))
+
+    # ------------------------------------------------------------- pledges
+
+    def offer_pledge(self, caller, pledgor, id: int, pledgee, units: int) -> int:
+        """offer_pledge by the pledgor (caller == pledgor) or register_pledge by
+        the registrar; returns the pledge id."""
+        if _addr(caller) != _addr(pledgor):
+            self._check_role(caller, Role.SECURITY_MANAGER)
+        _require(not self.paused, "pledges: paused")
+        _require(_addr(pledgee) != ZERO_ADDRESS, "pledges: zero address")
+        _require(_addr(pledgee) != _addr(pledgor), "pledges: pledgee is the pledgor")
+        _require(units != 0, "pledges: zero amount")
+        sec = self.securities.get(id)
+        _require(sec is not None, "pledges: unknown security")
+        _require(sec.status == SecurityStatus.ACTIVE, "pledges: security not active")
+        _require(units <= self.balance_of(pledgor, id), "pledges: amount exceeds holding")
+        self.pledge_count += 1
+        self.pledges[self.pledge_count] = PledgeRec(_addr(pledgor), _addr(pledgee), id, units)
+        return self.pledge_count
+
+    def cancel_pledge_offer(self, caller, pledge_id: int) -> None:
+        _require(not self.paused, "pledges: paused")
+        p = self.pledges.get(pledge_id)
+        _require(p is not None and p.status == PledgeStatus.OFFERED, "pledges: not an open offer")
+        if _addr(caller) not in (p.pledgor, p.pledgee):
+            self._check_role(caller, Role.SECURITY_MANAGER)
+        p.status = PledgeStatus.CANCELLED
+
+    def accept_pledge(self, caller, pledge_id: int) -> None:
+        _require(not self.paused, "pledges: paused")
+        p = self.pledges.get(pledge_id)
+        _require(p is not None and p.status == PledgeStatus.OFFERED, "pledges: not an open offer")
+        _require(_addr(caller) == p.pledgee, "pledges: caller is not the pledgee")
+        key = (p.pledgor, p.id)
+        _require(len(self.pledge_ids.get(key, [])) < MAX_PLEDGES, "pledges: too many pledges on holding")
+        _require(p.units + self._encumbered(p.pledgor, p.id) <= self.balance_of(p.pledgor, p.id),
+                 "pledges: amount exceeds free balance")
+        self.pledge_ids.setdefault(key, []).append(pledge_id)
+        self.pledged[key] = self.pledged.get(key, 0) + p.units
+        p.status = PledgeStatus.PLEDGED
+        p.seq = self._next_seq()
+
+    def release_pledge(self, caller, pledge_id: int, units: int) -> None:
+        _require(not self.paused, "pledges: paused")
+        p = self.pledges.get(pledge_id)
+        _require(p is not None and p.status == PledgeStatus.PLEDGED, "pledges: pledge not in force")
+        _require(_addr(caller) == p.pledgee, "pledges: caller is not the pledgee")
+        self._reduce(p, pledge_id, units, PledgeStatus.RELEASED)
+
+    def _reduce(self, p: PledgeRec, pledge_id: int, units: int, final_status: int) -> None:
+        _require(units != 0, "pledges: zero amount")
+        _require(units <= p.units, "pledges: amount exceeds pledge")
+        key = (p.pledgor, p.id)
+        p.units -= units
+        self.pledged[key] -= units
+        if p.units == 0:
+            p.status = final_status
+            self.pledge_ids[key].remove(pledge_id)
+
+    def frozen_after(self, pledge_id: int) -> bool:
+        """Whether a freeze registered after the pledge is in force on its holding."""
+        p = self.pledges[pledge_id]
+        key = (p.pledgor, p.id)
+        mask = self._evaluate(key)[1]
+        return any(mask & (1 << i) and self.freezes[fid].seq > p.seq
+                   for i, fid in enumerate(self.freeze_queue.get(key, [])))
+
+    def enforce_pledge(self, caller, pledge_id: int, receiver, units: int) -> None:
+        p = self.pledges.get(pledge_id)
+        _require(p is not None and p.status == PledgeStatus.PLEDGED, "pledges: pledge not in force")
+        is_court = self._has_role(caller, Role.COURT_AGENT)
+        _require(_addr(caller) == p.pledgee or is_court, "pledges: caller is not the pledgee or court agent")
+        if not is_court:
+            _require(not self.frozen_after(pledge_id), "pledges: frozen, enforce through the court agent")
+        with self._atomic():
+            p = self.pledges[pledge_id]
+            self._settle((p.pledgor, p.id))
+            self._reduce(p, pledge_id, units, PledgeStatus.ENFORCED)
+            self._forced_move(p.pledgor, receiver, p.id, units)
+
+    # ------------------------------------------------------------- freezes
+
+    def freeze(self, caller, owner, id: int, units: int, expiry_day: int) -> int:
+        """Returns the freeze id."""
+        self._check_role(caller, Role.COURT_AGENT)
+        _require(not self.paused, "freezes: paused")
+        _require(_addr(owner) != ZERO_ADDRESS, "freezes: zero address")
+        _require(units != 0, "freezes: zero amount")
+        _require(id in self.securities, "freezes: unknown security")
+        _require(expiry_day >= self.today, "freezes: expiry in the past")
+        _require(expiry_day <= MASK32, "freezes: day out of range")
+        _require(units <= self.balance_of(owner, id), "freezes: amount exceeds holding")
+        key = (_addr(owner), id)
+        _require(len(self.freeze_queue.get(key, [])) < MAX_FREEZES, "freezes: too many freezes on holding")
+        self.freeze_count += 1
+        self.freezes[self.freeze_count] = FreezeRec(key[0], id, units, expiry_day, self._next_seq())
+        self.freeze_queue.setdefault(key, []).append(self.freeze_count)
+        self._settle(key)
+        return self.freeze_count
+
+    def _open_freeze(self, freeze_id: int) -> FreezeRec:
+        f = self.freezes.get(freeze_id)
+        _require(f is not None, "freezes: unknown freeze")
+        _require(f.status == FreezeStatus.OPEN, "freezes: freeze not open")
+        _require(f.expiry_day >= self.today, "freezes: freeze lapsed")
+        return f
+
+    def lift_freeze(self, caller, freeze_id: int) -> None:
+        self._check_role(caller, Role.COURT_AGENT)
+        _require(not self.paused, "freezes: paused")
+        f = self._open_freeze(freeze_id)
+        key = (f.owner, f.id)
+        self.freeze_queue[key].remove(freeze_id)
+        f.status = FreezeStatus.LIFTED
+        self._settle(key)
+
+    def renew_freeze(self, caller, freeze_id: int, expiry_day: int) -> None:
+        self._check_role(caller, Role.COURT_AGENT)
+        _require(not self.paused, "freezes: paused")
+        f = self._open_freeze(freeze_id)
+        _require(expiry_day > f.expiry_day, "freezes: renewal must extend the expiry")
+        _require(expiry_day <= MASK32, "freezes: day out of range")
+        f.expiry_day = expiry_day
+
+    def tidy_freezes(self, owner, id: int) -> None:
+        _require(not self.paused, "freezes: paused")
+        _require(id <= AMOUNT_MAX, "freezes: unknown security")
+        key = (_addr(owner), id)
+        queue = self.freeze_queue.get(key, [])
+        lapsed = [fid for fid in queue if self.freezes[fid].expiry_day < self.today]
+        _require(bool(lapsed), "freezes: nothing to tidy")
+        for fid in lapsed:
+            queue.remove(fid)
+            self.freezes[fid].status = FreezeStatus.LAPSED
+        self._settle(key)
+
+    def court_transfer(self, caller, freeze_id: int, receiver, units: int) -> None:
+        self._check_role(caller, Role.COURT_AGENT)
+        f = self._open_freeze(freeze_id)
+        _require(units != 0, "freezes: zero amount")
+        _require(units <= f.units, "freezes: amount exceeds freeze")
+        key = (f.owner, f.id)
+        balance = self.balance_of(f.owner, f.id)
+        with self._atomic():
+            f = self.freezes[freeze_id]
+            self._settle(key)
+            i = self.freeze_queue[key].index(freeze_id)
+            _require(self._evaluate(key)[1] & (1 << i) != 0, "freezes: freeze not in force")
+            held_before = self._evaluate(key, i)[0]
+            _require(units + held_before <= balance, "freezes: units held by an earlier freeze")
+            _require(units + held_before + self.pledged.get(key, 0) <= balance, "freezes: units are pledged")
+            f.units -= units
+            if f.units == 0:
+                self.freeze_queue[key].remove(freeze_id)
+                f.status = FreezeStatus.EXECUTED
+            self._forced_move(f.owner, receiver, f.id, units)
+
+    def _forced_move(self, sender, receiver, id: int, amount: int) -> None:
+        """ledger.vy `_forced_move`: account, qualification and cap rules; not
+        the holding period, lock-up, register closure or insider limit."""
+        _require(not self.paused, "ledger: paused")
+        _require(amount != 0, "ledger: zero amount")
+        _require(_addr(receiver) != ZERO_ADDRESS, "ledger: zero address")
+        _require(_addr(receiver) != _addr(sender), "ledger: self transfer")
+        sec = self.securities.get(id)
+        _require(sec is not None, "ledger: unknown security")
+        _require(sec.status in (SecurityStatus.ACTIVE, SecurityStatus.SUSPENDED), "ledger: security not active")
+        _require(self.calendar.is_published(self.today), Reason.CALENDAR)
+        to = self.account(receiver)
+        _require(to.status == AccountStatus.ACTIVE, Reason.RECEIVER_ACCOUNT)
+        _require(to.qualified, Reason.NOT_QUALIFIED)
+        balance = self.balance_of(sender, id)
+        _require(balance >= amount, Reason.BALANCE)
+        if self.balance_of(receiver, id) == 0 and balance != amount:
+            _require(sec.holder_count < sec.holder_cap, Reason.HOLDER_CAP)
+        self._apply(sender, receiver, id, amount)
 
     # ------------------------------------------------------------- transfers
 
@@ -683,6 +1015,10 @@ class RegisterModel:
         reason = self.check_transfer(sender, receiver, id, amount)
         if reason is not None:
             raise Refused(reason)
+        self._apply(sender, receiver, id, amount)
+
+    def _apply(self, sender, receiver, id: int, amount: int) -> None:
+        """ledger.vy `_apply`: move units once every rule passed."""
         tn = self._today_number()
         sh = self._holding(sender, id)
         rh = self._holding(receiver, id)
@@ -698,3 +1034,206 @@ class RegisterModel:
             self._insider_dispose(sender, id, balance, amount)
         if rh.insider:
             self._insider_snapshot(receiver, id, received)
+
+    # ------------------------------------------------------------- transfer instructions
+
+    NOTICE_DAYS = 30
+    COURT_NOTICE_DAYS = 20
+    SETTLEMENT_DAYS = 30
+    MAX_EXERCISERS = 50
+
+    def stage_of(self, instruction_id: int) -> int:
+        ins = self.instructions.get(instruction_id)
+        if ins is None:
+            return 0
+        if ins.stage == InstructionStage.PROPOSED and self.today > ins.expiry_day:
+            return InstructionStage.LAPSED
+        return ins.stage
+
+    def exercisers_of(self, instruction_id: int) -> tuple:
+        ins = self.instructions.get(instruction_id)
+        return tuple(ins.exercisers) if ins else ()
+
+    def open_escrow(self, token) -> int:
+        """Cash escrowed by instructions not yet closed (lapsed ones until reclaimed)."""
+        token = _addr(token)
+        return sum(ins.price * (int(ins.buyer_accepted) + len(ins.exercisers))
+                   for ins in self.instructions.values()
+                   if ins.cash == token and ins.stage == InstructionStage.PROPOSED)
+
+    def pending_refunds(self, token) -> int:
+        token = _addr(token)
+        return sum(v for (t, _), v in self.refunds.items() if t == token)
+
+    def cash_balance(self, token, holder) -> int:
+        return self.cash.get((_addr(token), _addr(holder)), 0)
+
+    def refund_of(self, token, holder) -> int:
+        return self.refunds.get((_addr(token), _addr(holder)), 0)
+
+    def mint_cash(self, token, holder, amount: int) -> None:
+        key = (_addr(token), _addr(holder))
+        self.cash[key] = self.cash.get(key, 0) + amount
+
+    def _move_cash(self, token, sender, receiver, amount: int) -> None:
+        """A CashToken transfer (the machine keeps balances and allowances
+        sufficient: the token's own underflow is not modelled)."""
+        a, b = (_addr(token), _addr(sender)), (_addr(token), _addr(receiver))
+        assert self.cash.get(a, 0) >= amount, ("model: cash balance too low", sender, amount)
+        self.cash[a] = self.cash.get(a, 0) - amount
+        self.cash[b] = self.cash.get(b, 0) + amount
+
+    def _escrow(self, token: str, payer, amount: int) -> None:
+        self.escrowed[token] = self.escrowed.get(token, 0) + amount
+        self._move_cash(token, payer, self.register_address, amount)
+
+    def _credit(self, token: str, holder, amount: int) -> None:
+        if amount:
+            key = (token, _addr(holder))
+            self.refunds[key] = self.refunds.get(key, 0) + amount
+
+    def _refund_all(self, ins: InstructionRec) -> None:
+        if ins.cash == ZERO_ADDRESS:
+            return
+        if ins.buyer_accepted:
+            self._credit(ins.cash, ins.buyer, ins.price)
+        for holder in ins.exercisers:
+            self._credit(ins.cash, holder, ins.price)
+
+    def propose_transfer(self, caller, seller, buyer, id: int, units: int, price: int, cash,
+                         court: bool = False) -> int:
+        """propose_transfer by the seller, or propose_court_sale by the court agent; returns the id."""
+        if court:
+            self._check_role(caller, Role.COURT_AGENT)
+        _require(not self.paused, "instructions: paused")
+        _require(_addr(buyer) != ZERO_ADDRESS, "instructions: zero address")
+        _require(_addr(buyer) != _addr(seller), "instructions: buyer is the seller")
+        _require(units != 0, "instructions: zero amount")
+        sec = self.securities.get(id)
+        _require(sec is not None, "instructions: unknown security")
+        _require(units <= self.balance_of(seller, id), "instructions: amount exceeds holding")
+        _require(_addr(cash) == ZERO_ADDRESS or _addr(cash) in self.cash_tokens,
+                 "instructions: cash token not accepted")
+        notice_end = 0
+        if sec.first_refusal and self.balance_of(buyer, id) == 0:
+            notice_end = self.today + (self.COURT_NOTICE_DAYS if court else self.NOTICE_DAYS)
+        expiry = max(notice_end, self.today) + self.SETTLEMENT_DAYS
+        self.instruction_count += 1
+        self.instructions[self.instruction_count] = InstructionRec(
+            _addr(seller), _addr(buyer), id, units, price, _addr(cash), InstructionStage.PROPOSED, court,
+            notice_end, expiry)
+        return self.instruction_count
+
+    def _open_instruction(self, instruction_id: int) -> InstructionRec:
+        ins = self.instructions.get(instruction_id)
+        _require(ins is not None, "instructions: unknown instruction")
+        _require(ins.stage == InstructionStage.PROPOSED, "instructions: instruction closed")
+        _require(self.today <= ins.expiry_day, "instructions: instruction lapsed")
+        _require(not self.paused, "instructions: paused")
+        return ins
+
+    def _check_fund_manager(self, caller, id: int) -> None:
+        _require(_addr(caller) in self.fund_managers.get(id, ()), "roles: caller is not fund manager")
+
+    def accept_transfer(self, caller, instruction_id: int) -> None:
+        ins = self._open_instruction(instruction_id)
+        _require(_addr(caller) == ins.buyer, "instructions: caller is not the buyer")
+        _require(not ins.buyer_accepted, "instructions: already accepted")
+        ins.buyer_accepted = True
+        if ins.cash != ZERO_ADDRESS:
+            self._escrow(ins.cash, caller, ins.price)
+
+    def consent_transfer(self, caller, instruction_id: int) -> None:
+        ins = self._open_instruction(instruction_id)
+        self._check_fund_manager(caller, ins.id)
+        _require(not ins.consented, "instructions: already consented")
+        ins.consented = True
+
+    def reject_transfer(self, caller, instruction_id: int) -> None:
+        ins = self._open_instruction(instruction_id)
+        self._check_fund_manager(caller, ins.id)
+        ins.stage = InstructionStage.REJECTED
+        self._refund_all(ins)
+
+    def withdraw_transfer(self, caller, instruction_id: int) -> None:
+        ins = self._open_instruction(instruction_id)
+        if ins.court_ordered:
+            self._check_role(caller, Role.COURT_AGENT)
+        else:
+            _require(_addr(caller) == ins.seller, "instructions: caller is not the seller")
+        ins.stage = InstructionStage.WITHDRAWN
+        self._refund_all(ins)
+
+    def exercise_first_refusal(self, caller, instruction_id: int) -> None:
+        ins = self._open_instruction(instruction_id)
+        _require(ins.notice_end_day != 0, "instructions: no right of first refusal")
+        _require(self.today <= ins.notice_end_day, "instructions: notice period over")
+        _require(_addr(caller) not in (ins.seller, ins.buyer), "instructions: not another holder")
+        _require(self.balance_of(caller, ins.id) != 0, "instructions: not another holder")
+        _require(_addr(caller) not in ins.exercisers, "instructions: already exercised")
+        _require(len(ins.exercisers) < self.MAX_EXERCISERS, "instructions: too many exercisers")
+        ins.exercisers.append(_addr(caller))
+        if ins.cash != ZERO_ADDRESS:
+            self._escrow(ins.cash, caller, ins.price)
+
+    def settle_transfer(self, caller, instruction_id: int) -> None:
+        ins = self._open_instruction(instruction_id)
+        if ins.cash == ZERO_ADDRESS:
+            self._check_role(caller, Role.SECURITY_MANAGER)
+        else:
+            _require(_addr(caller) in (ins.seller, ins.buyer) or self._has_role(caller, Role.SECURITY_MANAGER),
+                     "instructions: caller may not settle")
+        _require(self.today > ins.notice_end_day or ins.notice_end_day == 0,
+                 "instructions: notice period not over")
+        _require(self.securities[ins.id].kind < Kind.LP_FUND or ins.consented,
+                 "instructions: manager has not consented")
+        with self._atomic():
+            ins = self.instructions[instruction_id]
+            ins.stage = InstructionStage.SETTLED
+            takers = list(ins.exercisers)
+            if not takers:
+                _require(ins.buyer_accepted, "instructions: buyer has not accepted")
+                self._deliver(ins, ins.buyer, ins.units, ins.price)
+                return
+            if ins.buyer_accepted and ins.cash != ZERO_ADDRESS:
+                self._credit(ins.cash, ins.buyer, ins.price)
+            total = sum(self.balance_of(h, ins.id) for h in takers)
+            units_left, price_left = ins.units, ins.price
+            for i, holder in enumerate(takers):
+                units, paid = units_left, price_left
+                if i + 1 < len(takers):
+                    _require(total != 0, "")  # division by zero: a bare revert
+                    units = ins.units * self.balance_of(holder, ins.id) // total
+                    paid = ins.price * units // ins.units
+                units_left -= units
+                price_left -= paid
+                if ins.cash != ZERO_ADDRESS:
+                    self._credit(ins.cash, holder, ins.price - paid)
+                if units:
+                    self._deliver(ins, holder, units, paid)
+
+    def _deliver(self, ins: InstructionRec, receiver, units: int, paid: int) -> None:
+        """Units from the seller under every transfer rule (consent and notice
+        are what the instruction supplies), cash from escrow to the seller."""
+        reason = self.check_transfer(ins.seller, receiver, ins.id, units)
+        if reason not in (None, Reason.NEEDS_CONSENT, Reason.NEEDS_NOTICE):
+            raise Refused(reason)
+        self._apply(ins.seller, receiver, ins.id, units)
+        if ins.cash != ZERO_ADDRESS and paid:
+            self.escrowed[ins.cash] -= paid
+            self._move_cash(ins.cash, self.register_address, ins.seller, paid)
+
+    def claim_refund(self, caller, token) -> None:
+        key = (_addr(token), _addr(caller))
+        amount = self.refunds.get(key, 0)
+        _require(amount != 0, "instructions: nothing to refund")
+        del self.refunds[key]
+        self.escrowed[key[0]] -= amount
+        self._move_cash(token, self.register_address, caller, amount)
+
+    def reclaim_lapsed(self, instruction_id: int) -> None:
+        ins = self.instructions.get(instruction_id)
+        _require(ins is not None and ins.stage == InstructionStage.PROPOSED and self.today > ins.expiry_day,
+                 "instructions: not lapsed")
+        ins.stage = InstructionStage.LAPSED
+        self._refund_all(ins)
