@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import ape_ethereum.trace
 import pytest
 from eth_utils import keccak
 from hypothesis import HealthCheck, settings
@@ -31,6 +32,18 @@ CALENDAR_AHEAD_DAYS = 380
 def doc(text: str) -> bytes:
     """A document reference: keccak of a short text."""
     return keccak(text=text)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_revert_traces():
+    """ape-foundry renders a full call trace for every revert (~0.3 s each); the tests
+    assert the reason, which ape.reverts checks. REGCHAIN_TRACES=1 brings traces back."""
+    if os.environ.get("REGCHAIN_TRACES"):
+        yield
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ape_ethereum.trace.Trace, "show", lambda self, *args, **kwargs: None)
+        yield
 
 
 @pytest.fixture(scope="session")

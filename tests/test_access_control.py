@@ -4,7 +4,6 @@ reverts with the exact reason; called by the role holder, it goes through."""
 from __future__ import annotations
 
 import ape
-import ape_ethereum.trace
 import pytest
 
 from conftest import doc
@@ -30,15 +29,6 @@ ROLE_OF_REASON = {
     NOT_COURT_AGENT: Role.COURT_AGENT,
 }
 ALL_GLOBAL_ROLES = Role.REGISTRAR | Role.COURT_AGENT
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_revert_traces():
-    """ape-foundry renders a full call trace for every revert (~0.25 s each); these tests
-    need only the reason, which ape.reverts checks."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ape_ethereum.trace.Trace, "show", lambda self, *args, **kwargs: None)
-        yield
 
 
 @pytest.fixture(scope="module")

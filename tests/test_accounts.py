@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ape
-import ape_ethereum.trace
 import pytest
 from eth_utils import to_checksum_address
 
@@ -12,15 +11,6 @@ from regchain.constants import MAX_BATCH, AccountStatus, InvestorClass
 
 ZERO = "0x0000000000000000000000000000000000000000"
 ZERO32 = b"\x00" * 32
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_revert_traces():
-    """ape-foundry renders a full call trace for every revert (~0.25 s each); these tests
-    need only the reason, which ape.reverts checks."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ape_ethereum.trace.Trace, "show", lambda self, *args, **kwargs: None)
-        yield
 
 
 def wallet(i: int) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 
 import ape
-import ape_ethereum.trace
 import pytest
 
 from conftest import doc
@@ -15,15 +14,6 @@ from regchain import suite
 from regchain.constants import UTC_OFFSET_CHINA, Role
 
 WORD = 224  # days per calendar word
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_revert_traces():
-    """ape-foundry renders a full call trace for every revert (~0.25 s each); these tests
-    need only the reason, which ape.reverts checks."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ape_ethereum.trace.Trace, "show", lambda self, *args, **kwargs: None)
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -5,21 +5,12 @@ court-ordered transfers (司法划转) that override the holding period and lock
 neither pledged units nor units of an earlier-ranking freeze."""
 
 import ape
-import ape_ethereum.trace
 import pytest
 from conftest import doc
 
 from regchain.constants import MAX_FREEZES, FreezeStatus
 
 FREE = "ledger: amount exceeds free balance"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_revert_traces():
-    """ape-foundry renders a call trace for every revert; the tests need only the reason."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ape_ethereum.trace.Trace, "show", lambda self, *args, **kwargs: None)
-        yield
 
 
 @pytest.fixture(scope="module")

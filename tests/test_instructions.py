@@ -7,7 +7,6 @@ refunds. Every cash-moving step is followed by the escrow invariant
 ``escrowed(token) == token.balanceOf(register)``."""
 
 import ape
-import ape_ethereum.trace
 import pytest
 from conftest import doc
 
@@ -23,14 +22,6 @@ from regchain.constants import (
 
 ZERO = "0x0000000000000000000000000000000000000000"
 PRICE = 1_000
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_revert_traces():
-    """ape-foundry renders a call trace for every revert; the tests need only the reason."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ape_ethereum.trace.Trace, "show", lambda self, *args, **kwargs: None)
-        yield
 
 
 # ------------------------------------------------------------------ actors and fixtures

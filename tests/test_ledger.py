@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 
 import ape
-import ape_ethereum.trace
 import pytest
 from eth_utils import to_checksum_address
 
@@ -22,15 +21,6 @@ ZERO = "0x0000000000000000000000000000000000000000"
 MAX_UINT = 2**256 - 1
 NEW_KEY = "0x000000000000000000000000000000000000bEEF"  # a recovery target with no account
 R = {reason.removeprefix("ledger: "): reason for reason in TRANSFER_REASONS}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_revert_traces():
-    """ape-foundry renders a full call trace for every revert (~0.25 s each); these tests
-    need only the reason, which ape.reverts checks."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ape_ethereum.trace.Trace, "show", lambda self, *args, **kwargs: None)
-        yield
 
 
 def wallet(i: int) -> str:

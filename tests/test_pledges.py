@@ -6,7 +6,6 @@ court agent once a later freeze is in force), the pledgee-consented sale of pled
 and recovery carrying pledges with the holding."""
 
 import ape
-import ape_ethereum.trace
 import pytest
 from conftest import doc
 from eth_utils import to_checksum_address
@@ -16,14 +15,6 @@ from regchain.constants import MAX_PLEDGES, Kind, PledgeStatus
 ZERO = "0x0000000000000000000000000000000000000000"
 NEW_KEY = "0x000000000000000000000000000000000000bEEF"  # a recovery target with no account
 FREE = "ledger: amount exceeds free balance"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_revert_traces():
-    """ape-foundry renders a call trace for every revert; the tests need only the reason."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ape_ethereum.trace.Trace, "show", lambda self, *args, **kwargs: None)
-        yield
 
 
 def wallet(i: int) -> str:

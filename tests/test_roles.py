@@ -4,7 +4,6 @@ calendar.vy `pause`/`unpause`)."""
 from __future__ import annotations
 
 import ape
-import ape_ethereum.trace
 import pytest
 
 from conftest import doc
@@ -12,15 +11,6 @@ from regchain.constants import InvestorClass, Kind, Role, SecurityRole
 
 ZERO = "0x0000000000000000000000000000000000000000"
 FRESH = "0x00000000000000000000000000000000000F4E51"  # an address with no account
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_revert_traces():
-    """ape-foundry renders a full call trace for every revert (~0.25 s each); these tests
-    need only the reason, which ape.reverts checks."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ape_ethereum.trace.Trace, "show", lambda self, *args, **kwargs: None)
-        yield
 
 
 def only_event(receipt, event):
