@@ -49,7 +49,17 @@ class _CleaningBars:
             bar.close()
 
 
-@click.command(cls=ConnectedProviderCommand)
+class _MigrateCommand(ConnectedProviderCommand):
+    """A dry run never touches a node, so it does not connect to one: an export can be
+    checked offline (and no local node is started just to be left unused)."""
+
+    def invoke(self, ctx):
+        if ctx.params.get("dry_run"):
+            return self._invoke(ctx)
+        return super().invoke(ctx)
+
+
+@click.command(cls=_MigrateCommand)
 @ape_cli_context()
 @network_option()
 @account_option(prompt=False)

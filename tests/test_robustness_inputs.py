@@ -441,3 +441,24 @@ def test_migrate_command__broken_value__dry_run_reports_it(tmp_path, networks):
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert any(s["status"] == "REJECTED" for s in report["securities"].values())
+
+
+def test_migrate_command__dry_run__needs_no_node(tmp_path):
+    """A dry run cleans and reports offline: pointed at a network whose node is down, it still
+    finishes (it never connects)."""
+    import socket
+
+    from click.testing import CliRunner
+
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", 8549)) != 0, "port 8549 (scratch) is expected to be free here"
+    folder = tmp_path / "export"
+    apply([], folder)
+    result = CliRunner().invoke(
+        _migrate_command(),
+        ["--source", str(folder), "--report", str(tmp_path / "r.json"), "--dry-run",
+         "--network", "ethereum:scratch:node"],
+        env={"REGCHAIN_OPERATOR_SECRET": "robustness-secret-0123456789"}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert report["securities"]
