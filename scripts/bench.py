@@ -6,6 +6,7 @@ bench/results.json and printed with the goal and value/goal ratio where a goal e
 """
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -496,7 +497,7 @@ def measure_migration(ctx: Ctx) -> dict:
             abi_path.write_text(json.dumps(abi))
             started = time.perf_counter()
             done = subprocess.run(
-                [sys.executable, "-m", "regchain.migrate", str(folder), uri, next_address, registrar,
+                [sys.executable, *(["-m", "cProfile", "-o", os.environ["REGCHAIN_BENCH_PROFILE"]] if os.environ.get("REGCHAIN_BENCH_PROFILE") else []), "-m", "regchain.migrate", str(folder), uri, next_address, registrar,
                  str(abi_path), str(Path(tmp) / "report.json")],
                 env={**os.environ, "REGCHAIN_OPERATOR_SECRET": MIGRATION_SECRET},
                 capture_output=True, text=True, timeout=3600)
@@ -508,6 +509,8 @@ def measure_migration(ctx: Ctx) -> dict:
         node.terminate()
         node.wait(30)
     holdings = run["holdings"]
+    if os.environ.get("REGCHAIN_BENCH_VERBOSE"):
+        print(json.dumps(run, indent=1))
     return {"migration": {
         "province_wall_s": round(run["wall_s"], 1),
         "gas_per_holding": round(run["gas"].get("register_holdings", 0) / holdings),
@@ -563,7 +566,11 @@ def table(results: dict) -> str:
 def cli(cli_ctx, network):
     ctx = Ctx()
     results: dict = {}
-    for measure in GROUPS:
+    only = [g.strip() for g in os.environ.get("REGCHAIN_BENCH", "").split(",") if g.strip()]
+    groups = [m for m in GROUPS if not only or m.__name__.removeprefix("measure_") in only]
+    if RESULTS.exists() and only:  # a partial run updates its keys in the last full results
+        results = {k: v for k, v in json.loads(RESULTS.read_text()).items() if k not in ("network", "chain_id")}
+    for measure in groups:
         merge(results, measure(ctx))
     merge(results, measure_ratios(results))
     RESULTS.parent.mkdir(exist_ok=True)

@@ -39,6 +39,11 @@ ACCOUNT_BATCH = 100
 HOLDING_BATCH = 100
 IMPORT_BATCH = 50
 READ_BATCH = 300
+WINDOW = 400          # transactions in flight before their receipts are collected
+SEND_BATCH = 200      # eth_sendTransaction requests per JSON-RPC batch ...
+SEND_BATCH_BYTES = 512 * 1024  # ... and calldata bytes per batch (hex doubles it)
+RECEIPT_TIMEOUT_S = 120.0
+RECONCILE_SLICE = 500  # securities whose records are read back together
 
 
 class MigrationError(Exception):
@@ -232,6 +237,8 @@ class Chain:
         self.sender_address = (None if sender is None
                                else to_checksum_address(str(getattr(sender, "address", sender))))
         self.sent = 0
+        self.queue: list[tuple[str, bytes]] = []
+        self.window = WINDOW
         self.gas: dict[str, int] = {}
         self.seconds: dict[str, float] = {}  # time spent sending, per function
         self.progress = progress
@@ -255,6 +262,8 @@ class Chain:
         self.register = None
         self.sender = self.sender_address = to_checksum_address(sender_address)
         self.sent = 0
+        self.queue = []
+        self.window = WINDOW
         self.gas = {}
         self.seconds = {}
         self.progress = progress
@@ -268,7 +277,10 @@ class Chain:
         return self.lean is not None
 
     def read(self, fn: str, args_list: list[tuple]) -> list:
-        """fn(*args) for every args in args_list, as JSON-RPC batches."""
+        """fn(*args) for every args in args_list, as JSON-RPC batches (after the queued
+        transactions are mined)."""
+        if self.queue:
+            self.flush()
         out: list = []
         for start in range(0, len(args_list), READ_BATCH):
             chunk = args_list[start:start + READ_BATCH]
@@ -281,7 +293,142 @@ class Chain:
                 out.extend(batch.execute())
         return out
 
+    def post(self, fn: str, *args) -> None:
+        """Queue a transaction; queued ones go out together (flush) before the next read,
+        when the window is full, or on flush(). On the ape path it is sent at once."""
+        if self.lean is None:
+            self.send(fn, *args)
+            return
+        self.queue.append((fn, self.lean.abi[fn].encode(args)))
+        if len(self.queue) >= self.window:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the queued transactions as JSON-RPC batches without waiting for each, then
+        collect their receipts. A node that mines each transaction in its own block pays
+        a per-block cost that grows with the state (anvil: ~1 ms per block on an empty
+        chain, ~10 ms at a few thousand accounts); on an anvil dev node automining is
+        switched off for the window and the window mined in full blocks (evm_mine), then
+        switched back on. On any other node the node's own blocks carry them. The first
+        transaction that failed raises MigrationError with its reason."""
+        if not self.queue:
+            return
+        from regchain.lean import RpcError
+
+        queue, self.queue = self.queue, []
+        started = time.perf_counter()
+        rpc = self.lean.rpc
+        try:
+            automine = self._automine(rpc)
+            manual = automine is not None  # an anvil: we may mine
+            if automine:
+                rpc.call("evm_setAutomine", [False])
+            try:
+                hashes = self._submit(rpc, queue)
+                receipts = self._receipts(rpc, hashes, mine=manual)
+            finally:
+                if automine:
+                    self._mine_pending(rpc)
+                    rpc.call("evm_setAutomine", [True])
+        except RpcError as exc:
+            raise MigrationError(f"the node refused a request: {exc}") from None
+        except OSError as exc:
+            raise MigrationError(f"the node stopped answering ({exc})") from None
+        elapsed = time.perf_counter() - started
+        failed = None
+        for (fn, data), receipt in zip(queue, receipts):
+            self.gas[fn] = self.gas.get(fn, 0) + int(receipt["gasUsed"], 16)
+            self.seconds[fn] = self.seconds.get(fn, 0.0) + elapsed / len(queue)
+            self.sent += 1
+            if failed is None and int(receipt["status"], 16) != 1:
+                failed = (fn, data, receipt)
+        if failed is not None:
+            fn, data, receipt = failed
+            reason = self.lean._revert_reason(self.sender_address, data)
+            raise MigrationError(f"{fn} reverted: {reason or 'no reason given'} "
+                                 f"(transaction {receipt.get('transactionHash')})")
+
+    def _submit(self, rpc, queue: list[tuple[str, bytes]]) -> list[str]:
+        """eth_sendTransaction for each queued call, in JSON-RPC batches, with nonces
+        counted from the sender's pending nonce (the node would hand the same one to two
+        requests of a batch). Another sender using the same account's nonces makes the
+        node refuse one: the rest are sent again from the new pending nonce (a few times)."""
+        from regchain.lean import RpcError
+
+        hashes: list[str] = []
+        retries = 0
+        nonce = int(rpc.call("eth_getTransactionCount", [self.sender_address, "pending"]), 16)
+        while len(hashes) < len(queue):
+            chunk, size = [], 0
+            for item in queue[len(hashes):len(hashes) + SEND_BATCH]:
+                if chunk and size + len(item[1]) > SEND_BATCH_BYTES:
+                    break  # anvil refuses a request body over a few MB as "Invalid request"
+                chunk.append(item)
+                size += len(item[1])
+            txs = []
+            for i, (_, data) in enumerate(chunk):
+                tx = self.lean._tx(self.sender_address, data)
+                tx["nonce"] = hex(nonce + i)
+                txs.append(tx)
+            replies = rpc.batch([("eth_sendTransaction", [tx]) for tx in txs])
+            for (fn, _), reply in zip(chunk, replies):
+                if isinstance(reply, RpcError):
+                    message = str(reply.error.get("message", reply.error))
+                    if retries < 5 and ("nonce" in message.lower() or "underpriced" in message.lower()):
+                        retries += 1
+                        break  # resend the rest from the pending nonce
+                    raise MigrationError(f"{fn}: the node refused the transaction: {message}")
+                hashes.append(reply)
+            nonce = int(rpc.call("eth_getTransactionCount", [self.sender_address, "pending"]), 16)
+        return hashes
+
+    @staticmethod
+    def _automine(rpc) -> bool | None:
+        """anvil's automine flag; None on a node without anvil's methods."""
+        from regchain.lean import RpcError
+
+        try:
+            return bool(rpc.call("anvil_getAutomine"))
+        except RpcError:
+            return None
+
+    @staticmethod
+    def _mine_pending(rpc, limit: int = 10_000) -> None:
+        for _ in range(limit):
+            if int(rpc.call("txpool_status")["pending"], 16) == 0:
+                return
+            rpc.call("evm_mine")
+
+    @staticmethod
+    def _receipts(rpc, hashes: list[str], mine: bool) -> list[dict]:
+        """The receipts of `hashes`, in order. `mine`: the node is an anvil that does not
+        mine by itself now, so mine blocks until every transaction is in one. Gives up
+        when no block brings a receipt for RECEIPT_TIMEOUT_S."""
+        found: dict[str, dict] = {}
+        last_progress = time.monotonic()
+        pause = 0.01
+        while len(found) < len(hashes):
+            if mine:
+                rpc.call("evm_mine")
+            missing = [h for h in hashes if h not in found]
+            for start in range(0, len(missing), READ_BATCH):
+                chunk = missing[start:start + READ_BATCH]
+                for h, receipt in zip(chunk, rpc.batch([("eth_getTransactionReceipt", [h]) for h in chunk])):
+                    if isinstance(receipt, dict):
+                        found[h] = receipt
+            if len(found) < len(hashes):
+                if len(found) > len(hashes) - len(missing):
+                    last_progress = time.monotonic()
+                elif time.monotonic() - last_progress > RECEIPT_TIMEOUT_S:
+                    raise MigrationError(f"{len(hashes) - len(found)} transactions were not mined within "
+                                         f"{RECEIPT_TIMEOUT_S:.0f}s: the node is not producing blocks")
+                if not mine:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.5)
+        return [found[h] for h in hashes]
+
     def send(self, fn: str, *args) -> None:
+        self.flush()
         started = time.perf_counter()
         if self.lean is not None:
             gas = self._send_raw(fn, args)
@@ -362,7 +509,14 @@ def _chunks(items: list, size: int) -> Iterable[list]:
 
 def write(result: CleanResult, plan: Plan, chain: Chain, *, utc_offset_s: int = UTC_OFFSET_CHINA,
           bar: Callable[[Iterable, str, int], Iterable] = lambda it, desc, total: it) -> WriteStats:
-    """Write what is clean and not yet on chain; see the module docstring."""
+    """Write what is clean and not yet on chain; see the module docstring.
+
+    In phases, each reading first (batched) what is on chain and queueing only what is
+    missing (Chain.post: many transactions in flight, one nonce order): accounts;
+    registration of the securities not yet registered; then, for every security still
+    pending, its holdings, pledges and freezes, its seal and (if so in the source) its
+    suspension, in that order per security. A security is sealed only after everything
+    of it was written, and sealing checks its total on chain."""
     stats = WriteStats()
     doc = source_doc(result)
 
@@ -378,78 +532,85 @@ def write(result: CleanResult, plan: Plan, chain: Chain, *, utc_offset_s: int = 
             raise MigrationError(f"address {plan.address[a.account_no]} of account {a.account_no} "
                                  "is open on chain for another identity")
     for batch in bar(list(_chunks(missing, ACCOUNT_BATCH)), "accounts", None):
-        chain.send("open_accounts", batch, doc)
+        chain.post("open_accounts", batch, doc)
         stats.accounts_opened += len(batch)
 
-    # securities, each whole
-    for sec in bar(result.securities, "securities", len(result.securities)):
-        _write_security(sec, result, plan, chain, doc, stats, utc_offset_s)
+    # securities: registered (PENDING, not transferable) where not yet
+    hashes = [code_hash(sec.code) for sec in result.securities]
+    sids = chain.read("security_id", [(h,) for h in hashes])
+    for sec, chash, sid in zip(result.securities, hashes, sids):
+        if sid == 0:
+            chain.post("register_security", chash, int(sec.kind), sec.unit_scale, sec.total, doc)
+            stats.securities_registered += 1
+    if stats.securities_registered:
+        sids = chain.read("security_id", [(h,) for h in hashes])
+    views = chain.read("security", [(sid,) for sid in sids])
+    pending = []
+    for sec, sid, view in zip(result.securities, sids, views):
+        if view[0] != SecurityStatus.PENDING:
+            continue  # sealed by an earlier run: reconciliation checks it
+        if view[8] != sec.total or view[1] != int(sec.kind) or view[2] != sec.unit_scale:
+            raise MigrationError(f"security {sec.code} is registered on chain (id {sid}) with other terms")
+        pending.append((sec, sid))
+
+    # what of the pending securities is on chain already (a killed run's work)
+    owners = [[plan.of(h.account_no, result) for h in sec.holdings] for sec, _ in pending]
+    balances = iter(chain.read("balanceOf", [(o, sid) for (_, sid), os_ in zip(pending, owners) for o in os_]))
+    pledgors = [sorted({plan.of(p.pledgor, result) for p in sec.pledges}) for sec, _ in pending]
+    pledged = iter(chain.read("pledges_of", [(o, sid) for (_, sid), os_ in zip(pending, pledgors) for o in os_]))
+    frozen_owners = [sorted({plan.of(f.account_no, result) for f in sec.freezes}) for sec, _ in pending]
+    queues = iter(chain.read("freeze_queue_of",
+                             [(o, sid) for (_, sid), os_ in zip(pending, frozen_owners) for o in os_]))
+
+    for (sec, sid), sec_owners, sec_pledgors, sec_frozen in bar(
+            list(zip(pending, owners, pledgors, frozen_owners)), "securities", len(pending)):
+        # holdings
+        todo = []
+        for h, owner in zip(sec.holdings, sec_owners):
+            bal = next(balances)
+            if bal == 0:
+                todo.append((owner, h.units, h.paid, h.acquired_day, h.lock_until_day or 0, bool(h.insider)))
+            elif bal != h.units:
+                raise MigrationError(f"holding {sec.code}/{h.account_no} is on chain with {bal}, not {h.units}")
+        for batch in _chunks(todo, HOLDING_BATCH):
+            chain.post("register_holdings", sid, batch, doc)
+            stats.holdings_written += len(batch)
+
+        # pledges, in rank order per pledgor; skip the prefix already imported
+        by_owner: dict[str, list] = {}
+        for p in sec.pledges:
+            by_owner.setdefault(plan.of(p.pledgor, result), []).append(p)
+        todo = []
+        for owner in sec_pledgors:
+            existing = next(pledged)
+            for p in sorted(by_owner[owner], key=lambda p: p.rank)[len(existing):]:
+                todo.append((owner, plan.of(p.pledgee, result), p.units,
+                             day_start_timestamp(p.registered_day, utc_offset_s)))
+        for batch in _chunks(todo, IMPORT_BATCH):
+            chain.post("import_pledges", sid, batch, doc)
+            stats.pledges_imported += len(batch)
+
+        # freezes, in queue order per holding; skip the prefix already imported
+        by_owner = {}
+        for f in sec.freezes:
+            by_owner.setdefault(plan.of(f.account_no, result), []).append(f)
+        todo = []
+        for owner in sec_frozen:
+            existing, _flags = next(queues)
+            for f in sorted(by_owner[owner], key=lambda f: f.queue)[len(existing):]:
+                todo.append((owner, f.units, case_hash(f.case_no),
+                             day_start_timestamp(f.registered_day, utc_offset_s), f.expiry_day))
+        for batch in _chunks(todo, IMPORT_BATCH):
+            chain.post("import_freezes", sid, batch, doc)
+            stats.freezes_imported += len(batch)
+
+        chain.post("seal_security", sid, doc)
+        stats.securities_sealed += 1
+        if _suspended(sec):
+            chain.post("set_security_status", sid, int(SecurityStatus.SUSPENDED), doc)
+    chain.flush()
     stats.transactions = chain.sent
     return stats
-
-
-def _write_security(sec: Security, result: CleanResult, plan: Plan, chain: Chain, doc: bytes,
-                    stats: WriteStats, utc_offset_s: int) -> None:
-    chash = code_hash(sec.code)
-    sid = chain.read("security_id", [(chash,)])[0]
-    if sid == 0:
-        chain.send("register_security", chash, int(sec.kind), sec.unit_scale, sec.total, doc)
-        stats.securities_registered += 1
-        sid = chain.read("security_id", [(chash,)])[0]
-    view = chain.read("security", [(sid,)])[0]
-    status = view[0]
-    if status != SecurityStatus.PENDING:
-        return  # sealed by an earlier run: reconciliation checks it
-    if view[8] != sec.total or view[1] != int(sec.kind) or view[2] != sec.unit_scale:
-        raise MigrationError(f"security {sec.code} is registered on chain (id {sid}) with other terms")
-
-    # holdings
-    owners = [plan.of(h.account_no, result) for h in sec.holdings]
-    balances = chain.read("balanceOf", [(o, sid) for o in owners])
-    todo = []
-    for h, owner, bal in zip(sec.holdings, owners, balances):
-        if bal == 0:
-            todo.append((owner, h.units, h.paid, h.acquired_day, h.lock_until_day or 0, bool(h.insider)))
-        elif bal != h.units:
-            raise MigrationError(f"holding {sec.code}/{h.account_no} is on chain with {bal}, not {h.units}")
-    for batch in _chunks(todo, HOLDING_BATCH):
-        chain.send("register_holdings", sid, batch, doc)
-        stats.holdings_written += len(batch)
-
-    # pledges, in rank order per pledgor; skip the prefix already imported
-    by_owner: dict[str, list] = {}
-    for p in sec.pledges:
-        by_owner.setdefault(plan.of(p.pledgor, result), []).append(p)
-    owners = sorted(by_owner)
-    counts = chain.read("pledges_of", [(o, sid) for o in owners])
-    todo = []
-    for owner, existing in zip(owners, counts):
-        for p in sorted(by_owner[owner], key=lambda p: p.rank)[len(existing):]:
-            todo.append((owner, plan.of(p.pledgee, result), p.units,
-                         day_start_timestamp(p.registered_day, utc_offset_s)))
-    for batch in _chunks(todo, IMPORT_BATCH):
-        chain.send("import_pledges", sid, batch, doc)
-        stats.pledges_imported += len(batch)
-
-    # freezes, in queue order per holding; skip the prefix already imported
-    by_owner = {}
-    for f in sec.freezes:
-        by_owner.setdefault(plan.of(f.account_no, result), []).append(f)
-    owners = sorted(by_owner)
-    queues = chain.read("freeze_queue_of", [(o, sid) for o in owners])
-    todo = []
-    for owner, (existing, _flags) in zip(owners, queues):
-        for f in sorted(by_owner[owner], key=lambda f: f.queue)[len(existing):]:
-            todo.append((owner, f.units, case_hash(f.case_no),
-                         day_start_timestamp(f.registered_day, utc_offset_s), f.expiry_day))
-    for batch in _chunks(todo, IMPORT_BATCH):
-        chain.send("import_freezes", sid, batch, doc)
-        stats.freezes_imported += len(batch)
-
-    chain.send("seal_security", sid, doc)
-    stats.securities_sealed += 1
-    if _suspended(sec):
-        chain.send("set_security_status", sid, int(SecurityStatus.SUSPENDED), doc)
 
 
 def _suspended(sec: Security) -> bool:
@@ -463,79 +624,96 @@ def _suspended(sec: Security) -> bool:
 
 def reconcile(result: CleanResult, plan: Plan, chain: Chain,
               bar: Callable[[Iterable, str, int], Iterable] = lambda it, desc, total: it) -> dict:
-    """Read back every security, holding, pledge and freeze; list every difference."""
+    """Read back every security, holding, pledge and freeze; list every difference.
+    The reads go out as JSON-RPC batches across securities (Chain.read), in slices of
+    RECONCILE_SLICE securities so that memory stays bounded on a province."""
     mismatches: list[str] = []
     checked = 0
     codes = [s.code for s in result.securities]
     sids = chain.read("security_id", [(code_hash(c),) for c in codes])
     token_ids = dict(zip(codes, sids))
-    for sec in bar(result.securities, "reconciling", len(result.securities)):
-        sid = token_ids[sec.code]
-        checked += 1
-        if sid == 0:
-            mismatches.append(f"{sec.code}: not registered on chain")
-            continue
-        view = chain.read("security", [(sid,)])[0]
-        want_status = SecurityStatus.SUSPENDED if _suspended(sec) else SecurityStatus.ACTIVE
-        if view[0] != want_status:
-            mismatches.append(f"{sec.code}: status {SecurityStatus(view[0]).name} on chain, "
-                              f"{want_status.name} in the source")
-        if view[7] != sec.total:
-            mismatches.append(f"{sec.code}: total supply {view[7]} on chain, {sec.total} in the source")
-        if view[3] != len(sec.holdings):
-            mismatches.append(f"{sec.code}: {view[3]} holders on chain, {len(sec.holdings)} in the source")
-
-        owners = [plan.of(h.account_no, result) for h in sec.holdings]
-        for h, got in zip(sec.holdings, chain.read("holding", [(o, sid) for o in owners])):
-            checked += 1
-            want = (h.units, h.paid if int(sec.kind) == 1 else h.units, h.lock_until_day or 0, bool(h.insider))
-            have = (got[0], got[1], got[3], bool(got[4]))
-            if have != want:
-                mismatches.append(f"{sec.code}/{h.account_no}: holding (units, paid, lock, insider) "
-                                  f"{have} on chain, {want} in the source")
-
-        by_owner: dict[str, list] = {}
-        for p in sec.pledges:
-            by_owner.setdefault(plan.of(p.pledgor, result), []).append(p)
-        owners = sorted(by_owner)
-        lists = chain.read("pledges_of", [(o, sid) for o in owners])
-        pids = [pid for lst in lists for pid in lst]
-        records = dict(zip(pids, chain.read("pledge_of", [(pid,) for pid in pids])))
-        for owner, lst in zip(owners, lists):
-            wanted = sorted(by_owner[owner], key=lambda p: p.rank)
-            if len(lst) != len(wanted):
-                mismatches.append(f"{sec.code}/{owner}: {len(lst)} pledges on chain, {len(wanted)} in the source")
-            for p, pid in zip(wanted, lst):
+    slices = list(_chunks(result.securities, RECONCILE_SLICE))
+    for part in bar(slices, "reconciling", len(slices)):
+        registered = [sec for sec in part if token_ids[sec.code] != 0]
+        for sec in part:
+            if token_ids[sec.code] == 0:
                 checked += 1
-                rec = records[pid]
-                have = (rec[0].lower(), rec[1].lower(), rec[3])
-                want = (owner.lower(), plan.of(p.pledgee, result).lower(), p.units)
-                if have != want:
-                    mismatches.append(f"pledge {p.pledge_no}: (pledgor, pledgee, units) {have} on chain, "
-                                      f"{want} in the source")
-
-        by_owner = {}
-        for f in sec.freezes:
-            by_owner.setdefault(plan.of(f.account_no, result), []).append(f)
-        owners = sorted(by_owner)
-        queues = chain.read("freeze_queue_of", [(o, sid) for o in owners])
+                mismatches.append(f"{sec.code}: not registered on chain")
+        views = chain.read("security", [(token_ids[sec.code],) for sec in registered])
+        owners = [[plan.of(h.account_no, result) for h in sec.holdings] for sec in registered]
+        holdings = iter(chain.read("holding", [(o, token_ids[sec.code])
+                                               for sec, os_ in zip(registered, owners) for o in os_]))
+        pledges_by = [_group(sec.pledges, lambda p: plan.of(p.pledgor, result)) for sec in registered]
+        pledge_lists = chain.read("pledges_of", [(o, token_ids[sec.code])
+                                                 for sec, by in zip(registered, pledges_by) for o in by])
+        pids = [pid for lst in pledge_lists for pid in lst]
+        pledge_records = dict(zip(pids, chain.read("pledge_of", [(pid,) for pid in pids])))
+        pledge_lists = iter(pledge_lists)
+        freezes_by = [_group(sec.freezes, lambda f: plan.of(f.account_no, result)) for sec in registered]
+        queues = chain.read("freeze_queue_of", [(o, token_ids[sec.code])
+                                                for sec, by in zip(registered, freezes_by) for o in by])
         fids = [fid for ids, _ in queues for fid in ids]
-        records = dict(zip(fids, chain.read("freeze_of", [(fid,) for fid in fids])))
-        balance_of = {plan.of(h.account_no, result): h.units for h in sec.holdings}
-        for owner, (ids, flags) in zip(owners, queues):
-            wanted = sorted(by_owner[owner], key=lambda f: f.queue)
-            expected = expected_in_force(wanted, balance_of.get(owner, 0))
-            if len(ids) != len(wanted):
-                mismatches.append(f"{sec.code}/{owner}: {len(ids)} freezes on chain, {len(wanted)} in the source")
-            for f, fid, in_force, want_in_force in zip(wanted, ids, flags, expected):
+        freeze_records = dict(zip(fids, chain.read("freeze_of", [(fid,) for fid in fids])))
+        queues = iter(queues)
+
+        for sec, view, pledged, frozen in zip(registered, views, pledges_by, freezes_by):
+            checked += 1
+            want_status = SecurityStatus.SUSPENDED if _suspended(sec) else SecurityStatus.ACTIVE
+            if view[0] != want_status:
+                mismatches.append(f"{sec.code}: status {SecurityStatus(view[0]).name} on chain, "
+                                  f"{want_status.name} in the source")
+            if view[7] != sec.total:
+                mismatches.append(f"{sec.code}: total supply {view[7]} on chain, {sec.total} in the source")
+            if view[3] != len(sec.holdings):
+                mismatches.append(f"{sec.code}: {view[3]} holders on chain, {len(sec.holdings)} in the source")
+
+            for h in sec.holdings:
+                got = next(holdings)
                 checked += 1
-                rec = records[fid]
-                have = (rec[2], bytes(rec[3]), rec[7], bool(in_force))
-                want = (f.units, case_hash(f.case_no), f.expiry_day, want_in_force)
+                want = (h.units, h.paid if int(sec.kind) == 1 else h.units, h.lock_until_day or 0, bool(h.insider))
+                have = (got[0], got[1], got[3], bool(got[4]))
                 if have != want:
-                    mismatches.append(f"freeze {f.freeze_no}: (units, case, expiry, in force) "
-                                      f"{have[:1] + have[2:]} on chain, {want[:1] + want[2:]} in the source")
+                    mismatches.append(f"{sec.code}/{h.account_no}: holding (units, paid, lock, insider) "
+                                      f"{have} on chain, {want} in the source")
+
+            for owner, ps in pledged.items():
+                lst = next(pledge_lists)
+                wanted = sorted(ps, key=lambda p: p.rank)
+                if len(lst) != len(wanted):
+                    mismatches.append(f"{sec.code}/{owner}: {len(lst)} pledges on chain, {len(wanted)} in the source")
+                for p, pid in zip(wanted, lst):
+                    checked += 1
+                    rec = pledge_records[pid]
+                    have = (rec[0].lower(), rec[1].lower(), rec[3])
+                    want = (owner.lower(), plan.of(p.pledgee, result).lower(), p.units)
+                    if have != want:
+                        mismatches.append(f"pledge {p.pledge_no}: (pledgor, pledgee, units) {have} on chain, "
+                                          f"{want} in the source")
+
+            balance_of = {plan.of(h.account_no, result): h.units for h in sec.holdings} if frozen else {}
+            for owner, fs in frozen.items():
+                ids, flags = next(queues)
+                wanted = sorted(fs, key=lambda f: f.queue)
+                expected = expected_in_force(wanted, balance_of.get(owner, 0))
+                if len(ids) != len(wanted):
+                    mismatches.append(f"{sec.code}/{owner}: {len(ids)} freezes on chain, {len(wanted)} in the source")
+                for f, fid, in_force, want_in_force in zip(wanted, ids, flags, expected):
+                    checked += 1
+                    rec = freeze_records[fid]
+                    have = (rec[2], bytes(rec[3]), rec[7], bool(in_force))
+                    want = (f.units, case_hash(f.case_no), f.expiry_day, want_in_force)
+                    if have != want:
+                        mismatches.append(f"freeze {f.freeze_no}: (units, case, expiry, in force) "
+                                          f"{have[:1] + have[2:]} on chain, {want[:1] + want[2:]} in the source")
     return {"checked": checked, "mismatches": mismatches, "token_ids": token_ids}
+
+
+def _group(items: list, key: Callable) -> dict[str, list]:
+    """items by key(item), keys sorted (the order the reads go out in)."""
+    by: dict[str, list] = {}
+    for item in items:
+        by.setdefault(key(item), []).append(item)
+    return {k: by[k] for k in sorted(by)}
 
 
 def expected_in_force(freezes: list, balance: int) -> list[bool]:
