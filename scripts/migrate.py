@@ -56,7 +56,10 @@ class _MigrateCommand(ConnectedProviderCommand):
     def invoke(self, ctx):
         if ctx.params.get("dry_run"):
             return self._invoke(ctx)
-        return super().invoke(ctx)
+        try:
+            return super().invoke(ctx)
+        except ApeException as exc:  # connecting failed (node down, wrong chain): one line
+            raise click.ClickException(one_line(exc)) from None
 
 
 @click.command(cls=_MigrateCommand)
@@ -106,7 +109,8 @@ def cli(cli_ctx, network, account, source, report_path, dry_run):
     except ApeException as exc:
         raise click.ClickException(one_line(exc)) from None
     except OSError as exc:
-        raise click.ClickException(f"{exc.filename or ''}: {exc.strerror or exc}") from None
+        where = f"{exc.filename}: " if exc.filename else "the node: "
+        raise click.ClickException(f"{where}{exc.strerror or exc}") from None
     except Exception as exc:  # a bug: one line for the operator, the traceback on request
         if os.environ.get("REGCHAIN_DEBUG"):
             raise
