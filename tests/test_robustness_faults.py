@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -38,13 +39,14 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from regchain import calendar as cal
 from regchain import migrate
-from regchain.lean import Rpc, RpcError
+from regchain.lean import Rpc, RpcError, SuiteAbi
 from regchain.legacy import synth
 
 from migration_support import register_state
@@ -65,8 +67,9 @@ OTHER = "0x000000000000000000000000000000000000dEaD"
 DEEP = os.environ.get("HYPOTHESIS_PROFILE") == "deep"
 # blocks (= transactions) of the migration before the fault; the export below takes 17
 POINTS = (1, 2, 5, 9, 13) if DEEP else (2, 5, 9)
-WINDOW_S = 2.0  # how long the node refuses connections / does not mine
+WINDOW_S = 1.0  # how long the node refuses connections / does not mine
 RUN_TIMEOUT_S = 120  # a migration that takes longer hangs
+ATTEMPTS = 4  # a case whose migration is stopped past its point (rare) is tried again
 
 # scenario -> point -> what happened; written to bench/robustness.json at the end
 RESULTS: dict[str, dict[str, dict]] = {}
@@ -82,8 +85,12 @@ def record_results():
         return
     data = json.loads(RECORD.read_text()) if RECORD.exists() else {}
     data["faults"] = {
-        "survived": sum(1 for c in cases if c["exact"]),
+        # every check of the case held: recovered or stopped (with one line, for `ape run
+        # migrate`), re-run ended in exactly the clean run's report and register, and one
+        # more run sent nothing
+        "survived": sum(1 for c in cases if c["survived"]),
         "tried": len(cases),
+        "exact_state": sum(1 for c in cases if c["exact_state"]),
         "scenarios": RESULTS,
         "seconds": round(time.perf_counter() - start, 1),
         "profile": os.environ.get("HYPOTHESIS_PROFILE", "quick"),
@@ -190,6 +197,10 @@ def _command(how: str, base: Base, report: Path) -> list[str]:
             str(base.abi), str(report)]
 
 
+class Missed(Exception):
+    """The migration was stopped past the fault point."""
+
+
 class Migration:
     """A migration running in a child process, which the test can stop and continue."""
 
@@ -201,8 +212,9 @@ class Migration:
                                      stdout=self.out, stderr=self.err, start_new_session=True)
 
     def pause_at_block(self, node: FaultsNode, block: int) -> int:
-        """SIGSTOP the migration once the node's block number reaches `block`; return the
-        block it stopped at (the transaction in flight, if any, is mined by then)."""
+        """SIGSTOP the migration once the node's block number reaches `block` and return
+        it; Missed if the migration got its next transaction mined first (the case is
+        then tried again: a point is exact)."""
         deadline = time.monotonic() + RUN_TIMEOUT_S
         while node.block() < block:
             if self.proc.poll() is not None:
@@ -213,8 +225,10 @@ class Migration:
                 pytest.fail(f"the migration did not reach block {block} within {RUN_TIMEOUT_S} s")
             time.sleep(0.0005)
         os.kill(self.proc.pid, signal.SIGSTOP)
-        time.sleep(0.05)
-        return node.block()
+        time.sleep(0.05)  # a transaction already sent is mined by now
+        if (got := node.block()) != block:
+            raise Missed(f"stopped the migration at block {got}, past {block}")
+        return got
 
     def resume(self) -> None:
         os.kill(self.proc.pid, signal.SIGCONT)
@@ -237,10 +251,6 @@ class Migration:
         self.err.flush()
         return Path(self.out.name).read_text(encoding="utf-8") + Path(self.err.name).read_text(encoding="utf-8")
 
-    def stderr(self) -> str:
-        self.err.flush()
-        return Path(self.err.name).read_text(encoding="utf-8")
-
     def close(self) -> None:
         self.kill()
         self.out.close()
@@ -255,22 +265,37 @@ def run_migration(how: str, base: Base, report: Path) -> subprocess.CompletedPro
         pytest.fail(f"the migration hangs: still running after {RUN_TIMEOUT_S} s; {exc.stdout!s:.1500}")
 
 
-def error_lines(stderr: str) -> list[str]:
-    """The lines of an error message in ape's or click's form (`ERROR: ...`, `Error: ...`)."""
-    return [line for line in stderr.splitlines() if line.startswith(("ERROR:", "Error:", "ERROR ("))]
+def stop_line(how: str, output: str) -> str:
+    """What a stopped migration said: `ape run migrate`'s error line (ape's `ERROR: ...` or
+    click's `Error: ...`, on stdout or stderr), else the last line of the output."""
+    errors = [line for line in output.splitlines() if line.startswith(("ERROR:", "Error:"))]
+    lines = [line for line in output.splitlines() if line.strip()]
+    return errors[-1] if errors else (lines[-1] if lines else "(no output)")
 
 
-def assert_one_line_error(how: str, stderr: str) -> str:
-    """`ape run migrate` that stops says why in one line, with no traceback; returns it.
-    (`python -m regchain.migrate`, the benchmark's entry, makes no such promise: its last
-    line is returned.)"""
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    if how != "ape":
-        return lines[-1] if lines else "(nothing on stderr)"
-    assert "Traceback" not in stderr, f"a traceback instead of one line:\n{stderr[-3000:]}"
-    errors = error_lines(stderr)
-    assert len(errors) == 1, f"expected one error line, got {errors!r}:\n{stderr[-3000:]}"
-    return errors[0]
+def assert_stopped_with_one_line(output: str) -> None:
+    """`ape run migrate` that stops says why in one line, with no traceback (not even the
+    few frames ape shows of a project's script)."""
+    assert "Traceback" not in output and not re.search(r'^\s*File "', output, re.M), (
+        f"a traceback instead of one line:\n{output[-3000:]}")
+    errors = [line for line in output.splitlines() if line.startswith(("ERROR:", "Error:"))]
+    assert len(errors) == 1, f"expected one error line, got {errors!r}:\n{output[-3000:]}"
+
+
+def check_finished(entry: dict, base: Base, node: "FaultsNode", clean: "Clean", finished: Path,
+                   tmp_path: Path) -> None:
+    """`finished` is the report of a run that ended with exit 0: it and the register are a
+    clean run's, and one more run sends no transaction and reports the same."""
+    before = node.block()
+    again = run_migration("module", base, tmp_path / "again.json")
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert json.loads(again.stdout.strip().splitlines()[-1])["transactions"] == 0
+    assert node.block() == before, "a run after the migration finished sent transactions"
+
+    assert json.loads(finished.read_text(encoding="utf-8")) == clean.report
+    assert json.loads((tmp_path / "again.json").read_text(encoding="utf-8")) == clean.report
+    assert register_state(URI, base.register, json.loads(finished.read_text(encoding="utf-8"))) == clean.state
+    entry["exact_state"] = True
 
 
 # ------------------------------------------------------------------ fixtures
@@ -329,6 +354,14 @@ class Clean:
     report: dict
     state: dict
     blocks: int  # blocks (transactions) the migration takes
+    methods: list[str]  # the function each block's transaction calls, in order
+
+    def security_blocks(self, k: int) -> tuple[int, int]:
+        """First and last block (counted from the migration's start, 1-based) of the k-th
+        security the migration writes whole (register_security .. before the next one)."""
+        starts = [i + 1 for i, m in enumerate(self.methods) if m == "register_security"]
+        assert k < len(starts), f"the migration writes {len(starts)} securities; need one after the {k}-th"
+        return starts[k - 1], starts[k] - 1
 
 
 @pytest.fixture(scope="module")
@@ -345,7 +378,14 @@ def clean_run(node, base, tmp_path_factory) -> Clean:
         assert blocks > max(POINTS) + 2, f"the export migrates in {blocks} blocks: too few for the points"
         data = json.loads(report.read_text(encoding="utf-8"))
         assert data["reconciliation"]["mismatches"] == []
-        return Clean(data, register_state(URI, base.register, data), blocks)
+        abi = SuiteAbi(json.loads(base.abi.read_text()))
+        by_selector = {f.selector: name for name, f in abi.functions.items()}
+        methods = []
+        for number in range(start + 1, start + blocks + 1):
+            txs = node.call("eth_getBlockByNumber", [hex(number), True])["transactions"]
+            assert len(txs) == 1, f"block {number} has {len(txs)} transactions"
+            methods.append(by_selector[bytes.fromhex(txs[0]["input"][2:10])])
+        return Clean(data, register_state(URI, base.register, data), blocks, methods)
     finally:
         node.kill(signal.SIGTERM)
 
@@ -369,15 +409,22 @@ def run_case(scenario: str, point: int, how: str, fault, node: FaultsNode, base:
     mined, let `fault(case)` set up the fault and continue it; then check that it
     recovered or stopped cleanly, re-run it if it stopped, and compare with the clean run."""
     key = f"after {point} blocks"
-    entry = RESULTS.setdefault(scenario, {})[key] = {"exact": False, "command": how}
-    node.start(base.state)
-    try:
-        _run_case(entry, point, how, fault, node, base, clean, tmp_path)
-    finally:
-        node.kill(signal.SIGTERM)
+    entry = RESULTS.setdefault(scenario, {})[key] = {"survived": False, "exact_state": False, "command": how}
+    for attempt in range(1, ATTEMPTS + 1):
+        node.start(base.state)
+        try:
+            _run_case(entry, point, how, fault, node, base, clean, tmp_path / f"attempt-{attempt}")
+            return
+        except Missed as exc:
+            entry["missed_points"] = attempt
+            missed = exc
+        finally:
+            node.kill(signal.SIGTERM)
+    pytest.fail(f"{missed} in {ATTEMPTS} attempts: the fault point could not be hit exactly")
 
 
 def _run_case(entry, point, how, fault, node, base, clean, tmp_path):
+    tmp_path.mkdir()
     migration = Migration(how, base, tmp_path / "faulted.json", tmp_path)
     try:
         start = node.block()
@@ -388,34 +435,36 @@ def _run_case(entry, point, how, fault, node, base, clean, tmp_path):
         if case.after is not None:
             case.after(case)
         entry.update(case.notes)
-        stderr = migration.stderr()
+        output = migration.output()
     finally:
         migration.close()
-    if how != "ape" and code == 1 and not stderr.strip():
-        # python -m regchain.migrate finished writing and reconciling, with differences
-        run = json.loads(Path(migration.out.name).read_text(encoding="utf-8").strip().splitlines()[-1])
-        stderr = f"{run['mismatches']} mismatches, first: {run['first_mismatches'][:1]}"
+    finish(entry, how, code, output, base, node, clean, tmp_path / "faulted.json", tmp_path)
+
+
+def finish(entry: dict, how: str, code: int, output: str, base: Base, node: FaultsNode, clean: Clean,
+           report: Path, tmp_path: Path) -> None:
+    """After the faulted run (exit `code`, `output`, its report at `report`): re-run it if
+    it stopped, check the finished state (check_finished), then that `ape run migrate`
+    stopped with one line; `entry` records each."""
     if code == 0:
         entry["outcome"] = "recovered"
-        finished = tmp_path / "faulted.json"
+        finished = report
     else:
-        line = assert_one_line_error(how, stderr)
+        line = stop_line(how, output)
+        if how == "module" and code == 1 and line.startswith("{"):
+            # python -m regchain.migrate finished writing and reconciling, with differences
+            run = json.loads(line)
+            line = f"{run['mismatches']} mismatches, first: {run['first_mismatches'][:1]}"
         entry["outcome"] = f"stopped (exit {code}): {line}"
         finished = tmp_path / "rerun.json"
         rerun = run_migration("module", base, finished)
         assert rerun.returncode == 0, "the re-run failed:\n" + rerun.stdout[-2000:] + rerun.stderr[-2000:]
-
-    # finished: one more run sends nothing and reports the same
-    before = node.block()
-    again = run_migration("module", base, tmp_path / "again.json")
-    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
-    assert json.loads(again.stdout.strip().splitlines()[-1])["transactions"] == 0
-    assert node.block() == before, "a run after the migration finished sent transactions"
-
-    assert json.loads(finished.read_text(encoding="utf-8")) == clean.report
-    assert json.loads((tmp_path / "again.json").read_text(encoding="utf-8")) == clean.report
-    assert register_state(URI, base.register, clean.report) == clean.state
-    entry["exact"] = True
+    check_finished(entry, base, node, clean, finished, tmp_path)
+    if how == "ape" and code != 0:
+        entry["one_line"] = False
+        assert_stopped_with_one_line(output)
+        entry["one_line"] = True
+    entry["survived"] = True
 
 
 def _ids(points):
@@ -425,17 +474,17 @@ def _ids(points):
 # ------------------------------------------------------------------ scenarios
 
 
-def _crash_node_losing_two_blocks(case: Case) -> None:
-    """The node is SIGKILLed two blocks after its last state dump and restarted from its
+def _crash_node_losing_blocks(case: Case, lost: int) -> None:
+    """The node is SIGKILLed `lost` blocks after its last state dump and restarted from its
     state file while the migration is stopped; the migration continues on a chain that
-    lost the last two blocks it wrote."""
+    lost the last `lost` blocks it wrote (a crash between two dumps)."""
     case.node.wait_for_state_dump()  # the dump holds the chain up to the point
     case.migration.resume()
-    lost_from = case.migration.pause_at_block(case.node, case.paused_at + 2)
+    crashed_at = case.migration.pause_at_block(case.node, case.paused_at + lost)
     case.node.kill(signal.SIGKILL)
     case.node.start()
-    case.notes["blocks_lost"] = lost_from - case.node.block()
-    assert case.node.block() < lost_from, "the restarted node kept the blocks mined after its last dump"
+    case.notes["blocks_lost"] = crashed_at - case.node.block()
+    assert case.node.block() == case.paused_at, "the restarted node is not at its last dump"
     case.migration.resume()
 
 
@@ -443,8 +492,25 @@ def _crash_node_losing_two_blocks(case: Case) -> None:
 def test_migration__node_killed_and_restarted_from_its_state_file__rerun_ends_in_the_clean_state(
     node, base, clean_run, tmp_path, point
 ):
-    run_case("node_killed_restarted_from_state", point, "module", _crash_node_losing_two_blocks,
+    run_case("node_killed_restarted_from_state", point, "module", partial(_crash_node_losing_blocks, lost=2),
              node, base, clean_run, tmp_path)
+
+
+WHOLE = (1, 2, 3) if DEEP else (1, 2)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: the running migration reconnects to the restarted node (regchain.lean.Rpc retries a "
+    "request once on a dropped connection) and goes on as if its writes were all there: the next "
+    "security takes the token id of the lost one, the re-run registers the lost one last; the "
+    "register reconciles, but the token ids are not a clean run's"))
+@pytest.mark.parametrize("k", WHOLE, ids=[f"security {k}" for k in WHOLE])
+def test_migration__node_restarted_from_a_state_file_without_a_whole_written_security__rerun_ends_in_the_clean_state(
+    node, base, clean_run, tmp_path, k
+):
+    first, last = clean_run.security_blocks(k)
+    run_case("node_killed_losing_a_whole_security", first - 1, "module",
+             partial(_crash_node_losing_blocks, lost=last - first + 1), node, base, clean_run, tmp_path)
 
 
 def _refuse_connections_for_a_window(case: Case) -> None:
@@ -462,6 +528,26 @@ def test_migration__node_refusing_connections_for_a_while__waits_or_stops_with_o
 ):
     run_case("node_refusing_connections", point, "ape", _refuse_connections_for_a_window,
              node, base, clean_run, tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: `ape run migrate` against a node that refuses connections prints a traceback fragment "
+    "(`File \".../scripts/migrate.py\", line 59, in invoke` / `return super().invoke(ctx)`) before "
+    "`ERROR: (ProviderError) No (supported) node found on 'http://127.0.0.1:8551'.`: the connection "
+    "made by ConnectedProviderCommand.invoke is outside the command's one-line error handling"))
+def test_migration__node_refusing_connections_when_it_starts__stops_with_one_line_and_rerun_ends_in_the_clean_state(
+    node, base, clean_run, tmp_path
+):
+    entry = RESULTS.setdefault("node_refusing_connections", {})["at the start"] = {
+        "survived": False, "exact_state": False, "command": "ape"}
+    assert not node.answering()
+    done = run_migration("ape", base, tmp_path / "faulted.json")  # the node stays down meanwhile
+    node.start(base.state)
+    try:
+        finish(entry, "ape", done.returncode, done.stdout + done.stderr, base, node, clean_run,
+               tmp_path / "faulted.json", tmp_path)
+    finally:
+        node.kill(signal.SIGTERM)
 
 
 def _pause_mining_for_a_window(case: Case) -> None:
