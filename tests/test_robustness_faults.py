@@ -69,7 +69,7 @@ DEEP = os.environ.get("HYPOTHESIS_PROFILE") == "deep"
 POINTS = (1, 2, 5, 9, 13) if DEEP else (2, 5, 9)
 WINDOW_S = 1.0  # how long the node refuses connections / does not mine
 RUN_TIMEOUT_S = 120  # a migration that takes longer hangs
-ATTEMPTS = 4  # a case whose migration is stopped past its point (rare) is tried again
+ATTEMPTS = 6  # a case whose migration is stopped past its point (rare) is tried again
 
 # scenario -> point -> what happened; written to bench/robustness.json at the end
 RESULTS: dict[str, dict[str, dict]] = {}
@@ -211,10 +211,11 @@ class Migration:
         self.proc = subprocess.Popen(_command(how, base, report), cwd=ROOT, env=_env(), stdin=subprocess.DEVNULL,
                                      stdout=self.out, stderr=self.err, start_new_session=True)
 
-    def pause_at_block(self, node: FaultsNode, block: int) -> int:
-        """SIGSTOP the migration once the node's block number reaches `block` and return
-        it; Missed if the migration got its next transaction mined first (the case is
-        then tried again: a point is exact)."""
+    def pause_at_block(self, node: FaultsNode, block: int, exact: bool = True) -> int:
+        """SIGSTOP the migration once the node's block number reaches `block` and return the
+        block it stopped at. `exact`: Missed if the migration got its next transaction
+        mined first (the case is then tried again), for faults whose effect depends on the
+        exact block (what a crash loses)."""
         deadline = time.monotonic() + RUN_TIMEOUT_S
         while node.block() < block:
             if self.proc.poll() is not None:
@@ -223,10 +224,10 @@ class Migration:
             if time.monotonic() > deadline:
                 self.kill()
                 pytest.fail(f"the migration did not reach block {block} within {RUN_TIMEOUT_S} s")
-            time.sleep(0.0005)
+            time.sleep(0.0005)  # leave the CPU to the migration and the node
         os.kill(self.proc.pid, signal.SIGSTOP)
         time.sleep(0.05)  # a transaction already sent is mined by now
-        if (got := node.block()) != block:
+        if (got := node.block()) != block and exact:
             raise Missed(f"stopped the migration at block {got}, past {block}")
         return got
 
@@ -354,13 +355,15 @@ class Clean:
     report: dict
     state: dict
     blocks: int  # blocks (transactions) the migration takes
-    methods: list[str]  # the function each block's transaction calls, in order
+    methods: list[tuple[int, str]]  # (block from the start, function) of each transaction, in order
 
     def security_blocks(self, k: int) -> tuple[int, int]:
         """First and last block (counted from the migration's start, 1-based) of the k-th
         security the migration writes whole (register_security .. before the next one)."""
-        starts = [i + 1 for i, m in enumerate(self.methods) if m == "register_security"]
+        starts = [block for block, fn in self.methods if fn == "register_security"]
         assert k < len(starts), f"the migration writes {len(starts)} securities; need one after the {k}-th"
+        if starts[k] - 1 < starts[k - 1] or starts[k] == starts[k - 1]:
+            pytest.skip(f"securities {k} and {k + 1} share a block: no crash point between them")
         return starts[k - 1], starts[k] - 1
 
 
@@ -374,17 +377,15 @@ def clean_run(node, base, tmp_path_factory) -> Clean:
         done = run_migration("module", base, report)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         blocks = node.block() - start
-        assert json.loads(done.stdout.strip().splitlines()[-1])["transactions"] == blocks
         assert blocks > max(POINTS) + 2, f"the export migrates in {blocks} blocks: too few for the points"
         data = json.loads(report.read_text(encoding="utf-8"))
         assert data["reconciliation"]["mismatches"] == []
         abi = SuiteAbi(json.loads(base.abi.read_text()))
         by_selector = {f.selector: name for name, f in abi.functions.items()}
-        methods = []
+        methods = []  # (block counted from the start, function) of every transaction
         for number in range(start + 1, start + blocks + 1):
-            txs = node.call("eth_getBlockByNumber", [hex(number), True])["transactions"]
-            assert len(txs) == 1, f"block {number} has {len(txs)} transactions"
-            methods.append(by_selector[bytes.fromhex(txs[0]["input"][2:10])])
+            for tx in node.call("eth_getBlockByNumber", [hex(number), True])["transactions"]:
+                methods.append((number - start, by_selector[bytes.fromhex(tx["input"][2:10])]))
         return Clean(data, register_state(URI, base.register, data), blocks, methods)
     finally:
         node.kill(signal.SIGTERM)
@@ -404,7 +405,7 @@ class Case:
 
 
 def run_case(scenario: str, point: int, how: str, fault, node: FaultsNode, base: Base, clean: Clean,
-             tmp_path: Path) -> None:
+             tmp_path: Path, exact: bool = False) -> None:
     """Start the migration (`how`: "module" or "ape"), stop it once `point` blocks are
     mined, let `fault(case)` set up the fault and continue it; then check that it
     recovered or stopped cleanly, re-run it if it stopped, and compare with the clean run."""
@@ -413,7 +414,7 @@ def run_case(scenario: str, point: int, how: str, fault, node: FaultsNode, base:
     for attempt in range(1, ATTEMPTS + 1):
         node.start(base.state)
         try:
-            _run_case(entry, point, how, fault, node, base, clean, tmp_path / f"attempt-{attempt}")
+            _run_case(entry, point, how, fault, node, base, clean, tmp_path / f"attempt-{attempt}", exact)
             return
         except Missed as exc:
             entry["missed_points"] = attempt
@@ -423,12 +424,12 @@ def run_case(scenario: str, point: int, how: str, fault, node: FaultsNode, base:
     pytest.fail(f"{missed} in {ATTEMPTS} attempts: the fault point could not be hit exactly")
 
 
-def _run_case(entry, point, how, fault, node, base, clean, tmp_path):
+def _run_case(entry, point, how, fault, node, base, clean, tmp_path, exact):
     tmp_path.mkdir()
     migration = Migration(how, base, tmp_path / "faulted.json", tmp_path)
     try:
         start = node.block()
-        case = Case(node, migration, start, migration.pause_at_block(node, start + point))
+        case = Case(node, migration, start, migration.pause_at_block(node, start + point, exact))
         entry["paused_at_block"] = case.paused_at - start
         fault(case)
         code = migration.wait()
@@ -493,10 +494,10 @@ def test_migration__node_killed_and_restarted_from_its_state_file__rerun_ends_in
     node, base, clean_run, tmp_path, point
 ):
     run_case("node_killed_restarted_from_state", point, "module", partial(_crash_node_losing_blocks, lost=2),
-             node, base, clean_run, tmp_path)
+             node, base, clean_run, tmp_path, exact=True)
 
 
-WHOLE = (1, 2, 3) if DEEP else (1, 2)
+WHOLE = (1, 2, 3) if DEEP else (1,)
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -510,7 +511,7 @@ def test_migration__node_restarted_from_a_state_file_without_a_whole_written_sec
 ):
     first, last = clean_run.security_blocks(k)
     run_case("node_killed_losing_a_whole_security", first - 1, "module",
-             partial(_crash_node_losing_blocks, lost=last - first + 1), node, base, clean_run, tmp_path)
+             partial(_crash_node_losing_blocks, lost=last - first + 1), node, base, clean_run, tmp_path, exact=True)
 
 
 def _refuse_connections_for_a_window(case: Case) -> None:
