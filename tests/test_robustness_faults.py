@@ -411,6 +411,7 @@ def run_case(scenario: str, point: int, how: str, fault, node: FaultsNode, base:
     recovered or stopped cleanly, re-run it if it stopped, and compare with the clean run."""
     key = f"after {point} blocks"
     entry = RESULTS.setdefault(scenario, {})[key] = {"survived": False, "exact_state": False, "command": how}
+    started = time.perf_counter()
     for attempt in range(1, ATTEMPTS + 1):
         node.start(base.state)
         try:
@@ -421,6 +422,7 @@ def run_case(scenario: str, point: int, how: str, fault, node: FaultsNode, base:
             missed = exc
         finally:
             node.kill(signal.SIGTERM)
+            entry["seconds"] = round(time.perf_counter() - started, 1)
     pytest.fail(f"{missed} in {ATTEMPTS} attempts: the fault point could not be hit exactly")
 
 
