@@ -169,15 +169,18 @@ class FaultsNode:
         self.proc = None
         self.rpc.close()
 
-    def wait_for_state_dump(self) -> None:
+    def wait_for_state_dump(self) -> float:
         """Return just after anvil's next periodic dump of its state file (once a second),
-        so a SIGKILL within the next ~0.9 s leaves exactly that dump, never half a file."""
+        with the time.monotonic() of the dump: a SIGKILL within the next ~0.9 s leaves
+        exactly that dump, never half a file."""
         before = self.state.stat().st_mtime_ns if self.state.exists() else 0
         deadline = time.monotonic() + 10
         while (self.state.stat().st_mtime_ns if self.state.exists() else 0) == before:
             assert time.monotonic() < deadline, "anvil did not dump its state within 10 s"
             time.sleep(0.01)
+        dumped = time.monotonic()
         time.sleep(0.1)  # let the write finish
+        return dumped
 
 
 # ------------------------------------------------------------------ the migration
@@ -204,7 +207,8 @@ def _command(how: str, base: Base, report: Path) -> list[str]:
 
 
 class Missed(Exception):
-    """The migration was stopped past the fault point."""
+    """The fault did not hit its exact point (the migration got past it before it was
+    stopped, or the node dumped its state once more): the case is tried again."""
 
 
 class Migration:
@@ -487,13 +491,16 @@ def _crash_node_losing_blocks(case: Case, lost: int) -> None:
     """The node is SIGKILLed `lost` blocks after its last state dump and restarted from its
     state file while the migration is stopped; the migration continues on a chain that
     lost the last `lost` blocks it wrote (a crash between two dumps)."""
-    case.node.wait_for_state_dump()  # the dump holds the chain up to the point
+    dumped = case.node.wait_for_state_dump()  # the dump holds the chain up to the point
     case.migration.resume()
     crashed_at = case.migration.pause_at_block(case.node, case.paused_at + lost)
+    if time.monotonic() - dumped > 0.7:  # (a loaded machine) the next dump may be under way
+        raise Missed("the crash point came too long after the state dump")
     case.node.kill(signal.SIGKILL)
     case.node.start()
     case.notes["blocks_lost"] = crashed_at - case.node.block()
-    assert case.node.block() == case.paused_at, "the restarted node is not at its last dump"
+    if case.node.block() != case.paused_at:
+        raise Missed(f"the restarted node is at block {case.node.block()}, not at the dump's {case.paused_at}")
     case.migration.resume()
 
 
