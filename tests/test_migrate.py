@@ -19,6 +19,8 @@ from regchain import migrate
 from regchain.legacy import synth
 from regchain.legacy.clean import clean_folder
 
+from migration_support import register_state
+
 SECRET = "test-operator-secret-0123456789"
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -184,36 +186,9 @@ def _run(source, report):
 
 
 def _chain_state(report: Path) -> dict:
-    """Every balance, pledge and freeze the report's securities and accounts have on chain."""
-    data = json.loads(report.read_text(encoding="utf-8"))
-    out = {}
-    from eth_abi import decode, encode
-    from eth_utils import function_signature_to_4byte_selector as sel
-
-    def call(sig, types, args, out_types):
-        data_hex = "0x" + (sel(sig) + encode(types, args)).hex()
-        return decode(out_types, bytes.fromhex(_rpc("eth_call", [{"to": register, "data": data_hex}, "latest"])[2:]))
-
+    """Every record of the register the report's securities and accounts have on chain."""
     deployment = json.loads((ROOT / "deployments" / "scratch.json").read_text())
-    register = deployment["register"]
-    addresses = sorted({a["address"] for a in data["accounts"].values() if a.get("address")})
-    for code, s in sorted(data["securities"].items()):
-        if s["status"] != "MIGRATED":
-            continue
-        sid = s["token_id"]
-        out[code] = {
-            "supply": call("totalSupply(uint256)", ["uint256"], [sid], ["uint256"])[0],
-            "balances": [call("balanceOf(address,uint256)", ["address", "uint256"], [a, sid], ["uint256"])[0]
-                         for a in addresses],
-            "pledged": [call("pledged_balance_of(address,uint256)", ["address", "uint256"], [a, sid],
-                             ["uint256"])[0] for a in addresses],
-            "frozen": [call("frozen_balance_of(address,uint256)", ["address", "uint256"], [a, sid],
-                            ["uint256"])[0] for a in addresses],
-        }
-    out["pledge_count"] = call("pledge_count()", [], [], ["uint256"])[0]
-    out["freeze_count"] = call("freeze_count()", [], [], ["uint256"])[0]
-    out["security_count"] = call("security_count()", [], [], ["uint256"])[0]
-    return out
+    return register_state(SCRATCH, deployment["register"], report)
 
 
 @pytest.fixture(scope="module")

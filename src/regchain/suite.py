@@ -29,13 +29,14 @@ NETWORK_PARAMS = {
     "local": {"time_unit_ms": False, "utc_offset_s": UTC_OFFSET_CHINA},
     "devnet": {"time_unit_ms": False, "utc_offset_s": UTC_OFFSET_CHINA},
     "scratch": {"time_unit_ms": False, "utc_offset_s": UTC_OFFSET_CHINA},
+    "faults": {"time_unit_ms": False, "utc_offset_s": UTC_OFFSET_CHINA},
     # anvils started like the real targets (tests/test_consortium.py): FISCO BCOS with
     # millisecond timestamps, and Besu QBFT
     "fiscosim": {"time_unit_ms": True, "utc_offset_s": UTC_OFFSET_CHINA},
     "besusim": {"time_unit_ms": False, "utc_offset_s": UTC_OFFSET_CHINA},
 }
 # Networks whose deployer and registrar default to anvil's unlocked test accounts.
-TEST_ACCOUNT_NETWORKS = frozenset({"local", "devnet", "scratch", "fiscosim", "besusim"})
+TEST_ACCOUNT_NETWORKS = frozenset({"local", "devnet", "scratch", "faults", "fiscosim", "besusim"})
 
 # The real consortium chain (ape network `consortium`): its clock comes from the environment.
 CONSORTIUM = "consortium"
