@@ -45,6 +45,8 @@ WINDOW = 400          # transactions in flight before their receipts are collect
 SEND_BATCH = 200      # eth_sendTransaction requests per JSON-RPC batch ...
 SEND_BATCH_BYTES = 512 * 1024  # ... and calldata bytes per batch (hex doubles it)
 RECEIPT_TIMEOUT_S = 120.0
+RESCUE_AFTER_S = 10.0
+LOST_AFTER_S = 3.0
 RECONCILE_SLICE = 500  # securities whose records are read back together
 
 
@@ -240,7 +242,11 @@ class Chain:
                                else to_checksum_address(str(getattr(sender, "address", sender))))
         self.sent = 0
         self.queue: list[tuple[str, bytes, int]] = []
-        self.window = WINDOW
+        self.window = _window()
+        self.rescued = False
+        self.notes: list[str] = []
+        self.nonces: dict[str, int] = {}  # nonce of each transaction in flight
+        self.nonce_floor = 0  # the sender's nonce after our last mined transaction
         self.gas: dict[str, int] = {}
         self.seconds: dict[str, float] = {}  # time spent sending, per function
         self.progress = progress
@@ -265,7 +271,11 @@ class Chain:
         self.sender = self.sender_address = to_checksum_address(sender_address)
         self.sent = 0
         self.queue = []
-        self.window = WINDOW
+        self.window = _window()
+        self.rescued = False
+        self.notes = []
+        self.nonces = {}
+        self.nonce_floor = 0
         self.gas = {}
         self.seconds = {}
         self.progress = progress
@@ -328,10 +338,9 @@ class Chain:
         """Send the queued transactions as JSON-RPC batches without waiting for each, then
         collect their receipts. A node that mines each transaction in its own block pays
         a per-block cost that grows with the state (anvil: ~1 ms per block on an empty
-        chain, ~10 ms at a few thousand accounts); on an anvil dev node automining is
-        switched off for the window and the window mined in full blocks (evm_mine), then
-        switched back on. On any other node the node's own blocks carry them. The first
-        transaction that failed raises MigrationError with its reason."""
+        chain, ~10 ms at a few thousand accounts); an automining anvil given a batch of
+        transactions mines them together in full blocks, a consortium chain in its next
+        blocks. The first transaction that failed raises MigrationError with its reason."""
         if not self.queue:
             return
         from regchain.lean import RpcError
@@ -340,25 +349,24 @@ class Chain:
         started = time.perf_counter()
         rpc = self.lean.rpc
         try:
-            automine = self._automine(rpc)
-            manual = automine is not None  # an anvil: we may mine
-            if automine:
-                rpc.call("evm_setAutomine", [False])
+            automine = self._automine(rpc)  # None: not an anvil
+            if automine is None:
+                groups: Iterable[list] = [queue]
+            else:
+                # an anvil takes no more than fits one block at a time: given more, its
+                # miner defers what does not fit and then drops the following transactions
+                # of the sender as "nonce too high" (seen with anvil 1.7.1)
+                limit = int(rpc.call("eth_getBlockByNumber", ["latest", False])["gasLimit"], 16)
+                groups = _fill_blocks(queue, limit)
+            receipts = []
             try:
-                if manual:
-                    # one block per group of transactions whose gas limits fit a block:
-                    # anvil's miner, given more than fits, can skip a later transaction
-                    # as "nonce too high" and drop it
-                    limit = int(rpc.call("eth_getBlockByNumber", ["latest", False])["gasLimit"], 16)
-                    hashes = []
-                    for group in _fill_blocks(queue, limit):
-                        hashes.extend(self._submit(rpc, group))
-                        rpc.call("evm_mine")
-                else:
-                    hashes = self._submit(rpc, queue)
-                receipts = self._receipts(rpc, hashes, mine=manual)
+                for group in groups:
+                    hashes = self._submit(rpc, group)
+                    receipts.extend(self._receipts(rpc, hashes, mine=self.rescued, rescue=automine is False,
+                                                   nudge=automine is True))
+                    self.nonce_floor = max([self.nonce_floor] + [self.nonces.pop(h) + 1 for h in hashes])
             finally:
-                if automine:
+                if self.rescued:
                     self._mine_pending(rpc)
                     rpc.call("evm_setAutomine", [True])
         except RpcError as exc:
@@ -383,14 +391,18 @@ class Chain:
         """eth_sendTransaction for each queued call, in JSON-RPC batches, with nonces
         counted from the sender's pending nonce (the node would hand the same one to two
         requests of a batch). Another sender using the same account's nonces makes the
-        node refuse one: the rest are sent again from the new pending nonce (a few times).
-        A pending nonce lower than what the node accepted means it lost transactions (a
-        restart from an older state): that stops the run, which a re-run completes."""
+        node refuse one: the rest are sent again from the new pending nonce (a few times)."""
         from regchain.lean import RpcError
 
         hashes: list[str] = []
         retries = 0
         nonce = self._pending_nonce(rpc)
+        if nonce < self.nonce_floor:
+            # transactions of ours that were mined are gone: the node restarted from an
+            # older state. Going on would write the rest over the gap (a lost security's
+            # token id taken by the next one); a re-run starts from what is on chain.
+            raise MigrationError(f"the node lost {self.nonce_floor - nonce} mined transactions "
+                                 "(restarted from an older state?); run the migration again")
         while len(hashes) < len(queue):
             chunk, size = [], 0
             for item in queue[len(hashes):len(hashes) + SEND_BATCH]:
@@ -414,12 +426,9 @@ class Chain:
                         break  # resend the rest from the pending nonce
                     raise MigrationError(f"{fn}: the node refused the transaction: {message}")
                 hashes.append(reply)
+                self.nonces[reply] = nonce + accepted
                 accepted += 1
-            pending = self._pending_nonce(rpc)
-            if pending < nonce + accepted:
-                raise MigrationError(f"the node lost {nonce + accepted - pending} accepted transactions "
-                                     "(restarted from an older state?); run the migration again")
-            nonce = pending
+            nonce = nonce + accepted if accepted == len(chunk) else self._pending_nonce(rpc)
         return hashes
 
     def _pending_nonce(self, rpc) -> int:
@@ -436,17 +445,33 @@ class Chain:
             return None
 
     @staticmethod
+    def _pool_empty(rpc) -> bool:
+        """Whether the node's pool holds no transaction (False where it cannot tell)."""
+        from regchain.lean import RpcError
+
+        try:
+            status = rpc.call("txpool_status")
+        except RpcError:
+            return False
+        return int(status["pending"], 16) + int(status["queued"], 16) == 0
+
+    @staticmethod
     def _mine_pending(rpc, limit: int = 10_000) -> None:
         for _ in range(limit):
             if int(rpc.call("txpool_status")["pending"], 16) == 0:
                 return
             rpc.call("evm_mine")
 
-    @staticmethod
-    def _receipts(rpc, hashes: list[str], mine: bool) -> list[dict]:
-        """The receipts of `hashes`, in order. `mine`: the node is an anvil that does not
-        mine by itself now, so mine blocks until every transaction is in one. Gives up
-        when no block brings a receipt for RECEIPT_TIMEOUT_S."""
+    def _receipts(self, rpc, hashes: list[str], mine: bool, rescue: bool = False,
+                  nudge: bool = False) -> list[dict]:
+        """The receipts of `hashes`, in order. `mine`: we switched the anvil's automining
+        off, so mine blocks until every transaction is in one. `rescue`: an anvil found
+        not mining (paused by someone, or left so by a killed run): wait for it, and if
+        nothing is mined for RESCUE_AFTER_S and it has no interval mining either, mine
+        and switch automining back on (self.rescued). `nudge`: an automining anvil, which
+        mines when a transaction arrives, so what did not fit its last block waits for the
+        next arrival: a poll without progress mines a block (evm_mine). Gives up when no
+        block brings a receipt for RECEIPT_TIMEOUT_S."""
         found: dict[str, dict] = {}
         last_progress = time.monotonic()
         pause = 0.01
@@ -461,15 +486,22 @@ class Chain:
                 return [found[h] for h in hashes]
             if len(found) > len(hashes) - len(missing):
                 last_progress = time.monotonic()
+            elif (rescue and not mine and time.monotonic() - last_progress > RESCUE_AFTER_S
+                  and rpc.call("anvil_getIntervalMining") in (None, 0)):
+                mine = self.rescued = True
+                self.notes.append("the node was not mining (automine off, no interval): mined "
+                                  "the migration's transactions and switched automining back on")
+            elif time.monotonic() - last_progress > LOST_AFTER_S and self._pool_empty(rpc):
+                # nothing waits to be mined, yet receipts are missing: the node restarted
+                # from an older state. Going on would write the rest over a gap (a lost
+                # security's token id taken by the next one); a re-run starts from the chain.
+                raise MigrationError(f"the node lost {len(hashes) - len(found)} accepted transactions "
+                                     "(restarted from an older state?); run the migration again")
             elif time.monotonic() - last_progress > RECEIPT_TIMEOUT_S:
                 raise MigrationError(f"{len(hashes) - len(found)} transactions were not mined within "
                                      f"{RECEIPT_TIMEOUT_S:.0f}s: the node is not producing blocks")
-            if mine:
-                if int(rpc.call("txpool_status")["pending"], 16) == 0:
-                    # nothing left to mine, yet receipts missing: the node lost them
-                    raise MigrationError(f"the node lost {len(hashes) - len(found)} transactions "
-                                         "(restarted from an older state?); run the migration again")
-                rpc.call("evm_mine")
+            if mine or (nudge and len(found) == len(hashes) - len(missing) and self._automine(rpc)):
+                rpc.call("evm_mine")  # (nudge: unless someone paused mining meanwhile)
             else:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.5)
@@ -503,6 +535,13 @@ class Chain:
             raise MigrationError(f"{fn} reverted: {reason or 'no reason given'} "
                                  f"(transaction {receipt.get('transactionHash')})")
         return int(receipt["gasUsed"], 16)
+
+
+def _window() -> int:
+    """Transactions in flight: WINDOW, or $REGCHAIN_MIGRATION_WINDOW (1 sends one at a time:
+    the fault tests use small windows to stop the migration at many distinct blocks)."""
+    value = os.environ.get("REGCHAIN_MIGRATION_WINDOW", "")
+    return max(1, int(value)) if value.isdigit() else WINDOW
 
 
 def _bytes32(value):
