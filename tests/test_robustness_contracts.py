@@ -168,6 +168,8 @@ def plausible_struct(w, fn: str, components):
             out.append(w["outsider"])
         elif name == "pledgee":
             out.append(w["bank"])
+        elif name == "id":  # register_holdings_many's item
+            out.append(w["pending"])
         elif name == "acquired_day":
             out.append(w["today"] - 10)
         elif name == "registered_at":
@@ -624,6 +626,27 @@ EDGE_EXPECTED = {
     ('register_holdings', 'id=max'): 'ledger: unknown security',
     ('register_holdings', 'id=unknown'): 'ledger: unknown security',
     ('register_holdings', 'plausible'): 'ledger: holding already registered',
+    ('register_holdings_many', 'batch=acquired_day=0'): 'ledger: holding already registered',
+    ('register_holdings_many', 'batch=acquired_day=2**96'): 'ledger: acquired in the future',
+    ('register_holdings_many', 'batch=acquired_day=max'): 'ledger: acquired in the future',
+    ('register_holdings_many', 'batch=empty'): 'ledger: empty batch',
+    ('register_holdings_many', 'batch=holder=sender'): 'ledger: holder account not active',
+    ('register_holdings_many', 'batch=holder=zero'): 'ledger: zero address',
+    ('register_holdings_many', 'batch=id=0'): 'ledger: unknown security',
+    ('register_holdings_many', 'batch=id=2**96'): 'ledger: unknown security',
+    ('register_holdings_many', 'batch=id=max'): 'ledger: unknown security',
+    ('register_holdings_many', 'batch=lock_until_day=0'): 'ledger: holding already registered',
+    ('register_holdings_many', 'batch=lock_until_day=2**96'): 'ledger: day out of range',
+    ('register_holdings_many', 'batch=lock_until_day=max'): 'ledger: day out of range',
+    ('register_holdings_many', 'batch=over_batch'): 'ledger: batch too large',
+    ('register_holdings_many', 'batch=paid=0'): 'ledger: holding already registered',
+    ('register_holdings_many', 'batch=paid=2**96'): 'ledger: paid exceeds units',
+    ('register_holdings_many', 'batch=paid=max'): 'ledger: paid exceeds units',
+    ('register_holdings_many', 'batch=units=0'): 'ledger: zero amount',
+    ('register_holdings_many', 'batch=units=2**96'): 'ledger: amount too large',
+    ('register_holdings_many', 'batch=units=max'): 'ledger: amount too large',
+    ('register_holdings_many', 'doc=zero'): 'ledger: holding already registered',
+    ('register_holdings_many', 'plausible'): 'ledger: holding already registered',
     ('register_pledge', 'id=0'): 'pledges: unknown security',
     ('register_pledge', 'id=2**96'): 'pledges: unknown security',
     ('register_pledge', 'id=max'): 'pledges: unknown security',
