@@ -563,9 +563,10 @@ def register_holdings(id: uint256, batch: DynArray[Issuance, 256], doc: bytes32)
             today, last_day, last_tn, doc
         )
         last_day = item.acquired_day
-        holders += 1
+        # at most MAX_BATCH items of at most AMOUNT_MAX units each (checked): no overflow
+        holders = unsafe_add(holders, 1)
         assert holders <= cap, "ledger: holder cap reached"
-        added += item.units
+        added = unsafe_add(added, item.units)
     self._end_holdings_run(id, sec, holders, len(batch), added, doc)
 
 
@@ -608,10 +609,11 @@ def register_holdings_many(batch: DynArray[HoldingOf, 256], doc: bytes32):
             today, last_day, last_tn, doc
         )
         last_day = item.acquired_day
-        holders += 1
+        # at most MAX_BATCH items of at most AMOUNT_MAX units each (checked): no overflow
+        holders = unsafe_add(holders, 1)
         assert holders <= cap, "ledger: holder cap reached"
-        added += item.units
-        run += 1
+        added = unsafe_add(added, item.units)
+        run = unsafe_add(run, 1)
     self._end_holdings_run(id, sec, holders, run, added, doc)
 
 
