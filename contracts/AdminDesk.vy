@@ -2,7 +2,8 @@
 """
 @title AdminDesk
 @notice Administration of the register: governance and roles, the trading
-        calendar and pause, investor accounts.
+        calendar and pause, investor accounts, and the migration's batch of
+        holdings of several pending securities (register_holdings_many).
 @dev Runs only by DELEGATECALL from Register, on Register's storage (same
      modules, same order, same layout). Called directly it acts on its own
      empty storage, which nothing reads. Selectors it does not serve go on to
@@ -55,6 +56,9 @@ exports: (
     accounts.reactivate_account,
     accounts.close_account,
     accounts.set_qualified,
+    # migration: holdings of several pending securities in one batch (IssuanceDesk,
+    # which serves the rest of initial registration, has no room for it)
+    ledger.register_holdings_many,
 )
 
 # The next desk in the chain (IssuanceDesk).

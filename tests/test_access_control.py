@@ -72,6 +72,7 @@ def _calls(register, c, alice, bob, carol):
         # security manager
         "register_security": ((doc("access-code"), Kind.JSC, 0, 100, d), NOT_SECURITY_MANAGER),
         "register_holdings": ((c["empty"], [(alice.address, 10, 10, today, 0, False)], d), NOT_SECURITY_MANAGER),
+        "register_holdings_many": (([(c["empty"], alice.address, 10, 10, today, 0, False)], d), NOT_SECURITY_MANAGER),
         "seal_security": ((c["full"], d), NOT_SECURITY_MANAGER),
         "set_security_status": ((jsc, 3, d), NOT_SECURITY_MANAGER),
         "increase_capital": ((jsc, [(alice.address, 10, 10)], d), NOT_SECURITY_MANAGER),
@@ -106,7 +107,7 @@ GOVERNANCE_FUNCTIONS = [
 ]
 REGISTRAR_FUNCTIONS = [
     "open_account", "open_accounts", "suspend_account", "reactivate_account", "close_account",
-    "set_qualified", "register_security", "register_holdings", "seal_security",
+    "set_qualified", "register_security", "register_holdings", "register_holdings_many", "seal_security",
     "set_security_status", "increase_capital", "decrease_capital", "record_paid_in",
     "set_lockup", "publish_calendar", "amend_calendar", "recover",
 ]

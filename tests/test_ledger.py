@@ -320,6 +320,192 @@ def test_register_holdings__unknown_security__reverts(register, registrar, jsc, 
         register.register_holdings(10_000, [(carol.address, 1, 1, today, 0, False)], doc("h"), sender=registrar)
 
 
+# ------------------------------------------------------------ register_holdings_many
+# The migration's batch of holdings of several pending securities: each item as
+# register_holdings writes it (same rules, same events), a HoldingsRegistered per run
+# of consecutive items of one security.
+
+
+def _without_id(rows):
+    return [(r[0], *r[2:]) for r in rows]
+
+
+def _many(sid_of, rows):
+    """HoldingOf items: (id, holder, units, paid, acquired_day, lock_until_day, insider)."""
+    return [(sid_of[key],) + tuple(item) for key, item in rows]
+
+
+def _effects(register, receipt, sids, holders):
+    """What a registration did, with security ids replaced by their position in `sids`."""
+    pos = {sid: i for i, sid in enumerate(sids)}
+
+    def renumber(rows):
+        return [dict(r, id=pos[r["id"]]) for r in rows]
+
+    return {
+        "Issued": renumber(events(receipt, register.Issued)),
+        "LockupSet": renumber(events(receipt, register.LockupSet)),
+        "InsiderSet": renumber(events(receipt, register.InsiderSet)),
+        "holdings": [[holding(register, who, sid) for who in holders] for sid in sids],
+        "supply": [(register.totalSupply(sid), register.holder_count(sid), register.security(sid).status)
+                   for sid in sids],
+    }
+
+
+def test_register_holdings_many__same_effects_as_register_holdings(
+    register, registrar, jsc, alice, bob, carol, today, pending
+):
+    a = [(alice.address, 600, 200, today - 30, today + 10, True), (bob.address, 400, 400, today, 0, False)]
+    b = [(bob.address, 70, 70, today - 400, 0, True), (carol.address, 30, 30, today - 30, today + 99, False)]
+    one = [pending(Kind.LLC, 1000), pending(Kind.JSC, 100)]
+    r1 = register.register_holdings(one[0], a, doc("holdings"), sender=registrar)
+    r2 = register.register_holdings(one[1], b, doc("holdings"), sender=registrar)
+    many = [pending(Kind.LLC, 1000), pending(Kind.JSC, 100)]
+
+    receipt = register.register_holdings_many(
+        _many(many, [(0, r) for r in a] + [(1, r) for r in b]), doc("holdings"), sender=registrar)
+
+    holders = (alice, bob, carol)
+    separate = _effects(register, r1, one, holders)
+    for key, value in _effects(register, r2, one, holders).items():
+        if key in ("Issued", "LockupSet", "InsiderSet"):
+            separate[key] += value
+    assert _effects(register, receipt, many, holders) == separate
+    assert events(receipt, register.HoldingsRegistered) == [
+        {"id": many[0], "holdings": 2, "units": 1000, "actor": registrar.address, "doc": doc("holdings")},
+        {"id": many[1], "holdings": 2, "units": 100, "actor": registrar.address, "doc": doc("holdings")},
+    ]
+
+
+def test_register_holdings_many__interleaved_securities__each_run_logged_and_all_add_up(
+    register, registrar, crowd, jsc, today, pending
+):
+    s = [pending(Kind.JSC, 60), pending(Kind.LLC, 30), pending(Kind.JSC, 5)]
+    w = crowd
+    rows = [(0, w[0], 10), (1, w[0], 10), (0, w[1], 20), (2, w[2], 5), (1, w[1], 20), (0, w[2], 30)]
+    batch = [(s[k], who, units, units, today - 60, 0, False) for k, who, units in rows]
+
+    receipt = register.register_holdings_many(batch, doc("holdings"), sender=registrar)
+
+    assert [(e["id"], e["holdings"], e["units"]) for e in events(receipt, register.HoldingsRegistered)] == [
+        (s[k], 1, units) for k, _, units in rows]
+    assert [(register.totalSupply(x), register.holder_count(x)) for x in s] == [(60, 3), (30, 2), (5, 1)]
+    assert [register.balanceOf(who, s[k]) for k, who, _ in rows] == [units for _, _, units in rows]
+    for x in s:  # each adds up to its declared total
+        register.seal_security(x, doc("seal"), sender=registrar)
+        assert register.security(x).status == SecurityStatus.ACTIVE
+
+
+def test_register_holdings_many__continues_a_security_of_an_earlier_batch(
+    register, registrar, jsc, alice, bob, today, pending
+):
+    sid = pending(Kind.JSC, 1000)
+    register.register_holdings(sid, [(alice.address, 600, 600, today, 0, False)], doc("h1"), sender=registrar)
+    register.register_holdings_many([(sid, bob.address, 400, 400, today, 0, False)], doc("h2"), sender=registrar)
+
+    assert (register.totalSupply(sid), register.holder_count(sid)) == (1000, 2)
+
+
+@pytest.mark.parametrize(
+    "which,reason",
+    [("unknown", "ledger: unknown security"), ("zero", "ledger: unknown security"),
+     ("huge", "ledger: unknown security"), ("sealed", "ledger: security already sealed")],
+)
+def test_register_holdings_many__item_of_an_unknown_or_sealed_security__reverts_whole_batch(
+    register, registrar, jsc, alice, bob, today, pending, which, reason
+):
+    sid = pending()
+    bad = {"unknown": 10_000, "zero": 0, "huge": 2**96 + sid, "sealed": jsc}[which]
+    batch = [(sid, alice.address, 10, 10, today, 0, False), (bad, bob.address, 10, 10, today, 0, False)]
+
+    with ape.reverts(reason):
+        register.register_holdings_many.call(batch, doc("h"), sender=registrar)
+
+
+def test_register_holdings_many__holder_twice_in_one_security__reverts(
+    register, registrar, jsc, alice, bob, today, pending
+):
+    s1, s2 = pending(), pending()
+    batch = [(s1, alice.address, 10, 10, today, 0, False), (s2, alice.address, 10, 10, today, 0, False),
+             (s1, bob.address, 10, 10, today, 0, False), (s1, alice.address, 10, 10, today, 0, False)]
+    with ape.reverts("ledger: holding already registered"):
+        register.register_holdings_many.call(batch, doc("h"), sender=registrar)
+
+    # the same holder in two securities is two holdings
+    register.register_holdings_many(batch[:3], doc("h"), sender=registrar)
+    assert (register.balanceOf(alice, s1), register.balanceOf(alice, s2)) == (10, 10)
+
+
+def test_register_holdings_many__exceeds_declared_total_over_two_runs__reverts(
+    register, registrar, jsc, alice, bob, today, pending
+):
+    s1, s2 = pending(Kind.JSC, 100), pending()
+    batch = [(s1, alice.address, 60, 60, today, 0, False), (s2, alice.address, 10, 10, today, 0, False),
+             (s1, bob.address, 41, 41, today, 0, False)]
+    with ape.reverts("ledger: exceeds declared total"):
+        register.register_holdings_many.call(batch, doc("h"), sender=registrar)
+
+
+def test_register_holdings_many__llc_cap_over_two_runs__reverts(
+    register, registrar, crowd, jsc, today, pending
+):
+    llc, other = pending(Kind.LLC), pending()
+    batch = ([(llc, w, 1, 1, today, 0, False) for w in crowd[:30]] + [(other, crowd[0], 1, 1, today, 0, False)]
+             + [(llc, w, 1, 1, today, 0, False) for w in crowd[30:50]])
+    register.register_holdings_many.call(batch, doc("h"), sender=registrar)  # 50: the cap, accepted
+
+    with ape.reverts("ledger: holder cap reached"):
+        # .call: see test_register_holdings__llc_51_in_one_batch__reverts
+        register.register_holdings_many.call(batch + [(llc, crowd[50], 1, 1, today, 0, False)], doc("h"),
+                                             sender=registrar)
+
+
+@pytest.mark.parametrize(
+    "item,reason",
+    [
+        (("alice", 10, 11, 0, 0, False), "ledger: paid exceeds units"),
+        (("alice", 10, 10, 1, 0, False), "ledger: acquired in the future"),
+        (("zero", 10, 10, 0, 0, False), "ledger: zero address"),
+        (("alice", 0, 0, 0, 0, False), "ledger: zero amount"),
+        (("alice", AMOUNT_MAX + 1, 0, 0, 0, False), "ledger: amount too large"),
+        (("alice", 10, 10, 0, 2**24, False), "ledger: day out of range"),
+        (("outsider", 10, 10, 0, 0, False), "ledger: holder account not active"),
+    ],
+    ids=["paid-exceeds-units", "acquired-tomorrow", "zero-address", "zero-units", "units-too-large", "lock-day",
+         "no-account"],
+)
+def test_register_holdings_many__invalid_item__reverts(
+    register, registrar, jsc, alice, bob, outsider, today, pending, item, reason
+):
+    s1, s2 = pending(), pending(Kind.LLC)
+    who, units, paid, day_offset, lock, insider = item
+    holder = {"zero": ZERO, "alice": alice.address, "outsider": outsider.address}[who]
+    batch = [(s1, bob.address, 10, 10, today, 0, False), (s2, holder, units, paid, today + day_offset, lock, insider)]
+
+    with ape.reverts(reason):
+        register.register_holdings_many.call(batch, doc("h"), sender=registrar)
+
+
+def test_register_holdings_many__batch_too_large__reverts(register, registrar, crowd, jsc, alice, today, pending):
+    s1, s2 = pending(), pending()
+    batch = [(s1, w, 1, 1, today, 0, False) for w in crowd] + [(s2, alice.address, 1, 1, today, 0, False)]
+    with ape.reverts("ledger: batch too large"):
+        register.register_holdings_many.call(batch, doc("h"), sender=registrar)  # .call: see above
+    register.register_holdings_many.call(batch[:MAX_BATCH], doc("h"), sender=registrar)  # MAX_BATCH: accepted
+
+
+def test_register_holdings_many__empty_batch__reverts(register, registrar, jsc):
+    with ape.reverts("ledger: empty batch"):
+        register.register_holdings_many.call([], doc("h"), sender=registrar)
+
+
+def test_register_holdings_many__paused__reverts(register, registrar, governance, jsc, alice, today, pending):
+    sid = pending()
+    register.pause(doc("halt"), sender=governance)
+    with ape.reverts("ledger: paused"):
+        register.register_holdings_many.call([(sid, alice.address, 1, 1, today, 0, False)], doc("h"), sender=registrar)
+
+
 # ------------------------------------------------------------------------------ seal
 
 

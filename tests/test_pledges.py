@@ -10,7 +10,7 @@ import pytest
 from conftest import doc
 from eth_utils import to_checksum_address
 
-from regchain.constants import MAX_PLEDGES, Kind, PledgeStatus
+from regchain.constants import MAX_PLEDGES, MAX_RECOVER_ENCUMBERED, AccountStatus, Kind, PledgeStatus
 
 ZERO = "0x0000000000000000000000000000000000000000"
 NEW_KEY = "0x000000000000000000000000000000000000bEEF"  # a recovery target with no account
@@ -49,8 +49,26 @@ def full_llc(register, registrar, sid, alice, new_security):
     return new_security([(alice, 100)] + [(w, 10) for w in crowd], kind=Kind.LLC)
 
 
+@pytest.fixture(scope="module")
+def pledged_ids(register, registrar, alice, bank, sid, today):
+    """MAX_RECOVER_ENCUMBERED + 1 sealed JSCs of which alice holds all 100 units, each
+    with one pledge of 10 to the bank (imported before sealing)."""
+    ids = []
+    for k in range(MAX_RECOVER_ENCUMBERED + 1):
+        code = doc(f"pledged {k}")
+        register.register_security(code, Kind.JSC, 0, 100, doc("registration"), sender=registrar)
+        i = register.security_id(code)
+        register.register_holdings(i, [(alice.address, 100, 100, today - 60, 0, False)], doc("holdings"),
+                                   sender=registrar)
+        register.import_pledges(i, [(alice.address, bank.address, 10, 1_600_000_000)], doc("old book"),
+                                sender=registrar)
+        register.seal_security(i, doc("seal"), sender=registrar)
+        ids.append(i)
+    return ids
+
+
 @pytest.fixture(scope="module", autouse=True)
-def _module_state(sid, full_llc):
+def _module_state(sid, full_llc, pledged_ids):
     """Set the module fixtures up before the first test, so ape snapshots them once."""
 
 
@@ -598,3 +616,43 @@ def test_recover__pledges_move_with_the_holding(register, registrar, alice, bank
     register.enforce_pledge(p1, bank, 300, doc("default"), sender=bank)
     assert register.balanceOf(NEW_KEY, sid) == 700
     assert register.pledged_balance_of(NEW_KEY, sid) == 0
+
+
+TOO_MANY = "ledger: too many encumbered holdings in one recovery"
+
+
+def test_recover__encumbered_holdings_up_to_the_limit__move_in_one_call(
+    register, registrar, alice, bank, sid, pledged_ids
+):
+    """MAX_RECOVER_ENCUMBERED holdings with pledges, and a plain one, which does not count."""
+    ids = pledged_ids[:MAX_RECOVER_ENCUMBERED]
+    register.recover(alice, NEW_KEY, ids + [sid], doc("recovery"), sender=registrar)
+
+    assert [register.balanceOf(NEW_KEY, i) for i in ids + [sid]] == [100] * len(ids) + [1000]
+    assert [register.pledged_balance_of(NEW_KEY, i) for i in ids] == [10] * len(ids)
+    assert register.balanceOf(alice, pledged_ids[-1]) == 100  # not listed: still at the lost key
+
+
+def test_recover__one_encumbered_holding_over_the_limit__reverts(register, registrar, alice, pledged_ids):
+    assert len(pledged_ids) == MAX_RECOVER_ENCUMBERED + 1
+    with ape.reverts(TOO_MANY):
+        # .call: the same execution as an eth_call, without ape tracing a failed transaction
+        register.recover.call(alice, NEW_KEY, pledged_ids, doc("recovery"), sender=registrar)
+
+
+def test_recover__more_encumbered_holdings__take_a_second_call_to_the_same_key(
+    register, registrar, alice, bank, sid, pledged_ids
+):
+    first, rest = pledged_ids[:MAX_RECOVER_ENCUMBERED], pledged_ids[MAX_RECOVER_ENCUMBERED:]
+    register.recover(alice, NEW_KEY, [sid] + first, doc("recovery 1/2"), sender=registrar)
+    receipt = register.recover(alice, NEW_KEY, rest, doc("recovery 2/2"), sender=registrar)
+
+    assert [e["id"] for e in events(receipt, register.HoldingRecovered)] == rest
+    for i in pledged_ids:
+        assert (register.balanceOf(NEW_KEY, i), register.balanceOf(alice, i)) == (100, 0)
+        assert register.pledged_balance_of(NEW_KEY, i) == 10
+        (pid,) = register.pledges_of(NEW_KEY, i)
+        assert register.pledge_of(pid).pledgor == NEW_KEY
+    assert register.balanceOf(NEW_KEY, sid) == 1000
+    assert (register.account_of(NEW_KEY).status, register.account_of(alice).status) == (
+        AccountStatus.ACTIVE, AccountStatus.CLOSED)

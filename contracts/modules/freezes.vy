@@ -22,8 +22,9 @@ uses: encumbrances
 uses: ledger
 
 
-# Most freezes one import batch may write.
-MAX_IMPORT: constant(uint256) = 100
+# Most freezes one import batch may write: each writes a full Freeze record (~220-240k
+# gas), so a batch of 50 leaves half of a 30M block free.
+MAX_IMPORT: constant(uint256) = 50
 
 
 struct FreezeImport:
@@ -103,7 +104,7 @@ def import_freezes(id: uint256, batch: DynArray[FreezeImport, 256], doc: bytes32
             follows from that order, as for new freezes. Lapsed freezes are
             not migrated.
     @param id The security id (PENDING, holdings already written).
-    @param batch The freezes, in registration order per holding.
+    @param batch The freezes, in registration order per holding; at most MAX_IMPORT (50).
     @param doc Reference (hash) of the migration batch.
     """
     roles._check_role(roles.Role.SECURITY_MANAGER)

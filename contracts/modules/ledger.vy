@@ -42,6 +42,11 @@ DELISTED: constant(uint256) = 4
 
 # Most holdings one batch may write (fits a 30M-gas block with margin).
 MAX_BATCH: constant(uint256) = 200
+# Most encumbered holdings (carrying pledges or freezes) one recover call may move:
+# each takes its up to 8 pledges and 8 freezes along (~530k gas more than a plain
+# one), so a recovery of MAX_BATCH ids of which this many are encumbered (and every
+# one with an insider quota record) leaves half of a 30M block free.
+MAX_RECOVER_ENCUMBERED: constant(uint256) = 8
 # Largest balance or supply of one security: 2**96 - 1 smallest units.
 AMOUNT_MAX: constant(uint256) = (1 << 96) - 1
 BYTE_MASK: constant(uint256) = 255
@@ -111,6 +116,17 @@ IERC6909_ID: constant(bytes4) = 0x0f632fb3
 
 
 struct Issuance:
+    holder: address
+    units: uint256
+    paid: uint256
+    acquired_day: uint256
+    lock_until_day: uint256
+    insider: bool
+
+
+# One holding of register_holdings_many: an Issuance with its security id.
+struct HoldingOf:
+    id: uint256
     holder: address
     units: uint256
     paid: uint256
@@ -533,58 +549,72 @@ def register_holdings(id: uint256, batch: DynArray[Issuance, 256], doc: bytes32)
     @param batch The holdings; at most MAX_BATCH; each holder once per security.
     @param doc Reference (hash) of the registration document.
     """
-    roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
-    n: uint256 = len(batch)
-    assert n != 0, "ledger: empty batch"
-    assert n <= MAX_BATCH, "ledger: batch too large"
-    sec: uint256 = self.security_data[id]
-    status: uint256 = sec & BYTE_MASK
-    assert status != 0, "ledger: unknown security"
-    assert status == PENDING, "ledger: security already sealed"
-    kind: uint256 = (sec >> KIND_SHIFT) & BYTE_MASK
-    is_llc: bool = kind == LLC
+    today: uint256 = self._start_holdings_batch(len(batch))
+    sec: uint256 = self._pending_security(id)
+    is_llc: bool = (sec >> KIND_SHIFT) & BYTE_MASK == LLC
     holders: uint256 = (sec >> HOLDERS_SHIFT) & MASK32
-    cap: uint256 = self._cap(kind)
-    today: uint256 = calendar._today()
-    supply: uint256 = self.totalSupply[id]
+    cap: uint256 = self._cap((sec >> KIND_SHIFT) & BYTE_MASK)
     added: uint256 = 0
     last_day: uint256 = max_value(uint256)
     last_tn: uint256 = 0
     for item: Issuance in batch:
-        assert item.holder != empty(address), "ledger: zero address"
-        assert item.units != 0, "ledger: zero amount"
-        assert item.units <= AMOUNT_MAX, "ledger: amount too large"
-        assert item.paid <= item.units, "ledger: paid exceeds units"
-        assert item.acquired_day <= today, "ledger: acquired in the future"
-        assert item.lock_until_day <= MASK24, "ledger: day out of range"
-        assert accounts.account_data[item.holder] & BYTE_MASK == accounts.ACTIVE, "ledger: holder account not active"
-        assert self.holding_data[self._key(item.holder, id)] & AMOUNT_MAX == 0, "ledger: holding already registered"
-        holders += 1
+        last_tn = self._issue_holding(
+            id, is_llc, item.holder, item.units, item.paid, item.acquired_day, item.lock_until_day, item.insider,
+            today, last_day, last_tn, doc
+        )
+        last_day = item.acquired_day
+        # at most MAX_BATCH items of at most AMOUNT_MAX units each (checked): no overflow
+        holders = unsafe_add(holders, 1)
         assert holders <= cap, "ledger: holder cap reached"
-        if item.acquired_day != last_day:
-            # batches usually share acquisition days: look each up once in a row
-            last_day = item.acquired_day
-            last_tn = calendar._trading_day_number(last_day)
-        tn: uint256 = last_tn
-        h: uint256 = item.units | (tn << ACQUIRED_SHIFT) | (item.lock_until_day << LOCK_SHIFT)
-        if is_llc:
-            h |= item.paid << PAID_SHIFT
-        if item.insider:
-            h |= INSIDER_BIT
-        self.holding_data[self._key(item.holder, id)] = h
-        added += item.units
-        log Issued(receiver=item.holder, id=id, amount=item.units, paid=item.paid if is_llc else item.units, acquired_day=item.acquired_day)
-        # the rarer terms get their own events, so the common holding stays cheap
-        if item.lock_until_day != 0:
-            log LockupSet(owner=item.holder, id=id, lock_until_day=item.lock_until_day, actor=msg.sender, doc=doc)
-        if item.insider:
-            log InsiderSet(owner=item.holder, id=id, insider=True, actor=msg.sender, doc=doc)
-    supply += added
-    assert supply <= self.declared_total[id], "ledger: exceeds declared total"
-    self.totalSupply[id] = supply
-    self.security_data[id] = self._with_holders(sec, holders)
-    log HoldingsRegistered(id=id, holdings=n, units=added, actor=msg.sender, doc=doc)
+        added = unsafe_add(added, item.units)
+    self._end_holdings_run(id, sec, holders, len(batch), added, doc)
+
+
+@external
+def register_holdings_many(batch: DynArray[HoldingOf, 256], doc: bytes32):
+    """
+    @notice Write holdings of several PENDING securities in one call (a
+            migration packs the small ones together): every item exactly as
+            register_holdings writes it, under the same rules and with the same
+            events. Items of one security may come in several runs (interleaved
+            with others'); each run of consecutive items of one security is
+            logged by one HoldingsRegistered.
+    @param batch The holdings, each with its security id; at most MAX_BATCH
+           in all; each holder once per security.
+    @param doc Reference (hash) of the registration document.
+    """
+    today: uint256 = self._start_holdings_batch(len(batch))
+    id: uint256 = 0  # the security of the current run (run == 0: none yet)
+    sec: uint256 = 0
+    is_llc: bool = False
+    holders: uint256 = 0
+    cap: uint256 = 0
+    added: uint256 = 0
+    run: uint256 = 0
+    last_day: uint256 = max_value(uint256)
+    last_tn: uint256 = 0
+    for item: HoldingOf in batch:
+        if item.id != id or run == 0:
+            if run != 0:
+                self._end_holdings_run(id, sec, holders, run, added, doc)
+            id = item.id
+            sec = self._pending_security(id)
+            is_llc = (sec >> KIND_SHIFT) & BYTE_MASK == LLC
+            holders = (sec >> HOLDERS_SHIFT) & MASK32
+            cap = self._cap((sec >> KIND_SHIFT) & BYTE_MASK)
+            added = 0
+            run = 0
+        last_tn = self._issue_holding(
+            id, is_llc, item.holder, item.units, item.paid, item.acquired_day, item.lock_until_day, item.insider,
+            today, last_day, last_tn, doc
+        )
+        last_day = item.acquired_day
+        # at most MAX_BATCH items of at most AMOUNT_MAX units each (checked): no overflow
+        holders = unsafe_add(holders, 1)
+        assert holders <= cap, "ledger: holder cap reached"
+        added = unsafe_add(added, item.units)
+        run = unsafe_add(run, 1)
+    self._end_holdings_run(id, sec, holders, run, added, doc)
 
 
 @external
@@ -867,7 +897,9 @@ def recover(old_owner: address, new_owner: address, ids: DynArray[uint256, 256],
             closed; the holder count does not change.
     @param old_owner The lost address.
     @param new_owner The new address (fresh, or already recovered to).
-    @param ids Securities to move; at most MAX_BATCH per call.
+    @param ids Securities to move; at most MAX_BATCH per call, of which at
+           most MAX_RECOVER_ENCUMBERED (8) carry pledges or freezes (they
+           move along); recover more in further calls to the same `new_owner`.
     @param doc Reference (hash) of the recovery application.
     """
     roles._check_role(roles.Role.RECOVERY_MANAGER)
@@ -876,6 +908,7 @@ def recover(old_owner: address, new_owner: address, ids: DynArray[uint256, 256],
     assert n != 0, "ledger: empty batch"
     assert n <= MAX_BATCH, "ledger: batch too large"
     accounts._recover(old_owner, new_owner, doc)
+    encumbered: uint256 = 0
     for id: uint256 in ids:
         assert id <= AMOUNT_MAX, "ledger: unknown security"
         h: uint256 = self.holding_data[self._key(old_owner, id)]
@@ -885,6 +918,8 @@ def recover(old_owner: address, new_owner: address, ids: DynArray[uint256, 256],
         self.holding_data[self._key(new_owner, id)] = h
         self.holding_data[self._key(old_owner, id)] = 0
         if h & ENCUMBERED_BIT != 0:
+            encumbered += 1
+            assert encumbered <= MAX_RECOVER_ENCUMBERED, "ledger: too many encumbered holdings in one recovery"
             encumbrances._move_all(self._key(old_owner, id), self._key(new_owner, id), new_owner)
         q: uint256 = self.insider_quota[self._key(old_owner, id)]
         if q != 0:
@@ -989,6 +1024,91 @@ def _forced_move(sender: address, receiver: address, id: uint256, amount: uint25
     if rh & AMOUNT_MAX == 0 and balance != amount:
         assert (sec >> HOLDERS_SHIFT) & MASK32 < self._cap((sec >> KIND_SHIFT) & BYTE_MASK), "ledger: holder cap reached"
     self._apply(sender, receiver, id, amount, now, sec, sh, rh)
+
+
+@internal
+def _start_holdings_batch(n: uint256) -> uint256:
+    """
+    @dev Common checks of register_holdings(_many); returns today's day number.
+    """
+    roles._check_role(roles.Role.SECURITY_MANAGER)
+    assert not calendar._paused(), "ledger: paused"
+    assert n != 0, "ledger: empty batch"
+    assert n <= MAX_BATCH, "ledger: batch too large"
+    return calendar._today()
+
+
+@internal
+@view
+def _pending_security(id: uint256) -> uint256:
+    sec: uint256 = self.security_data[id]
+    status: uint256 = sec & BYTE_MASK
+    assert status != 0, "ledger: unknown security"
+    assert status == PENDING, "ledger: security already sealed"
+    return sec
+
+
+@internal
+def _issue_holding(
+    id: uint256,
+    is_llc: bool,
+    holder: address,
+    units: uint256,
+    paid: uint256,
+    acquired_day: uint256,
+    lock_until_day: uint256,
+    insider: bool,
+    today: uint256,
+    last_day: uint256,
+    last_tn: uint256,
+    doc: bytes32,
+) -> uint256:
+    """
+    @dev Check and write one holding of initial registration of security `id`
+         (PENDING; the caller checks the security and, after this, the holder
+         cap) and log it. `last_tn` is the trading-day number of `last_day`:
+         batches usually share acquisition days, so each is looked up once in
+         a row. Returns the trading-day number of `acquired_day`.
+    """
+    assert holder != empty(address), "ledger: zero address"
+    assert units != 0, "ledger: zero amount"
+    assert units <= AMOUNT_MAX, "ledger: amount too large"
+    assert paid <= units, "ledger: paid exceeds units"
+    assert acquired_day <= today, "ledger: acquired in the future"
+    assert lock_until_day <= MASK24, "ledger: day out of range"
+    assert accounts.account_data[holder] & BYTE_MASK == accounts.ACTIVE, "ledger: holder account not active"
+    # a registered security's id is below 2**96: the inline key is exact (see _key)
+    key: uint256 = (convert(holder, uint256) << 96) | id
+    assert self.holding_data[key] & AMOUNT_MAX == 0, "ledger: holding already registered"
+    tn: uint256 = last_tn
+    if acquired_day != last_day:
+        tn = calendar._trading_day_number(acquired_day)
+    h: uint256 = units | (tn << ACQUIRED_SHIFT) | (lock_until_day << LOCK_SHIFT)
+    if is_llc:
+        h |= paid << PAID_SHIFT
+    if insider:
+        h |= INSIDER_BIT
+    self.holding_data[key] = h
+    log Issued(receiver=holder, id=id, amount=units, paid=paid if is_llc else units, acquired_day=acquired_day)
+    # the rarer terms get their own events, so the common holding stays cheap
+    if lock_until_day != 0:
+        log LockupSet(owner=holder, id=id, lock_until_day=lock_until_day, actor=msg.sender, doc=doc)
+    if insider:
+        log InsiderSet(owner=holder, id=id, insider=True, actor=msg.sender, doc=doc)
+    return tn
+
+
+@internal
+def _end_holdings_run(id: uint256, sec: uint256, holders: uint256, n: uint256, added: uint256, doc: bytes32):
+    """
+    @dev Add a run of holdings of one security to its supply (within the
+         declared total) and holder count, and log it.
+    """
+    supply: uint256 = self.totalSupply[id] + added
+    assert supply <= self.declared_total[id], "ledger: exceeds declared total"
+    self.totalSupply[id] = supply
+    self.security_data[id] = self._with_holders(sec, holders)
+    log HoldingsRegistered(id=id, holdings=n, units=added, actor=msg.sender, doc=doc)
 
 
 @internal

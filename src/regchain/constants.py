@@ -61,6 +61,10 @@ INSIDER_ANNUAL_PERCENT = 25
 MEETING_CLOSED_DAYS = 20
 RECORD_DATE_CLOSED_DAYS = 5
 MAX_BATCH = 200
+# Most encumbered holdings (with pledges or freezes) one recover call may move (ledger.vy).
+MAX_RECOVER_ENCUMBERED = 8
+# Most pledges or freezes one import_pledges / import_freezes batch may write.
+MAX_IMPORT = 50
 AMOUNT_MAX = 2**96 - 1
 UTC_OFFSET_CHINA = 8 * 3600
 
