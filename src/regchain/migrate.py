@@ -38,7 +38,7 @@ SECRET_ENV = "REGCHAIN_OPERATOR_SECRET"
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 ACCOUNT_BATCH = 100
-HOLDING_BATCH = 100
+HOLDING_BATCH = 200  # register_holdings_many's MAX_BATCH
 IMPORT_BATCH = 50
 READ_BATCH = 300
 WINDOW = 400          # transactions in flight before their receipts are collected
@@ -47,6 +47,7 @@ SEND_BATCH_BYTES = 512 * 1024  # ... and calldata bytes per batch (hex doubles i
 RECEIPT_TIMEOUT_S = 120.0
 RESCUE_AFTER_S = 10.0
 LOST_AFTER_S = 3.0
+NUDGE_AFTER_S = 2.0
 RECONCILE_SLICE = 500  # securities whose records are read back together
 
 
@@ -470,10 +471,11 @@ class Chain:
         nothing is mined for RESCUE_AFTER_S and it has no interval mining either, mine
         and switch automining back on (self.rescued). `nudge`: an automining anvil, which
         mines when a transaction arrives, so what did not fit its last block waits for the
-        next arrival: a poll without progress mines a block (evm_mine). Gives up when no
+        next arrival: NUDGE_AFTER_S without progress mine a block (evm_mine; not seen
+        since an anvil is given at most a block's worth at a time). Gives up when no
         block brings a receipt for RECEIPT_TIMEOUT_S."""
         found: dict[str, dict] = {}
-        last_progress = time.monotonic()
+        last_progress = last_nudge = time.monotonic()
         pause = 0.01
         while True:
             missing = [h for h in hashes if h not in found]
@@ -500,8 +502,10 @@ class Chain:
             elif time.monotonic() - last_progress > RECEIPT_TIMEOUT_S:
                 raise MigrationError(f"{len(hashes) - len(found)} transactions were not mined within "
                                      f"{RECEIPT_TIMEOUT_S:.0f}s: the node is not producing blocks")
-            if mine or (nudge and len(found) == len(hashes) - len(missing) and self._automine(rpc)):
+            if mine or (nudge and time.monotonic() - max(last_progress, last_nudge) > NUDGE_AFTER_S
+                        and self._automine(rpc)):
                 rpc.call("evm_mine")  # (nudge: unless someone paused mining meanwhile)
+                last_nudge = time.monotonic()
             else:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.5)
@@ -576,6 +580,7 @@ def _fill_blocks(queue: list[tuple[str, bytes, int]], limit: int) -> Iterable[li
 GAS_LIMITS = {
     "open_accounts": (300_000, 60_000),
     "register_holdings": (300_000, 45_000),
+    "register_holdings_many": (300_000, 70_000),  # 13.2 M for 200 over 200 securities
     "import_pledges": (300_000, 270_000),
     "import_freezes": (300_000, 290_000),
 }
@@ -645,9 +650,9 @@ def write(result: CleanResult, plan: Plan, chain: Chain, *, utc_offset_s: int = 
 
     In phases, each reading first (batched) what is on chain and queueing only what is
     missing (Chain.post: many transactions in flight, one nonce order): accounts;
-    registration of the securities not yet registered; then, for every security still
-    pending, its holdings, pledges and freezes, its seal and (if so in the source) its
-    suspension, in that order per security. A security is sealed only after everything
+    registration of the securities not yet registered; the holdings of every security
+    still pending, in batches across securities; then per pending security its pledges
+    and freezes, its seal and (if so in the source) its suspension. A security is sealed only after everything
     of it was written, and sealing checks its total on chain."""
     stats = WriteStats()
     doc = source_doc(result)
@@ -694,19 +699,23 @@ def write(result: CleanResult, plan: Plan, chain: Chain, *, utc_offset_s: int = 
     queues = iter(chain.read("freeze_queue_of",
                              [(o, sid) for (_, sid), os_ in zip(pending, frozen_owners) for o in os_]))
 
-    for (sec, sid), sec_owners, sec_pledgors, sec_frozen in bar(
-            list(zip(pending, owners, pledgors, frozen_owners)), "securities", len(pending)):
-        # holdings
-        todo = []
+    # holdings of every pending security, in batches that run across securities
+    # (register_holdings_many: a batch's fixed cost is shared by up to 200 holdings)
+    todo = []
+    for (sec, sid), sec_owners in zip(pending, owners):
         for h, owner in zip(sec.holdings, sec_owners):
             bal = next(balances)
             if bal == 0:
-                todo.append((owner, h.units, h.paid, h.acquired_day, h.lock_until_day or 0, bool(h.insider)))
+                todo.append((sid, owner, h.units, h.paid, h.acquired_day, h.lock_until_day or 0, bool(h.insider)))
             elif bal != h.units:
                 raise MigrationError(f"holding {sec.code}/{h.account_no} is on chain with {bal}, not {h.units}")
-        for batch in _chunks(todo, HOLDING_BATCH):
-            chain.post("register_holdings", sid, batch, doc)
-            stats.holdings_written += len(batch)
+    for batch in bar(list(_chunks(todo, HOLDING_BATCH)), "holdings", None):
+        chain.post("register_holdings_many", batch, doc)
+        stats.holdings_written += len(batch)
+    del todo
+
+    for (sec, sid), sec_pledgors, sec_frozen in bar(
+            list(zip(pending, pledgors, frozen_owners)), "securities", len(pending)):
 
         # pledges, in rank order per pledgor; skip the prefix already imported
         by_owner: dict[str, list] = {}
