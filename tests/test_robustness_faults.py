@@ -198,7 +198,10 @@ def _env() -> dict:
     # one transaction in flight: the migration then mines one block per transaction, so
     # the fault points (blocks) are distinct places in it (the pipelined window of 400
     # would write this export in three blocks)
-    return {**os.environ, "REGCHAIN_OPERATOR_SECRET": SECRET, "REGCHAIN_MIGRATION_WINDOW": "1"}
+    # The node mines by itself, as a consortium chain does: the migration does not drive
+    # the anvil's mining (REGCHAIN_MIGRATION_MINE=0), so pausing it is a real stall.
+    return {**os.environ, "REGCHAIN_OPERATOR_SECRET": SECRET, "REGCHAIN_MIGRATION_WINDOW": "1",
+            "REGCHAIN_MIGRATION_MINE": "0"}
 
 
 def _command(how: str, base: Base, report: Path) -> list[str]:

@@ -45,7 +45,6 @@ WINDOW = 400          # transactions in flight before their receipts are collect
 SEND_BATCH = 200      # eth_sendTransaction requests per JSON-RPC batch ...
 SEND_BATCH_BYTES = 512 * 1024  # ... and calldata bytes per batch (hex doubles it)
 RECEIPT_TIMEOUT_S = 120.0
-RESCUE_AFTER_S = 10.0
 LOST_AFTER_S = 3.0
 NUDGE_AFTER_S = 2.0
 RECONCILE_SLICE = 500  # securities whose records are read back together
@@ -244,8 +243,6 @@ class Chain:
         self.sent = 0
         self.queue: list[tuple[str, bytes, int]] = []
         self.window = _window()
-        self.rescued = False
-        self.notes: list[str] = []
         self.nonces: dict[str, int] = {}  # nonce of each transaction in flight
         self.nonce_floor = 0  # the sender's nonce after our last mined transaction
         self.gas: dict[str, int] = {}
@@ -273,8 +270,6 @@ class Chain:
         self.sent = 0
         self.queue = []
         self.window = _window()
-        self.rescued = False
-        self.notes = []
         self.nonces = {}
         self.nonce_floor = 0
         self.gas = {}
@@ -337,11 +332,19 @@ class Chain:
 
     def flush(self) -> None:
         """Send the queued transactions as JSON-RPC batches without waiting for each, then
-        collect their receipts. A node that mines each transaction in its own block pays
-        a per-block cost that grows with the state (anvil: ~1 ms per block on an empty
-        chain, ~10 ms at a few thousand accounts); an automining anvil given a batch of
-        transactions mines them together in full blocks, a consortium chain in its next
-        blocks. The first transaction that failed raises MigrationError with its reason."""
+        collect their receipts; the first transaction that failed raises MigrationError
+        with its reason.
+
+        A node that mines each transaction in its own block pays a per-block cost, and
+        anvil's grows with the state (about 1 ms on an empty chain, 20 ms at a tenth of a
+        province). So on an anvil (it answers anvil_getAutomine) the migration drives the
+        mining: automining off, each group of transactions whose gas limits fit a block
+        sent and mined as one block (evm_mine), automining on again at the end (also
+        when a killed run left it off). An anvil is never given more than fits a block:
+        its miner defers what does not fit and then drops the sender's following
+        transactions as "nonce too high" (anvil 1.7.1). REGCHAIN_MIGRATION_MINE=0 leaves
+        the anvil's mining alone, as on a consortium chain, whose blocks carry the window
+        when the node makes them."""
         if not self.queue:
             return
         from regchain.lean import RpcError
@@ -351,23 +354,24 @@ class Chain:
         rpc = self.lean.rpc
         try:
             automine = self._automine(rpc)  # None: not an anvil
+            drive = automine is not None and os.environ.get("REGCHAIN_MIGRATION_MINE", "1") != "0"
             if automine is None:
                 groups: Iterable[list] = [queue]
             else:
-                # an anvil takes no more than fits one block at a time: given more, its
-                # miner defers what does not fit and then drops the following transactions
-                # of the sender as "nonce too high" (seen with anvil 1.7.1)
                 limit = int(rpc.call("eth_getBlockByNumber", ["latest", False])["gasLimit"], 16)
                 groups = _fill_blocks(queue, limit)
             receipts = []
+            if drive and automine:
+                rpc.call("evm_setAutomine", [False])
             try:
                 for group in groups:
                     hashes = self._submit(rpc, group)
-                    receipts.extend(self._receipts(rpc, hashes, mine=self.rescued, rescue=automine is False,
-                                                   nudge=automine is True))
+                    if drive:
+                        rpc.call("evm_mine")
+                    receipts.extend(self._receipts(rpc, hashes, mine=drive, nudge=automine is True and not drive))
                     self.nonce_floor = max([self.nonce_floor] + [self.nonces.pop(h) + 1 for h in hashes])
             finally:
-                if self.rescued:
+                if drive:
                     self._mine_pending(rpc)
                     rpc.call("evm_setAutomine", [True])
         except RpcError as exc:
@@ -463,20 +467,16 @@ class Chain:
                 return
             rpc.call("evm_mine")
 
-    def _receipts(self, rpc, hashes: list[str], mine: bool, rescue: bool = False,
-                  nudge: bool = False) -> list[dict]:
-        """The receipts of `hashes`, in order. `mine`: we switched the anvil's automining
-        off, so mine blocks until every transaction is in one. `rescue`: an anvil found
-        not mining (paused by someone, or left so by a killed run): wait for it, and if
-        nothing is mined for RESCUE_AFTER_S and it has no interval mining either, mine
-        and switch automining back on (self.rescued). `nudge`: an automining anvil, which
-        mines when a transaction arrives, so what did not fit its last block waits for the
-        next arrival: NUDGE_AFTER_S without progress mine a block (evm_mine; not seen
-        since an anvil is given at most a block's worth at a time). Gives up when no
-        block brings a receipt for RECEIPT_TIMEOUT_S."""
+    def _receipts(self, rpc, hashes: list[str], mine: bool, nudge: bool = False) -> list[dict]:
+        """The receipts of `hashes`, in order. `mine`: we drive the anvil's mining, so mine
+        blocks until every transaction is in one. `nudge`: an automining anvil, which mines
+        when a transaction arrives, so something that waits NUDGE_AFTER_S gets a block
+        (evm_mine) unless someone paused its mining meanwhile. A pool with nothing in it
+        while receipts are missing means the node lost them (LOST_AFTER_S). Gives up when
+        no block brings a receipt for RECEIPT_TIMEOUT_S."""
         found: dict[str, dict] = {}
         last_progress = last_nudge = time.monotonic()
-        pause = 0.01
+        pause = 0.002
         while True:
             missing = [h for h in hashes if h not in found]
             for start in range(0, len(missing), READ_BATCH):
@@ -488,12 +488,7 @@ class Chain:
                 return [found[h] for h in hashes]
             if len(found) > len(hashes) - len(missing):
                 last_progress = time.monotonic()
-            elif (rescue and not mine and time.monotonic() - last_progress > RESCUE_AFTER_S
-                  and rpc.call("anvil_getIntervalMining") in (None, 0)):
-                mine = self.rescued = True
-                self.notes.append("the node was not mining (automine off, no interval): mined "
-                                  "the migration's transactions and switched automining back on")
-            elif time.monotonic() - last_progress > LOST_AFTER_S and self._pool_empty(rpc):
+            elif (mine or time.monotonic() - last_progress > LOST_AFTER_S) and self._pool_empty(rpc):
                 # nothing waits to be mined, yet receipts are missing: the node restarted
                 # from an older state. Going on would write the rest over a gap (a lost
                 # security's token id taken by the next one); a re-run starts from the chain.
@@ -508,7 +503,7 @@ class Chain:
                 last_nudge = time.monotonic()
             else:
                 time.sleep(pause)
-                pause = min(pause * 2, 0.5)
+                pause = min(pause * 2, 0.05 if nudge else 0.5)  # an anvil answers fast
 
     def send(self, fn: str, *args) -> None:
         self.flush()
