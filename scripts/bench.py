@@ -451,13 +451,15 @@ def measure_migration(ctx: Ctx) -> dict:
     from regchain.legacy import synth
     from regchain.lean import Rpc
 
-    scale = float(os.environ.get("REGCHAIN_MIGRATION_SCALE", "0.1"))
+    scale = float(os.environ.get("REGCHAIN_MIGRATION_SCALE", "1"))
     n_securities = max(4, round(MIGRATION_SECURITIES * scale))
     uri = f"http://127.0.0.1:{MIGRATION_PORT}"
     node = subprocess.Popen(
         ["anvil", "--host", "127.0.0.1", "--port", str(MIGRATION_PORT), "--hardfork", "london",
-         "--gas-price", "0", "--base-fee", "0", "--disable-min-priority-fee", *os.environ.get("REGCHAIN_BENCH_ANVIL_ARGS", "").split()],
-        stdout=open("/tmp/exp/anvil.log", "w") if os.environ.get("XDEBUG") else subprocess.DEVNULL, stderr=subprocess.STDOUT if os.environ.get("XDEBUG") else subprocess.DEVNULL)
+         "--gas-price", "0", "--base-fee", "0", "--disable-min-priority-fee",
+         # no historical states: anvil otherwise keeps one per block (11 GB at a province)
+         *os.environ.get("REGCHAIN_BENCH_ANVIL_ARGS", "--prune-history").split()],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         rpc = Rpc(uri)
         for _ in range(200):

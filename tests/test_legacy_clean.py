@@ -937,3 +937,22 @@ def test_progress_is_reported(tmp_path):
     stages = [s for s, _, _ in seen]
     assert stages[0] == "securities" and stages[-1] == "freezes"
     assert ("holdings", 4, 4) in seen
+
+
+def test_duplicate_accounts_that_hold_nothing__primary_unused_duplicate_merged_without_address(tmp_path):
+    """Found at province scale: a merged pair with no holding. The duplicate is MERGED into
+    an UNUSED primary; neither gets an address, and the report can still be filled."""
+    from regchain import migrate
+
+    t = base()
+    # the bank's duplicate: same USCC under another number, neither account holds anything
+    t["accounts"] += [dict(t["accounts"][4], account_no="0000000019")]
+    t["pledges"] = []
+    r = run(tmp_path, t)
+    assert r.report["accounts"]["0000000009"]["status"] == "UNUSED"
+    assert r.report["accounts"]["0000000019"] == {"status": "MERGED", "address": None,
+                                                  "merged_into": "0000000009", "reasons": []}
+    plan = migrate.Plan.build(r, migrate.Identities(b"s" * 32))
+    report = migrate.fill_report(r, plan, {s.code: i + 1 for i, s in enumerate(r.securities)}, None)
+    assert report["accounts"]["0000000019"]["address"] is None
+    assert report["accounts"]["0000000001"]["address"] == plan.address["0000000001"]

@@ -47,6 +47,8 @@ SEND_BATCH_BYTES = 512 * 1024  # ... and calldata bytes per batch (hex doubles i
 RECEIPT_TIMEOUT_S = 120.0
 LOST_AFTER_S = 3.0
 NUDGE_AFTER_S = 2.0
+DRIVE_BLOCK_GAS = 600_000_000   # block gas limit while the migration mines an anvil
+DEFAULT_BLOCK_GAS = 30_000_000  # anvil's default, restored after a killed run
 RECONCILE_SLICE = 500  # securities whose records are read back together
 
 
@@ -339,8 +341,9 @@ class Chain:
         anvil's grows with the state (about 1 ms on an empty chain, 20 ms at a tenth of a
         province). So on an anvil (it answers anvil_getAutomine) the migration drives the
         mining: automining off, each group of transactions whose gas limits fit a block
-        sent and mined as one block (evm_mine), automining on again at the end (also
-        when a killed run left it off). An anvil is never given more than fits a block:
+        sent and mined as one block (evm_mine) under a block gas limit raised to
+        DRIVE_BLOCK_GAS (anvil's cost per block, not per gas, is what grows), then the
+        limit and automining as they were (also when a killed run left them changed). An anvil is never given more than fits a block:
         its miner defers what does not fit and then drops the sender's following
         transactions as "nonce too high" (anvil 1.7.1). REGCHAIN_MIGRATION_MINE=0 leaves
         the anvil's mining alone, as on a consortium chain, whose blocks carry the window
@@ -355,11 +358,17 @@ class Chain:
         try:
             automine = self._automine(rpc)  # None: not an anvil
             drive = automine is not None and os.environ.get("REGCHAIN_MIGRATION_MINE", "1") != "0"
-            if automine is None:
-                groups: Iterable[list] = [queue]
-            else:
+            limit = restore_limit = None
+            if drive:
+                # fewer, fuller blocks: the block gas limit is raised while we mine
+                restore_limit = int(rpc.call("eth_getBlockByNumber", ["latest", False])["gasLimit"], 16)
+                if restore_limit == DRIVE_BLOCK_GAS:  # a killed run left it raised
+                    restore_limit = DEFAULT_BLOCK_GAS
+                limit = DRIVE_BLOCK_GAS
+                rpc.call("evm_setBlockGasLimit", [hex(limit)])
+            elif automine is not None:
                 limit = int(rpc.call("eth_getBlockByNumber", ["latest", False])["gasLimit"], 16)
-                groups = _fill_blocks(queue, limit)
+            groups: Iterable[list] = [queue] if limit is None else _fill_blocks(queue, limit)
             receipts = []
             if drive and automine:
                 rpc.call("evm_setAutomine", [False])
@@ -373,6 +382,7 @@ class Chain:
             finally:
                 if drive:
                     self._mine_pending(rpc)
+                    rpc.call("evm_setBlockGasLimit", [hex(restore_limit)])
                     rpc.call("evm_setAutomine", [True])
         except RpcError as exc:
             raise MigrationError(f"the node refused a request: {exc}") from None
@@ -893,8 +903,10 @@ def fill_report(result: CleanResult, plan: Plan, token_ids: dict[str, int] | Non
     for code, entry in report["securities"].items():
         entry["token_id"] = (token_ids or {}).get(code) if entry["status"] == "MIGRATED" else None
     for no, entry in report["accounts"].items():
-        if entry["status"] in ("MIGRATED", "MERGED"):
-            entry["address"] = plan.of(no, result)
+        # a MERGED account whose primary holds nothing (UNUSED) has no address either
+        primary = result.account_map.get(no, no)
+        if entry["status"] in ("MIGRATED", "MERGED") and primary in plan.address:
+            entry["address"] = plan.address[primary]
     report["reconciliation"] = ({"checked": reconciliation["checked"],
                                  "mismatches": reconciliation["mismatches"]}
                                 if reconciliation else {"checked": 0, "mismatches": []})
