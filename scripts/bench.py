@@ -6,6 +6,7 @@ bench/results.json and printed with the goal and value/goal ratio where a goal e
 """
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -535,6 +536,22 @@ GROUPS = [measure_baseline, measure_suite, measure_encumbrances, measure_instruc
           measure_property, measure_robustness, measure_migration]
 
 
+def selected_groups() -> list:
+    """The groups REGCHAIN_BENCH_GROUPS names (comma-separated, without `measure_`:
+    e.g. `property` or `suite,encumbrances`), in GROUPS order; all of them if unset.
+    Groups that use what an earlier group set up (ctx.suite: encumbrances,
+    instructions, audit need suite) must be named with it."""
+    wanted = {n.strip().removeprefix("measure_") for n in os.environ.get("REGCHAIN_BENCH_GROUPS", "").split(",")
+              if n.strip()}
+    if not wanted:
+        return GROUPS
+    known = {m.__name__.removeprefix("measure_") for m in GROUPS}
+    if wanted - known:
+        raise click.UsageError(f"REGCHAIN_BENCH_GROUPS: unknown group(s) {sorted(wanted - known)}; "
+                               f"known: {sorted(known)}")
+    return [m for m in GROUPS if m.__name__.removeprefix("measure_") in wanted]
+
+
 def merge(into: dict, new: dict) -> dict:
     for group, values in new.items():
         into.setdefault(group, {}).update(values)
@@ -563,11 +580,20 @@ def table(results: dict) -> str:
 def cli(cli_ctx, network):
     ctx = Ctx()
     results: dict = {}
-    for measure in GROUPS:
+    groups = selected_groups()
+    for measure in groups:
         merge(results, measure(ctx))
     merge(results, measure_ratios(results))
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(
-        {"network": network.name, "chain_id": chain.chain_id, **results}, indent=2) + "\n")
+    record = {"network": network.name, "chain_id": chain.chain_id}
+    if groups != GROUPS and RESULTS.exists():
+        # a partial run updates the last full run's figures instead of dropping them
+        previous = json.loads(RESULTS.read_text())
+        record = {**previous, **record}
+        for group, values in results.items():
+            record.setdefault(group, {}).update(values)
+    else:
+        record.update(results)
+    RESULTS.write_text(json.dumps(record, indent=2) + "\n")
     click.echo(table(results))
     click.echo(f"\nwritten to {RESULTS.relative_to(project.path)}")

@@ -31,6 +31,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 from urllib.parse import urlparse
@@ -171,9 +172,11 @@ class Rpc:
         self._ids = itertools.count(1)
         self._conn = None
         self.requests = 0  # HTTP requests made (for the curious)
+        self.seconds = 0.0  # time spent waiting for the node
 
     def _post(self, payload):
         body = json.dumps(payload, separators=(",", ":")).encode()
+        started = time.perf_counter()
         for attempt in (0, 1):
             if self._conn is None:
                 self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
@@ -189,6 +192,7 @@ class Rpc:
                 if attempt:
                     raise
         self.requests += 1
+        self.seconds += time.perf_counter() - started
         return json.loads(raw)
 
     def call(self, method: str, params: list | None = None):
@@ -288,7 +292,9 @@ class AnvilBackend(Backend):
         self.others: dict[str, SuiteAbi] = {}
 
     def _tx(self, sender: str, data: bytes, to: str | None = None) -> dict:
-        return {"from": sender, "to": to or self.address, "data": "0x" + data.hex(), "gas": hex(TX_GAS)}
+        # type 0 at gas price 0, as on the consortium chains
+        return {"from": sender, "to": to or self.address, "data": "0x" + data.hex(), "gas": hex(TX_GAS),
+                "gasPrice": "0x0"}
 
     def _revert_reason(self, sender: str, data: bytes, to: str | None = None) -> str | None:
         """What eth_call says the transaction would do now: None (passes) or its revert reason."""
@@ -561,3 +567,135 @@ class BoaBackend(Backend):
             args = _constructor_args(name, governance, time_unit_ms, utc_offset_s, next_address)
             next_address = str(deployer.deploy(*args).address)
         return cls(next_address, abi)
+
+
+# ------------------------------------------------------------------ a node of our own
+
+
+# Ports the harness may start its own anvil on (first free one), "LOW-HIGH" or a
+# comma-separated list; REGCHAIN_ANVIL_PORTS overrides.
+DEFAULT_ANVIL_PORTS = "8565-8569"
+# The node the consortium chains are: london, no gas market. No --steps-tracing
+# (ape-foundry always adds it; it records every opcode of every transaction).
+ANVIL_ARGS = ("--hardfork", "london", "--gas-price", "0", "--base-fee", "0", "--disable-min-priority-fee",
+              "--gas-limit", "30000000")
+
+
+def anvil_ports(spec: str | None = None) -> list[int]:
+    import os
+
+    spec = spec or os.environ.get("REGCHAIN_ANVIL_PORTS") or DEFAULT_ANVIL_PORTS
+    ports: list[int] = []
+    for part in spec.split(","):
+        part = part.strip()
+        if "-" in part:
+            low, high = part.split("-")
+            ports += range(int(low), int(high) + 1)
+        elif part:
+            ports.append(int(part))
+    return ports
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class LocalAnvil:
+    """A plain anvil (ANVIL_ARGS) the harness starts on the first free port of
+    `anvil_ports()` and stops itself (use as a context manager, or start/stop):
+    anvil's default mnemonic, so its dev accounts are ape's test accounts."""
+
+    def __init__(self, ports: Sequence[int] | None = None, args: Sequence[str] = ()):
+        self.ports = list(ports) if ports is not None else anvil_ports()
+        self.args = list(args)
+        self.proc = None
+        self.port = None
+        self.rpc: Rpc | None = None
+        self.accounts: list[str] = []
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> "LocalAnvil":
+        import shutil
+        import subprocess
+        import time
+
+        exe = shutil.which("anvil")
+        if exe is None:
+            raise RuntimeError("anvil not found on PATH")
+        last = None
+        for port in self.ports:
+            if not _port_free(port):
+                continue
+            proc = subprocess.Popen([exe, "--host", "127.0.0.1", "--port", str(port), *ANVIL_ARGS, *self.args],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            rpc = Rpc(f"http://127.0.0.1:{port}")
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    self.accounts = [to_checksum_address(a) for a in rpc.call("eth_accounts")]
+                    self.proc, self.port, self.rpc = proc, port, rpc
+                    return self
+                except OSError:
+                    rpc.close()
+                    time.sleep(0.05)
+            last = proc.stderr.read().decode(errors="replace")[-300:] if proc.poll() is not None else "timeout"
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
+        raise RuntimeError(f"no anvil started on ports {self.ports} (busy or failed: {last})")
+
+    def stop(self) -> None:
+        if self.rpc is not None:
+            self.rpc.close()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def __enter__(self) -> "LocalAnvil":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def deploy(self, sender: str, bytecode: bytes | str, ctor_types: Sequence[str] = (), args: Sequence = ()) -> str:
+        """Deploy creation code (with its constructor arguments) from an unlocked account."""
+        code = bytes.fromhex(bytecode[2:] if bytecode.startswith("0x") else bytecode) \
+            if isinstance(bytecode, str) else bytes(bytecode)
+        data = code + (abi_encode(list(ctor_types), list(args)) if ctor_types else b"")
+        receipt = self.rpc.call("eth_sendTransactionSync",
+                                [{"from": sender, "data": "0x" + data.hex(), "gas": hex(TX_GAS), "gasPrice": "0x0"}])
+        assert int(receipt["status"], 16) == 1, f"deployment from {sender} failed"
+        return to_checksum_address(receipt["contractAddress"])
+
+    def deploy_project(self, sender: str, name: str, args: Sequence = ()) -> str:
+        """Deploy the ape project's compiled contract `name` (london, as `ape compile` built it)."""
+        from ape import project
+
+        ct = getattr(project, name).contract_type
+        types = [_abi_type(i.model_dump(mode="json")) for i in ct.constructor.inputs] if args else []
+        return self.deploy(sender, ct.deployment_bytecode.bytecode, types, args)
+
+    def deploy_suite(self, governance: str, *, time_unit_ms: bool = False, utc_offset_s: int = 8 * 3600) -> str:
+        """Deploy the suite as regchain.suite.deploy does; return Register's address."""
+        from regchain.suite import SUITE_ORDER, _constructor_args
+
+        next_address = None
+        for name in SUITE_ORDER:
+            next_address = self.deploy_project(
+                governance, name, _constructor_args(name, governance, time_unit_ms, utc_offset_s, next_address))
+        return next_address
