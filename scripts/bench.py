@@ -318,14 +318,17 @@ DEEP_RECORD = Path(project.path) / "bench" / "deep_steps.json"
 
 def measure_property(ctx: Ctx) -> dict:
     """Steps a second of the register's state machine (one operation plus its
-    model comparison a step): on anvil through the lean JSON-RPC driver, the same
-    machine through ape's ordinary contract calls (the baseline, fewer steps), and
-    on py-evm (titanoboa, cancun bytecode). reliability.deep_steps is what the last
+    model comparison a step): on a plain anvil of its own (regchain.lean.LocalAnvil,
+    no --steps-tracing, ports 8565-8569) through the lean JSON-RPC driver, with the
+    court agent and a cash token as tests/test_stateful.py; the same machine through
+    ape's ordinary contract calls on ape-foundry's node (the baseline, fewer steps,
+    no court or cash); and on py-evm (titanoboa, cancun bytecode, court and cash).
+    `REGCHAIN_BENCH_GROUPS=property ape run bench` runs this group alone. reliability.deep_steps is what the last
     `make test-deep` recorded in bench/deep_steps.json (not re-run here)."""
     from hypothesis import HealthCheck, settings
 
     from regchain import stateful
-    from regchain.lean import AnvilBackend, ApeBackend, BoaBackend, SuiteAbi
+    from regchain.lean import ApeBackend, BoaBackend, LocalAnvil, SuiteAbi
 
     acc = ctx.accounts
     gov, registrar, issuer, court = acc[0], acc[1], acc[2], acc[3]
@@ -338,17 +341,23 @@ def measure_property(ctx: Ctx) -> dict:
     def rate(result):
         return round(result["steps"] / result["seconds"], 1)
 
+    # the lean machine on a plain anvil of its own (no --steps-tracing), as tests/test_stateful.py
+    with LocalAnvil() as node:
+        world = stateful.local_world(node, abi)
+        requests = world.backend.rpc.requests
+        lean = stateful.run(world, how(**PROPERTY_ANVIL), quiet=True)
+        lean["requests"] = world.backend.rpc.requests - requests
     reg = suite.deploy(gov, gov)
-    anvil = AnvilBackend.connect(reg.address, abi)
-    stateful.prepare_suite(anvil, gov.address, registrar.address, court.address)
-    lean = stateful.run(stateful.World(anvil, gov.address, registrar.address, issuer.address, pool),
-                        how(**PROPERTY_ANVIL), quiet=True)
     ape_backend = ApeBackend(reg, {a.address: a for a in acc})
+    stateful.prepare_suite(ape_backend, gov.address, registrar.address, court.address)
     baseline = stateful.run(stateful.World(ape_backend, gov.address, registrar.address, issuer.address, pool),
                             how(**PROPERTY_APE), quiet=True)
     boa = BoaBackend.deploy(gov.address, abi)
     stateful.prepare_suite(boa, gov.address, registrar.address, court.address)
-    second = stateful.run(stateful.World(boa, gov.address, registrar.address, issuer.address, pool),
+    token = boa.deploy_cash_token(gov.address)
+    stateful.prepare_cash(boa, gov.address, token, pool)
+    second = stateful.run(stateful.World(boa, gov.address, registrar.address, issuer.address, pool,
+                                         court=court.address, cash=token),
                           how(**PROPERTY_SECOND_EVM), quiet=True)
     out = {"steps_per_s": {
         "property_anvil": rate(lean),
@@ -356,6 +365,7 @@ def measure_property(ctx: Ctx) -> dict:
         "property_second_evm": rate(second),
     }, "property_runs": {
         "anvil_steps": lean["steps"], "anvil_transactions": lean["transactions"],
+        "anvil_requests_per_step": round(lean["requests"] / max(1, lean["steps"]), 2),
         "ape_baseline_steps": baseline["steps"], "second_evm_steps": second["steps"],
     }}
     out["ratio"] = {"property_anvil_vs_ape": round(rate(lean) / rate(baseline), 1)}

@@ -154,6 +154,23 @@ def prepare_cash(backend: Backend, governance: str, token: str, pool: list[str])
         backend.transact(a, "approve", (backend.address, 2**256 - 1), None, to=token)
 
 
+def local_world(node, abi: SuiteAbi | None = None) -> World:
+    """The machine's world on a node of our own (regchain.lean.LocalAnvil, started):
+    the suite (london bytecode as `ape compile` built it) and a CashToken
+    deployed by raw JSON-RPC from its dev accounts, set up as tests/conftest.py's
+    `register` (governance 0, registrar 1, issuer agent 2, court agent 3, the
+    pool 4-9), driven by regchain.lean.AnvilBackend."""
+    from regchain.lean import AnvilBackend
+
+    gov, registrar, issuer, court = node.accounts[:4]
+    pool = node.accounts[4:4 + len(POOL_NAMES)]
+    backend = AnvilBackend(node.uri, node.deploy_suite(gov), abi or SuiteAbi.from_suite())
+    prepare_suite(backend, gov, registrar, court)
+    token = node.deploy_project(gov, "CashToken")
+    prepare_cash(backend, gov, token, pool)
+    return World(backend, gov, registrar, issuer, pool, court=court, cash=token)
+
+
 class RegisterMachine(RuleBasedStateMachine):
     """Base: setup, teardown, the per-step comparison with the model, helpers.
     Subclass and set `world` (a World) before running."""
@@ -362,10 +379,15 @@ class RegisterMachine(RuleBasedStateMachine):
                 ("queue", (owner, sid), ("freeze_queue_of", (owner, sid)))]
 
     def _compare(self, accounts, securities, holdings, previews, today=False, pledges=(), freezes=(),
-                 instructions=(), cash=None):
+                 instructions=(), cash=None, then=None):
         """Read the given part of the register in one batch and compare it with the model.
         `cash`: None, or the holders whose cash and refunds to compare (the
-        register's escrow and its token balance are read too)."""
+        register's escrow and its token balance are read too).
+
+        With `then` (a function of the results), the reads may be deferred
+        (`Backend.read_later`): what the model says is worked out now, the
+        comparison and `then(got)` run when the chain's answers are back (on
+        the state as it is now). Without, it reads now and returns the results."""
         m = self.model
         w = self.world
         reads = []  # (what, key, (fn, args))
@@ -397,71 +419,100 @@ class RegisterMachine(RuleBasedStateMachine):
             for a in cash:
                 reads.append(("refund", a, ("refunds", (w.cash, a))))
                 reads.append(("cash", a, ("balanceOf", (a,), w.cash)))
-        results = self.chain.read([r[2] for r in reads])
-        assert len(results) == len(reads)
-        for (what, key, _), got in zip(reads, results):
-            if what == "account":
-                want = m.account_view(key)
-            elif what == "today":
-                want = m.today
-            elif what == "trading day number":
-                want = m.calendar.trading_day_number(key)
-            elif what == "security":
-                want = m.security_view(key)
-            elif what == "holding":
-                want = m.holding_view(*key)
-            elif what == "quota":
-                want = m.insider_quota_of(*key)
-            elif what == "pledged":
-                want = m.pledged_balance_of(*key)
-            elif what == "frozen":
-                want = m.frozen_balance_of(*key)
-            elif what == "pledges":
-                want = m.pledges_of(*key)
-            elif what == "queue":
-                want = m.freeze_queue_of(*key)
-            elif what == "pledge":
-                got = (got[0].lower(), got[1].lower(), got[2], got[3], got[5], got[6])
-                p = m.pledges.get(key)
-                want = p.view() if p else (ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0, 0)
-            elif what == "freeze":
-                got = (got[0].lower(), got[1], got[2], got[6], got[7], got[8])
-                f = m.freezes.get(key)
-                want = f.view() if f else (ZERO_ADDRESS, 0, 0, 0, 0, 0)
-            elif what == "stage":
-                want = m.stage_of(key)
-            elif what == "instruction":
-                got = (got[0].lower(), got[1].lower(), *got[2:5], got[5].lower(), *got[7:])
-                ins = m.instructions.get(key)
-                want = ins.view() if ins else (ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0, ZERO_ADDRESS, 0, False,
-                                               False, False, 0, 0)
-            elif what == "exercisers":
-                got = tuple(a.lower() for a in got)
-                want = m.exercisers_of(key)
-            elif what in ("escrowed", "register cash"):
-                want = m.escrowed.get(w.cash.lower(), 0)
-            elif what == "refund":
-                want = m.refund_of(w.cash, key)
-            elif what == "cash":
-                want = m.cash_balance(w.cash, key)
-            else:  # can_transfer
-                want = m.can_transfer(*key)
-            assert got == want, (what, key, "chain:", got, "model:", want)
-        got = {(w_, k): g for (w_, k, _), g in zip(reads, results)}
-        self._encumbrance_invariants(holdings, got)
+        wants = [self._want(what, key) for what, key, _ in reads]
+        step = self.steps
+        # the encumbrance invariants need the freezes' expiry days as they are now
+        expiry = {fid: f.expiry_day for fid, f in m.freezes.items()}
+        today_now = m.today
+
+        def check(results):
+            assert len(results) == len(reads)
+            for (what, key, _), got, want in zip(reads, results, wants):
+                got = self._got(what, got)
+                assert got == want, (f"after step {step}", what, key, "chain:", got, "model:", want)
+            got = {(w_, k): g for (w_, k, _), g in zip(reads, results)}
+            self._encumbrance_invariants(holdings, got, expiry, today_now)
+            if then is not None:
+                then(got)
+            return got
+
+        calls = [r[2] for r in reads]
+        if then is not None:
+            self.chain.read_later(calls, check)
+            return None
+        return check(self.chain.read(calls))
+
+    @staticmethod
+    def _got(what, got):
+        """The chain's answer in the model's terms (records without times and documents)."""
+        if what == "pledge":
+            return (got[0].lower(), got[1].lower(), got[2], got[3], got[5], got[6])
+        if what == "freeze":
+            return (got[0].lower(), got[1], got[2], got[6], got[7], got[8])
+        if what == "instruction":
+            return (got[0].lower(), got[1].lower(), *got[2:5], got[5].lower(), *got[7:])
+        if what == "exercisers":
+            return tuple(a.lower() for a in got)
         return got
 
-    def _encumbrance_invariants(self, holdings, got):
+    def _want(self, what, key):
+        """What the model says a read should return."""
+        m = self.model
+        w = self.world
+        if what == "account":
+            want = m.account_view(key)
+        elif what == "today":
+            want = m.today
+        elif what == "trading day number":
+            want = m.calendar.trading_day_number(key)
+        elif what == "security":
+            want = m.security_view(key)
+        elif what == "holding":
+            want = m.holding_view(*key)
+        elif what == "quota":
+            want = m.insider_quota_of(*key)
+        elif what == "pledged":
+            want = m.pledged_balance_of(*key)
+        elif what == "frozen":
+            want = m.frozen_balance_of(*key)
+        elif what == "pledges":
+            want = m.pledges_of(*key)
+        elif what == "queue":
+            want = m.freeze_queue_of(*key)
+        elif what == "pledge":
+            p = m.pledges.get(key)
+            want = p.view() if p else (ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0, 0)
+        elif what == "freeze":
+            f = m.freezes.get(key)
+            want = f.view() if f else (ZERO_ADDRESS, 0, 0, 0, 0, 0)
+        elif what == "stage":
+            want = m.stage_of(key)
+        elif what == "instruction":
+            ins = m.instructions.get(key)
+            want = ins.view() if ins else (ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0, ZERO_ADDRESS, 0, False,
+                                           False, False, 0, 0)
+        elif what == "exercisers":
+            want = m.exercisers_of(key)
+        elif what in ("escrowed", "register cash"):
+            want = m.escrowed.get(w.cash.lower(), 0)
+        elif what == "refund":
+            want = m.refund_of(w.cash, key)
+        elif what == "cash":
+            want = m.cash_balance(w.cash, key)
+        else:  # can_transfer
+            want = m.can_transfer(*key)
+        return want
+
+    def _encumbrance_invariants(self, holdings, got, expiry, today):
         """On the chain's own numbers: pledged <= balance, frozen in force <= balance,
         and the freezes in force of a queue (lapsed ones aside) are a prefix of it:
         queued freezes come into force strictly in registration order."""
-        m = self.model
         for key in holdings:
             balance = got[("holding", key)][0]
             assert got[("pledged", key)] <= balance, ("pledged > balance", key, got[("pledged", key)], balance)
             assert got[("frozen", key)] <= balance, ("frozen > balance", key, got[("frozen", key)], balance)
             ids, flags = got[("queue", key)]
-            live = [flag for fid, flag in zip(ids, flags) if m.freezes[fid].expiry_day >= m.today]
+            live = [flag for fid, flag in zip(ids, flags) if expiry[fid] >= today]
             assert live == sorted(live, reverse=True), ("freeze out of registration order", key, ids, flags)
 
     def _model_invariants(self):
@@ -489,21 +540,31 @@ class RegisterMachine(RuleBasedStateMachine):
         """Everything the last step could have touched, read back in one batch."""
         self._model_invariants()
         cash = sorted(self.touched_cash) if self.world.cash is not None else None
-        got = self._compare(sorted(self.touched_accounts), sorted(self.touched_securities),
-                            sorted(self.touched_holdings), self.previews, today=self._touched_today,
-                            pledges=sorted(self.touched_pledges), freezes=sorted(self.touched_freezes),
-                            instructions=sorted(self.touched_instructions), cash=cash)
-        # no ordinary transfer or settlement takes a holding below what was locked before it
-        for owner, sid, locked in self.guarded:
-            balance = got[("holding", (owner, sid))][0]
-            assert balance >= locked, ("transfer took encumbered units", self.name(owner), sid, balance, locked)
-        if cash is not None:
-            assert got[("escrowed", None)] == got[("register cash", None)]
-        # holdings read back of a touched security add up with the rest of the model
-        for sid in self.touched_securities:
-            supply, count = got[("security", sid)][7], got[("security", sid)][3]
-            assert count <= got[("security", sid)][4], ("holder cap", sid, count)
-            assert supply == sum(h.balance for (o, s), h in self.model.holdings.items() if s == sid)
+        guarded = list(self.guarded)
+        securities = sorted(self.touched_securities)
+        supplies = {sid: sum(h.balance for (o, s), h in self.model.holdings.items() if s == sid)
+                    for sid in securities}
+        step = self.steps
+
+        def then(got):
+            # no ordinary transfer or settlement takes a holding below what was locked before it
+            for owner, sid, locked in guarded:
+                balance = got[("holding", (owner, sid))][0]
+                assert balance >= locked, (f"after step {step}", "transfer took encumbered units",
+                                           self.name(owner), sid, balance, locked)
+            if cash is not None:
+                assert got[("escrowed", None)] == got[("register cash", None)], (
+                    f"after step {step}", "escrowed != the register's cash")
+            # holdings read back of a touched security add up with the rest of the model
+            for sid in securities:
+                supply, count = got[("security", sid)][7], got[("security", sid)][3]
+                assert count <= got[("security", sid)][4], (f"after step {step}", "holder cap", sid, count)
+                assert supply == supplies[sid], (f"after step {step}", "supply", sid, supply, supplies[sid])
+
+        self._compare(sorted(self.touched_accounts), securities,
+                      sorted(self.touched_holdings), self.previews, today=self._touched_today,
+                      pledges=sorted(self.touched_pledges), freezes=sorted(self.touched_freezes),
+                      instructions=sorted(self.touched_instructions), cash=cash, then=then)
         self.touched_accounts.clear()
         self.touched_securities.clear()
         self.touched_holdings.clear()
