@@ -6,7 +6,12 @@ What makes it fast, and what it keeps honest:
 * calldata is encoded once per call with eth-abi from the suite's merged ABI
   (`SuiteAbi`; selectors computed from it), results decoded the same way;
 * one kept-alive HTTP connection to the node's JSON-RPC (`Rpc`), and
-  JSON-RPC batches for reads (`Backend.read`);
+  JSON-RPC batches for reads (`Backend.read`); a step's check reads are
+  pinned to its block and ride with the next request (`read_later`), so a
+  step costs one round trip;
+* `LocalAnvil` starts a plain anvil of the harness's own (london, gas price
+  0, no --steps-tracing, which ape-foundry always adds and which slows every
+  transaction) on ports 8565-8569 and deploys the compiled suite to it;
 * transactions are sent from anvil's unlocked dev accounts with
   `eth_sendTransactionSync` and a fixed gas limit (no estimate round trip): it
   answers with the receipt once the auto-mined block is in (plain

@@ -33,6 +33,27 @@ the model's open escrows + pending refunds, and pledge_of, freeze_of,
 pledges_of, freeze_queue_of, stage_of, instruction_of, exercisers_of,
 refunds and cash balances equal to the model's.
 
+One-way bidding (单向竞价) has its own turn (every sixth step, with a cash
+token): listings (valid, or refused for more than the holding, no units, no
+reserve, a token not accepted, a window in the past, too long or shorter than
+the notice period of an LLC with first refusal), bids at once and later
+(beating the best, ties, below the reserve, by the seller, by accounts the
+transfer rules do not let receive: each refusal with the model's exact
+reason), the fund manager's consent, closes (moving the clock past the window
+or the settlement days first if asked: SOLD under every transfer rule, a
+refusal for a freeze, pledge, suspension, closure ... that arrived meanwhile,
+or FAILED with the bid refunded), withdrawals, freezes and pledges arriving on
+a listed holding, and refund claims. listing_of, listing_count and the
+can_transfer of the sale a close would make are compared after each step, the
+escrow invariant counts open bids, and a close that sells may not take locked
+units.
+
+On anvil the step's check reads are deferred (`Backend.read_later`): what
+the model says is worked out at once, the reads are pinned to the step's
+block and sent with the next request, so a step is one round trip; a
+mismatch is reported at the latest at the end of the example, as "after
+step N".
+
 Rule arguments are plain values (names of the pool's actors, ids, amounts, or
 `pick`, an index into the candidates the model offers), so a failing example
 shrinks to a short sequence hypothesis prints as code that replays it; each
@@ -64,6 +85,7 @@ from regchain.constants import (
     InstructionStage,
     InvestorClass,
     Kind,
+    ListingStatus,
     PledgeStatus,
     Role,
     SecurityRole,
@@ -194,8 +216,8 @@ class RegisterMachine(RuleBasedStateMachine):
             m.roles[w.court.lower()] = int(Role.COURT_AGENT)
         m.register_address = self.chain.address.lower()
         # the counters go on from wherever the suite's are
-        m.pledge_count, m.freeze_count, m.instruction_count = self.chain.read(
-            [("pledge_count", ()), ("freeze_count", ()), ("instruction_count", ())])
+        m.pledge_count, m.freeze_count, m.instruction_count, m.listing_count = self.chain.read(
+            [("pledge_count", ()), ("freeze_count", ()), ("instruction_count", ()), ("listing_count", ())])
         # the registration sequence is not a view: the largest seq of any record
         seqs = self.chain.read([("pledge_of", (i,)) for i in range(1, m.pledge_count + 1)]
                                + [("freeze_of", (i,)) for i in range(1, m.freeze_count + 1)])
@@ -219,6 +241,7 @@ class RegisterMachine(RuleBasedStateMachine):
         self.touched_pledges: set[int] = set()
         self.touched_freezes: set[int] = set()
         self.touched_instructions: set[int] = set()
+        self.touched_listings: set[int] = set()
         self.touched_cash: set[str] = set()  # holders whose cash or refunds the step may change
         # (owner, id, units locked before the step) of every holding an ordinary
         # transfer or settlement took units from: it must keep them
@@ -379,7 +402,7 @@ class RegisterMachine(RuleBasedStateMachine):
                 ("queue", (owner, sid), ("freeze_queue_of", (owner, sid)))]
 
     def _compare(self, accounts, securities, holdings, previews, today=False, pledges=(), freezes=(),
-                 instructions=(), cash=None, then=None):
+                 instructions=(), cash=None, then=None, listings=(), counts=False):
         """Read the given part of the register in one batch and compare it with the model.
         `cash`: None, or the holders whose cash and refunds to compare (the
         register's escrow and its token balance are read too).
@@ -413,6 +436,11 @@ class RegisterMachine(RuleBasedStateMachine):
             reads.append(("stage", iid, ("stage_of", (iid,))))
             reads.append(("instruction", iid, ("instruction_of", (iid,))))
             reads.append(("exercisers", iid, ("exercisers_of", (iid,))))
+        for lid in listings:
+            reads.append(("listing", lid, ("listing_of", (lid,))))
+        if counts:
+            for fn in ("pledge_count", "freeze_count", "instruction_count", "listing_count"):
+                reads.append(("count", fn, (fn, ())))
         if cash is not None and w.cash is not None:
             reads.append(("escrowed", None, ("escrowed", (w.cash,))))
             reads.append(("register cash", None, ("balanceOf", (self.chain.address,), w.cash)))
@@ -453,6 +481,8 @@ class RegisterMachine(RuleBasedStateMachine):
             return (got[0].lower(), got[1].lower(), *got[2:5], got[5].lower(), *got[7:])
         if what == "exercisers":
             return tuple(a.lower() for a in got)
+        if what == "listing":  # without the document
+            return (got[0].lower(), *got[1:4], got[4].lower(), *got[5:8], got[8].lower(), got[9], got[10])
         return got
 
     def _want(self, what, key):
@@ -493,6 +523,10 @@ class RegisterMachine(RuleBasedStateMachine):
                                            False, False, 0, 0)
         elif what == "exercisers":
             want = m.exercisers_of(key)
+        elif what == "listing":
+            want = m.listing_view(key)
+        elif what == "count":
+            want = getattr(m, key)
         elif what in ("escrowed", "register cash"):
             want = m.escrowed.get(w.cash.lower(), 0)
         elif what == "refund":
@@ -564,7 +598,8 @@ class RegisterMachine(RuleBasedStateMachine):
         self._compare(sorted(self.touched_accounts), securities,
                       sorted(self.touched_holdings), self.previews, today=self._touched_today,
                       pledges=sorted(self.touched_pledges), freezes=sorted(self.touched_freezes),
-                      instructions=sorted(self.touched_instructions), cash=cash, then=then)
+                      instructions=sorted(self.touched_instructions), cash=cash, then=then,
+                      listings=sorted(self.touched_listings))
         self.touched_accounts.clear()
         self.touched_securities.clear()
         self.touched_holdings.clear()
@@ -572,6 +607,7 @@ class RegisterMachine(RuleBasedStateMachine):
         self.touched_pledges.clear()
         self.touched_freezes.clear()
         self.touched_instructions.clear()
+        self.touched_listings.clear()
         self.touched_cash.clear()
         self.guarded.clear()
         self._touched_today = False
@@ -587,7 +623,8 @@ class RegisterMachine(RuleBasedStateMachine):
         holdings = [(a, sid) for sid in m.securities for a in self.world.pool + self.crowded.get(sid, [])]
         got = self._compare(self.world.pool + self.fillers_opened, list(m.securities), holdings, [], today=True,
                             pledges=list(m.pledges), freezes=list(m.freezes), instructions=list(m.instructions),
-                            cash=self.world.pool if self.world.cash is not None else None)
+                            cash=self.world.pool if self.world.cash is not None else None,
+                            listings=list(m.listings) + [m.listing_count + 1], counts=True)
         sums: Counter = Counter()
         nonzero: Counter = Counter()
         for (a, sid) in holdings:
@@ -629,7 +666,14 @@ def transfer_turn(self) -> bool:
 
 def encumbrance_turn(self) -> bool:
     """Pledges, freezes and transfer instructions (and the clock among them)."""
-    return self.steps % 3 == 2
+    return self.steps % 3 == 2 and not bidding_turn(self)
+
+
+def bidding_turn(self) -> bool:
+    """One-way bidding (with a cash token): every other encumbrance turn
+    (refund claims and new listings among them; the clock moves by
+    close_listing's `wait` here)."""
+    return self.steps % 6 == 5 and self.world.cash is not None
 
 
 def anything_turn(self) -> bool:
@@ -817,6 +861,9 @@ class RegisterRules(RegisterMachine):
         """A day or three, or far enough for freezes to lapse and notice periods
         to end. Near the calendar's horizon the registrar first publishes the
         next year (a long example would otherwise run off it)."""
+        self._advance(days)
+
+    def _advance(self, days):
         m = self.model
         if m.today + days + CALENDAR_MARGIN_DAYS > m.calendar.horizon_day:
             first = m.calendar.horizon_day + 1
@@ -1256,7 +1303,8 @@ class RegisterRules(RegisterMachine):
                      lambda: m.reclaim_lapsed(iid))
         self._touch_instruction(iid)
 
-    @precondition(lambda self: encumbrance_turn(self) and self.world.cash is not None and self.model.instructions)
+    @precondition(lambda self: (encumbrance_turn(self) or bidding_turn(self)) and self.world.cash is not None
+                  and (self.model.instructions or self.model.listings))
     @rule(pick=st.integers(0, 255), who=_names)
     def claim_refund(self, pick, who):
         """A pool account with a refund pulls it (anyone else is refused)."""
@@ -1266,6 +1314,194 @@ class RegisterRules(RegisterMachine):
         note(f"claim refund by {self.name(caller)} ({m.refund_of(w.cash, caller)})")
         self._expect("claim refund", caller, "claim_refund", (w.cash,), lambda: m.claim_refund(caller, w.cash))
         self.touched_cash.add(caller)
+
+    # ------------------------------------------------------------- one-way bidding (单向竞价)
+
+    def _bidder(self, seller, who):
+        """Mostly another active account (four in five), else any other pool account."""
+        active = [a for a in self._pool_addresses(AccountStatus.ACTIVE) if a.lower() != str(seller).lower()]
+        if active and who % 5:
+            return active[who % len(active)]
+        return self._other(seller, who)
+
+    def _listings(self, *statuses):
+        return [lid for lid, l in self.model.listings.items() if not statuses or l.status in statuses]
+
+    def _touch_listing(self, lid, *others):
+        """A listing, its seller's and best bidder's holdings and cash (and `others`')."""
+        self.touched_listings.add(lid)
+        l = self.model.listings.get(lid)
+        if l is None:
+            return
+        owners = [o for o in (l.seller, l.best_bidder, *others) if str(o).lower() != ZERO_ADDRESS]
+        self._touch(l.id, owners)
+        self.touched_cash.update(owners)
+        if l.best_bidder != ZERO_ADDRESS and l.status == ListingStatus.OPEN:
+            # the sale the close would make, on the new state
+            self.previews.append((l.seller, l.best_bidder, l.id, l.units))
+
+    @precondition(lambda self: (encumbrance_turn(self) or bidding_turn(self)) and self.world.cash is not None
+                  and self._pool_holdings())
+    @rule(pick=st.integers(0, 2**16), part=st.integers(1, 100), reserve=st.integers(1, 2_000),
+          window=st.sampled_from([1, 2, 3, 5, 8, 30, 30, 31, 45, 90] + [-1, 0, 29, 91]),
+          how=st.sampled_from(["ok"] * 8 + ["over", "zero", "no reserve", "no cash"]),
+          bids=st.lists(st.tuples(st.integers(0, 255), st.integers(0, 300)), max_size=3))
+    def list_units(self, pick, part, reserve, window, how, bids):
+        """A holder lists part of its holding for one-way bidding until
+        `window` days from today, against the cash token; or lists more than it
+        holds, nothing, at no reserve, against a token not accepted, or with a
+        window in the past, too long or (LLC with first refusal) shorter than
+        the notice period. Then `bids`: other pool accounts bid at once, each
+        `raise` above the best (or the reserve) (a transaction each; refused
+        for a bidder the transfer rules do not let receive)."""
+        m, w = self.model, self.world
+        candidates = self._pool_holdings()
+        sid, seller = candidates[pick % len(candidates)]
+        balance = m.balance_of(seller, sid)
+        units = {"over": balance + 1, "zero": 0}.get(how, max(1, balance * part // 100))
+        reserve = 0 if how == "no reserve" else reserve
+        cash = ZERO_ADDRESS if how == "no cash" else w.cash
+        end_day = m.today + window
+        note(f"list {units} of #{sid} by {self.name(seller)}, reserve {reserve}, bids until day {end_day} "
+             f"({window:+d} days){' against no token' if cash == ZERO_ADDRESS else ''}")
+        self._expect("list units", seller, "list_units", (sid, units, reserve, cash, end_day, doc("listing")),
+                     lambda: m.list_units(seller, sid, units, reserve, cash, end_day))
+        lid = m.listing_count
+        bidders = []
+        if lid in m.listings and m.listings[lid].status == ListingStatus.OPEN:
+            for who, raise_by in bids:
+                l = m.listings[lid]
+                bidder = self._bidder(seller, who)
+                amount = max(l.reserve, l.best_amount + 1) + raise_by
+                note(f"bid {amount} on listing {lid} by {self.name(bidder)} (best {l.best_amount})")
+                self._expect("bid", bidder, "bid", (lid, amount, doc("bid")), lambda: m.bid(bidder, lid, amount))
+                bidders.append(bidder)
+        self._touch_listing(lid, *bidders)
+        self.touched_listings.add(lid + 1)
+
+    @precondition(lambda self: bidding_turn(self) and self.model.listings)
+    @rule(pick=st.integers(0, 255), wrong=st.integers(0, 7).map(lambda i: i == 5))
+    def consent_listing(self, pick, wrong):
+        """The fund manager consents to a fund listing's sale (the seller, or any
+        listing not a fund's, is refused: not its manager; twice: already)."""
+        m = self.model
+        lids = [lid for lid in self._listings(ListingStatus.OPEN)
+                if m.securities[m.listings[lid].id].kind >= Kind.LP_FUND] or list(m.listings)
+        lid = lids[pick % len(lids)]
+        caller = m.listings[lid].seller if wrong else self.world.issuer_agent
+        note(f"consent listing {lid} by {self.name(caller)}")
+        self._expect("consent listing", caller, "consent_listing", (lid, doc("consent")),
+                     lambda: m.consent_listing(caller, lid))
+        self._touch_listing(lid)
+
+    @precondition(lambda self: bidding_turn(self) and self.model.listings)
+    @rule(pick=st.integers(0, 255), who=st.integers(0, 255), raise_by=st.integers(1, 300),
+          how=st.sampled_from(["beat"] * 6 + ["tie", "below reserve", "seller", "reserve"]))
+    def bid(self, pick, who, raise_by, how):
+        """A pool account bids on an open listing: beating the best (or the
+        reserve) by `raise_by`, exactly the best (a tie: the earlier bid keeps
+        it), below the reserve, at the reserve, or the seller bids. The beaten
+        bid is credited for refund; refused bids escrow nothing."""
+        m = self.model
+        lids = ([lid for lid in self._listings(ListingStatus.OPEN) if m.today <= m.listings[lid].end_day]
+                or self._listings(ListingStatus.OPEN) or list(m.listings))
+        lid = lids[pick % len(lids)]
+        l = m.listings[lid]
+        bidder = l.seller if how == "seller" else self._bidder(l.seller, who)
+        floor = max(l.reserve, l.best_amount + 1)
+        amount = {"tie": l.best_amount or l.reserve, "below reserve": l.reserve - 1,
+                  "reserve": l.reserve}.get(how, floor + raise_by - 1)
+        beaten = l.best_bidder
+        note(f"bid {amount} on listing {lid} by {self.name(bidder)} (reserve {l.reserve}, best {l.best_amount} "
+             f"by {self.name(beaten)}, ends day {l.end_day})")
+        self._expect("bid", bidder, "bid", (lid, amount, doc("bid")), lambda: m.bid(bidder, lid, amount))
+        self._touch_listing(lid, bidder, beaten)
+
+    @precondition(lambda self: bidding_turn(self) and self.model.listings)
+    @rule(pick=st.integers(0, 255), who=_names, wait=st.sampled_from(["no", "no", "end", "end", "late"]))
+    def close_listing(self, pick, who, wait):
+        """Anyone closes a listing after its window: the best bid settles under
+        every transfer rule (a freeze, pledge, suspension ... that arrived
+        meanwhile refuses it with its reason), or with no bid or after the
+        settlement days the listing fails and the bid is refunded. `wait`:
+        first move the clock to the day after the window ("end") or past the
+        settlement days ("late") if it is not there yet."""
+        m = self.model
+        open_ = [(lid, m.listings[lid]) for lid in self._listings(ListingStatus.OPEN)]
+        # by preference: a bid to settle now, a window to wait out, any past its window, any open, any
+        lids = ([lid for lid, l in open_ if l.end_day < m.today <= l.end_day + m.LISTING_SETTLEMENT_DAYS
+                 and l.best_amount]
+                or [lid for lid, l in open_ if wait != "no" and m.today <= l.end_day]
+                or [lid for lid, l in open_ if m.today > l.end_day] or [lid for lid, _ in open_]
+                or list(m.listings))
+        lid = lids[pick % len(lids)]
+        l = m.listings[lid]
+        target = {"end": l.end_day + 1, "late": l.end_day + m.LISTING_SETTLEMENT_DAYS + 1}.get(wait, 0)
+        if target > m.today:
+            self._advance(target - m.today)
+        caller = self.world.by_name[who]
+        locked = m._encumbered(l.seller, l.id)
+        note(f"close listing {lid} by {who} (day {m.today}, ends {l.end_day}, best {l.best_amount} "
+             f"by {self.name(l.best_bidder)}, locked {locked}): {m.close_refusal(lid) or 'closes'}")
+        if self._expect("close listing", caller, "close_listing", (lid, doc("close")),
+                        lambda: m.close_listing(lid)) is None:
+            if l.status == ListingStatus.SOLD:  # units moved: none of those locked before
+                self.guarded.append((l.seller, l.id, locked))
+            STATS[f"close listing -> {ListingStatus(l.status).name}"] += 1
+        self._touch_listing(lid)
+
+    @precondition(lambda self: bidding_turn(self) and self.model.listings)
+    @rule(pick=st.integers(0, 255), wrong=st.integers(0, 7).map(lambda i: i == 5))
+    def withdraw_listing(self, pick, wrong):
+        """The seller withdraws an open listing (its best bid refunded); anyone else is refused."""
+        m = self.model
+        lids = self._listings(ListingStatus.OPEN) or list(m.listings)
+        lid = lids[pick % len(lids)]
+        l = m.listings[lid]
+        caller = (l.best_bidder if l.best_bidder != ZERO_ADDRESS else self._other(l.seller, lid)) \
+            if wrong else l.seller
+        note(f"withdraw listing {lid} by {self.name(caller)}")
+        self._expect("withdraw listing", caller, "withdraw_listing", (lid, doc("withdrawal")),
+                     lambda: m.withdraw_listing(caller, lid))
+        self._touch_listing(lid)
+
+    @precondition(lambda self: bidding_turn(self) and self._listings(ListingStatus.OPEN))
+    @rule(pick=st.integers(0, 255), how=st.sampled_from(["freeze", "pledge"]), part=st.integers(1, 100),
+          other=st.integers(0, 255))
+    def encumber_listed_holding(self, pick, how, part, other):
+        """While a listing is open, the court freezes part of the seller's
+        holding (in force at once if it fits) or the seller pledges part of
+        its free balance (accepted at once): the close must then refuse a sale
+        the units no longer cover."""
+        m, w = self.model, self.world
+        lids = [lid for lid in self._listings(ListingStatus.OPEN) if m.listings[lid].best_amount] \
+            or self._listings(ListingStatus.OPEN)
+        l = m.listings[lids[pick % len(lids)]]
+        seller, sid = l.seller, l.id
+        if how == "freeze" and w.court is not None:
+            units = max(1, m.balance_of(seller, sid) * part // 100)
+            day = m.today + 60
+            note(f"freeze {units} of listed #{sid} of {self.name(seller)} until {day}")
+            self._expect("freeze listed", w.court, "freeze", (seller, sid, units, doc("case"), day, doc("ruling")),
+                         lambda: m.freeze(w.court, seller, sid, units, day))
+            for fid in m.freeze_queue.get((seller, sid), []):
+                self._touch_freeze(fid)
+            self.touched_freezes.add(m.freeze_count + 1)
+        else:
+            pledgee = self._other(seller, other)
+            units = max(1, self._free(seller, sid) * part // 100)
+            note(f"pledge {units} of listed #{sid} of {self.name(seller)} to {self.name(pledgee)}")
+            self._expect("pledge listed", seller, "offer_pledge", (sid, pledgee, units, doc("pledge contract")),
+                         lambda: m.offer_pledge(seller, seller, sid, pledgee, units))
+            pid = m.pledge_count
+            if pid in m.pledges and m.pledges[pid].status == PledgeStatus.OFFERED:
+                self._expect("accept pledge", pledgee, "accept_pledge", (pid, doc("acceptance")),
+                             lambda: m.accept_pledge(pledgee, pid))
+            self._touch_pledge(pid)
+            self.touched_pledges.add(pid + 1)
+        self._touch(sid, [seller])
+        self._preview_free_balance(sid, [seller])
+        self._touch_listing(lids[pick % len(lids)])
 
 
 def machine_for(world: World) -> type[RegisterRules]:
