@@ -684,7 +684,8 @@ def clock_turn(self) -> bool:
     """The clock's turn, one choice among the encumbrance steps', or any
     transfer step where no transfer is possible."""
     return (self.steps % 12 == 4 or encumbrance_turn(self)
-            or (transfer_turn(self) and not self._transfer_candidates()))
+            or (transfer_turn(self) and not self._transfer_candidates())
+            or (bidding_turn(self) and not self.model.listings and not self._pool_holdings()))
 
 
 class RegisterRules(RegisterMachine):
@@ -1318,9 +1319,13 @@ class RegisterRules(RegisterMachine):
     # ------------------------------------------------------------- one-way bidding (单向竞价)
 
     def _bidder(self, seller, who):
-        """Mostly another active account (four in five), else any other pool account."""
+        """Mostly another active qualified account (three in five), else another
+        active account (one in five), else any other pool account."""
         active = [a for a in self._pool_addresses(AccountStatus.ACTIVE) if a.lower() != str(seller).lower()]
-        if active and who % 5:
+        qualified = [a for a in active if self.model.account(a).qualified]
+        if qualified and who % 5 in (1, 2, 3):
+            return qualified[who % len(qualified)]
+        if active and who % 5 == 4:
             return active[who % len(active)]
         return self._other(seller, who)
 
@@ -1345,15 +1350,19 @@ class RegisterRules(RegisterMachine):
     @rule(pick=st.integers(0, 2**16), part=st.integers(1, 100), reserve=st.integers(1, 2_000),
           window=st.sampled_from([1, 2, 3, 5, 8, 30, 30, 31, 45, 90] + [-1, 0, 29, 91]),
           how=st.sampled_from(["ok"] * 8 + ["over", "zero", "no reserve", "no cash"]),
-          bids=st.lists(st.tuples(st.integers(0, 255), st.integers(0, 300)), max_size=3))
-    def list_units(self, pick, part, reserve, window, how, bids):
+          bidders=st.integers(0, 3), who=st.integers(0, 255),
+          raises=st.lists(st.integers(0, 300), min_size=3, max_size=3),
+          then=st.sampled_from(["wait", "wait", "close"]))
+    def list_units(self, pick, part, reserve, window, how, bidders, who, raises, then):
         """A holder lists part of its holding for one-way bidding until
         `window` days from today, against the cash token; or lists more than it
         holds, nothing, at no reserve, against a token not accepted, or with a
         window in the past, too long or (LLC with first refusal) shorter than
-        the notice period. Then `bids`: other pool accounts bid at once, each
-        `raise` above the best (or the reserve) (a transaction each; refused
-        for a bidder the transfer rules do not let receive)."""
+        the notice period. Then `bidders` other pool accounts (from `who` on)
+        bid at once, each raises[i] above the best (or the reserve) (a
+        transaction each; refused for a bidder the transfer rules do not let
+        receive). `then`="close": the fund manager consents (funds), the
+        clock moves to the day after the window and the seller closes."""
         m, w = self.model, self.world
         candidates = self._pool_holdings()
         sid, seller = candidates[pick % len(candidates)]
@@ -1364,19 +1373,28 @@ class RegisterRules(RegisterMachine):
         end_day = m.today + window
         note(f"list {units} of #{sid} by {self.name(seller)}, reserve {reserve}, bids until day {end_day} "
              f"({window:+d} days){' against no token' if cash == ZERO_ADDRESS else ''}")
-        self._expect("list units", seller, "list_units", (sid, units, reserve, cash, end_day, doc("listing")),
-                     lambda: m.list_units(seller, sid, units, reserve, cash, end_day))
+        listed = self._expect("list units", seller, "list_units",
+                              (sid, units, reserve, cash, end_day, doc("listing")),
+                              lambda: m.list_units(seller, sid, units, reserve, cash, end_day)) is None
         lid = m.listing_count
-        bidders = []
-        if lid in m.listings and m.listings[lid].status == ListingStatus.OPEN:
-            for who, raise_by in bids:
+        placed = []
+        if listed:
+            for i, raise_by in enumerate(raises[:bidders]):
                 l = m.listings[lid]
-                bidder = self._bidder(seller, who)
+                bidder = self._bidder(seller, who + i)
                 amount = max(l.reserve, l.best_amount + 1) + raise_by
                 note(f"bid {amount} on listing {lid} by {self.name(bidder)} (best {l.best_amount})")
                 self._expect("bid", bidder, "bid", (lid, amount, doc("bid")), lambda: m.bid(bidder, lid, amount))
-                bidders.append(bidder)
-        self._touch_listing(lid, *bidders)
+                placed.append(bidder)
+            if then == "close":
+                if m.securities[sid].kind >= Kind.LP_FUND:
+                    manager = self.world.issuer_agent
+                    note(f"consent listing {lid} by {self.name(manager)}")
+                    self._expect("consent listing", manager, "consent_listing", (lid, doc("consent")),
+                                 lambda: m.consent_listing(manager, lid))
+                self._advance(m.listings[lid].end_day + 1 - m.today)
+                self._close(lid, seller)
+        self._touch_listing(lid, *placed)
         self.touched_listings.add(lid + 1)
 
     @precondition(lambda self: bidding_turn(self) and self.model.listings)
@@ -1418,7 +1436,7 @@ class RegisterRules(RegisterMachine):
         self._touch_listing(lid, bidder, beaten)
 
     @precondition(lambda self: bidding_turn(self) and self.model.listings)
-    @rule(pick=st.integers(0, 255), who=_names, wait=st.sampled_from(["no", "no", "end", "end", "late"]))
+    @rule(pick=st.integers(0, 255), who=_names, wait=st.sampled_from(["no", "no", "end", "end", "end", "late"]))
     def close_listing(self, pick, who, wait):
         """Anyone closes a listing after its window: the best bid settles under
         every transfer rule (a freeze, pledge, suspension ... that arrived
@@ -1428,9 +1446,11 @@ class RegisterRules(RegisterMachine):
         settlement days ("late") if it is not there yet."""
         m = self.model
         open_ = [(lid, m.listings[lid]) for lid in self._listings(ListingStatus.OPEN)]
-        # by preference: a bid to settle now, a window to wait out, any past its window, any open, any
+        # by preference: a bid to settle now, a window with a bid to wait out, a window to wait
+        # out, any past its window, any open, any
         lids = ([lid for lid, l in open_ if l.end_day < m.today <= l.end_day + m.LISTING_SETTLEMENT_DAYS
                  and l.best_amount]
+                or [lid for lid, l in open_ if wait != "no" and m.today <= l.end_day and l.best_amount]
                 or [lid for lid, l in open_ if wait != "no" and m.today <= l.end_day]
                 or [lid for lid, l in open_ if m.today > l.end_day] or [lid for lid, _ in open_]
                 or list(m.listings))
@@ -1439,7 +1459,12 @@ class RegisterRules(RegisterMachine):
         target = {"end": l.end_day + 1, "late": l.end_day + m.LISTING_SETTLEMENT_DAYS + 1}.get(wait, 0)
         if target > m.today:
             self._advance(target - m.today)
-        caller = self.world.by_name[who]
+        self._close(lid, self.world.by_name[who])
+
+    def _close(self, lid, caller):
+        m = self.model
+        l = m.listings[lid]
+        who = self.name(caller)
         locked = m._encumbered(l.seller, l.id)
         note(f"close listing {lid} by {who} (day {m.today}, ends {l.end_day}, best {l.best_amount} "
              f"by {self.name(l.best_bidder)}, locked {locked}): {m.close_refusal(lid) or 'closes'}")
