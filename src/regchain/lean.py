@@ -374,10 +374,12 @@ class AnvilBackend(Backend):
 
     name = "anvil"
 
-    def __init__(self, uri: str, address: str, abi: SuiteAbi):
+    def __init__(self, uri: str, address: str, abi: SuiteAbi, gas_price: int | None = None):
+        """`gas_price`: sent with every transaction (type 0) if given, else the node's default."""
         self.rpc = Rpc(uri)
         self.address = to_checksum_address(address)
         self.abi = abi
+        self.gas_price = gas_price
         self.sync = True  # eth_sendTransactionSync available
         self.transactions = 0
         self.others: dict[str, SuiteAbi] = {}
@@ -385,9 +387,10 @@ class AnvilBackend(Backend):
         self.deferred: list = []  # (eth_call requests, functions, check) for read_later
 
     def _tx(self, sender: str, data: bytes, to: str | None = None) -> dict:
-        # type 0 at gas price 0, as on the consortium chains
-        return {"from": sender, "to": to or self.address, "data": "0x" + data.hex(), "gas": hex(TX_GAS),
-                "gasPrice": "0x0"}
+        tx = {"from": sender, "to": to or self.address, "data": "0x" + data.hex(), "gas": hex(TX_GAS)}
+        if self.gas_price is not None:
+            tx["gasPrice"] = hex(self.gas_price)
+        return tx
 
     def _block(self) -> int:
         if self.block is None:
@@ -437,6 +440,23 @@ class AnvilBackend(Backend):
                 raise
             return decode_revert(rd)
         return None
+
+    def _send(self, sender: str, data: bytes, to: str | None = None) -> dict:
+        """Send one transaction and return its receipt once mined (the deferred
+        reads ride along). eth_sendTransactionSync (anvil >= 1.4) answers with
+        the receipt in one round trip; elsewhere, send and poll."""
+        tx = self._tx(sender, data, to)
+        method = "eth_sendTransactionSync" if self.sync else "eth_sendTransaction"
+        receipt = self._with_deferred([(method, [tx])])[0]
+        if isinstance(receipt, RpcError) and self.sync and receipt.error.get("code") == -32601:
+            self.sync = False
+            receipt = self.rpc.call("eth_sendTransaction", [tx])
+        if isinstance(receipt, RpcError):
+            raise receipt
+        if not self.sync:
+            receipt = self._poll_receipt(receipt)
+        self.block = int(receipt["blockNumber"], 16)
+        return receipt
 
     def _poll_receipt(self, tx_hash) -> dict:
         while (receipt := self.rpc.call("eth_getTransactionReceipt", [tx_hash])) is None:

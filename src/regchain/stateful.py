@@ -186,7 +186,8 @@ def local_world(node, abi: SuiteAbi | None = None) -> World:
 
     gov, registrar, issuer, court = node.accounts[:4]
     pool = node.accounts[4:4 + len(POOL_NAMES)]
-    backend = AnvilBackend(node.uri, node.deploy_suite(gov), abi or SuiteAbi.from_suite())
+    # type 0 at gas price 0, as on the consortium chains (the node's base fee is 0)
+    backend = AnvilBackend(node.uri, node.deploy_suite(gov), abi or SuiteAbi.from_suite(), gas_price=0)
     prepare_suite(backend, gov, registrar, court)
     token = node.deploy_project(gov, "CashToken")
     prepare_cash(backend, gov, token, pool)
