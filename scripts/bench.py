@@ -320,14 +320,17 @@ DEEP_RECORD = Path(project.path) / "bench" / "deep_steps.json"
 
 def measure_property(ctx: Ctx) -> dict:
     """Steps a second of the register's state machine (one operation plus its
-    model comparison a step): on anvil through the lean JSON-RPC driver, the same
-    machine through ape's ordinary contract calls (the baseline, fewer steps), and
-    on py-evm (titanoboa, cancun bytecode). reliability.deep_steps is what the last
+    model comparison a step): on a plain anvil of its own (regchain.lean.LocalAnvil,
+    no --steps-tracing, ports 8565-8569) through the lean JSON-RPC driver, with the
+    court agent and a cash token as tests/test_stateful.py; the same machine through
+    ape's ordinary contract calls on ape-foundry's node (the baseline, fewer steps,
+    no court or cash); and on py-evm (titanoboa, cancun bytecode, court and cash).
+    `REGCHAIN_BENCH_GROUPS=property ape run bench` runs this group alone. reliability.deep_steps is what the last
     `make test-deep` recorded in bench/deep_steps.json (not re-run here)."""
     from hypothesis import HealthCheck, settings
 
     from regchain import stateful
-    from regchain.lean import AnvilBackend, ApeBackend, BoaBackend, SuiteAbi
+    from regchain.lean import ApeBackend, BoaBackend, LocalAnvil, SuiteAbi
 
     acc = ctx.accounts
     gov, registrar, issuer, court = acc[0], acc[1], acc[2], acc[3]
@@ -340,17 +343,23 @@ def measure_property(ctx: Ctx) -> dict:
     def rate(result):
         return round(result["steps"] / result["seconds"], 1)
 
+    # the lean machine on a plain anvil of its own (no --steps-tracing), as tests/test_stateful.py
+    with LocalAnvil() as node:
+        world = stateful.local_world(node, abi)
+        requests = world.backend.rpc.requests
+        lean = stateful.run(world, how(**PROPERTY_ANVIL), quiet=True)
+        lean["requests"] = world.backend.rpc.requests - requests
     reg = suite.deploy(gov, gov)
-    anvil = AnvilBackend.connect(reg.address, abi)
-    stateful.prepare_suite(anvil, gov.address, registrar.address, court.address)
-    lean = stateful.run(stateful.World(anvil, gov.address, registrar.address, issuer.address, pool),
-                        how(**PROPERTY_ANVIL), quiet=True)
     ape_backend = ApeBackend(reg, {a.address: a for a in acc})
+    stateful.prepare_suite(ape_backend, gov.address, registrar.address, court.address)
     baseline = stateful.run(stateful.World(ape_backend, gov.address, registrar.address, issuer.address, pool),
                             how(**PROPERTY_APE), quiet=True)
     boa = BoaBackend.deploy(gov.address, abi)
     stateful.prepare_suite(boa, gov.address, registrar.address, court.address)
-    second = stateful.run(stateful.World(boa, gov.address, registrar.address, issuer.address, pool),
+    token = boa.deploy_cash_token(gov.address)
+    stateful.prepare_cash(boa, gov.address, token, pool)
+    second = stateful.run(stateful.World(boa, gov.address, registrar.address, issuer.address, pool,
+                                         court=court.address, cash=token),
                           how(**PROPERTY_SECOND_EVM), quiet=True)
     out = {"steps_per_s": {
         "property_anvil": rate(lean),
@@ -358,6 +367,7 @@ def measure_property(ctx: Ctx) -> dict:
         "property_second_evm": rate(second),
     }, "property_runs": {
         "anvil_steps": lean["steps"], "anvil_transactions": lean["transactions"],
+        "anvil_requests_per_step": round(lean["requests"] / max(1, lean["steps"]), 2),
         "ape_baseline_steps": baseline["steps"], "second_evm_steps": second["steps"],
     }}
     out["ratio"] = {"property_anvil_vs_ape": round(rate(lean) / rate(baseline), 1)}
@@ -565,6 +575,22 @@ GROUPS = [measure_baseline, measure_suite, measure_encumbrances, measure_instruc
           measure_property, measure_robustness, measure_migration]
 
 
+def selected_groups() -> list:
+    """The groups REGCHAIN_BENCH_GROUPS names (comma-separated, without `measure_`:
+    e.g. `property` or `suite,encumbrances`), in GROUPS order; all of them if unset.
+    Groups that use what an earlier group set up (ctx.suite: encumbrances,
+    instructions, audit need suite) must be named with it."""
+    wanted = {n.strip().removeprefix("measure_") for n in os.environ.get("REGCHAIN_BENCH_GROUPS", "").split(",")
+              if n.strip()}
+    if not wanted:
+        return GROUPS
+    known = {m.__name__.removeprefix("measure_") for m in GROUPS}
+    if wanted - known:
+        raise click.UsageError(f"REGCHAIN_BENCH_GROUPS: unknown group(s) {sorted(wanted - known)}; "
+                               f"known: {sorted(known)}")
+    return [m for m in GROUPS if m.__name__.removeprefix("measure_") in wanted]
+
+
 def merge(into: dict, new: dict) -> dict:
     for group, values in new.items():
         into.setdefault(group, {}).update(values)
@@ -593,15 +619,20 @@ def table(results: dict) -> str:
 def cli(cli_ctx, network):
     ctx = Ctx()
     results: dict = {}
-    only = [g.strip() for g in os.environ.get("REGCHAIN_BENCH", "").split(",") if g.strip()]
-    groups = [m for m in GROUPS if not only or m.__name__.removeprefix("measure_") in only]
-    if RESULTS.exists() and only:  # a partial run updates its keys in the last full results
-        results = {k: v for k, v in json.loads(RESULTS.read_text()).items() if k not in ("network", "chain_id")}
+    groups = selected_groups()
     for measure in groups:
         merge(results, measure(ctx))
     merge(results, measure_ratios(results))
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(
-        {"network": network.name, "chain_id": chain.chain_id, **results}, indent=2) + "\n")
+    record = {"network": network.name, "chain_id": chain.chain_id}
+    if groups != GROUPS and RESULTS.exists():
+        # a partial run updates the last full run's figures instead of dropping them
+        previous = json.loads(RESULTS.read_text())
+        record = {**previous, **record}
+        for group, values in results.items():
+            record.setdefault(group, {}).update(values)
+    else:
+        record.update(results)
+    RESULTS.write_text(json.dumps(record, indent=2) + "\n")
     click.echo(table(results))
     click.echo(f"\nwritten to {RESULTS.relative_to(project.path)}")

@@ -6,8 +6,10 @@ model (regchain.model) together, every outcome and revert reason predicted by
 the model, everything a step touched read back and compared after it, the
 whole register compared at the end of each example. It runs on
 
-* anvil (ape-foundry's node, the london bytecode ape compiled), driven by the
-  lean JSON-RPC driver regchain.lean.AnvilBackend;
+* anvil, a plain node this module starts itself (regchain.lean.LocalAnvil:
+  london, gas price 0, no --steps-tracing, one of ports 8565-8569), with the
+  london bytecode ape compiled, driven by the lean JSON-RPC driver
+  regchain.lean.AnvilBackend;
 * py-evm through titanoboa (regchain.lean.BoaBackend), the same sources
   compiled for cancun;
 * ape's ordinary contract calls (regchain.lean.ApeBackend), a few steps only:
@@ -35,8 +37,8 @@ import pytest
 from hypothesis import settings
 
 from regchain import stateful
-from regchain.lean import AnvilBackend, ApeBackend, BoaBackend, SuiteAbi
-from regchain.stateful import POOL_NAMES, STATS, World, prepare_cash, prepare_suite
+from regchain.lean import ApeBackend, BoaBackend, LocalAnvil, SuiteAbi
+from regchain.stateful import POOL_NAMES, STATS, World, local_world, prepare_cash, prepare_suite
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "quick")
 DEEP = PROFILE == "deep"
@@ -67,13 +69,18 @@ def abi():
     return SuiteAbi.from_suite()
 
 
-def test_register_state_machine__anvil(register, governance, registrar, issuer_agent, court, accounts, abi, project):
-    backend = AnvilBackend.connect(register.address, abi)
-    token = governance.deploy(project.CashToken).address
-    prepare_cash(backend, governance.address, token, _pool(accounts))
-    world = World(backend, governance.address, registrar.address, issuer_agent.address, _pool(accounts),
-                  court=court.address, cash=token)
-    result = run(world, SETTINGS)
+@pytest.fixture(scope="module")
+def anvil_world(abi, project):
+    """A plain anvil of this module's own (regchain.lean.LocalAnvil: london, gas
+    price 0, no step tracing, the first free port of 8565-8569 or
+    REGCHAIN_ANVIL_PORTS), the suite set up as the `register` fixture; stopped
+    after the module."""
+    with LocalAnvil() as node:
+        yield local_world(node, abi)
+
+
+def test_register_state_machine__anvil(anvil_world):
+    result = run(anvil_world, SETTINGS)
     if DEEP:
         assert result["steps"] >= DEEP_MIN_STEPS, result
         DEEP_RECORD.parent.mkdir(exist_ok=True)

@@ -127,3 +127,13 @@ class InstructionStage(IntEnum):
 NOTICE_DAYS = 30
 COURT_NOTICE_DAYS = 20
 SETTLEMENT_DAYS = 30
+
+
+class ListingStatus(IntEnum):
+    """auctions.vy: a listing for one-way bidding (单向竞价)."""
+
+    UNKNOWN = 0
+    OPEN = 1
+    SOLD = 2
+    FAILED = 3
+    WITHDRAWN = 4

@@ -29,7 +29,18 @@ open freezes in registration order with the persisted "has taken effect" flag;
 move ("ledger: amount exceeds free balance"). Transfer instructions
 (instructions.vy) keep their stage, acceptance, consent, exercisers and the
 cash they escrow; cash-token balances, the register's escrow and pull refunds
-are modelled per token.
+are modelled per token. One-way bidding (auctions.vy) keeps each listing
+(seller, units, reserve, window, consent, best bid, status): a bid escrows,
+the beaten best bid is credited for a pull refund, the close settles the best
+bid under every transfer rule or fails and refunds it, and `open_escrow`
+counts the best bid of every open listing, so escrowed = open escrows +
+pending refunds covers bids too.
+
+Where the contract deviates from the issue the model follows the contract and
+the deviation is pinned by a strict xfail test: a bid is refused for the
+bidder's account, qualification or institutional status only when that is
+the first failing transfer rule of seller -> bidder (`bid_refusal`;
+tests/test_bidding_spec.py).
 
 Addresses are compared case-insensitively (stored lower-case).
 """
@@ -58,6 +69,7 @@ from regchain.constants import (
     InstructionStage,
     InvestorClass,
     Kind,
+    ListingStatus,
     PledgeStatus,
     Role,
     SecurityStatus,
@@ -297,6 +309,27 @@ class InstructionRec:
 
 
 @dataclass
+class ListingRec:
+    """listing_of(listing_id) without the document (auctions.vy)."""
+
+    seller: str
+    id: int
+    units: int
+    reserve: int
+    cash: str
+    end_day: int
+    listed_day: int
+    consented: bool = False
+    best_bidder: str = ZERO_ADDRESS
+    best_amount: int = 0
+    status: int = ListingStatus.OPEN
+
+    def view(self) -> tuple:
+        return (self.seller, self.id, self.units, self.reserve, self.cash, self.end_day, self.listed_day,
+                self.consented, self.best_bidder, self.best_amount, int(self.status))
+
+
+@dataclass
 class InsiderQuota:
     year: int = 0
     base: int = 0
@@ -339,10 +372,14 @@ class RegisterModel:
         self.escrowed: dict[str, int] = {}               # token -> the register's escrow
         self.refunds: dict[tuple[str, str], int] = {}    # (token, holder) -> pending refund
         self.register_address = ZERO_ADDRESS
+        # one-way bidding (auctions.vy)
+        self.listings: dict[int, ListingRec] = {}
+        self.listing_count = 0
 
     _STATE = ("paused", "calendar", "accounts", "securities", "holdings", "insider_quota", "security_ids",
               "pledges", "freezes", "pledge_ids", "pledged", "freeze_queue", "pledge_count", "freeze_count",
-              "registration_seq", "instructions", "instruction_count", "cash", "escrowed", "refunds")
+              "registration_seq", "instructions", "instruction_count", "cash", "escrowed", "refunds",
+              "listings", "listing_count")
 
     # ------------------------------------------------------------- helpers
 
@@ -1055,11 +1092,20 @@ class RegisterModel:
         return tuple(ins.exercisers) if ins else ()
 
     def open_escrow(self, token) -> int:
-        """Cash escrowed by instructions not yet closed (lapsed ones until reclaimed)."""
+        """Cash escrowed by instructions not yet closed (lapsed ones until
+        reclaimed) and by the best bid of every open listing (a beaten bid is
+        a pending refund)."""
         token = _addr(token)
-        return sum(ins.price * (int(ins.buyer_accepted) + len(ins.exercisers))
-                   for ins in self.instructions.values()
-                   if ins.cash == token and ins.stage == InstructionStage.PROPOSED)
+        return (sum(ins.price * (int(ins.buyer_accepted) + len(ins.exercisers))
+                    for ins in self.instructions.values()
+                    if ins.cash == token and ins.stage == InstructionStage.PROPOSED)
+                + self.open_bids(token))
+
+    def open_bids(self, token) -> int:
+        """The best bids of open listings against `token` (auctions.vy escrow)."""
+        token = _addr(token)
+        return sum(l.best_amount for l in self.listings.values()
+                   if l.cash == token and l.status == ListingStatus.OPEN)
 
     def pending_refunds(self, token) -> int:
         token = _addr(token)
@@ -1237,3 +1283,121 @@ class RegisterModel:
                  "instructions: not lapsed")
         ins.stage = InstructionStage.LAPSED
         self._refund_all(ins)
+
+
+    # ------------------------------------------------------------- one-way bidding (auctions.vy)
+
+    MAX_WINDOW_DAYS = 90
+    LISTING_SETTLEMENT_DAYS = 30
+    # the receiver's refusals a bid meets at once (auctions.vy `_may_receive`); the close re-checks every rule
+    BID_REFUSALS = (Reason.RECEIVER_ACCOUNT, Reason.NOT_QUALIFIED, Reason.INSTITUTIONAL)
+
+    def listing_view(self, listing_id: int) -> tuple:
+        l = self.listings.get(listing_id)
+        if l is None:
+            return (ZERO_ADDRESS, 0, 0, 0, ZERO_ADDRESS, 0, 0, False, ZERO_ADDRESS, 0, 0)
+        return l.view()
+
+    def list_units(self, caller, id: int, units: int, reserve: int, cash, end_day: int) -> int:
+        """list_units by `caller` (the seller); returns the listing id."""
+        _require(not self.paused, "auctions: paused")
+        _require(units != 0, "auctions: zero amount")
+        _require(reserve != 0, "auctions: zero reserve")
+        sec = self.securities.get(id)
+        _require(sec is not None, "auctions: unknown security")
+        _require(units <= self.balance_of(caller, id), "auctions: amount exceeds holding")
+        _require(_addr(cash) in self.cash_tokens, "auctions: cash token not accepted")
+        _require(end_day >= self.today, "auctions: window ends in the past")
+        _require(end_day <= self.today + self.MAX_WINDOW_DAYS, "auctions: window too long")
+        if sec.first_refusal:
+            _require(end_day >= self.today + self.NOTICE_DAYS, "auctions: window shorter than the notice period")
+        self.listing_count += 1
+        self.listings[self.listing_count] = ListingRec(_addr(caller), id, units, reserve, _addr(cash), end_day,
+                                                       self.today)
+        return self.listing_count
+
+    def _open_listing(self, listing_id: int) -> ListingRec:
+        l = self.listings.get(listing_id)
+        _require(l is not None, "auctions: unknown listing")
+        _require(l.status == ListingStatus.OPEN, "auctions: listing closed")
+        _require(not self.paused, "auctions: paused")
+        return l
+
+    def consent_listing(self, caller, listing_id: int) -> None:
+        l = self._open_listing(listing_id)
+        self._check_fund_manager(caller, l.id)
+        _require(not l.consented, "auctions: already consented")
+        l.consented = True
+
+    def bid_refusal(self, bidder, listing_id: int) -> str | None:
+        """The receiver's refusal a bid meets at once: the first failing transfer
+        rule of seller -> bidder, if it is one of BID_REFUSALS (an earlier rule
+        that fails hides it)."""
+        l = self.listings[listing_id]
+        reason = self.check_transfer(l.seller, bidder, l.id, l.units)
+        return reason if reason in self.BID_REFUSALS else None
+
+    def bid(self, caller, listing_id: int, amount: int) -> None:
+        l = self._open_listing(listing_id)
+        _require(self.today <= l.end_day, "auctions: bidding closed")
+        _require(_addr(caller) != l.seller, "auctions: seller may not bid")
+        _require(amount >= l.reserve, "auctions: bid below reserve")
+        _require(amount > l.best_amount, "auctions: bid does not beat the best")
+        reason = self.bid_refusal(caller, listing_id)
+        _require(reason is None, reason or "")
+        if l.best_bidder != ZERO_ADDRESS:
+            self._credit(l.cash, l.best_bidder, l.best_amount)
+        l.best_bidder, l.best_amount = _addr(caller), amount
+        self._escrow(l.cash, caller, amount)
+
+    def close_refusal(self, listing_id: int) -> str | None:
+        """Why close_listing would revert now (None: it closes)."""
+        try:
+            with self._atomic():
+                self.close_listing(listing_id)
+                raise _Probe()
+        except _Probe:
+            return None
+        except Refused as refusal:
+            return refusal.reason
+
+    def close_listing(self, listing_id: int) -> int:
+        """Anyone closes after the window: SOLD (the best bid settles under
+        every transfer rule), or FAILED (no bid, or the settlement days are
+        over: the best bid is refunded). Returns the new status."""
+        l = self.listings.get(listing_id)
+        _require(l is not None, "auctions: unknown listing")
+        _require(l.status == ListingStatus.OPEN, "auctions: listing closed")
+        _require(not self.paused, "auctions: paused")
+        _require(self.today > l.end_day, "auctions: bidding not over")
+        if l.best_bidder == ZERO_ADDRESS or self.today > l.end_day + self.LISTING_SETTLEMENT_DAYS:
+            l.status = ListingStatus.FAILED
+            if l.best_bidder != ZERO_ADDRESS:
+                self._credit(l.cash, l.best_bidder, l.best_amount)
+            return l.status
+        sec = self.securities[l.id]
+        _require(sec.kind < Kind.LP_FUND or l.consented, "auctions: manager has not consented")
+        reason = self.check_transfer(l.seller, l.best_bidder, l.id, l.units)
+        # the listing was the consent and, with a window as long as the notice period, the notice
+        if reason == Reason.NEEDS_NOTICE and l.end_day < l.listed_day + self.NOTICE_DAYS:
+            raise Refused(reason)
+        if reason not in (None, Reason.NEEDS_CONSENT, Reason.NEEDS_NOTICE):
+            raise Refused(reason)
+        l.status = ListingStatus.SOLD
+        self._apply(l.seller, l.best_bidder, l.id, l.units)
+        self.escrowed[l.cash] -= l.best_amount
+        self._move_cash(l.cash, self.register_address, l.seller, l.best_amount)
+        return l.status
+
+    def withdraw_listing(self, caller, listing_id: int) -> None:
+        l = self.listings.get(listing_id)
+        _require(l is not None, "auctions: unknown listing")
+        _require(l.status == ListingStatus.OPEN, "auctions: listing closed")
+        _require(_addr(caller) == l.seller, "auctions: caller is not the seller")
+        l.status = ListingStatus.WITHDRAWN
+        if l.best_bidder != ZERO_ADDRESS:
+            self._credit(l.cash, l.best_bidder, l.best_amount)
+
+
+class _Probe(Exception):
+    """Undoes a trial run of an operation (RegisterModel.close_refusal)."""

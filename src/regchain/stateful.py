@@ -33,6 +33,27 @@ the model's open escrows + pending refunds, and pledge_of, freeze_of,
 pledges_of, freeze_queue_of, stage_of, instruction_of, exercisers_of,
 refunds and cash balances equal to the model's.
 
+One-way bidding (单向竞价) has its own turn (every sixth step, with a cash
+token): listings (valid, or refused for more than the holding, no units, no
+reserve, a token not accepted, a window in the past, too long or shorter than
+the notice period of an LLC with first refusal), bids at once and later
+(beating the best, ties, below the reserve, by the seller, by accounts the
+transfer rules do not let receive: each refusal with the model's exact
+reason), the fund manager's consent, closes (moving the clock past the window
+or the settlement days first if asked: SOLD under every transfer rule, a
+refusal for a freeze, pledge, suspension, closure ... that arrived meanwhile,
+or FAILED with the bid refunded), withdrawals, freezes and pledges arriving on
+a listed holding, and refund claims. listing_of, listing_count and the
+can_transfer of the sale a close would make are compared after each step, the
+escrow invariant counts open bids, and a close that sells may not take locked
+units.
+
+On anvil the step's check reads are deferred (`Backend.read_later`): what
+the model says is worked out at once, the reads are pinned to the step's
+block and sent with the next request, so a step is one round trip; a
+mismatch is reported at the latest at the end of the example, as "after
+step N".
+
 Rule arguments are plain values (names of the pool's actors, ids, amounts, or
 `pick`, an index into the candidates the model offers), so a failing example
 shrinks to a short sequence hypothesis prints as code that replays it; each
@@ -64,6 +85,7 @@ from regchain.constants import (
     InstructionStage,
     InvestorClass,
     Kind,
+    ListingStatus,
     PledgeStatus,
     Role,
     SecurityRole,
@@ -154,6 +176,24 @@ def prepare_cash(backend: Backend, governance: str, token: str, pool: list[str])
         backend.transact(a, "approve", (backend.address, 2**256 - 1), None, to=token)
 
 
+def local_world(node, abi: SuiteAbi | None = None) -> World:
+    """The machine's world on a node of our own (regchain.lean.LocalAnvil, started):
+    the suite (london bytecode as `ape compile` built it) and a CashToken
+    deployed by raw JSON-RPC from its dev accounts, set up as tests/conftest.py's
+    `register` (governance 0, registrar 1, issuer agent 2, court agent 3, the
+    pool 4-9), driven by regchain.lean.AnvilBackend."""
+    from regchain.lean import AnvilBackend
+
+    gov, registrar, issuer, court = node.accounts[:4]
+    pool = node.accounts[4:4 + len(POOL_NAMES)]
+    # type 0 at gas price 0, as on the consortium chains (the node's base fee is 0)
+    backend = AnvilBackend(node.uri, node.deploy_suite(gov), abi or SuiteAbi.from_suite(), gas_price=0)
+    prepare_suite(backend, gov, registrar, court)
+    token = node.deploy_project(gov, "CashToken")
+    prepare_cash(backend, gov, token, pool)
+    return World(backend, gov, registrar, issuer, pool, court=court, cash=token)
+
+
 class RegisterMachine(RuleBasedStateMachine):
     """Base: setup, teardown, the per-step comparison with the model, helpers.
     Subclass and set `world` (a World) before running."""
@@ -177,8 +217,8 @@ class RegisterMachine(RuleBasedStateMachine):
             m.roles[w.court.lower()] = int(Role.COURT_AGENT)
         m.register_address = self.chain.address.lower()
         # the counters go on from wherever the suite's are
-        m.pledge_count, m.freeze_count, m.instruction_count = self.chain.read(
-            [("pledge_count", ()), ("freeze_count", ()), ("instruction_count", ())])
+        m.pledge_count, m.freeze_count, m.instruction_count, m.listing_count = self.chain.read(
+            [("pledge_count", ()), ("freeze_count", ()), ("instruction_count", ()), ("listing_count", ())])
         # the registration sequence is not a view: the largest seq of any record
         seqs = self.chain.read([("pledge_of", (i,)) for i in range(1, m.pledge_count + 1)]
                                + [("freeze_of", (i,)) for i in range(1, m.freeze_count + 1)])
@@ -202,6 +242,7 @@ class RegisterMachine(RuleBasedStateMachine):
         self.touched_pledges: set[int] = set()
         self.touched_freezes: set[int] = set()
         self.touched_instructions: set[int] = set()
+        self.touched_listings: set[int] = set()
         self.touched_cash: set[str] = set()  # holders whose cash or refunds the step may change
         # (owner, id, units locked before the step) of every holding an ordinary
         # transfer or settlement took units from: it must keep them
@@ -362,10 +403,15 @@ class RegisterMachine(RuleBasedStateMachine):
                 ("queue", (owner, sid), ("freeze_queue_of", (owner, sid)))]
 
     def _compare(self, accounts, securities, holdings, previews, today=False, pledges=(), freezes=(),
-                 instructions=(), cash=None):
+                 instructions=(), cash=None, then=None, listings=(), counts=False):
         """Read the given part of the register in one batch and compare it with the model.
         `cash`: None, or the holders whose cash and refunds to compare (the
-        register's escrow and its token balance are read too)."""
+        register's escrow and its token balance are read too).
+
+        With `then` (a function of the results), the reads may be deferred
+        (`Backend.read_later`): what the model says is worked out now, the
+        comparison and `then(got)` run when the chain's answers are back (on
+        the state as it is now). Without, it reads now and returns the results."""
         m = self.model
         w = self.world
         reads = []  # (what, key, (fn, args))
@@ -391,77 +437,117 @@ class RegisterMachine(RuleBasedStateMachine):
             reads.append(("stage", iid, ("stage_of", (iid,))))
             reads.append(("instruction", iid, ("instruction_of", (iid,))))
             reads.append(("exercisers", iid, ("exercisers_of", (iid,))))
+        for lid in listings:
+            reads.append(("listing", lid, ("listing_of", (lid,))))
+        if counts:
+            for fn in ("pledge_count", "freeze_count", "instruction_count", "listing_count"):
+                reads.append(("count", fn, (fn, ())))
         if cash is not None and w.cash is not None:
             reads.append(("escrowed", None, ("escrowed", (w.cash,))))
             reads.append(("register cash", None, ("balanceOf", (self.chain.address,), w.cash)))
             for a in cash:
                 reads.append(("refund", a, ("refunds", (w.cash, a))))
                 reads.append(("cash", a, ("balanceOf", (a,), w.cash)))
-        results = self.chain.read([r[2] for r in reads])
-        assert len(results) == len(reads)
-        for (what, key, _), got in zip(reads, results):
-            if what == "account":
-                want = m.account_view(key)
-            elif what == "today":
-                want = m.today
-            elif what == "trading day number":
-                want = m.calendar.trading_day_number(key)
-            elif what == "security":
-                want = m.security_view(key)
-            elif what == "holding":
-                want = m.holding_view(*key)
-            elif what == "quota":
-                want = m.insider_quota_of(*key)
-            elif what == "pledged":
-                want = m.pledged_balance_of(*key)
-            elif what == "frozen":
-                want = m.frozen_balance_of(*key)
-            elif what == "pledges":
-                want = m.pledges_of(*key)
-            elif what == "queue":
-                want = m.freeze_queue_of(*key)
-            elif what == "pledge":
-                got = (got[0].lower(), got[1].lower(), got[2], got[3], got[5], got[6])
-                p = m.pledges.get(key)
-                want = p.view() if p else (ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0, 0)
-            elif what == "freeze":
-                got = (got[0].lower(), got[1], got[2], got[6], got[7], got[8])
-                f = m.freezes.get(key)
-                want = f.view() if f else (ZERO_ADDRESS, 0, 0, 0, 0, 0)
-            elif what == "stage":
-                want = m.stage_of(key)
-            elif what == "instruction":
-                got = (got[0].lower(), got[1].lower(), *got[2:5], got[5].lower(), *got[7:])
-                ins = m.instructions.get(key)
-                want = ins.view() if ins else (ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0, ZERO_ADDRESS, 0, False,
-                                               False, False, 0, 0)
-            elif what == "exercisers":
-                got = tuple(a.lower() for a in got)
-                want = m.exercisers_of(key)
-            elif what in ("escrowed", "register cash"):
-                want = m.escrowed.get(w.cash.lower(), 0)
-            elif what == "refund":
-                want = m.refund_of(w.cash, key)
-            elif what == "cash":
-                want = m.cash_balance(w.cash, key)
-            else:  # can_transfer
-                want = m.can_transfer(*key)
-            assert got == want, (what, key, "chain:", got, "model:", want)
-        got = {(w_, k): g for (w_, k, _), g in zip(reads, results)}
-        self._encumbrance_invariants(holdings, got)
+        wants = [self._want(what, key) for what, key, _ in reads]
+        step = self.steps
+        # the encumbrance invariants need the freezes' expiry days as they are now
+        expiry = {fid: f.expiry_day for fid, f in m.freezes.items()}
+        today_now = m.today
+
+        def check(results):
+            assert len(results) == len(reads)
+            for (what, key, _), got, want in zip(reads, results, wants):
+                got = self._got(what, got)
+                assert got == want, (f"after step {step}", what, key, "chain:", got, "model:", want)
+            got = {(w_, k): g for (w_, k, _), g in zip(reads, results)}
+            self._encumbrance_invariants(holdings, got, expiry, today_now)
+            if then is not None:
+                then(got)
+            return got
+
+        calls = [r[2] for r in reads]
+        if then is not None:
+            self.chain.read_later(calls, check)
+            return None
+        return check(self.chain.read(calls))
+
+    @staticmethod
+    def _got(what, got):
+        """The chain's answer in the model's terms (records without times and documents)."""
+        if what == "pledge":
+            return (got[0].lower(), got[1].lower(), got[2], got[3], got[5], got[6])
+        if what == "freeze":
+            return (got[0].lower(), got[1], got[2], got[6], got[7], got[8])
+        if what == "instruction":
+            return (got[0].lower(), got[1].lower(), *got[2:5], got[5].lower(), *got[7:])
+        if what == "exercisers":
+            return tuple(a.lower() for a in got)
+        if what == "listing":  # without the document
+            return (got[0].lower(), *got[1:4], got[4].lower(), *got[5:8], got[8].lower(), got[9], got[10])
         return got
 
-    def _encumbrance_invariants(self, holdings, got):
+    def _want(self, what, key):
+        """What the model says a read should return."""
+        m = self.model
+        w = self.world
+        if what == "account":
+            want = m.account_view(key)
+        elif what == "today":
+            want = m.today
+        elif what == "trading day number":
+            want = m.calendar.trading_day_number(key)
+        elif what == "security":
+            want = m.security_view(key)
+        elif what == "holding":
+            want = m.holding_view(*key)
+        elif what == "quota":
+            want = m.insider_quota_of(*key)
+        elif what == "pledged":
+            want = m.pledged_balance_of(*key)
+        elif what == "frozen":
+            want = m.frozen_balance_of(*key)
+        elif what == "pledges":
+            want = m.pledges_of(*key)
+        elif what == "queue":
+            want = m.freeze_queue_of(*key)
+        elif what == "pledge":
+            p = m.pledges.get(key)
+            want = p.view() if p else (ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0, 0)
+        elif what == "freeze":
+            f = m.freezes.get(key)
+            want = f.view() if f else (ZERO_ADDRESS, 0, 0, 0, 0, 0)
+        elif what == "stage":
+            want = m.stage_of(key)
+        elif what == "instruction":
+            ins = m.instructions.get(key)
+            want = ins.view() if ins else (ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0, ZERO_ADDRESS, 0, False,
+                                           False, False, 0, 0)
+        elif what == "exercisers":
+            want = m.exercisers_of(key)
+        elif what == "listing":
+            want = m.listing_view(key)
+        elif what == "count":
+            want = getattr(m, key)
+        elif what in ("escrowed", "register cash"):
+            want = m.escrowed.get(w.cash.lower(), 0)
+        elif what == "refund":
+            want = m.refund_of(w.cash, key)
+        elif what == "cash":
+            want = m.cash_balance(w.cash, key)
+        else:  # can_transfer
+            want = m.can_transfer(*key)
+        return want
+
+    def _encumbrance_invariants(self, holdings, got, expiry, today):
         """On the chain's own numbers: pledged <= balance, frozen in force <= balance,
         and the freezes in force of a queue (lapsed ones aside) are a prefix of it:
         queued freezes come into force strictly in registration order."""
-        m = self.model
         for key in holdings:
             balance = got[("holding", key)][0]
             assert got[("pledged", key)] <= balance, ("pledged > balance", key, got[("pledged", key)], balance)
             assert got[("frozen", key)] <= balance, ("frozen > balance", key, got[("frozen", key)], balance)
             ids, flags = got[("queue", key)]
-            live = [flag for fid, flag in zip(ids, flags) if m.freezes[fid].expiry_day >= m.today]
+            live = [flag for fid, flag in zip(ids, flags) if expiry[fid] >= today]
             assert live == sorted(live, reverse=True), ("freeze out of registration order", key, ids, flags)
 
     def _model_invariants(self):
@@ -489,21 +575,32 @@ class RegisterMachine(RuleBasedStateMachine):
         """Everything the last step could have touched, read back in one batch."""
         self._model_invariants()
         cash = sorted(self.touched_cash) if self.world.cash is not None else None
-        got = self._compare(sorted(self.touched_accounts), sorted(self.touched_securities),
-                            sorted(self.touched_holdings), self.previews, today=self._touched_today,
-                            pledges=sorted(self.touched_pledges), freezes=sorted(self.touched_freezes),
-                            instructions=sorted(self.touched_instructions), cash=cash)
-        # no ordinary transfer or settlement takes a holding below what was locked before it
-        for owner, sid, locked in self.guarded:
-            balance = got[("holding", (owner, sid))][0]
-            assert balance >= locked, ("transfer took encumbered units", self.name(owner), sid, balance, locked)
-        if cash is not None:
-            assert got[("escrowed", None)] == got[("register cash", None)]
-        # holdings read back of a touched security add up with the rest of the model
-        for sid in self.touched_securities:
-            supply, count = got[("security", sid)][7], got[("security", sid)][3]
-            assert count <= got[("security", sid)][4], ("holder cap", sid, count)
-            assert supply == sum(h.balance for (o, s), h in self.model.holdings.items() if s == sid)
+        guarded = list(self.guarded)
+        securities = sorted(self.touched_securities)
+        supplies = {sid: sum(h.balance for (o, s), h in self.model.holdings.items() if s == sid)
+                    for sid in securities}
+        step = self.steps
+
+        def then(got):
+            # no ordinary transfer or settlement takes a holding below what was locked before it
+            for owner, sid, locked in guarded:
+                balance = got[("holding", (owner, sid))][0]
+                assert balance >= locked, (f"after step {step}", "transfer took encumbered units",
+                                           self.name(owner), sid, balance, locked)
+            if cash is not None:
+                assert got[("escrowed", None)] == got[("register cash", None)], (
+                    f"after step {step}", "escrowed != the register's cash")
+            # holdings read back of a touched security add up with the rest of the model
+            for sid in securities:
+                supply, count = got[("security", sid)][7], got[("security", sid)][3]
+                assert count <= got[("security", sid)][4], (f"after step {step}", "holder cap", sid, count)
+                assert supply == supplies[sid], (f"after step {step}", "supply", sid, supply, supplies[sid])
+
+        self._compare(sorted(self.touched_accounts), securities,
+                      sorted(self.touched_holdings), self.previews, today=self._touched_today,
+                      pledges=sorted(self.touched_pledges), freezes=sorted(self.touched_freezes),
+                      instructions=sorted(self.touched_instructions), cash=cash, then=then,
+                      listings=sorted(self.touched_listings))
         self.touched_accounts.clear()
         self.touched_securities.clear()
         self.touched_holdings.clear()
@@ -511,6 +608,7 @@ class RegisterMachine(RuleBasedStateMachine):
         self.touched_pledges.clear()
         self.touched_freezes.clear()
         self.touched_instructions.clear()
+        self.touched_listings.clear()
         self.touched_cash.clear()
         self.guarded.clear()
         self._touched_today = False
@@ -526,7 +624,8 @@ class RegisterMachine(RuleBasedStateMachine):
         holdings = [(a, sid) for sid in m.securities for a in self.world.pool + self.crowded.get(sid, [])]
         got = self._compare(self.world.pool + self.fillers_opened, list(m.securities), holdings, [], today=True,
                             pledges=list(m.pledges), freezes=list(m.freezes), instructions=list(m.instructions),
-                            cash=self.world.pool if self.world.cash is not None else None)
+                            cash=self.world.pool if self.world.cash is not None else None,
+                            listings=list(m.listings) + [m.listing_count + 1], counts=True)
         sums: Counter = Counter()
         nonzero: Counter = Counter()
         for (a, sid) in holdings:
@@ -568,7 +667,14 @@ def transfer_turn(self) -> bool:
 
 def encumbrance_turn(self) -> bool:
     """Pledges, freezes and transfer instructions (and the clock among them)."""
-    return self.steps % 3 == 2
+    return self.steps % 3 == 2 and not bidding_turn(self)
+
+
+def bidding_turn(self) -> bool:
+    """One-way bidding (with a cash token): every other encumbrance turn
+    (refund claims and new listings among them; the clock moves by
+    close_listing's `wait` here)."""
+    return self.steps % 6 == 5 and self.world.cash is not None
 
 
 def anything_turn(self) -> bool:
@@ -579,7 +685,8 @@ def clock_turn(self) -> bool:
     """The clock's turn, one choice among the encumbrance steps', or any
     transfer step where no transfer is possible."""
     return (self.steps % 12 == 4 or encumbrance_turn(self)
-            or (transfer_turn(self) and not self._transfer_candidates()))
+            or (transfer_turn(self) and not self._transfer_candidates())
+            or (bidding_turn(self) and not self.model.listings and not self._pool_holdings()))
 
 
 class RegisterRules(RegisterMachine):
@@ -756,6 +863,9 @@ class RegisterRules(RegisterMachine):
         """A day or three, or far enough for freezes to lapse and notice periods
         to end. Near the calendar's horizon the registrar first publishes the
         next year (a long example would otherwise run off it)."""
+        self._advance(days)
+
+    def _advance(self, days):
         m = self.model
         if m.today + days + CALENDAR_MARGIN_DAYS > m.calendar.horizon_day:
             first = m.calendar.horizon_day + 1
@@ -1195,7 +1305,8 @@ class RegisterRules(RegisterMachine):
                      lambda: m.reclaim_lapsed(iid))
         self._touch_instruction(iid)
 
-    @precondition(lambda self: encumbrance_turn(self) and self.world.cash is not None and self.model.instructions)
+    @precondition(lambda self: (encumbrance_turn(self) or bidding_turn(self)) and self.world.cash is not None
+                  and (self.model.instructions or self.model.listings))
     @rule(pick=st.integers(0, 255), who=_names)
     def claim_refund(self, pick, who):
         """A pool account with a refund pulls it (anyone else is refused)."""
@@ -1205,6 +1316,218 @@ class RegisterRules(RegisterMachine):
         note(f"claim refund by {self.name(caller)} ({m.refund_of(w.cash, caller)})")
         self._expect("claim refund", caller, "claim_refund", (w.cash,), lambda: m.claim_refund(caller, w.cash))
         self.touched_cash.add(caller)
+
+    # ------------------------------------------------------------- one-way bidding (单向竞价)
+
+    def _bidder(self, seller, who):
+        """Mostly another active qualified account (three in five), else another
+        active account (one in five), else any other pool account."""
+        active = [a for a in self._pool_addresses(AccountStatus.ACTIVE) if a.lower() != str(seller).lower()]
+        qualified = [a for a in active if self.model.account(a).qualified]
+        if qualified and who % 5 in (1, 2, 3):
+            return qualified[who % len(qualified)]
+        if active and who % 5 == 4:
+            return active[who % len(active)]
+        return self._other(seller, who)
+
+    def _listings(self, *statuses):
+        return [lid for lid, l in self.model.listings.items() if not statuses or l.status in statuses]
+
+    def _touch_listing(self, lid, *others):
+        """A listing, its seller's and best bidder's holdings and cash (and `others`')."""
+        self.touched_listings.add(lid)
+        l = self.model.listings.get(lid)
+        if l is None:
+            return
+        owners = [o for o in (l.seller, l.best_bidder, *others) if str(o).lower() != ZERO_ADDRESS]
+        self._touch(l.id, owners)
+        self.touched_cash.update(owners)
+        if l.best_bidder != ZERO_ADDRESS and l.status == ListingStatus.OPEN:
+            # the sale the close would make, on the new state
+            self.previews.append((l.seller, l.best_bidder, l.id, l.units))
+
+    @precondition(lambda self: (encumbrance_turn(self) or bidding_turn(self)) and self.world.cash is not None
+                  and self._pool_holdings())
+    @rule(pick=st.integers(0, 2**16), part=st.integers(1, 100), reserve=st.integers(1, 2_000),
+          window=st.sampled_from([1, 2, 3, 5, 8, 30, 30, 31, 45, 90] + [-1, 0, 29, 91]),
+          how=st.sampled_from(["ok"] * 8 + ["over", "zero", "no reserve", "no cash"]),
+          bidders=st.integers(0, 3), who=st.integers(0, 255),
+          raises=st.lists(st.integers(0, 300), min_size=3, max_size=3),
+          then=st.sampled_from(["wait", "wait", "close"]))
+    def list_units(self, pick, part, reserve, window, how, bidders, who, raises, then):
+        """A holder lists part of its holding for one-way bidding until
+        `window` days from today, against the cash token; or lists more than it
+        holds, nothing, at no reserve, against a token not accepted, or with a
+        window in the past, too long or (LLC with first refusal) shorter than
+        the notice period. Then `bidders` other pool accounts (from `who` on)
+        bid at once, each raises[i] above the best (or the reserve) (a
+        transaction each; refused for a bidder the transfer rules do not let
+        receive). `then`="close": the fund manager consents (funds), the
+        clock moves to the day after the window and the seller closes."""
+        m, w = self.model, self.world
+        candidates = self._pool_holdings()
+        sid, seller = candidates[pick % len(candidates)]
+        balance = m.balance_of(seller, sid)
+        units = {"over": balance + 1, "zero": 0}.get(how, max(1, balance * part // 100))
+        reserve = 0 if how == "no reserve" else reserve
+        cash = ZERO_ADDRESS if how == "no cash" else w.cash
+        end_day = m.today + window
+        note(f"list {units} of #{sid} by {self.name(seller)}, reserve {reserve}, bids until day {end_day} "
+             f"({window:+d} days){' against no token' if cash == ZERO_ADDRESS else ''}")
+        listed = self._expect("list units", seller, "list_units",
+                              (sid, units, reserve, cash, end_day, doc("listing")),
+                              lambda: m.list_units(seller, sid, units, reserve, cash, end_day)) is None
+        lid = m.listing_count
+        placed = []
+        if listed:
+            for i, raise_by in enumerate(raises[:bidders]):
+                l = m.listings[lid]
+                bidder = self._bidder(seller, who + i)
+                amount = max(l.reserve, l.best_amount + 1) + raise_by
+                note(f"bid {amount} on listing {lid} by {self.name(bidder)} (best {l.best_amount})")
+                self._expect("bid", bidder, "bid", (lid, amount, doc("bid")), lambda: m.bid(bidder, lid, amount))
+                placed.append(bidder)
+            if then == "close":
+                if m.securities[sid].kind >= Kind.LP_FUND:
+                    manager = self.world.issuer_agent
+                    note(f"consent listing {lid} by {self.name(manager)}")
+                    self._expect("consent listing", manager, "consent_listing", (lid, doc("consent")),
+                                 lambda: m.consent_listing(manager, lid))
+                self._advance(m.listings[lid].end_day + 1 - m.today)
+                self._close(lid, seller)
+        self._touch_listing(lid, *placed)
+        self.touched_listings.add(lid + 1)
+
+    @precondition(lambda self: bidding_turn(self) and self.model.listings)
+    @rule(pick=st.integers(0, 255), wrong=st.integers(0, 7).map(lambda i: i == 5))
+    def consent_listing(self, pick, wrong):
+        """The fund manager consents to a fund listing's sale (the seller, or any
+        listing not a fund's, is refused: not its manager; twice: already)."""
+        m = self.model
+        lids = [lid for lid in self._listings(ListingStatus.OPEN)
+                if m.securities[m.listings[lid].id].kind >= Kind.LP_FUND] or list(m.listings)
+        lid = lids[pick % len(lids)]
+        caller = m.listings[lid].seller if wrong else self.world.issuer_agent
+        note(f"consent listing {lid} by {self.name(caller)}")
+        self._expect("consent listing", caller, "consent_listing", (lid, doc("consent")),
+                     lambda: m.consent_listing(caller, lid))
+        self._touch_listing(lid)
+
+    @precondition(lambda self: bidding_turn(self) and self.model.listings)
+    @rule(pick=st.integers(0, 255), who=st.integers(0, 255), raise_by=st.integers(1, 300),
+          how=st.sampled_from(["beat"] * 6 + ["tie", "below reserve", "seller", "reserve"]))
+    def bid(self, pick, who, raise_by, how):
+        """A pool account bids on an open listing: beating the best (or the
+        reserve) by `raise_by`, exactly the best (a tie: the earlier bid keeps
+        it), below the reserve, at the reserve, or the seller bids. The beaten
+        bid is credited for refund; refused bids escrow nothing."""
+        m = self.model
+        lids = ([lid for lid in self._listings(ListingStatus.OPEN) if m.today <= m.listings[lid].end_day]
+                or self._listings(ListingStatus.OPEN) or list(m.listings))
+        lid = lids[pick % len(lids)]
+        l = m.listings[lid]
+        bidder = l.seller if how == "seller" else self._bidder(l.seller, who)
+        floor = max(l.reserve, l.best_amount + 1)
+        amount = {"tie": l.best_amount or l.reserve, "below reserve": l.reserve - 1,
+                  "reserve": l.reserve}.get(how, floor + raise_by - 1)
+        beaten = l.best_bidder
+        note(f"bid {amount} on listing {lid} by {self.name(bidder)} (reserve {l.reserve}, best {l.best_amount} "
+             f"by {self.name(beaten)}, ends day {l.end_day})")
+        self._expect("bid", bidder, "bid", (lid, amount, doc("bid")), lambda: m.bid(bidder, lid, amount))
+        self._touch_listing(lid, bidder, beaten)
+
+    @precondition(lambda self: bidding_turn(self) and self.model.listings)
+    @rule(pick=st.integers(0, 255), who=_names, wait=st.sampled_from(["no", "no", "end", "end", "end", "late"]))
+    def close_listing(self, pick, who, wait):
+        """Anyone closes a listing after its window: the best bid settles under
+        every transfer rule (a freeze, pledge, suspension ... that arrived
+        meanwhile refuses it with its reason), or with no bid or after the
+        settlement days the listing fails and the bid is refunded. `wait`:
+        first move the clock to the day after the window ("end") or past the
+        settlement days ("late") if it is not there yet."""
+        m = self.model
+        open_ = [(lid, m.listings[lid]) for lid in self._listings(ListingStatus.OPEN)]
+        # by preference: a bid to settle now, a window with a bid to wait out, a window to wait
+        # out, any past its window, any open, any
+        lids = ([lid for lid, l in open_ if l.end_day < m.today <= l.end_day + m.LISTING_SETTLEMENT_DAYS
+                 and l.best_amount]
+                or [lid for lid, l in open_ if wait != "no" and m.today <= l.end_day and l.best_amount]
+                or [lid for lid, l in open_ if wait != "no" and m.today <= l.end_day]
+                or [lid for lid, l in open_ if m.today > l.end_day] or [lid for lid, _ in open_]
+                or list(m.listings))
+        lid = lids[pick % len(lids)]
+        l = m.listings[lid]
+        target = {"end": l.end_day + 1, "late": l.end_day + m.LISTING_SETTLEMENT_DAYS + 1}.get(wait, 0)
+        if target > m.today:
+            self._advance(target - m.today)
+        self._close(lid, self.world.by_name[who])
+
+    def _close(self, lid, caller):
+        m = self.model
+        l = m.listings[lid]
+        who = self.name(caller)
+        locked = m._encumbered(l.seller, l.id)
+        note(f"close listing {lid} by {who} (day {m.today}, ends {l.end_day}, best {l.best_amount} "
+             f"by {self.name(l.best_bidder)}, locked {locked}): {m.close_refusal(lid) or 'closes'}")
+        if self._expect("close listing", caller, "close_listing", (lid, doc("close")),
+                        lambda: m.close_listing(lid)) is None:
+            if l.status == ListingStatus.SOLD:  # units moved: none of those locked before
+                self.guarded.append((l.seller, l.id, locked))
+            STATS[f"close listing -> {ListingStatus(l.status).name}"] += 1
+        self._touch_listing(lid)
+
+    @precondition(lambda self: bidding_turn(self) and self.model.listings)
+    @rule(pick=st.integers(0, 255), wrong=st.integers(0, 7).map(lambda i: i == 5))
+    def withdraw_listing(self, pick, wrong):
+        """The seller withdraws an open listing (its best bid refunded); anyone else is refused."""
+        m = self.model
+        lids = self._listings(ListingStatus.OPEN) or list(m.listings)
+        lid = lids[pick % len(lids)]
+        l = m.listings[lid]
+        caller = (l.best_bidder if l.best_bidder != ZERO_ADDRESS else self._other(l.seller, lid)) \
+            if wrong else l.seller
+        note(f"withdraw listing {lid} by {self.name(caller)}")
+        self._expect("withdraw listing", caller, "withdraw_listing", (lid, doc("withdrawal")),
+                     lambda: m.withdraw_listing(caller, lid))
+        self._touch_listing(lid)
+
+    @precondition(lambda self: bidding_turn(self) and self._listings(ListingStatus.OPEN))
+    @rule(pick=st.integers(0, 255), how=st.sampled_from(["freeze", "pledge"]), part=st.integers(1, 100),
+          other=st.integers(0, 255))
+    def encumber_listed_holding(self, pick, how, part, other):
+        """While a listing is open, the court freezes part of the seller's
+        holding (in force at once if it fits) or the seller pledges part of
+        its free balance (accepted at once): the close must then refuse a sale
+        the units no longer cover."""
+        m, w = self.model, self.world
+        lids = [lid for lid in self._listings(ListingStatus.OPEN) if m.listings[lid].best_amount] \
+            or self._listings(ListingStatus.OPEN)
+        l = m.listings[lids[pick % len(lids)]]
+        seller, sid = l.seller, l.id
+        if how == "freeze" and w.court is not None:
+            units = max(1, m.balance_of(seller, sid) * part // 100)
+            day = m.today + 60
+            note(f"freeze {units} of listed #{sid} of {self.name(seller)} until {day}")
+            self._expect("freeze listed", w.court, "freeze", (seller, sid, units, doc("case"), day, doc("ruling")),
+                         lambda: m.freeze(w.court, seller, sid, units, day))
+            for fid in m.freeze_queue.get((seller, sid), []):
+                self._touch_freeze(fid)
+            self.touched_freezes.add(m.freeze_count + 1)
+        else:
+            pledgee = self._other(seller, other)
+            units = max(1, self._free(seller, sid) * part // 100)
+            note(f"pledge {units} of listed #{sid} of {self.name(seller)} to {self.name(pledgee)}")
+            self._expect("pledge listed", seller, "offer_pledge", (sid, pledgee, units, doc("pledge contract")),
+                         lambda: m.offer_pledge(seller, seller, sid, pledgee, units))
+            pid = m.pledge_count
+            if pid in m.pledges and m.pledges[pid].status == PledgeStatus.OFFERED:
+                self._expect("accept pledge", pledgee, "accept_pledge", (pid, doc("acceptance")),
+                             lambda: m.accept_pledge(pledgee, pid))
+            self._touch_pledge(pid)
+            self.touched_pledges.add(pid + 1)
+        self._touch(sid, [seller])
+        self._preview_free_balance(sid, [seller])
+        self._touch_listing(lids[pick % len(lids)])
 
 
 def machine_for(world: World) -> type[RegisterRules]:
