@@ -1,8 +1,9 @@
-"""One-way bidding (单向竞价): what the issue requires of a bid that the contract
-does not do yet (found by the stateful model, regchain.stateful). Strict xfail:
-each test is the spec and turns into a failure (XPASS) once auctions.vy is
-fixed; regchain.model.RegisterModel.bid_refusal mirrors today's contract and
-must then follow the spec too."""
+"""One-way bidding (单向竞价): only qualified buyers bid. Found by the stateful model
+(regchain.stateful): auctions.vy refused an unqualified or unopened bidder only when
+that was the first failing transfer rule, so while an earlier rule failed (security
+suspended, seller's account suspended) such a bid was accepted and its cash escrowed.
+Now the receiver's side is checked on its own (auctions._may_receive, and
+regchain.model.RegisterModel.bid_refusal with it)."""
 
 import ape
 import pytest
@@ -18,12 +19,6 @@ def cash(governance, register, project):
     return token
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "auctions.vy _may_receive refuses a bid only when the receiver's refusal (account, "
-    "qualification, institutional-only) is the FIRST failing rule of ledger._check(seller, "
-    "bidder, ...): while an earlier rule fails (security suspended, seller's account not "
-    "active, calendar not published) an unqualified or unopened bidder's bid is accepted and "
-    "its cash escrowed; the issue says only qualified buyers bid"))
 @pytest.mark.parametrize("meanwhile", ["security suspended", "seller's account suspended"])
 def test_bid__unqualified_bidder_refused_whatever_else_fails(
     register, registrar, alice, bob, carol, open_account, new_security, cash, meanwhile

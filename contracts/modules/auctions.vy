@@ -245,10 +245,11 @@ def _open(listing_id: uint256) -> Listing:
 @view
 def _may_receive(l: Listing, bidder: address) -> (bool, String[64]):
     """
-    @dev The receiver's side of the transfer rules, at bid time (the close
-         re-checks everything): account, qualification, institutional-only.
+    @dev The receiver's side of the transfer rules, at bid time, whatever else
+         fails meanwhile (the close re-checks everything): account open,
+         qualified, institutional-only.
     """
-    code: uint256 = ledger._check(l.seller, bidder, l.id, l.units, calendar._now_view())[0]
-    if code == ledger.R_RECEIVER_ACCOUNT or code == ledger.R_NOT_QUALIFIED or code == ledger.R_INSTITUTIONAL:
+    code: uint256 = ledger._receiver_refusal(bidder, ledger.security_data[l.id])
+    if code != ledger.OK:
         return False, ledger._reason(code)
     return True, ""

@@ -933,6 +933,24 @@ def recover(old_owner: address, new_owner: address, ids: DynArray[uint256, 256],
 
 
 @internal
+@view
+def _receiver_refusal(receiver: address, sec: uint256) -> uint256:
+    """
+    @dev The receiver's side of _check alone (account open, qualified,
+         institutional-only for security word `sec`): a bid is refused for it
+         whatever else fails. _check keeps its own inline copy (hot path).
+    """
+    receiver_data: uint256 = accounts.account_data[receiver]
+    if receiver_data & BYTE_MASK != accounts.ACTIVE:
+        return R_RECEIVER_ACCOUNT
+    if receiver_data & accounts.QUALIFIED_BIT == 0:
+        return R_NOT_QUALIFIED
+    if sec & INSTITUTIONAL_BIT != 0 and (receiver_data >> 8) & BYTE_MASK == accounts.INDIVIDUAL:
+        return R_INSTITUTIONAL
+    return OK
+
+
+@internal
 def _transfer(sender: address, receiver: address, id: uint256, amount: uint256):
     now: uint256 = self._clock_now()
     code: uint256 = 0

@@ -1330,12 +1330,18 @@ class RegisterModel:
         l.consented = True
 
     def bid_refusal(self, bidder, listing_id: int) -> str | None:
-        """The receiver's refusal a bid meets at once: the first failing transfer
-        rule of seller -> bidder, if it is one of BID_REFUSALS (an earlier rule
-        that fails hides it)."""
+        """The receiver's refusal a bid meets at once, whatever else fails meanwhile:
+        account not active, not qualified, an individual on an institutional-only
+        security (BID_REFUSALS, in that order)."""
         l = self.listings[listing_id]
-        reason = self.check_transfer(l.seller, bidder, l.id, l.units)
-        return reason if reason in self.BID_REFUSALS else None
+        to = self.account(bidder)
+        if to.status != AccountStatus.ACTIVE:
+            return Reason.RECEIVER_ACCOUNT
+        if not to.qualified:
+            return Reason.NOT_QUALIFIED
+        if self.securities[l.id].institutional_only and to.investor_class == InvestorClass.INDIVIDUAL:
+            return Reason.INSTITUTIONAL
+        return None
 
     def bid(self, caller, listing_id: int, amount: int) -> None:
         l = self._open_listing(listing_id)
