@@ -174,8 +174,8 @@ def _migrate_cmd(source: Path, report: Path):
             "--network", "ethereum:scratch:node"]
 
 
-def _env():
-    return {**os.environ, "REGCHAIN_OPERATOR_SECRET": SECRET}
+def _env(**extra):
+    return {**os.environ, "REGCHAIN_OPERATOR_SECRET": SECRET, **extra}
 
 
 def _run(source, report):
@@ -216,7 +216,9 @@ def test_migrate__killed_by_signal__rerun_finishes_with_the_clean_state(
     clean_report, clean_state = clean_run
     scratch.start()
     report = tmp_path / "report.json"
-    proc = subprocess.Popen(_migrate_cmd(export, report), cwd=ROOT, env=_env(),
+    # one transaction in flight: a block per transaction, so the kill points are distinct
+    # places in the migration (the default window writes this export in a few blocks)
+    proc = subprocess.Popen(_migrate_cmd(export, report), cwd=ROOT, env=_env(REGCHAIN_MIGRATION_WINDOW="1"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     start = int(_rpc("eth_blockNumber"), 16)
     deadline = time.time() + 120
