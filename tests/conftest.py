@@ -34,6 +34,18 @@ def doc(text: str) -> bytes:
     return keccak(text=text)
 
 
+FREE = "ledger: amount exceeds free balance"
+
+
+def events(receipt, event) -> list[dict]:
+    """The arguments of each `event` log of a receipt."""
+    return [dict(log.event_arguments) for log in receipt.events.filter(event)]
+
+
+def block_time(chain, receipt) -> int:
+    return chain.provider.get_block(receipt.block_number).timestamp
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_revert_traces():
     """ape-foundry renders a full call trace for every revert (~0.3 s each); the tests
@@ -84,6 +96,18 @@ def carol(accounts):
 @pytest.fixture(scope="session")
 def dave(accounts):
     return accounts[7]
+
+
+@pytest.fixture(scope="session")
+def bank(carol):
+    """A pledgee (tests of pledges and freezes): an active, qualified account with no holding."""
+    return carol
+
+
+@pytest.fixture(scope="session")
+def buyer(dave):
+    """A qualified buyer named in an enforcement or a court-ordered transfer (no holding)."""
+    return dave
 
 
 @pytest.fixture(scope="session")

@@ -6,22 +6,10 @@ neither pledged units nor units of an earlier-ranking freeze."""
 
 import ape
 import pytest
-from conftest import doc
+from conftest import FREE, block_time, doc, events
 
 from regchain.constants import MAX_FREEZES, FreezeStatus
 
-FREE = "ledger: amount exceeds free balance"
-
-
-@pytest.fixture(scope="module")
-def bank(carol):
-    return carol
-
-
-@pytest.fixture(scope="module")
-def buyer(dave):
-    """The account a court names in a court-ordered transfer (qualified, no holding)."""
-    return dave
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -30,14 +18,6 @@ def sid(register, alice, bob, bank, buyer, open_account, new_security):
     for who in (alice, bob, bank, buyer):
         open_account(who)
     return new_security([(alice, 1000), (bob, 1000)])
-
-
-def events(receipt, event):
-    return [dict(log.event_arguments) for log in receipt.events.filter(event)]
-
-
-def block_time(chain, receipt) -> int:
-    return chain.provider.get_block(receipt.block_number).timestamp
 
 
 def freeze(register, court, owner, sid, units, days=30, case="case"):

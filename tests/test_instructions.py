@@ -8,7 +8,7 @@ refunds. Every cash-moving step is followed by the escrow invariant
 
 import ape
 import pytest
-from conftest import doc
+from conftest import doc, events
 
 from regchain.constants import (
     COURT_NOTICE_DAYS,
@@ -81,10 +81,6 @@ def _securities(llc, fund, cash, advance_days):
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def events(receipt, event):
-    return [dict(log.event_arguments) for log in receipt.events.filter(event)]
 
 
 def one(receipt, event):

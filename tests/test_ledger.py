@@ -10,7 +10,7 @@ import ape
 import pytest
 from eth_utils import to_checksum_address
 
-from conftest import CALENDAR_AHEAD_DAYS, doc
+from conftest import CALENDAR_AHEAD_DAYS, doc, events
 from regchain import calendar as cal
 from regchain.constants import (
     AMOUNT_MAX, HOLDER_CAP, HOLDING_PERIOD_TRADING_DAYS, MAX_BATCH, TRANSFER_REASONS,
@@ -68,10 +68,6 @@ def _waive_first_refusal(register, sid, registrar):
 @pytest.fixture(scope="module", autouse=True)
 def _module_state(crowd, jsc, llc, full_llc):
     """Set every module fixture up before the first test, so ape snapshots the module once."""
-
-
-def events(receipt, event):
-    return [dict(log.event_arguments) for log in receipt.events.filter(event)]
 
 
 def refused(register, sender, receiver, sid, amount, reason, caller=None):

@@ -7,30 +7,17 @@ and recovery carrying pledges with the holding."""
 
 import ape
 import pytest
-from conftest import doc
+from conftest import FREE, block_time, doc, events
 from eth_utils import to_checksum_address
 
 from regchain.constants import MAX_PLEDGES, MAX_RECOVER_ENCUMBERED, AccountStatus, Kind, PledgeStatus
 
 ZERO = "0x0000000000000000000000000000000000000000"
 NEW_KEY = "0x000000000000000000000000000000000000bEEF"  # a recovery target with no account
-FREE = "ledger: amount exceeds free balance"
 
 
 def wallet(i: int) -> str:
     return to_checksum_address("0x" + (0x91ED_0000 + i).to_bytes(20, "big").hex())
-
-
-@pytest.fixture(scope="module")
-def bank(carol):
-    """The pledgee: an active, qualified account with no holding."""
-    return carol
-
-
-@pytest.fixture(scope="module")
-def buyer(dave):
-    """A qualified buyer named in an enforcement."""
-    return dave
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +57,6 @@ def pledged_ids(register, registrar, alice, bank, sid, today):
 @pytest.fixture(scope="module", autouse=True)
 def _module_state(sid, full_llc, pledged_ids):
     """Set the module fixtures up before the first test, so ape snapshots them once."""
-
-
-def events(receipt, event):
-    return [dict(log.event_arguments) for log in receipt.events.filter(event)]
-
-
-def block_time(chain, receipt) -> int:
-    return chain.provider.get_block(receipt.block_number).timestamp
 
 
 def offer(register, pledgor, pledgee, sid, units, label="pledge contract"):
