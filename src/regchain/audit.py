@@ -4,7 +4,7 @@
     diffs = verify_report(report, state, reader)
 
 ``reader`` is anything with ``read(fn, args_list) -> list`` doing batched eth_calls with
-the suite's merged ABI (``regchain.migrate.Chain(register, None)``). Every record the
+the suite's merged ABI and ``storage(slots) -> list[int]`` (``regchain.migrate.Chain``). Every record the
 rebuild knows is read back: globals, securities, accounts, holdings (acquisition day via
 the chain's ``trading_day_number_of_day``), insider quotas, roles, allowances, operators,
 pledges (record, rank order per holding, pledged balance), freezes (record, queue,
@@ -52,7 +52,7 @@ def security_data_slot(reader, sids: list[int], views: list) -> int | None:
     """The slot of ledger.security_data, found from up to three securities' words."""
     cands = list(SLOT_SEARCH)
     for sid, view in list(zip(sids, views))[:3]:
-        words = _storage(reader, [security_word_slot(sid, c) for c in cands])
+        words = reader.storage([security_word_slot(sid, c) for c in cands])
         cands = [c for c, w in zip(cands, words) if _fields(w) == tuple(view[:4])]
         if len(cands) <= 1:
             break
@@ -69,19 +69,6 @@ def terms_word(terms: dict, kind: int) -> int:
     if word or kind >= LP_FUND:
         word |= RESTRICTED_BIT
     return word
-
-
-def _storage(reader, slots: list[int]) -> list[int]:
-    """Storage words of the register, batched (reader.storage if it has one, else its web3)."""
-    if hasattr(reader, "storage"):
-        return reader.storage(slots)
-    w3, address, out = reader.w3, reader.contract.address, []
-    for start in range(0, len(slots), 200):
-        with w3.batch_requests() as batch:
-            for slot in slots[start:start + 200]:
-                batch.add(w3.eth.get_storage_at(address, slot))
-            out.extend(int.from_bytes(bytes(v), "big") for v in batch.execute())
-    return out
 
 
 def _token_balances(reader, tokens: list[str]) -> list[int] | None:
@@ -170,7 +157,7 @@ def compare(state: State, reader) -> list[str]:
     base = security_data_slot(reader, sids, views) if sids else None
     if sids and base is None:
         diffs.append("transfer terms: no storage slot holds the security words (security() and storage disagree)")
-    words = _storage(reader, [security_word_slot(sid, base) for sid in sids]) if base is not None else []
+    words = reader.storage([security_word_slot(sid, base) for sid in sids]) if base is not None else []
     for sid, view, word in zip(sids, views, words):
         if _fields(word) != tuple(view[:4]):
             diffs.append(f"transfer terms of {sid}: the security word in slot {base} disagrees with security()")

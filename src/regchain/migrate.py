@@ -242,14 +242,7 @@ class Chain:
         # no sender: a read-only chain (the audit), which never takes the fast write path
         self.sender_address = (None if sender is None
                                else to_checksum_address(str(getattr(sender, "address", sender))))
-        self.sent = 0
-        self.queue: list[tuple[str, bytes, int]] = []
-        self.window = _window()
-        self.nonces: dict[str, int] = {}  # nonce of each transaction in flight
-        self.nonce_floor = 0  # the sender's nonce after our last mined transaction
-        self.gas: dict[str, int] = {}
-        self.seconds: dict[str, float] = {}  # time spent sending, per function
-        self.progress = progress
+        self._start(progress)
         abi = [item.model_dump(mode="json", by_alias=True) for item in register.contract_type.abi]
         uri = getattr(ape_chain.provider, "http_uri", None) or getattr(ape_chain.provider, "uri", None)
         self.lean = (None if fast is False or sender is None
@@ -269,18 +262,22 @@ class Chain:
         self = cls.__new__(cls)
         self.register = None
         self.sender = self.sender_address = to_checksum_address(sender_address)
-        self.sent = 0
-        self.queue = []
-        self.window = _window()
-        self.nonces = {}
-        self.nonce_floor = 0
-        self.gas = {}
-        self.seconds = {}
-        self.progress = progress
+        self._start(progress)
         self.lean = lean_backend(uri, address, self.sender_address, abi)
         if self.lean is None:
             raise MigrationError(f"{self.sender_address} is not an unlocked account of the node at {uri}")
         return self
+
+    def _start(self, progress: Callable | None) -> None:
+        """The counters and the queue, empty (both constructors)."""
+        self.sent = 0
+        self.queue: list[tuple[str, bytes, int]] = []  # (function, calldata, gas limit)
+        self.window = _window()
+        self.nonces: dict[str, int] = {}  # nonce of each transaction in flight
+        self.nonce_floor = 0  # the sender's nonce after our last mined transaction
+        self.gas: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}  # time spent sending, per function
+        self.progress = progress
 
     @property
     def fast(self) -> bool:
@@ -397,10 +394,14 @@ class Chain:
             if failed is None and int(receipt["status"], 16) != 1:
                 failed = (fn, data, receipt)
         if failed is not None:
-            fn, data, receipt = failed
-            reason = self.lean._revert_reason(self.sender_address, data)
-            raise MigrationError(f"{fn} reverted: {reason or 'no reason given'} "
-                                 f"(transaction {receipt.get('transactionHash')})")
+            raise self._reverted(*failed)
+
+    def _reverted(self, fn: str, data: bytes, receipt: dict) -> MigrationError:
+        """The error of a mined transaction that failed, with the reason eth_call gives now
+        (the state the transaction ran on, unless later ones of its window changed it)."""
+        reason = self.lean._revert_reason(self.sender_address, data)
+        return MigrationError(f"{fn} reverted: {reason or 'no reason given'} "
+                              f"(transaction {receipt.get('transactionHash')})")
 
     def _submit(self, rpc, queue: list[tuple[str, bytes, int]]) -> list[str]:
         """eth_sendTransaction for each queued call, in JSON-RPC batches, with nonces
@@ -539,10 +540,7 @@ class Chain:
         except OSError as exc:
             raise MigrationError(f"{fn}: the node stopped answering ({exc})") from None
         if int(receipt["status"], 16) != 1:
-            # the state is as it was before the transaction: eth_call says why
-            reason = self.lean._revert_reason(self.sender_address, data)
-            raise MigrationError(f"{fn} reverted: {reason or 'no reason given'} "
-                                 f"(transaction {receipt.get('transactionHash')})")
+            raise self._reverted(fn, data, receipt)
         return int(receipt["gasUsed"], 16)
 
 
