@@ -74,6 +74,34 @@ def test_write__second_run__sends_nothing_and_reports_the_same(register, registr
     assert json.dumps(migrate.fill_report(cleaned, plan, rec["token_ids"], rec), sort_keys=True) == first
 
 
+def test_write__a_killed_runs_transaction_left_in_the_pool__is_mined_not_sent_again(
+    register, registrar, cleaned, plan
+):
+    """A run killed while it drove the mining leaves automining off and its window in the
+    pool; the next run sees that window on chain before it reads (once seen in CI: the
+    re-run registered a security again and reverted)."""
+    import dataclasses
+
+    # the killed run had opened every account (so nothing the re-run sends precedes its reads
+    # of the securities) and sent its first registration
+    migrate.write(dataclasses.replace(cleaned, securities=[]), plan, migrate.Chain(register, registrar))
+    left = migrate.Chain(register, registrar)
+    rpc = left.lean.rpc
+    sec = cleaned.securities[0]
+    left.post("register_security", migrate.code_hash(sec.code), int(sec.kind), sec.unit_scale, sec.total,
+              migrate.source_doc(cleaned))
+    rpc.call("evm_setAutomine", [False])
+    try:
+        left._submit(rpc, left.queue)  # sent, not mined: then the process dies
+        assert register.security_id(migrate.code_hash(sec.code)) == 0
+        stats = migrate.write(cleaned, plan, migrate.Chain(register, registrar))
+        assert rpc.call("anvil_getAutomine") is True
+    finally:
+        rpc.call("evm_setAutomine", [True])
+    assert stats.securities_registered == len(cleaned.securities) - 1
+    assert migrate.reconcile(cleaned, plan, migrate.Chain(register, registrar))["mismatches"] == []
+
+
 def test_plan__merged_duplicate_identity__gets_one_address(cleaned, plan):
     merged = [a for a in cleaned.accounts if a.merged]
     assert merged, "the generator mixes in duplicate persons"

@@ -354,7 +354,7 @@ class Chain:
         rpc = self.lean.rpc
         try:
             automine = self._automine(rpc)  # None: not an anvil
-            drive = automine is not None and os.environ.get("REGCHAIN_MIGRATION_MINE", "1") != "0"
+            drive = _drives(automine)
             limit = restore_limit = None
             if drive:
                 # fewer, fuller blocks: the block gas limit is raised while we mine
@@ -402,6 +402,31 @@ class Chain:
         reason = self.lean._revert_reason(self.sender_address, data)
         return MigrationError(f"{fn} reverted: {reason or 'no reason given'} "
                               f"(transaction {receipt.get('transactionHash')})")
+
+    def settle(self) -> None:
+        """Wait until what this sender left in the node's pool is mined (a killed run's
+        window), so that the reads of a run see it and do not queue it again; on an anvil
+        the migration drives, mine it."""
+        if self.lean is None:
+            return
+        from regchain.lean import RpcError
+
+        rpc = self.lean.rpc
+        started = time.monotonic()
+        try:
+            while self._pending_nonce(rpc) > int(rpc.call("eth_getTransactionCount",
+                                                          [self.sender_address, "latest"]), 16):
+                if _drives(self._automine(rpc)):
+                    self._mine_pending(rpc)
+                elif time.monotonic() - started > RECEIPT_TIMEOUT_S:
+                    raise MigrationError(f"transactions of {self.sender_address} wait in the node's pool "
+                                         f"and were not mined within {RECEIPT_TIMEOUT_S:.0f}s")
+                else:
+                    time.sleep(0.1)
+        except RpcError as exc:
+            raise MigrationError(f"the node refused a request: {exc}") from None
+        except OSError as exc:
+            raise MigrationError(f"the node stopped answering ({exc})") from None
 
     def _submit(self, rpc, queue: list[tuple[str, bytes, int]]) -> list[str]:
         """eth_sendTransaction for each queued call, in JSON-RPC batches, with nonces
@@ -544,6 +569,12 @@ class Chain:
         return int(receipt["gasUsed"], 16)
 
 
+def _drives(automine: bool | None) -> bool:
+    """Whether the migration mines the node itself: an anvil (it answers anvil_getAutomine),
+    unless REGCHAIN_MIGRATION_MINE=0."""
+    return automine is not None and os.environ.get("REGCHAIN_MIGRATION_MINE", "1") != "0"
+
+
 def _window() -> int:
     """Transactions in flight: WINDOW, or $REGCHAIN_MIGRATION_WINDOW (1 sends one at a time:
     the fault tests use small windows to stop the migration at many distinct blocks)."""
@@ -659,6 +690,7 @@ def write(result: CleanResult, plan: Plan, chain: Chain, *, utc_offset_s: int = 
     of it was written, and sealing checks its total on chain."""
     stats = WriteStats()
     doc = source_doc(result)
+    chain.settle()  # a killed run's transactions still in the pool are on chain before we read
 
     # accounts
     numbers = [a.account_no for a in result.accounts]
