@@ -2,8 +2,9 @@
 """
 @title AdminDesk
 @notice Administration of the register: governance and roles, the trading
-        calendar and pause, investor accounts, and the migration's batch of
-        holdings of several pending securities (register_holdings_many).
+        calendar and pause, investor accounts, and the holdings of initial
+        registration (register_holdings, and the migration's batches across
+        pending securities, register_holdings_many).
 @dev Runs only by DELEGATECALL from Register, on Register's storage (same
      modules, same order, same layout). Called directly it acts on its own
      empty storage, which nothing reads. Selectors it does not serve go on to
@@ -56,8 +57,10 @@ exports: (
     accounts.reactivate_account,
     accounts.close_account,
     accounts.set_qualified,
-    # migration: holdings of several pending securities in one batch (IssuanceDesk,
-    # which serves the rest of initial registration, has no room for it)
+    # initial registration of holdings, of one security or (migration) of several
+    # in one batch (IssuanceDesk, which serves the rest of initial registration,
+    # has no room for them)
+    ledger.register_holdings,
     ledger.register_holdings_many,
 )
 

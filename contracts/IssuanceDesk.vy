@@ -2,7 +2,7 @@
 """
 @title IssuanceDesk
 @notice Corporate actions on the register: registering and sealing
-        securities, initial registration of holdings, capital increases and
+        securities (their holdings are written on AdminDesk), capital increases and
         decreases, paid-in capital, lock-ups, insiders, register-closing
         windows, status changes and lost-key recovery.
 @dev Runs only by DELEGATECALL from Register (through AdminDesk), on
@@ -38,7 +38,6 @@ exports: (
     calendar.TIME_UNIT,
     calendar.UTC_OFFSET,
     ledger.register_security,
-    ledger.register_holdings,
     ledger.seal_security,
     ledger.set_security_status,
     ledger.increase_capital,

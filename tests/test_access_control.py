@@ -7,7 +7,7 @@ import ape
 import pytest
 
 from conftest import doc
-from regchain.constants import InvestorClass, Kind, Role, SecurityRole
+from regchain.constants import InvestorClass, Kind, Role, SecurityRole, holding_words
 
 FRESH = "0x00000000000000000000000000000000000ACC55"  # an address with no account
 
@@ -72,7 +72,8 @@ def _calls(register, c, alice, bob, carol):
         # security manager
         "register_security": ((doc("access-code"), Kind.JSC, 0, 100, d), NOT_SECURITY_MANAGER),
         "register_holdings": ((c["empty"], [(alice.address, 10, 10, today, 0, False)], d), NOT_SECURITY_MANAGER),
-        "register_holdings_many": (([(c["empty"], alice.address, 10, 10, today, 0, False)], d), NOT_SECURITY_MANAGER),
+        "register_holdings_many": (([holding_words(c["empty"], alice.address, 10, 10, today)], d),
+                                   NOT_SECURITY_MANAGER),
         "seal_security": ((c["full"], d), NOT_SECURITY_MANAGER),
         "set_security_status": ((jsc, 3, d), NOT_SECURITY_MANAGER),
         "increase_capital": ((jsc, [(alice.address, 10, 10)], d), NOT_SECURITY_MANAGER),

@@ -14,7 +14,7 @@ from conftest import CALENDAR_AHEAD_DAYS, doc, events
 from regchain import calendar as cal
 from regchain.constants import (
     AMOUNT_MAX, HOLDER_CAP, HOLDING_PERIOD_TRADING_DAYS, MAX_BATCH, TRANSFER_REASONS,
-    AccountStatus, Kind, SecurityStatus,
+    AccountStatus, Kind, SecurityStatus, holding_words,
 )
 
 ZERO = "0x0000000000000000000000000000000000000000"
@@ -319,16 +319,24 @@ def test_register_holdings__unknown_security__reverts(register, registrar, jsc, 
 # ------------------------------------------------------------ register_holdings_many
 # The migration's batch of holdings of several pending securities: each item as
 # register_holdings writes it (same rules, same events), a HoldingsRegistered per run
-# of consecutive items of one security.
+# of consecutive items of one security. Items are HoldingWords (key, terms), built
+# from (id, holder, units, paid, acquired_day, lock_until_day, insider).
 
 
-def _without_id(rows):
-    return [(r[0], *r[2:]) for r in rows]
+def words(items):
+    """HoldingWords of (id, holder, units, paid, acquired_day, lock_until_day, insider) items."""
+    return [holding_words(*item) for item in items]
+
+
+def raw_words(sid, holder, units, paid, acquired_day, lock_until_day, insider):
+    """HoldingWords built without holding_words' range checks: a term too wide for its
+    field spills into the next field or above bit 240."""
+    key = (int(holder, 16) << 96) | sid
+    return key, units | (paid << 96) | (acquired_day << 192) | (lock_until_day << 216) | (int(insider) << 240)
 
 
 def _many(sid_of, rows):
-    """HoldingOf items: (id, holder, units, paid, acquired_day, lock_until_day, insider)."""
-    return [(sid_of[key],) + tuple(item) for key, item in rows]
+    return words([(sid_of[key],) + tuple(item) for key, item in rows])
 
 
 def _effects(register, receipt, sids, holders):
@@ -381,7 +389,7 @@ def test_register_holdings_many__interleaved_securities__each_run_logged_and_all
     rows = [(0, w[0], 10), (1, w[0], 10), (0, w[1], 20), (2, w[2], 5), (1, w[1], 20), (0, w[2], 30)]
     batch = [(s[k], who, units, units, today - 60, 0, False) for k, who, units in rows]
 
-    receipt = register.register_holdings_many(batch, doc("holdings"), sender=registrar)
+    receipt = register.register_holdings_many(words(batch), doc("holdings"), sender=registrar)
 
     assert [(e["id"], e["holdings"], e["units"]) for e in events(receipt, register.HoldingsRegistered)] == [
         (s[k], 1, units) for k, _, units in rows]
@@ -397,7 +405,8 @@ def test_register_holdings_many__continues_a_security_of_an_earlier_batch(
 ):
     sid = pending(Kind.JSC, 1000)
     register.register_holdings(sid, [(alice.address, 600, 600, today, 0, False)], doc("h1"), sender=registrar)
-    register.register_holdings_many([(sid, bob.address, 400, 400, today, 0, False)], doc("h2"), sender=registrar)
+    register.register_holdings_many(words([(sid, bob.address, 400, 400, today, 0, False)]), doc("h2"),
+                                    sender=registrar)
 
     assert (register.totalSupply(sid), register.holder_count(sid)) == (1000, 2)
 
@@ -405,17 +414,17 @@ def test_register_holdings_many__continues_a_security_of_an_earlier_batch(
 @pytest.mark.parametrize(
     "which,reason",
     [("unknown", "ledger: unknown security"), ("zero", "ledger: unknown security"),
-     ("huge", "ledger: unknown security"), ("sealed", "ledger: security already sealed")],
+     ("sealed", "ledger: security already sealed")],
 )
 def test_register_holdings_many__item_of_an_unknown_or_sealed_security__reverts_whole_batch(
     register, registrar, jsc, alice, bob, today, pending, which, reason
 ):
     sid = pending()
-    bad = {"unknown": 10_000, "zero": 0, "huge": 2**96 + sid, "sealed": jsc}[which]
+    bad = {"unknown": 10_000, "zero": 0, "sealed": jsc}[which]
     batch = [(sid, alice.address, 10, 10, today, 0, False), (bad, bob.address, 10, 10, today, 0, False)]
 
     with ape.reverts(reason):
-        register.register_holdings_many.call(batch, doc("h"), sender=registrar)
+        register.register_holdings_many.call(words(batch), doc("h"), sender=registrar)
 
 
 def test_register_holdings_many__holder_twice_in_one_security__reverts(
@@ -425,10 +434,10 @@ def test_register_holdings_many__holder_twice_in_one_security__reverts(
     batch = [(s1, alice.address, 10, 10, today, 0, False), (s2, alice.address, 10, 10, today, 0, False),
              (s1, bob.address, 10, 10, today, 0, False), (s1, alice.address, 10, 10, today, 0, False)]
     with ape.reverts("ledger: holding already registered"):
-        register.register_holdings_many.call(batch, doc("h"), sender=registrar)
+        register.register_holdings_many.call(words(batch), doc("h"), sender=registrar)
 
     # the same holder in two securities is two holdings
-    register.register_holdings_many(batch[:3], doc("h"), sender=registrar)
+    register.register_holdings_many(words(batch[:3]), doc("h"), sender=registrar)
     assert (register.balanceOf(alice, s1), register.balanceOf(alice, s2)) == (10, 10)
 
 
@@ -439,7 +448,7 @@ def test_register_holdings_many__exceeds_declared_total_over_two_runs__reverts(
     batch = [(s1, alice.address, 60, 60, today, 0, False), (s2, alice.address, 10, 10, today, 0, False),
              (s1, bob.address, 41, 41, today, 0, False)]
     with ape.reverts("ledger: exceeds declared total"):
-        register.register_holdings_many.call(batch, doc("h"), sender=registrar)
+        register.register_holdings_many.call(words(batch), doc("h"), sender=registrar)
 
 
 def test_register_holdings_many__llc_cap_over_two_runs__reverts(
@@ -448,11 +457,11 @@ def test_register_holdings_many__llc_cap_over_two_runs__reverts(
     llc, other = pending(Kind.LLC), pending()
     batch = ([(llc, w, 1, 1, today, 0, False) for w in crowd[:30]] + [(other, crowd[0], 1, 1, today, 0, False)]
              + [(llc, w, 1, 1, today, 0, False) for w in crowd[30:50]])
-    register.register_holdings_many.call(batch, doc("h"), sender=registrar)  # 50: the cap, accepted
+    register.register_holdings_many.call(words(batch), doc("h"), sender=registrar)  # 50: the cap, accepted
 
     with ape.reverts("ledger: holder cap reached"):
         # .call: see test_register_holdings__llc_51_in_one_batch__reverts
-        register.register_holdings_many.call(batch + [(llc, crowd[50], 1, 1, today, 0, False)], doc("h"),
+        register.register_holdings_many.call(words(batch + [(llc, crowd[50], 1, 1, today, 0, False)]), doc("h"),
                                              sender=registrar)
 
 
@@ -463,12 +472,15 @@ def test_register_holdings_many__llc_cap_over_two_runs__reverts(
         (("alice", 10, 10, 1, 0, False), "ledger: acquired in the future"),
         (("zero", 10, 10, 0, 0, False), "ledger: zero address"),
         (("alice", 0, 0, 0, 0, False), "ledger: zero amount"),
-        (("alice", AMOUNT_MAX + 1, 0, 0, 0, False), "ledger: amount too large"),
-        (("alice", 10, 10, 0, 2**24, False), "ledger: day out of range"),
+        # units of 2**96 spill into paid (then paid 1 > units 0)
+        (("alice", AMOUNT_MAX + 1, 0, 0, 0, False), "ledger: zero amount"),
+        # a lock-up day of 2**25 spills above the insider bit: rejected
+        (("alice", 10, 10, 0, 2**25, False), "ledger: holding terms out of range"),
+        (("alice", 10, 10, 0, 0, 2), "ledger: holding terms out of range"),
         (("outsider", 10, 10, 0, 0, False), "ledger: holder account not active"),
     ],
-    ids=["paid-exceeds-units", "acquired-tomorrow", "zero-address", "zero-units", "units-too-large", "lock-day",
-         "no-account"],
+    ids=["paid-exceeds-units", "acquired-tomorrow", "zero-address", "zero-units", "units-spill", "lock-day-spill",
+         "bit-241", "no-account"],
 )
 def test_register_holdings_many__invalid_item__reverts(
     register, registrar, jsc, alice, bob, outsider, today, pending, item, reason
@@ -476,7 +488,8 @@ def test_register_holdings_many__invalid_item__reverts(
     s1, s2 = pending(), pending(Kind.LLC)
     who, units, paid, day_offset, lock, insider = item
     holder = {"zero": ZERO, "alice": alice.address, "outsider": outsider.address}[who]
-    batch = [(s1, bob.address, 10, 10, today, 0, False), (s2, holder, units, paid, today + day_offset, lock, insider)]
+    batch = [holding_words(s1, bob.address, 10, 10, today, 0, False),
+             raw_words(s2, holder, units, paid, today + day_offset, lock, insider)]
 
     with ape.reverts(reason):
         register.register_holdings_many.call(batch, doc("h"), sender=registrar)
@@ -486,8 +499,8 @@ def test_register_holdings_many__batch_too_large__reverts(register, registrar, c
     s1, s2 = pending(), pending()
     batch = [(s1, w, 1, 1, today, 0, False) for w in crowd] + [(s2, alice.address, 1, 1, today, 0, False)]
     with ape.reverts("ledger: batch too large"):
-        register.register_holdings_many.call(batch, doc("h"), sender=registrar)  # .call: see above
-    register.register_holdings_many.call(batch[:MAX_BATCH], doc("h"), sender=registrar)  # MAX_BATCH: accepted
+        register.register_holdings_many.call(words(batch), doc("h"), sender=registrar)  # .call: see above
+    register.register_holdings_many.call(words(batch[:MAX_BATCH]), doc("h"), sender=registrar)  # MAX_BATCH: accepted
 
 
 def test_register_holdings_many__empty_batch__reverts(register, registrar, jsc):
@@ -499,7 +512,8 @@ def test_register_holdings_many__paused__reverts(register, registrar, governance
     sid = pending()
     register.pause(doc("halt"), sender=governance)
     with ape.reverts("ledger: paused"):
-        register.register_holdings_many.call([(sid, alice.address, 1, 1, today, 0, False)], doc("h"), sender=registrar)
+        register.register_holdings_many.call(words([(sid, alice.address, 1, 1, today, 0, False)]), doc("h"),
+                                             sender=registrar)
 
 
 # ------------------------------------------------------------------------------ seal

@@ -30,7 +30,7 @@ from eth_utils import keccak, to_checksum_address
 
 from regchain import calendar as cal
 from regchain.constants import (
-    AMOUNT_MAX, MAX_IMPORT, MAX_RECOVER_ENCUMBERED, InvestorClass, Kind, Role, SecurityRole,
+    AMOUNT_MAX, MAX_IMPORT, MAX_RECOVER_ENCUMBERED, InvestorClass, Kind, Role, SecurityRole, holding_words,
 )
 from regchain.lean import AnvilBackend, RpcError, SuiteAbi, decode_revert
 
@@ -170,8 +170,10 @@ def plausible_struct(w, fn: str, components):
             out.append(w["outsider"])
         elif name == "pledgee":
             out.append(w["bank"])
-        elif name == "id":  # register_holdings_many's item
-            out.append(w["pending"])
+        elif name == "key":  # register_holdings_many's item (HoldingWords): alice's holding
+            out.append(holding_words(w["pending"], w["alice"], 1, 1, w["today"] - 10)[0])
+        elif name == "terms":
+            out.append(holding_words(w["pending"], w["alice"], 1, 1, w["today"] - 10)[1])
         elif name == "acquired_day":
             out.append(w["today"] - 10)
         elif name == "registered_at":
@@ -628,25 +630,15 @@ EDGE_EXPECTED = {
     ('register_holdings', 'id=max'): 'ledger: unknown security',
     ('register_holdings', 'id=unknown'): 'ledger: unknown security',
     ('register_holdings', 'plausible'): 'ledger: holding already registered',
-    ('register_holdings_many', 'batch=acquired_day=0'): 'ledger: holding already registered',
-    ('register_holdings_many', 'batch=acquired_day=2**96'): 'ledger: acquired in the future',
-    ('register_holdings_many', 'batch=acquired_day=max'): 'ledger: acquired in the future',
     ('register_holdings_many', 'batch=empty'): 'ledger: empty batch',
-    ('register_holdings_many', 'batch=holder=sender'): 'ledger: holder account not active',
-    ('register_holdings_many', 'batch=holder=zero'): 'ledger: zero address',
-    ('register_holdings_many', 'batch=id=0'): 'ledger: unknown security',
-    ('register_holdings_many', 'batch=id=2**96'): 'ledger: unknown security',
-    ('register_holdings_many', 'batch=id=max'): 'ledger: unknown security',
-    ('register_holdings_many', 'batch=lock_until_day=0'): 'ledger: holding already registered',
-    ('register_holdings_many', 'batch=lock_until_day=2**96'): 'ledger: day out of range',
-    ('register_holdings_many', 'batch=lock_until_day=max'): 'ledger: day out of range',
+    # HoldingWords: key = holder << 96 | id (0 and 2**96: id 0), terms = units | paid << 96 | ...
+    ('register_holdings_many', 'batch=key=0'): 'ledger: unknown security',
+    ('register_holdings_many', 'batch=key=2**96'): 'ledger: unknown security',
+    ('register_holdings_many', 'batch=key=max'): 'ledger: unknown security',
     ('register_holdings_many', 'batch=over_batch'): 'ledger: batch too large',
-    ('register_holdings_many', 'batch=paid=0'): 'ledger: holding already registered',
-    ('register_holdings_many', 'batch=paid=2**96'): 'ledger: paid exceeds units',
-    ('register_holdings_many', 'batch=paid=max'): 'ledger: paid exceeds units',
-    ('register_holdings_many', 'batch=units=0'): 'ledger: zero amount',
-    ('register_holdings_many', 'batch=units=2**96'): 'ledger: amount too large',
-    ('register_holdings_many', 'batch=units=max'): 'ledger: amount too large',
+    ('register_holdings_many', 'batch=terms=0'): 'ledger: zero amount',
+    ('register_holdings_many', 'batch=terms=2**96'): 'ledger: zero amount',
+    ('register_holdings_many', 'batch=terms=max'): 'ledger: acquired in the future',
     ('register_holdings_many', 'doc=zero'): 'ledger: holding already registered',
     ('register_holdings_many', 'plausible'): 'ledger: holding already registered',
     ('register_pledge', 'id=0'): 'pledges: unknown security',
@@ -983,7 +975,8 @@ def worst_cases(backend: AnvilBackend, gov: str, registrar: str, court: str, ali
             many.append(call("security_id", code))
         gas["register_holdings_many (200 securities, insiders, lock-ups, 200 days)"] = send(
             registrar, "register_holdings_many",
-            [(s, lost, 100, 100, today - 1 - i, today + 400, True) for i, s in enumerate(many)], h("holdings"))
+            [holding_words(s, lost, 100, 100, today - 1 - i, today + 400, True) for i, s in enumerate(many)],
+            h("holdings"))
         for s in many:
             send(registrar, "seal_security", s, h("seal"))
 

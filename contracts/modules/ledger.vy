@@ -70,6 +70,9 @@ INSIDER_BIT: constant(uint256) = 1 << 240
 # set while the holding carries pledges or freezes (encumbrances.vy)
 ENCUMBERED_BIT: constant(uint256) = 1 << 241
 
+# supply word: units in issue below, the declared total from this bit
+DECLARED_SHIFT: constant(uint256) = 96
+
 # security word
 KIND_SHIFT: constant(uint256) = 8
 SCALE_SHIFT: constant(uint256) = 16
@@ -124,15 +127,16 @@ struct Issuance:
     insider: bool
 
 
-# One holding of register_holdings_many: an Issuance with its security id.
-struct HoldingOf:
-    id: uint256
-    holder: address
-    units: uint256
-    paid: uint256
-    acquired_day: uint256
-    lock_until_day: uint256
-    insider: bool
+# One holding of register_holdings_many: an Issuance with its security id, in
+# two words (a migration writes 150,000 of them; seven ABI words each made the
+# calldata alone ~1,300 gas a holding):
+#   key   = holder << 96 | security id (the holding's key, see _key)
+#   terms = units | paid << 96 | acquired_day << 192 | lock_until_day << 216
+#           | insider << 240, every other bit zero
+# (regchain.constants.holding_words builds them).
+struct HoldingWords:
+    key: uint256
+    terms: uint256
 
 
 struct Subscription:
@@ -172,10 +176,12 @@ security_data: HashMap[uint256, uint256]
 # Packed word of each holding by _key(owner, id) (layout above). One-level
 # keys cost one keccak per access instead of two.
 holding_data: HashMap[uint256, uint256]
-# Units in issue of each security (smallest units).
-totalSupply: public(HashMap[uint256, uint256])
-# Registered capital / total units the register must add up to.
-declared_total: public(HashMap[uint256, uint256])
+# Supply word of each security: bits 0..95 units in issue (smallest units),
+# 96..191 the declared total (registered capital / total units) the register
+# must add up to. One word, written at registration, so writing holdings
+# updates a word that already exists instead of creating one (see totalSupply,
+# declared_total).
+supply_data: HashMap[uint256, uint256]
 # Hash of the operator's security code, by id.
 code_hash_of: public(HashMap[uint256, bytes32])
 # Security id by hash of the operator's code (0 = not registered).
@@ -426,6 +432,25 @@ def can_transfer(sender: address, receiver: address, id: uint256, amount: uint25
 
 @external
 @view
+def totalSupply(id: uint256) -> uint256:
+    """
+    @notice Units of `id` in issue (smallest units; ERC-6909).
+    """
+    return self.supply_data[id] & AMOUNT_MAX
+
+
+@external
+@view
+def declared_total(id: uint256) -> uint256:
+    """
+    @notice Registered capital / total units of `id` that its holdings must add
+            up to when it is sealed; moves with capital increases and decreases.
+    """
+    return self.supply_data[id] >> DECLARED_SHIFT
+
+
+@external
+@view
 def holder_count(id: uint256) -> uint256:
     """
     @notice Number of accounts holding a non-zero balance of `id`.
@@ -458,8 +483,8 @@ def security(id: uint256) -> SecurityView:
         holder_cap=self._cap(kind),
         meeting_day=(sec >> MEETING_SHIFT) & MASK32,
         record_day=(sec >> RECORD_SHIFT) & MASK32,
-        total_supply=self.totalSupply[id],
-        declared_total=self.declared_total[id],
+        total_supply=self.supply_data[id] & AMOUNT_MAX,
+        declared_total=self.supply_data[id] >> DECLARED_SHIFT,
         code_hash=self.code_hash_of[id],
     )
 
@@ -526,7 +551,7 @@ def register_security(code_hash: bytes32, kind: uint8, unit_scale: uint8, declar
     self.security_count = id
     self.security_id[code_hash] = id
     self.code_hash_of[id] = code_hash
-    self.declared_total[id] = declared_total
+    self.supply_data[id] = declared_total << DECLARED_SHIFT
     terms: uint256 = 0
     if convert(kind, uint256) == LLC:
         terms = RESTRICTED_BIT | ROFR_BIT  # Company Law art 84, unless the articles say otherwise
@@ -550,28 +575,29 @@ def register_holdings(id: uint256, batch: DynArray[Issuance, 256], doc: bytes32)
     @param doc Reference (hash) of the registration document.
     """
     today: uint256 = self._start_holdings_batch(len(batch))
-    sec: uint256 = self._pending_security(id)
-    is_llc: bool = (sec >> KIND_SHIFT) & BYTE_MASK == LLC
-    holders: uint256 = (sec >> HOLDERS_SHIFT) & MASK32
-    cap: uint256 = self._cap((sec >> KIND_SHIFT) & BYTE_MASK)
-    added: uint256 = 0
-    last_day: uint256 = max_value(uint256)
-    last_tn: uint256 = 0
+    self._pending_security(id)  # also: a registered id is below 2**96, so the keys are exact
+    words: DynArray[HoldingWords, 256] = []
+    # every item's terms first (each must fit its field of the terms word);
+    # _write_holdings then checks the holders and writes
     for item: Issuance in batch:
-        last_tn = self._issue_holding(
-            id, is_llc, item.holder, item.units, item.paid, item.acquired_day, item.lock_until_day, item.insider,
-            today, last_day, last_tn, doc
+        assert item.holder != empty(address), "ledger: zero address"
+        assert item.units != 0, "ledger: zero amount"
+        assert item.units <= AMOUNT_MAX, "ledger: amount too large"
+        assert item.paid <= item.units, "ledger: paid exceeds units"
+        assert item.acquired_day <= today, "ledger: acquired in the future"
+        assert item.lock_until_day <= MASK24, "ledger: day out of range"
+        terms: uint256 = (
+            item.units | (item.paid << PAID_SHIFT) | (item.acquired_day << ACQUIRED_SHIFT)
+            | (item.lock_until_day << LOCK_SHIFT)
         )
-        last_day = item.acquired_day
-        # at most MAX_BATCH items of at most AMOUNT_MAX units each (checked): no overflow
-        holders = unsafe_add(holders, 1)
-        assert holders <= cap, "ledger: holder cap reached"
-        added = unsafe_add(added, item.units)
-    self._end_holdings_run(id, sec, holders, len(batch), added, doc)
+        if item.insider:
+            terms |= INSIDER_BIT
+        words.append(HoldingWords(key=(convert(item.holder, uint256) << 96) | id, terms=terms))
+    self._write_holdings(words, today, doc)
 
 
 @external
-def register_holdings_many(batch: DynArray[HoldingOf, 256], doc: bytes32):
+def register_holdings_many(batch: DynArray[HoldingWords, 256], doc: bytes32):
     """
     @notice Write holdings of several PENDING securities in one call (a
             migration packs the small ones together): every item exactly as
@@ -579,42 +605,12 @@ def register_holdings_many(batch: DynArray[HoldingOf, 256], doc: bytes32):
             events. Items of one security may come in several runs (interleaved
             with others'); each run of consecutive items of one security is
             logged by one HoldingsRegistered.
-    @param batch The holdings, each with its security id; at most MAX_BATCH
-           in all; each holder once per security.
+    @param batch The holdings, each with its security id, as two words
+           (HoldingWords); at most MAX_BATCH in all; each holder once per
+           security.
     @param doc Reference (hash) of the registration document.
     """
-    today: uint256 = self._start_holdings_batch(len(batch))
-    id: uint256 = 0  # the security of the current run (run == 0: none yet)
-    sec: uint256 = 0
-    is_llc: bool = False
-    holders: uint256 = 0
-    cap: uint256 = 0
-    added: uint256 = 0
-    run: uint256 = 0
-    last_day: uint256 = max_value(uint256)
-    last_tn: uint256 = 0
-    for item: HoldingOf in batch:
-        if item.id != id or run == 0:
-            if run != 0:
-                self._end_holdings_run(id, sec, holders, run, added, doc)
-            id = item.id
-            sec = self._pending_security(id)
-            is_llc = (sec >> KIND_SHIFT) & BYTE_MASK == LLC
-            holders = (sec >> HOLDERS_SHIFT) & MASK32
-            cap = self._cap((sec >> KIND_SHIFT) & BYTE_MASK)
-            added = 0
-            run = 0
-        last_tn = self._issue_holding(
-            id, is_llc, item.holder, item.units, item.paid, item.acquired_day, item.lock_until_day, item.insider,
-            today, last_day, last_tn, doc
-        )
-        last_day = item.acquired_day
-        # at most MAX_BATCH items of at most AMOUNT_MAX units each (checked): no overflow
-        holders = unsafe_add(holders, 1)
-        assert holders <= cap, "ledger: holder cap reached"
-        added = unsafe_add(added, item.units)
-        run = unsafe_add(run, 1)
-    self._end_holdings_run(id, sec, holders, run, added, doc)
+    self._write_holdings(batch, self._start_holdings_batch(len(batch)), doc)
 
 
 @external
@@ -631,8 +627,9 @@ def seal_security(id: uint256, doc: bytes32):
     status: uint256 = sec & BYTE_MASK
     assert status != 0, "ledger: unknown security"
     assert status == PENDING, "ledger: security already sealed"
-    supply: uint256 = self.totalSupply[id]
-    assert supply == self.declared_total[id], "ledger: holdings do not add up to the declared total"
+    words: uint256 = self.supply_data[id]
+    supply: uint256 = words & AMOUNT_MAX
+    assert supply == words >> DECLARED_SHIFT, "ledger: holdings do not add up to the declared total"
     self.security_data[id] = (sec & ~BYTE_MASK) | ACTIVE
     log SecuritySealed(id=id, total_supply=supply, actor=msg.sender, doc=doc)
 
@@ -712,10 +709,10 @@ def increase_capital(id: uint256, batch: DynArray[Subscription, 256], doc: bytes
         )
         added += item.units
         log Issued(receiver=item.holder, id=id, amount=item.units, paid=item.paid if is_llc else item.units, acquired_day=today)
-    supply: uint256 = self.totalSupply[id] + added
+    supply: uint256 = (self.supply_data[id] & AMOUNT_MAX) + added
     assert supply <= AMOUNT_MAX, "ledger: amount too large"
-    self.totalSupply[id] = supply
-    self.declared_total[id] = supply
+    # a capital change moves the declared total (registered capital) with the supply
+    self.supply_data[id] = supply | (supply << DECLARED_SHIFT)
     self.security_data[id] = self._with_holders(sec, holders)
     log CapitalIncreased(id=id, holdings=n, units=added, actor=msg.sender, doc=doc)
 
@@ -759,9 +756,8 @@ def decrease_capital(id: uint256, batch: DynArray[Reduction, 256], doc: bytes32)
         )
         removed += item.units
         log Transfer(caller=msg.sender, sender=item.holder, receiver=empty(address), id=id, amount=item.units)
-    supply: uint256 = self.totalSupply[id] - removed
-    self.totalSupply[id] = supply
-    self.declared_total[id] = supply
+    supply: uint256 = (self.supply_data[id] & AMOUNT_MAX) - removed
+    self.supply_data[id] = supply | (supply << DECLARED_SHIFT)
     self.security_data[id] = self._with_holders(sec, holders)
     log CapitalDecreased(id=id, holdings=n, units=removed, actor=msg.sender, doc=doc)
 
@@ -1067,53 +1063,68 @@ def _pending_security(id: uint256) -> uint256:
 
 
 @internal
-def _issue_holding(
-    id: uint256,
-    is_llc: bool,
-    holder: address,
-    units: uint256,
-    paid: uint256,
-    acquired_day: uint256,
-    lock_until_day: uint256,
-    insider: bool,
-    today: uint256,
-    last_day: uint256,
-    last_tn: uint256,
-    doc: bytes32,
-) -> uint256:
+def _write_holdings(batch: DynArray[HoldingWords, 256], today: uint256, doc: bytes32):
     """
-    @dev Check and write one holding of initial registration of security `id`
-         (PENDING; the caller checks the security and, after this, the holder
-         cap) and log it. `last_tn` is the trading-day number of `last_day`:
-         batches usually share acquisition days, so each is looked up once in
-         a row. Returns the trading-day number of `acquired_day`.
+    @dev Check and write holdings of initial registration of PENDING
+         securities, and log them (register_holdings(_many)). Each run of
+         consecutive items of one security is added to its supply (within the
+         declared total) and holder count, and logged by one
+         HoldingsRegistered. Batches usually share acquisition days, so a day's
+         trading-day number is looked up once for a row of items.
     """
-    assert holder != empty(address), "ledger: zero address"
-    assert units != 0, "ledger: zero amount"
-    assert units <= AMOUNT_MAX, "ledger: amount too large"
-    assert paid <= units, "ledger: paid exceeds units"
-    assert acquired_day <= today, "ledger: acquired in the future"
-    assert lock_until_day <= MASK24, "ledger: day out of range"
-    assert accounts.account_data[holder] & BYTE_MASK == accounts.ACTIVE, "ledger: holder account not active"
-    # a registered security's id is below 2**96: the inline key is exact (see _key)
-    key: uint256 = (convert(holder, uint256) << 96) | id
-    assert self.holding_data[key] & AMOUNT_MAX == 0, "ledger: holding already registered"
-    tn: uint256 = last_tn
-    if acquired_day != last_day:
-        tn = calendar._trading_day_number(acquired_day)
-    h: uint256 = units | (tn << ACQUIRED_SHIFT) | (lock_until_day << LOCK_SHIFT)
-    if is_llc:
-        h |= paid << PAID_SHIFT
-    if insider:
-        h |= INSIDER_BIT
-    self.holding_data[key] = h
-    log Issued(receiver=holder, id=id, amount=units, paid=paid if is_llc else units, acquired_day=acquired_day)
-    # the rarer terms get their own events, so the common holding stays cheap
-    if lock_until_day != 0:
-        log LockupSet(owner=holder, id=id, lock_until_day=lock_until_day, actor=msg.sender, doc=doc)
-    if insider:
-        log InsiderSet(owner=holder, id=id, insider=True, actor=msg.sender, doc=doc)
-    return tn
+    id: uint256 = 0  # the security of the current run (run == 0: none yet)
+    sec: uint256 = 0
+    is_llc: bool = False
+    holders: uint256 = 0
+    cap: uint256 = 0
+    added: uint256 = 0
+    run: uint256 = 0
+    last_day: uint256 = max_value(uint256)
+    tn: uint256 = 0
+    for item: HoldingWords in batch:
+        key: uint256 = item.key
+        terms: uint256 = item.terms
+        if key & AMOUNT_MAX != id or run == 0:
+            if run != 0:
+                self._end_holdings_run(id, sec, holders, run, added, doc)
+            id = key & AMOUNT_MAX
+            sec = self._pending_security(id)
+            is_llc = (sec >> KIND_SHIFT) & BYTE_MASK == LLC
+            holders = (sec >> HOLDERS_SHIFT) & MASK32
+            cap = self._cap((sec >> KIND_SHIFT) & BYTE_MASK)
+            added = 0
+            run = 0
+        holder: address = convert(key >> 96, address)
+        units: uint256 = terms & AMOUNT_MAX
+        paid: uint256 = (terms >> PAID_SHIFT) & AMOUNT_MAX
+        acquired_day: uint256 = (terms >> ACQUIRED_SHIFT) & MASK24
+        lock_until_day: uint256 = (terms >> LOCK_SHIFT) & MASK24
+        assert holder != empty(address), "ledger: zero address"
+        assert units != 0, "ledger: zero amount"
+        assert paid <= units, "ledger: paid exceeds units"
+        assert acquired_day <= today, "ledger: acquired in the future"
+        assert terms >> 241 == 0, "ledger: holding terms out of range"
+        assert accounts.account_data[holder] & BYTE_MASK == accounts.ACTIVE, "ledger: holder account not active"
+        assert self.holding_data[key] & AMOUNT_MAX == 0, "ledger: holding already registered"
+        if acquired_day != last_day:
+            tn = calendar._trading_day_number(acquired_day)
+            last_day = acquired_day
+        h: uint256 = units | (tn << ACQUIRED_SHIFT) | (lock_until_day << LOCK_SHIFT) | (terms & INSIDER_BIT)
+        if is_llc:
+            h |= paid << PAID_SHIFT
+        self.holding_data[key] = h
+        log Issued(receiver=holder, id=id, amount=units, paid=paid if is_llc else units, acquired_day=acquired_day)
+        # the rarer terms get their own events, so the common holding stays cheap
+        if lock_until_day != 0:
+            log LockupSet(owner=holder, id=id, lock_until_day=lock_until_day, actor=msg.sender, doc=doc)
+        if terms & INSIDER_BIT != 0:
+            log InsiderSet(owner=holder, id=id, insider=True, actor=msg.sender, doc=doc)
+        # at most MAX_BATCH items of at most AMOUNT_MAX units each: no overflow
+        holders = unsafe_add(holders, 1)
+        assert holders <= cap, "ledger: holder cap reached"
+        added = unsafe_add(added, units)
+        run = unsafe_add(run, 1)
+    self._end_holdings_run(id, sec, holders, run, added, doc)
 
 
 @internal
@@ -1122,9 +1133,10 @@ def _end_holdings_run(id: uint256, sec: uint256, holders: uint256, n: uint256, a
     @dev Add a run of holdings of one security to its supply (within the
          declared total) and holder count, and log it.
     """
-    supply: uint256 = self.totalSupply[id] + added
-    assert supply <= self.declared_total[id], "ledger: exceeds declared total"
-    self.totalSupply[id] = supply
+    words: uint256 = self.supply_data[id]
+    supply: uint256 = (words & AMOUNT_MAX) + added
+    assert supply <= words >> DECLARED_SHIFT, "ledger: exceeds declared total"
+    self.supply_data[id] = words + added
     self.security_data[id] = self._with_holders(sec, holders)
     log HoldingsRegistered(id=id, holdings=n, units=added, actor=msg.sender, doc=doc)
 

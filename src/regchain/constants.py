@@ -66,6 +66,7 @@ MAX_RECOVER_ENCUMBERED = 8
 # Most pledges or freezes one import_pledges / import_freezes batch may write.
 MAX_IMPORT = 50
 AMOUNT_MAX = 2**96 - 1
+DAY_MAX = 2**24 - 1  # largest day number a holding word keeps (lock-up, acquisition)
 UTC_OFFSET_CHINA = 8 * 3600
 
 # Transfer refusals, in the order the contract checks them (ledger.vy `_check`).
@@ -137,3 +138,20 @@ class ListingStatus(IntEnum):
     SOLD = 2
     FAILED = 3
     WITHDRAWN = 4
+
+
+def holding_words(sid: int, holder: str, units: int, paid: int, acquired_day: int,
+                  lock_until_day: int = 0, insider: bool = False) -> tuple[int, int]:
+    """One holding of register_holdings_many (ledger.vy HoldingWords): (key, terms) with
+    key = holder << 96 | security id and terms = units | paid << 96 | acquired_day << 192
+    | lock_until_day << 216 | insider << 240. ValueError if a term does not fit its field
+    (the contract could not tell a field that overflowed into the next one)."""
+    if not 0 <= sid <= AMOUNT_MAX:
+        raise ValueError(f"security id {sid} out of range")
+    for name, value, top in (("units", units, AMOUNT_MAX), ("paid", paid, AMOUNT_MAX),
+                             ("acquired_day", acquired_day, DAY_MAX), ("lock_until_day", lock_until_day, DAY_MAX)):
+        if not 0 <= value <= top:
+            raise ValueError(f"holding {name} {value} out of range")
+    key = (int(holder, 16) << 96) | sid
+    terms = units | (paid << 96) | (acquired_day << 192) | (lock_until_day << 216) | (int(bool(insider)) << 240)
+    return key, terms
