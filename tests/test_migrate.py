@@ -130,6 +130,37 @@ def test_identities__custody_address__is_the_address_of_the_custody_key():
         assert migrate._secp256k1_base_mul(k) == _public_point(k)
 
 
+@pytest.mark.parametrize("sizes,want", [
+    # whole securities while they fit; a batch 3/4 full leaves a security that would not
+    # fit it to the next batch; one that does not fit any batch is split
+    ([50, 50, 50, 60], [[50, 50, 50], [60]]),
+    ([50, 50, 40, 70], [[50, 50, 40, 60], [10]]),
+    ([150, 30, 30], [[150, 30], [30]]),
+    ([160, 50], [[160], [50]]),
+    ([120, 250, 5], [[120, 80], [170, 5]]),
+    ([200, 1], [[200], [1]]),
+])
+def test_holding_batches__whole_securities_where_a_batch_is_three_quarters_full(sizes, want):
+    groups = [[(k, i) for i in range(n)] for k, n in enumerate(sizes)]
+    batches = list(migrate._holding_batches(groups, 200))
+    assert [[sum(1 for item in b if item[0] == k) for k in dict.fromkeys(item[0] for item in b)]
+            for b in batches] == want
+    assert [item for b in batches for item in b] == [item for g in groups for item in g]
+
+
+def test_holding_words__packs_the_terms_and_refuses_what_does_not_fit():
+    holder = "0x00000000000000000000000000000000000000aB"
+    assert migrate.holding_words(7, holder, 10, 4, 20_000, 20_100, True) == (
+        (0xAB << 96) | 7, 10 | (4 << 96) | (20_000 << 192) | (20_100 << 216) | (1 << 240))
+    for bad in (dict(units=2**96), dict(paid=2**96), dict(acquired_day=2**24), dict(lock_until_day=2**24),
+                dict(units=-1)):
+        terms = dict(units=10, paid=4, acquired_day=20_000, lock_until_day=0) | bad
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            migrate.holding_words(7, holder, insider=False, **terms)
+    with pytest.raises(ValueError, match="security id"):
+        migrate.holding_words(2**96, holder, 10, 4, 20_000)
+
+
 def _public_point(k: int) -> tuple[int, int]:
     from eth_keys import keys
 
