@@ -62,6 +62,7 @@ step also notes what it did in words.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections import Counter
@@ -123,6 +124,7 @@ STATS: Counter = Counter()
 AVOID = {n.strip() for n in os.environ.get("REGCHAIN_STATEFUL_AVOID", "").split(",") if n.strip()}
 
 
+@functools.lru_cache(maxsize=4096)
 def doc(text: str) -> bytes:
     """A document reference: keccak of a short text (as tests/conftest.py)."""
     return keccak(text=text)
@@ -187,9 +189,12 @@ def local_world(node, abi: SuiteAbi | None = None) -> World:
     gov, registrar, issuer, court = node.accounts[:4]
     pool = node.accounts[4:4 + len(POOL_NAMES)]
     # type 0 at gas price 0, as on the consortium chains (the node's base fee is 0)
-    backend = AnvilBackend(node.uri, node.deploy_suite(gov), abi or SuiteAbi.from_suite(), gas_price=0)
+    backend = AnvilBackend(node.uri, node.deploy_suite(gov), abi or SuiteAbi.from_suite(), gas_price=0,
+                           pipeline=True)
     prepare_suite(backend, gov, registrar, court)
+    backend.flush()  # the node's own connection deploys next
     token = node.deploy_project(gov, "CashToken")
+    backend.block = None  # that mined a block of its own: ask the node
     prepare_cash(backend, gov, token, pool)
     return World(backend, gov, registrar, issuer, pool, court=court, cash=token)
 
