@@ -54,6 +54,71 @@ PANIC_SELECTOR = keccak(text="Panic(uint256)")[:4]
 TX_GAS = 15_000_000
 
 
+# Many views in one eth_call (AnvilBackend with multicall=True): code put at
+# MULTICALL_ADDRESS by the call's state override (nothing is deployed). Its
+# calldata is a run of (target: 20 bytes, length: 2 bytes, calldata); for each
+# it STATICCALLs the target with all gas left and appends one word (success
+# << 255 | size of the returned data) and the returned (or revert) data;
+# returns all of it. London opcodes only:
+MULTICALL_ASM = """
+    PUSH1=0 PUSH1=0                                 # in, out
+  loop: JUMPDEST
+    DUP1 CALLDATASIZE GT ISZERO PUSH2=end JUMPI     # no more entries: end
+    DUP1 CALLDATALOAD PUSH1=96 SHR                  # target
+    DUP2 PUSH1=20 ADD CALLDATALOAD PUSH1=240 SHR    # length
+    DUP1 DUP4 PUSH1=22 ADD DUP6 PUSH1=32 ADD CALLDATACOPY  # calldata to out+32
+    PUSH1=0 PUSH1=0 DUP3 DUP7 PUSH1=32 ADD DUP6 GAS STATICCALL
+    RETURNDATASIZE SWAP1 PUSH1=255 SHL OR DUP5 MSTORE      # the word at out
+    RETURNDATASIZE PUSH1=0 DUP6 PUSH1=32 ADD RETURNDATACOPY  # the data after it
+    SWAP1 POP ADD PUSH1=22 ADD                      # in += 22 + length
+    SWAP1 RETURNDATASIZE ADD PUSH1=32 ADD SWAP1     # out += 32 + size
+    PUSH2=loop JUMP
+  end: JUMPDEST
+    POP PUSH1=0 RETURN                              # memory[0:out]
+"""
+_OPCODES = {"ADD": 0x01, "GT": 0x11, "ISZERO": 0x15, "OR": 0x17, "SHL": 0x1b, "SHR": 0x1c, "CALLDATALOAD": 0x35,
+            "CALLDATASIZE": 0x36, "CALLDATACOPY": 0x37, "RETURNDATASIZE": 0x3d, "RETURNDATACOPY": 0x3e,
+            "POP": 0x50, "MSTORE": 0x52, "JUMP": 0x56, "JUMPI": 0x57, "GAS": 0x5a, "JUMPDEST": 0x5b,
+            "RETURN": 0xf3, "STATICCALL": 0xfa, "DUP1": 0x80, "DUP2": 0x81, "DUP3": 0x82, "DUP4": 0x83,
+            "DUP5": 0x84, "DUP6": 0x85, "DUP7": 0x86, "SWAP1": 0x90}
+
+
+def _assemble(source: str) -> bytes:
+    """Bytecode of `source`: opcodes, PUSHn=value (a number or a label), label: (comments after #)."""
+    tokens = [t for line in source.splitlines() for t in line.split("#")[0].split()]
+    labels, pc = {}, 0
+    for t in tokens:
+        if t.endswith(":"):
+            labels[t[:-1]] = pc
+        else:
+            pc += 1 + (int(t[4:].split("=")[0]) if t.startswith("PUSH") else 0)
+    code = bytearray()
+    for t in tokens:
+        if t.startswith("PUSH"):
+            n, value = t[4:].split("=")
+            code += bytes([0x5f + int(n)]) + (labels[value] if value in labels else int(value, 0)).to_bytes(int(n), "big")
+        elif not t.endswith(":"):
+            code.append(_OPCODES[t])
+    return bytes(code)
+
+
+MULTICALL_CODE = "0x" + _assemble(MULTICALL_ASM).hex()
+MULTICALL_ADDRESS = to_checksum_address(keccak(text="regchain.lean multicall")[-20:])
+# views per multicall eth_call
+MULTICALL_MAX = 256
+
+
+def _split_multicall(out: bytes) -> list[tuple[bool, bytes]]:
+    """(success, returned data) of each call of a multicall's result."""
+    parts, i = [], 0
+    while i < len(out):
+        word = int.from_bytes(out[i:i + 32], "big")
+        size = word & ((1 << 255) - 1)
+        parts.append((bool(word >> 255), out[i + 32:i + 32 + size]))
+        i += 32 + size
+    return parts
+
+
 def decode_revert(data: bytes) -> str:
     """The reason a revert gives: the Error(string) message as the contract
     wrote it, "Panic(0x..)" for a panic, "" for a bare revert."""
@@ -575,19 +640,22 @@ class AnvilBackend(Backend):
     name = "anvil"
 
     def __init__(self, uri: str, address: str, abi: SuiteAbi, gas_price: int | None = None,
-                 pipeline: bool = False):
-        """`gas_price`: sent with every transaction (type 0) if given, else the node's default."""
+                 pipeline: bool = False, multicall: bool = False):
+        """`gas_price`: sent with every transaction (type 0) if given, else the node's default.
+        `multicall`: reads go as one eth_call per MULTICALL_MAX views (MULTICALL_CODE put
+        in place by a state override), not one each (the node must take state overrides)."""
         self.rpc = Rpc(uri, raw=pipeline)
         self.address = to_checksum_address(address)
         self.abi = abi
         self.gas_price = gas_price
         self.sync = True  # eth_sendTransactionSync available
         self.pipeline = pipeline
+        self.multicall = multicall
         self.synced = False  # a transaction was mined by eth_sendTransactionSync (pipelining may start)
         self.transactions = 0
         self.others: dict[str, SuiteAbi] = {}
         self.block: int | None = None  # the latest block's number, None: ask the node
-        self.deferred: list = []  # (eth_call requests, functions, check) for read_later
+        self.deferred: list = []  # (eth_call requests, decode, check) for read_later
         # a request written, its reply not yet read: (batch_send token, deferred checks it carries, after)
         self.inflight: tuple | None = None
 
@@ -620,8 +688,8 @@ class AnvilBackend(Backend):
 
     def _check_deferred(self, pending: list, results: list) -> list:
         i = 0
-        for requests, fns, check in pending:
-            check(self._decoded(fns, results[i:i + len(requests)]))
+        for requests, decode, check in pending:
+            check(decode(results[i:i + len(requests)]))
             i += len(requests)
         return results[i:]
 
@@ -645,14 +713,39 @@ class AnvilBackend(Backend):
         self.inflight = (self.rpc.batch_send(head + calls), pending, after)
 
     def _encode_reads(self, calls, tag: str):
-        requests, fns = [], []
+        """(eth_call requests, decode(their results) -> the views' values) for `calls` at block `tag`."""
+        fns, targets = [], []
         for call in calls:
-            fn, args = call[0], call[1]
             to, abi = self._target(call[2] if len(call) > 2 else None)
-            f = abi[fn]
+            f = abi[call[0]]
             fns.append(f)
-            requests.append(("eth_call", [{"to": to, "data": "0x" + f.encode(args).hex()}, tag]))
-        return requests, fns
+            targets.append((to, f.encode(call[1])))
+        if not self.multicall:
+            requests = [("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag]) for to, data in targets]
+            return requests, lambda results: self._decoded(fns, results)
+        requests = []
+        for start in range(0, len(targets), MULTICALL_MAX):
+            payload = b"".join(bytes.fromhex(to[2:]) + len(data).to_bytes(2, "big") + data
+                               for to, data in targets[start:start + MULTICALL_MAX])
+            requests.append(("eth_call", [{"to": MULTICALL_ADDRESS, "data": "0x" + payload.hex()}, tag,
+                                          {MULTICALL_ADDRESS: {"code": MULTICALL_CODE}}]))
+
+        def decode(results):
+            parts = []
+            for result in results:
+                if isinstance(result, RpcError):
+                    raise result
+                parts += _split_multicall(bytes.fromhex(result[2:]))
+            assert len(parts) == len(fns), f"multicall: {len(parts)} results for {len(fns)} views"
+            out = []
+            for f, (to, data), (ok, returned) in zip(fns, targets, parts):
+                if not ok:
+                    raise RpcError({"message": f"execution reverted: {decode_revert(returned)} "
+                                               f"(view {f.name} at {to} by multicall)",
+                                    "data": "0x" + returned.hex()})
+                out.append(f.decode(returned))
+            return out
+        return requests, decode
 
     @staticmethod
     def _decoded(fns, results) -> list:
@@ -755,12 +848,12 @@ class AnvilBackend(Backend):
             raise OutcomeMismatch(f"{_describe(fn, args, expected)}; receipt status {status}{detail}")
 
     def read(self, calls):
-        requests, fns = self._encode_reads(calls, "latest")
-        return self._decoded(fns, self._with_deferred(requests))
+        requests, decode = self._encode_reads(calls, "latest")
+        return decode(self._with_deferred(requests))
 
     def read_later(self, calls, check):
-        requests, fns = self._encode_reads(calls, hex(self._block()))
-        self.deferred.append((requests, fns, check))
+        requests, decode = self._encode_reads(calls, hex(self._block()))
+        self.deferred.append((requests, decode, check))
 
     def flush(self):
         self._land()

@@ -190,12 +190,13 @@ def local_world(node, abi: SuiteAbi | None = None) -> World:
     pool = node.accounts[4:4 + len(POOL_NAMES)]
     # type 0 at gas price 0, as on the consortium chains (the node's base fee is 0)
     backend = AnvilBackend(node.uri, node.deploy_suite(gov), abi or SuiteAbi.from_suite(), gas_price=0,
-                           pipeline=True)
+                           pipeline=True, multicall=True)
     prepare_suite(backend, gov, registrar, court)
     backend.flush()  # the node's own connection deploys next
     token = node.deploy_project(gov, "CashToken")
     backend.block = None  # that mined a block of its own: ask the node
     prepare_cash(backend, gov, token, pool)
+    backend.flush()  # nothing left in flight for whoever uses the node next
     return World(backend, gov, registrar, issuer, pool, court=court, cash=token)
 
 
