@@ -124,6 +124,11 @@ STATS: Counter = Counter()
 AVOID = {n.strip() for n in os.environ.get("REGCHAIN_STATEFUL_AVOID", "").split(",") if n.strip()}
 
 
+def _check(ok: bool, what) -> None:
+    """assert, for checks run later (Backend.read_later)."""
+    assert ok, what
+
+
 @functools.lru_cache(maxsize=4096)
 def doc(text: str) -> bytes:
     """A document reference: keccak of a short text (as tests/conftest.py)."""
@@ -152,6 +157,7 @@ class World:
         self.name_of[ZERO_ADDRESS] = "zero"
         # addresses without keys that only fill crowded securities up to their cap
         self.fillers = [to_checksum_address(doc(f"filler-{i}")[-20:]) for i in range(N_FILLERS)]
+        self.utc_offset: int | None = None  # the suite's UTC_OFFSET, once read
 
 
 def prepare_suite(backend: Backend, governance: str, registrar: str, court: str | None = None) -> None:
@@ -212,32 +218,38 @@ class RegisterMachine(RuleBasedStateMachine):
         self.chain = w.backend
         self.snapshot = self.chain.snapshot()
         self._keep_clock_away_from_midnight()
-        today = self.chain.call("today")
-        epoch, horizon = self.chain.read([("epoch_day", ()), ("horizon_day", ())])
+        # what the model starts from, in one read: the clock, the calendar's range, the
+        # counters (they go on from wherever the suite's are), cash balances and escrow
+        holders = w.pool + [self.chain.address] if w.cash is not None else []
+        got = self.chain.read([("today", ()), ("epoch_day", ()), ("horizon_day", ()), ("pledge_count", ()),
+                               ("freeze_count", ()), ("instruction_count", ()), ("listing_count", ())]
+                              + [("balanceOf", (a,), w.cash) for a in holders]
+                              + ([("escrowed", (w.cash,))] if w.cash is not None else []))
+        today, epoch, horizon = got[:3]
         # the suite publishes every weekday of [epoch, horizon]
         calendar = Calendar(epoch, horizon, cal.weekdays(epoch, horizon))
         self.model = m = RegisterModel(today, calendar)
-        assert self.chain.call("trading_day_number_of_day", today) == calendar.trading_day_number(today)
+        want = calendar.trading_day_number(today)
+        self.chain.read_later([("trading_day_number_of_day", (today,))],
+                              lambda got: _check(got[0] == want, ("trading day number", today, got[0], want)))
         m.roles[w.registrar.lower()] = int(Role.REGISTRAR)
         if w.court is not None:
             m.roles[w.court.lower()] = int(Role.COURT_AGENT)
         m.register_address = self.chain.address.lower()
-        # the counters go on from wherever the suite's are
-        m.pledge_count, m.freeze_count, m.instruction_count, m.listing_count = self.chain.read(
-            [("pledge_count", ()), ("freeze_count", ()), ("instruction_count", ()), ("listing_count", ())])
+        m.pledge_count, m.freeze_count, m.instruction_count, m.listing_count = got[3:7]
         # the registration sequence is not a view: the largest seq of any record
         seqs = self.chain.read([("pledge_of", (i,)) for i in range(1, m.pledge_count + 1)]
-                               + [("freeze_of", (i,)) for i in range(1, m.freeze_count + 1)])
+                               + [("freeze_of", (i,)) for i in range(1, m.freeze_count + 1)]
+                               ) if m.pledge_count + m.freeze_count else []
         m.registration_seq = max([r[5] for r in seqs[:m.pledge_count]] + [r[6] for r in seqs[m.pledge_count:]],
                                  default=0)
         if w.cash is not None:
             m.cash_tokens.add(w.cash.lower())
-            holders = w.pool + [self.chain.address]
-            got = self.chain.read([("balanceOf", (a,), w.cash) for a in holders] + [("escrowed", (w.cash,))])
-            for a, balance in zip(holders, got):
+            balances = got[7:]
+            for a, balance in zip(holders, balances):
                 m.mint_cash(w.cash, a, balance)
-            m.escrowed[w.cash.lower()] = got[-1]
-            assert got[-1] == got[-2], ("escrow", got[-1], "register's cash", got[-2])
+            m.escrowed[w.cash.lower()] = balances[-1]
+            assert balances[-1] == balances[-2], ("escrow", balances[-1], "register's cash", balances[-2])
         self.fillers_opened: list[str] = []
         self.crowded: dict[int, list[str]] = {}  # security id -> filler holders
         # what the current step touched, read back by the invariant
@@ -264,7 +276,9 @@ class RegisterMachine(RuleBasedStateMachine):
             self.chain.revert(self.snapshot)
 
     def _keep_clock_away_from_midnight(self):
-        offset = self.chain.call("UTC_OFFSET")
+        if self.world.utc_offset is None:  # a constant of the suite
+            self.world.utc_offset = self.chain.call("UTC_OFFSET")
+        offset = self.world.utc_offset
         local = self.chain.timestamp() + offset
         if local % SECONDS_PER_DAY > SAFE_SECONDS_OF_DAY:
             # move to 01:00 local time of the next day
@@ -385,7 +399,8 @@ class RegisterMachine(RuleBasedStateMachine):
                      (code, kind, 0, total, doc("registration")),
                      lambda: self.model.register_security(code, kind, 0, total))
         sid = self.model.security_count
-        assert self.chain.call("security_id", code) == sid
+        self.chain.read_later([("security_id", (code,))],
+                              lambda got: _check(got[0] == sid, ("security_id", sid, "chain:", got[0])))
         role = SecurityRole.ISSUER_AGENT
         if kind >= Kind.LP_FUND:
             role |= SecurityRole.FUND_MANAGER
