@@ -742,8 +742,8 @@ class RegisterRules(RegisterMachine):
         note(f"open {who} (qualified={qualified})")
         self._open(address, qualified)
 
-    @precondition(admin_turn)
     @precondition(lambda self: self._pool_addresses(AccountStatus.ACTIVE, AccountStatus.SUSPENDED))
+    @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(pick=st.integers(0, 255))
     def suspend_or_reactivate_account(self, pick):
         candidates = self._pool_addresses(AccountStatus.ACTIVE, AccountStatus.SUSPENDED)
@@ -759,8 +759,8 @@ class RegisterRules(RegisterMachine):
                          lambda: self.model.reactivate_account(address))
         self._touch(accounts=[address])
 
-    @precondition(admin_turn)
     @precondition(lambda self: self._pool_addresses(AccountStatus.ACTIVE, AccountStatus.SUSPENDED))
+    @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(pick=st.integers(0, 255))
     def toggle_qualified(self, pick):
         candidates = self._pool_addresses(AccountStatus.ACTIVE, AccountStatus.SUSPENDED)
@@ -773,9 +773,9 @@ class RegisterRules(RegisterMachine):
 
     # ------------------------------------------------------------- securities
 
-    @precondition(admin_turn)
     @precondition(lambda self: self.model.security_count < MAX_SECURITIES
                   and self._pool_addresses(AccountStatus.ACTIVE))
+    @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(kind=st.sampled_from(list(Kind)), seal=st.integers(0, 4).map(bool),
           holders=st.lists(st.integers(0, 255), min_size=1, max_size=4, unique=True),
           units=st.lists(_units, min_size=4, max_size=4), crowded=st.sampled_from([None, None, None, 0, 1]))
@@ -785,8 +785,8 @@ class RegisterRules(RegisterMachine):
         chosen = list(dict.fromkeys(active[h % len(active)] for h in holders))
         self._new_security(kind, chosen, seal, units, crowded)
 
-    @precondition(admin_turn)
     @precondition(lambda self: self._securities(SecurityStatus.ACTIVE, SecurityStatus.SUSPENDED))
+    @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(pick=st.integers(0, 255))
     def suspend_or_reactivate_security(self, pick):
         candidates = self._securities(SecurityStatus.ACTIVE, SecurityStatus.SUSPENDED)
@@ -798,9 +798,9 @@ class RegisterRules(RegisterMachine):
                      (sid, int(status), doc("status")), lambda: self.model.set_security_status(sid, status))
         self._touch(sid)
 
-    @precondition(admin_turn)
     @precondition(lambda self: self._securities(SecurityStatus.ACTIVE)
                   and self._pool_addresses(AccountStatus.ACTIVE))
+    @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(pick=st.integers(0, 255), subscribers=st.lists(st.integers(0, 255), min_size=1, max_size=2, unique=True),
           units=st.lists(st.tuples(st.integers(1, 5_000), st.integers(0, 5_000)), min_size=2, max_size=2))
     def increase_capital(self, pick, subscribers, units):
@@ -829,8 +829,8 @@ class RegisterRules(RegisterMachine):
         return self._cached("with holders", lambda: [
             s for s in self._securities(SecurityStatus.ACTIVE) if self._pool_holders(s)])
 
-    @precondition(admin_turn)
     @precondition(lambda self: self._securities_with_pool_holders())
+    @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(pick=st.integers(0, 255), holders=st.lists(st.integers(0, 255), min_size=1, max_size=2, unique=True),
           parts=st.lists(st.integers(1, 100), min_size=2, max_size=2))
     def decrease_capital(self, pick, holders, parts):
@@ -847,8 +847,8 @@ class RegisterRules(RegisterMachine):
             self.guarded += [(a, sid, units) for a, units in locked.items()]
         self._touch(sid, chosen)
 
-    @precondition(admin_turn)
     @precondition(lambda self: self.model.securities)
+    @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(pick=st.integers(0, 255), owner=st.integers(0, 255), offset=st.integers(-16, 8))
     def set_lockup(self, pick, owner, offset):
         """A lock-up `offset` days ahead (none if offset <= 0) on a holder, or on anyone."""
@@ -861,8 +861,8 @@ class RegisterRules(RegisterMachine):
                      lambda: self.model.set_lockup(address, sid, lock))
         self._touch(sid, [address])
 
-    @precondition(admin_turn)
     @precondition(lambda self: self.model.securities)
+    @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(pick=st.integers(0, 255), meeting=st.integers(-20, 40), record=st.integers(-10, 12))
     def set_register_closure(self, pick, meeting, record):
         """Meeting / record days relative to today (none below -2)."""
