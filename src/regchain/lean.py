@@ -5,10 +5,16 @@ What makes it fast, and what it keeps honest:
 
 * calldata is encoded once per call with eth-abi from the suite's merged ABI
   (`SuiteAbi`; selectors computed from it), results decoded the same way;
-* one kept-alive HTTP connection to the node's JSON-RPC (`Rpc`), and
-  JSON-RPC batches for reads (`Backend.read`); a step's check reads are
-  pinned to its block and ride with the next request (`read_later`), so a
-  step costs one round trip;
+* one kept-alive HTTP connection to the node's JSON-RPC (`Rpc`; for the
+  property machine a plain socket, `RawHttpConnection`), and JSON-RPC
+  batches for reads (`Backend.read`); a step's check reads are pinned to its
+  block and ride with the next request (`read_later`), so a step costs one
+  round trip;
+* for the property machine (`AnvilBackend(pipeline=True, multicall=True)`):
+  a transaction's request is written and the caller goes on while the node
+  mines, its outcome checked when the next request goes out; all of a step's
+  views go in one eth_call to a multicall put in place by a state override
+  (`MULTICALL_ASM`);
 * `LocalAnvil` starts a plain anvil of the harness's own (london, gas price
   0, no --steps-tracing, which ape-foundry always adds and which slows every
   transaction) on ports 8565-8569 and deploys the compiled suite to it;
