@@ -5,10 +5,16 @@ What makes it fast, and what it keeps honest:
 
 * calldata is encoded once per call with eth-abi from the suite's merged ABI
   (`SuiteAbi`; selectors computed from it), results decoded the same way;
-* one kept-alive HTTP connection to the node's JSON-RPC (`Rpc`), and
-  JSON-RPC batches for reads (`Backend.read`); a step's check reads are
-  pinned to its block and ride with the next request (`read_later`), so a
-  step costs one round trip;
+* one kept-alive HTTP connection to the node's JSON-RPC (`Rpc`; for the
+  property machine a plain socket, `RawHttpConnection`), and JSON-RPC
+  batches for reads (`Backend.read`); a step's check reads are pinned to its
+  block and ride with the next request (`read_later`), so a step costs one
+  round trip;
+* for the property machine (`AnvilBackend(pipeline=True, multicall=True)`):
+  a transaction's request is written and the caller goes on while the node
+  mines, its outcome checked when the next request goes out; all of a step's
+  views go in one eth_call to a multicall put in place by a state override
+  (`MULTICALL_ASM`);
 * `LocalAnvil` starts a plain anvil of the harness's own (london, gas price
   0, no --steps-tracing, which ape-foundry always adds and which slows every
   transaction) on ports 8565-8569 and deploys the compiled suite to it;
@@ -33,6 +39,7 @@ contract calls (the benchmark baseline).
 
 from __future__ import annotations
 
+import functools
 import http.client
 import itertools
 import json
@@ -45,11 +52,77 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
+_checksum = functools.lru_cache(maxsize=4096)(to_checksum_address)
 ERROR_SELECTOR = keccak(text="Error(string)")[:4]
 PANIC_SELECTOR = keccak(text="Panic(uint256)")[:4]
 # Enough for the largest batch the tests send (a 56-holding register_holdings);
 # gas price is 0 on the test node, so the limit costs nothing.
 TX_GAS = 15_000_000
+
+
+# Many views in one eth_call (AnvilBackend with multicall=True): code put at
+# MULTICALL_ADDRESS by the call's state override (nothing is deployed). Its
+# calldata is a run of (target: 20 bytes, length: 2 bytes, calldata); for each
+# it STATICCALLs the target with all gas left and appends one word (success
+# << 255 | size of the returned data) and the returned (or revert) data;
+# returns all of it. London opcodes only:
+MULTICALL_ASM = """
+    PUSH1=0 PUSH1=0                                 # in, out
+  loop: JUMPDEST
+    DUP1 CALLDATASIZE GT ISZERO PUSH2=end JUMPI     # no more entries: end
+    DUP1 CALLDATALOAD PUSH1=96 SHR                  # target
+    DUP2 PUSH1=20 ADD CALLDATALOAD PUSH1=240 SHR    # length
+    DUP1 DUP4 PUSH1=22 ADD DUP6 PUSH1=32 ADD CALLDATACOPY  # calldata to out+32
+    PUSH1=0 PUSH1=0 DUP3 DUP7 PUSH1=32 ADD DUP6 GAS STATICCALL
+    RETURNDATASIZE SWAP1 PUSH1=255 SHL OR DUP5 MSTORE      # the word at out
+    RETURNDATASIZE PUSH1=0 DUP6 PUSH1=32 ADD RETURNDATACOPY  # the data after it
+    SWAP1 POP ADD PUSH1=22 ADD                      # in += 22 + length
+    SWAP1 RETURNDATASIZE ADD PUSH1=32 ADD SWAP1     # out += 32 + size
+    PUSH2=loop JUMP
+  end: JUMPDEST
+    POP PUSH1=0 RETURN                              # memory[0:out]
+"""
+_OPCODES = {"ADD": 0x01, "GT": 0x11, "ISZERO": 0x15, "OR": 0x17, "SHL": 0x1b, "SHR": 0x1c, "CALLDATALOAD": 0x35,
+            "CALLDATASIZE": 0x36, "CALLDATACOPY": 0x37, "RETURNDATASIZE": 0x3d, "RETURNDATACOPY": 0x3e,
+            "POP": 0x50, "MSTORE": 0x52, "JUMP": 0x56, "JUMPI": 0x57, "GAS": 0x5a, "JUMPDEST": 0x5b,
+            "RETURN": 0xf3, "STATICCALL": 0xfa, "DUP1": 0x80, "DUP2": 0x81, "DUP3": 0x82, "DUP4": 0x83,
+            "DUP5": 0x84, "DUP6": 0x85, "DUP7": 0x86, "SWAP1": 0x90}
+
+
+def _assemble(source: str) -> bytes:
+    """Bytecode of `source`: opcodes, PUSHn=value (a number or a label), label: (comments after #)."""
+    tokens = [t for line in source.splitlines() for t in line.split("#")[0].split()]
+    labels, pc = {}, 0
+    for t in tokens:
+        if t.endswith(":"):
+            labels[t[:-1]] = pc
+        else:
+            pc += 1 + (int(t[4:].split("=")[0]) if t.startswith("PUSH") else 0)
+    code = bytearray()
+    for t in tokens:
+        if t.startswith("PUSH"):
+            n, value = t[4:].split("=")
+            code += bytes([0x5f + int(n)]) + (labels[value] if value in labels else int(value, 0)).to_bytes(int(n), "big")
+        elif not t.endswith(":"):
+            code.append(_OPCODES[t])
+    return bytes(code)
+
+
+MULTICALL_CODE = "0x" + _assemble(MULTICALL_ASM).hex()
+MULTICALL_ADDRESS = to_checksum_address(keccak(text="regchain.lean multicall")[-20:])
+# views per multicall eth_call
+MULTICALL_MAX = 256
+
+
+def _split_multicall(out: bytes) -> list[tuple[bool, bytes]]:
+    """(success, returned data) of each call of a multicall's result."""
+    parts, i = [], 0
+    while i < len(out):
+        word = int.from_bytes(out[i:i + 32], "big")
+        size = word & ((1 << 255) - 1)
+        parts.append((bool(word >> 255), out[i + 32:i + 32 + size]))
+        i += 32 + size
+    return parts
 
 
 def decode_revert(data: bytes) -> str:
@@ -132,6 +205,63 @@ def _static_codec(t: str):
     return None
 
 
+def _dynamic_decoder(t: str):
+    """decode(data, offset) -> value for the dynamic ABI types the suite's
+    views return (string, bytes, arrays of one-word static types); None for
+    anything else (eth-abi decodes those)."""
+    if t in ("string", "bytes"):
+        def dec(data, at, text=t == "string"):
+            n = int.from_bytes(data[at:at + 32], "big")
+            raw = bytes(data[at + 32:at + 32 + n])
+            assert len(raw) == n, "ABI: data too short"
+            return raw.decode("utf-8") if text else raw
+        return dec
+    if t.endswith("[]"):
+        item = _static_codec(t[:-2])
+        if item is None or item[0] != 1:
+            return None
+        word = item[1]
+
+        def dec(data, at, word=word):
+            n = int.from_bytes(data[at:at + 32], "big")
+            start = at + 32
+            assert len(data) >= start + 32 * n, "ABI: data too short"
+            words = [data[i:i + 32] for i in range(start, start + 32 * n, 32)]
+            return tuple(word(words, i) for i in range(n))
+        return dec
+    return None
+
+
+def _outputs_decoder(types: list[str]):
+    """decode(data) -> tuple for results mixing static types and the dynamic
+    ones of `_dynamic_decoder` (each dynamic one an offset in the head); None
+    if a type is neither."""
+    parts = []
+    for t in types:
+        static = _static_codec(t)
+        if static is not None:
+            parts.append((static[0], static[1], None))
+            continue
+        dynamic = _dynamic_decoder(t)
+        if dynamic is None:
+            return None
+        parts.append((1, None, dynamic))
+
+    def dec(data):
+        head = sum(width for width, _, _ in parts)
+        assert len(data) >= 32 * head, "ABI: data too short"
+        words = [data[i:i + 32] for i in range(0, 32 * head, 32)]
+        out, i = [], 0
+        for width, static, dynamic in parts:
+            if dynamic is None:
+                out.append(static(words, i))
+            else:
+                out.append(dynamic(data, int.from_bytes(words[i], "big")))
+            i += width
+        return tuple(out)
+    return dec
+
+
 class Function:
     """One ABI function: its selector and argument/result codecs. Static
     arguments and results (words, fixed tuples) are coded here directly,
@@ -145,6 +275,7 @@ class Function:
         self.mutates = item.get("stateMutability") not in ("view", "pure")
         self._in = _static_codec("(" + ",".join(self.inputs) + ")")
         self._out = _static_codec("(" + ",".join(self.outputs) + ")") if self.outputs else None
+        self._out_dynamic = _outputs_decoder(self.outputs) if self.outputs and self._out is None else None
 
     def encode(self, args: Sequence) -> bytes:
         if self._in is not None:
@@ -159,6 +290,8 @@ class Function:
         if self._out is not None and len(data) >= 32 * self._out[0]:
             words = [data[i:i + 32] for i in range(0, 32 * self._out[0], 32)]
             out = self._out[1](words, 0)
+        elif self._out_dynamic is not None:
+            out = self._out_dynamic(data)
         else:
             out = _plain(abi_decode(self.outputs, data))
         return out[0] if len(out) == 1 else out
@@ -232,36 +365,153 @@ class RpcError(Exception):
         return None
 
 
-class Rpc:
-    """JSON-RPC over one kept-alive HTTP/1.1 connection."""
+class RawHttpConnection:
+    """Keep-alive HTTP/1.1 POSTs over a plain socket, as much of
+    http.client.HTTPConnection as `Rpc` uses (request, getresponse().read(),
+    close): a request is one send (head and body together, TCP_NODELAY), a
+    reply is framed by content-length or chunked encoding (or the connection's
+    end); about a fifth of http.client's Python time a round trip."""
 
-    def __init__(self, uri: str, timeout: float = 60):
+    def __init__(self, host: str, port: int, timeout: float | None = None):
+        import socket
+
+        self.sock = socket.create_connection((host, port), timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.host = f"{host}:{port}".encode()
+        self.buf = b""
+        self.closed = False
+
+    def request(self, method: str, path: str, body: bytes, headers: dict) -> None:
+        if self.closed:
+            raise ConnectionAbortedError("the node closed the connection")
+        head = [f"{method} {path} HTTP/1.1".encode(), b"Host: " + self.host,
+                b"Content-Length: " + str(len(body)).encode()]
+        head += [f"{k}: {v}".encode() for k, v in headers.items()]
+        self.sock.sendall(b"\r\n".join(head) + b"\r\n\r\n" + body)
+
+    def _more(self) -> bool:
+        chunk = self.sock.recv(1 << 16)
+        self.buf += chunk
+        return bool(chunk)
+
+    def _line(self) -> bytes:
+        while (i := self.buf.find(b"\r\n")) < 0:
+            if not self._more():
+                raise http.client.IncompleteRead(self.buf)
+        line, self.buf = self.buf[:i], self.buf[i + 2:]
+        return line
+
+    def _take(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            if not self._more():
+                raise http.client.IncompleteRead(self.buf, n - len(self.buf))
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def getresponse(self) -> "RawHttpConnection":
+        while (i := self.buf.find(b"\r\n\r\n")) < 0:
+            if not self._more():
+                if not self.buf:
+                    raise http.client.RemoteDisconnected("remote end closed connection without response")
+                raise http.client.IncompleteRead(self.buf)
+        head, self.buf = self.buf[:i].decode("latin-1"), self.buf[i + 4:]
+        status, *lines = head.split("\r\n")
+        if not status.startswith("HTTP/"):
+            raise http.client.BadStatusLine(status)
+        fields = {}
+        for line in lines:
+            k, _, v = line.partition(":")
+            fields[k.strip().lower()] = v.strip()
+        if int(status.split()[1]) // 100 == 1:  # informational: the reply follows
+            return self.getresponse()
+        if "chunked" in fields.get("transfer-encoding", "").lower():
+            parts = []
+            while size := int(self._line().split(b";")[0], 16):
+                parts.append(self._take(size))
+                self._take(2)
+            while self._line():  # trailers
+                pass
+            self.body = b"".join(parts)
+        elif "content-length" in fields:
+            self.body = self._take(int(fields["content-length"]))
+        else:  # until the node closes the connection
+            while self._more():
+                pass
+            self.body, self.buf = self.buf, b""
+            self.close()
+            return self
+        if fields.get("connection", "").lower() == "close":
+            self.close()
+        return self
+
+    def read(self) -> bytes:
+        return self.body
+
+    def close(self) -> None:
+        self.closed = True
+        self.sock.close()
+
+
+class Rpc:
+    """JSON-RPC over one kept-alive HTTP/1.1 connection (http.client's, or
+    with `raw=True` a RawHttpConnection)."""
+
+    def __init__(self, uri: str, timeout: float = 60, *, raw: bool = False):
         u = urlparse(uri)
         self.host, self.port = u.hostname, u.port or 80
         self.path = u.path or "/"
         self.timeout = timeout
+        self.raw = raw
         self._ids = itertools.count(1)
         self._conn = None
         self.requests = 0  # HTTP requests made (for the curious)
-        self.seconds = 0.0  # time spent waiting for the node
+        self.seconds = 0.0  # time spent writing requests and waiting for replies
+        self._sent: bytes | None = None  # a request written whose reply is not read yet
 
     def _post(self, payload):
+        self.send(payload)
+        return self.receive()
+
+    def send(self, payload) -> None:
+        """Write one request and return at once; `receive` reads its reply
+        (one request at a time: receive before the next send)."""
+        assert self._sent is None, "Rpc.send: the previous reply was not received"
         body = json.dumps(payload, separators=(",", ":")).encode()
         started = time.perf_counter()
+        self._write(body)
+        self._sent = body
+        self.seconds += time.perf_counter() - started
+
+    def _write(self, body: bytes) -> None:
         for attempt in (0, 1):
             if self._conn is None:
-                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                self._conn = (RawHttpConnection if self.raw else http.client.HTTPConnection)(
+                    self.host, self.port, timeout=self.timeout)
             try:
                 self._conn.request("POST", self.path, body, {"Content-Type": "application/json"})
-                response = self._conn.getresponse()
-                raw = response.read()
-                break
+                return
             except (http.client.HTTPException, ConnectionError):
-                # the node closed an idle connection: reconnect once
                 self._conn.close()
                 self._conn = None
                 if attempt:
                     raise
+
+    def receive(self):
+        """The decoded reply to the request `send` wrote."""
+        body, self._sent = self._sent, None
+        assert body is not None, "Rpc.receive: nothing sent"
+        started = time.perf_counter()
+        for attempt in (0, 1):
+            try:
+                raw = self._conn.getresponse().read()
+                break
+            except (http.client.HTTPException, ConnectionError):
+                # the node closed an idle connection: reconnect and send once more
+                self._conn.close()
+                self._conn = None
+                if attempt:
+                    raise
+                self._write(body)
         self.requests += 1
         self.seconds += time.perf_counter() - started
         return json.loads(raw)
@@ -276,15 +526,25 @@ class Rpc:
         """Results in order; an error is returned as an RpcError instance, not raised."""
         if not calls:
             return []
+        return self.batch_receive(self.batch_send(calls))
+
+    def batch_send(self, calls: Sequence[tuple[str, list]]) -> tuple[int, int]:
+        """Write a batch and return at once; pass what it returns to `batch_receive`."""
         first = next(self._ids)
         payload = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
         self._ids = itertools.count(first + len(calls))
-        replies = self._post(payload)
+        self.send(payload)
+        return first, len(calls)
+
+    def batch_receive(self, sent: tuple[int, int]) -> list:
+        """The results of the batch `batch_send` wrote, as `batch` returns them."""
+        first, n = sent
+        replies = self.receive()
         if isinstance(replies, dict):  # the whole batch was refused
             raise RpcError(replies.get("error", replies))
         by_id = {r["id"]: r for r in replies}
         out = []
-        for i in range(len(calls)):
+        for i in range(n):
             r = by_id[first + i]
             out.append(RpcError(r["error"]) if "error" in r else r["result"])
         return out
@@ -319,7 +579,7 @@ class Backend:
     def _target(self, to: str | None) -> tuple[str, SuiteAbi]:
         if to is None or to.lower() == self.address.lower():
             return self.address, self.abi
-        return to_checksum_address(to), self.others[to.lower()]
+        return _checksum(to), self.others[to.lower()]
 
     def transact(self, sender: str, fn: str, args: Sequence, expected: str | None, to: str | None = None) -> None:
         raise NotImplementedError
@@ -370,21 +630,40 @@ class AnvilBackend(Backend):
     them is looked at. Reads at a block number see that block's state
     whatever else the batch does, so the order in which anvil runs a batch
     (it does not wait for a transaction to be mined before the next call of
-    the batch) does not matter."""
+    the batch) does not matter.
+
+    With `pipeline=True` a transaction (and a clock move) does not wait for
+    its reply either: the request is written and `transact` returns, so the
+    node executes and mines while the caller works out its next step; the
+    reply is read, and the transaction's outcome checked exactly as without
+    (receipt status, the eth_call's revert reason), at the start of the next
+    request of any kind (or `flush`). The block it will be mined in is known
+    before (anvil auto-mines one block per transaction, nothing else mines
+    meanwhile) and the receipt must say so, so reads pinned to it see its
+    state. Only for a node no one else sends to; a mismatch is then raised
+    by the next request rather than by `transact` itself."""
 
     name = "anvil"
 
-    def __init__(self, uri: str, address: str, abi: SuiteAbi, gas_price: int | None = None):
-        """`gas_price`: sent with every transaction (type 0) if given, else the node's default."""
-        self.rpc = Rpc(uri)
+    def __init__(self, uri: str, address: str, abi: SuiteAbi, gas_price: int | None = None,
+                 pipeline: bool = False, multicall: bool = False):
+        """`gas_price`: sent with every transaction (type 0) if given, else the node's default.
+        `multicall`: reads go as one eth_call per MULTICALL_MAX views (MULTICALL_CODE put
+        in place by a state override), not one each (the node must take state overrides)."""
+        self.rpc = Rpc(uri, raw=pipeline)
         self.address = to_checksum_address(address)
         self.abi = abi
         self.gas_price = gas_price
         self.sync = True  # eth_sendTransactionSync available
+        self.pipeline = pipeline
+        self.multicall = multicall
+        self.synced = False  # a transaction was mined by eth_sendTransactionSync (pipelining may start)
         self.transactions = 0
         self.others: dict[str, SuiteAbi] = {}
         self.block: int | None = None  # the latest block's number, None: ask the node
-        self.deferred: list = []  # (eth_call requests, functions, check) for read_later
+        self.deferred: list = []  # (eth_call requests, decode, check) for read_later
+        # a request written, its reply not yet read: (batch_send token, deferred checks it carries, after)
+        self.inflight: tuple | None = None
 
     def _tx(self, sender: str, data: bytes, to: str | None = None) -> dict:
         tx = {"from": sender, "to": to or self.address, "data": "0x" + data.hex(), "gas": hex(TX_GAS)}
@@ -392,34 +671,87 @@ class AnvilBackend(Backend):
             tx["gasPrice"] = hex(self.gas_price)
         return tx
 
+    def _call(self, method: str, params: list | None = None):
+        """One JSON-RPC call now (after the request in flight, if any)."""
+        self._land()
+        return self.rpc.call(method, params)
+
     def _block(self) -> int:
         if self.block is None:
-            self.block = int(self.rpc.call("eth_blockNumber"), 16)
+            self.block = int(self._call("eth_blockNumber"), 16)
         return self.block
+
+    def _land(self) -> None:
+        """Read the reply to the request in flight and run its checks: the
+        deferred reads it carried, then `after` on the rest of its results."""
+        if self.inflight is None:
+            return
+        sent, pending, after = self.inflight
+        self.inflight = None
+        results = self.rpc.batch_receive(sent)
+        results = self._check_deferred(pending, results)
+        after(results)
+
+    def _check_deferred(self, pending: list, results: list) -> list:
+        i = 0
+        for requests, decode, check in pending:
+            check(decode(results[i:i + len(requests)]))
+            i += len(requests)
+        return results[i:]
 
     def _with_deferred(self, calls: list) -> list:
         """Send the deferred reads and `calls` in one batch, run the deferred
         checks, return the results of `calls`."""
+        self._land()
         pending, self.deferred = self.deferred, []
         if not pending:
             return self.rpc.batch(calls) if calls else []
         head = [c for requests, _, _ in pending for c in requests]
-        results = self.rpc.batch(head + calls)
-        i = 0
-        for requests, fns, check in pending:
-            check(self._decoded(fns, results[i:i + len(requests)]))
-            i += len(requests)
-        return results[i:]
+        return self._check_deferred(pending, self.rpc.batch(head + calls))
+
+    def _launch(self, calls: list, after) -> None:
+        """As `_with_deferred`, but return once the request is written: the
+        reply is read, its deferred checks and `after(results of calls)` run,
+        by the next request (`_land`)."""
+        self._land()
+        pending, self.deferred = self.deferred, []
+        head = [c for requests, _, _ in pending for c in requests]
+        self.inflight = (self.rpc.batch_send(head + calls), pending, after)
 
     def _encode_reads(self, calls, tag: str):
-        requests, fns = [], []
+        """(eth_call requests, decode(their results) -> the views' values) for `calls` at block `tag`."""
+        fns, targets = [], []
         for call in calls:
-            fn, args = call[0], call[1]
             to, abi = self._target(call[2] if len(call) > 2 else None)
-            f = abi[fn]
+            f = abi[call[0]]
             fns.append(f)
-            requests.append(("eth_call", [{"to": to, "data": "0x" + f.encode(args).hex()}, tag]))
-        return requests, fns
+            targets.append((to, f.encode(call[1])))
+        if not self.multicall:
+            requests = [("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag]) for to, data in targets]
+            return requests, lambda results: self._decoded(fns, results)
+        requests = []
+        for start in range(0, len(targets), MULTICALL_MAX):
+            payload = b"".join(bytes.fromhex(to[2:]) + len(data).to_bytes(2, "big") + data
+                               for to, data in targets[start:start + MULTICALL_MAX])
+            requests.append(("eth_call", [{"to": MULTICALL_ADDRESS, "data": "0x" + payload.hex()}, tag,
+                                          {MULTICALL_ADDRESS: {"code": MULTICALL_CODE}}]))
+
+        def decode(results):
+            parts = []
+            for result in results:
+                if isinstance(result, RpcError):
+                    raise result
+                parts += _split_multicall(bytes.fromhex(result[2:]))
+            assert len(parts) == len(fns), f"multicall: {len(parts)} results for {len(fns)} views"
+            out = []
+            for f, (to, data), (ok, returned) in zip(fns, targets, parts):
+                if not ok:
+                    raise RpcError({"message": f"execution reverted: {decode_revert(returned)} "
+                                               f"(view {f.name} at {to} by multicall)",
+                                    "data": "0x" + returned.hex()})
+                out.append(f.decode(returned))
+            return out
+        return requests, decode
 
     @staticmethod
     def _decoded(fns, results) -> list:
@@ -433,7 +765,7 @@ class AnvilBackend(Backend):
     def _revert_reason(self, sender: str, data: bytes, to: str | None = None) -> str | None:
         """What eth_call says the transaction would do now: None (passes) or its revert reason."""
         try:
-            self.rpc.call("eth_call", [self._tx(sender, data, to), "latest"])
+            self._call("eth_call", [self._tx(sender, data, to), "latest"])
         except RpcError as e:
             rd = e.revert_data
             if rd is None:
@@ -459,7 +791,7 @@ class AnvilBackend(Backend):
         return receipt
 
     def _poll_receipt(self, tx_hash) -> dict:
-        while (receipt := self.rpc.call("eth_getTransactionReceipt", [tx_hash])) is None:
+        while (receipt := self._call("eth_getTransactionReceipt", [tx_hash])) is None:
             pass
         return receipt
 
@@ -472,6 +804,13 @@ class AnvilBackend(Backend):
         # state as it was, so the call sees the state the transaction ran on
         # (and one that passes is caught by its receipt status)
         calls = [("eth_call", [tx, "latest"])] if expected is not None else []
+        self.transactions += 1
+        if self.pipeline and self.synced:
+            block = self._block() + 1  # auto-mined alone in the next block
+            self._launch(calls + [("eth_sendTransactionSync", [tx])],
+                         lambda results: self._outcome(results, sender, fn, args, expected, data, to, block))
+            self.block = block
+            return
         method = "eth_sendTransactionSync" if self.sync else "eth_sendTransaction"
         results = self._with_deferred(calls + [(method, [tx])])
         receipt = results[-1]
@@ -481,8 +820,22 @@ class AnvilBackend(Backend):
         if isinstance(receipt, RpcError):
             raise receipt
         if not self.sync:
-            receipt = self._poll_receipt(receipt)
-        self.block = int(receipt["blockNumber"], 16)
+            results[-1] = self._poll_receipt(receipt)
+        else:
+            self.synced = True
+        self._outcome(results, sender, fn, args, expected, data, to, None)
+
+    def _outcome(self, results, sender, fn, args, expected, data, to, block):
+        """Check a transaction's results ([eth_call,] receipt) against the
+        model's prediction; `block`: the block it had to be mined in (None: any)."""
+        receipt = results[-1]
+        if isinstance(receipt, RpcError):
+            raise receipt
+        mined = int(receipt["blockNumber"], 16)
+        if block is not None and mined != block:
+            raise OutcomeMismatch(f"{_describe(fn, args, expected)}; mined in block {mined}, not {block} "
+                                  "(does someone else send to this node?)")
+        self.block = mined if block is None else self.block
         if expected is not None:
             call = results[0]
             reason = None
@@ -493,7 +846,6 @@ class AnvilBackend(Backend):
             if reason != expected:
                 raise OutcomeMismatch(f"{_describe(fn, args, expected)}; eth_call says "
                                       f"{'pass' if reason is None else repr(reason)}")
-        self.transactions += 1
         status = int(receipt["status"], 16)
         if status != (expected is None):
             detail = ""
@@ -502,20 +854,26 @@ class AnvilBackend(Backend):
             raise OutcomeMismatch(f"{_describe(fn, args, expected)}; receipt status {status}{detail}")
 
     def read(self, calls):
-        requests, fns = self._encode_reads(calls, "latest")
-        return self._decoded(fns, self._with_deferred(requests))
+        requests, decode = self._encode_reads(calls, "latest")
+        return decode(self._with_deferred(requests))
 
     def read_later(self, calls, check):
-        requests, fns = self._encode_reads(calls, hex(self._block()))
-        self.deferred.append((requests, fns, check))
+        requests, decode = self._encode_reads(calls, hex(self._block()))
+        self.deferred.append((requests, decode, check))
 
     def flush(self):
+        self._land()
         if self.deferred:
             self._with_deferred([])
 
     def snapshot(self):
         self.flush()
-        return self.rpc.call("evm_snapshot")
+        snap, block = self.rpc.batch([("evm_snapshot", []), ("eth_blockNumber", [])])
+        if isinstance(snap, RpcError):
+            raise snap
+        self._snapshot_blocks = getattr(self, "_snapshot_blocks", {})
+        self._snapshot_blocks[snap] = None if isinstance(block, RpcError) else int(block, 16)
+        return snap
 
     def revert(self, snapshot):
         try:
@@ -524,16 +882,23 @@ class AnvilBackend(Backend):
             self.deferred = []
             self.block = None
             assert self.rpc.call("evm_revert", [snapshot]), f"evm_revert {snapshot} failed"
+            # the head is the snapshot's block again (anvil drops the snapshot: no second revert to it)
+            self.block = getattr(self, "_snapshot_blocks", {}).pop(snapshot, None)
 
     def timestamp(self):
-        return int(self.rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+        return int(self._call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
 
     def _mine_after(self, first: tuple) -> None:
         """`first` (a clock setting that answers at once) and evm_mine, one batch."""
-        results = self._with_deferred([first, ("evm_mine", [])])
-        for r in results:
-            if isinstance(r, RpcError):
-                raise r
+        def after(results):
+            for r in results:
+                if isinstance(r, RpcError):
+                    raise r
+
+        if self.pipeline and self.block is not None:
+            self._launch([first, ("evm_mine", [])], after)
+        else:
+            after(self._with_deferred([first, ("evm_mine", [])]))
         if self.block is not None:
             self.block += 1  # evm_mine answers once its block is in
 

@@ -158,6 +158,10 @@ class Calendar:
     horizon_day: int = 0
     trading_days: list[int] = field(default_factory=list)
 
+    def __deepcopy__(self, memo) -> "Calendar":
+        # a list of ints: a plain copy is a deep one (deepcopy would visit each day)
+        return Calendar(self.epoch_day, self.horizon_day, list(self.trading_days))
+
     def is_published(self, day: int) -> bool:
         return self.horizon_day != 0 and day <= self.horizon_day
 

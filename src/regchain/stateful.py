@@ -62,6 +62,7 @@ step also notes what it did in words.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections import Counter
@@ -123,6 +124,12 @@ STATS: Counter = Counter()
 AVOID = {n.strip() for n in os.environ.get("REGCHAIN_STATEFUL_AVOID", "").split(",") if n.strip()}
 
 
+def _check(ok: bool, what) -> None:
+    """assert, for checks run later (Backend.read_later)."""
+    assert ok, what
+
+
+@functools.lru_cache(maxsize=4096)
 def doc(text: str) -> bytes:
     """A document reference: keccak of a short text (as tests/conftest.py)."""
     return keccak(text=text)
@@ -150,6 +157,7 @@ class World:
         self.name_of[ZERO_ADDRESS] = "zero"
         # addresses without keys that only fill crowded securities up to their cap
         self.fillers = [to_checksum_address(doc(f"filler-{i}")[-20:]) for i in range(N_FILLERS)]
+        self.utc_offset: int | None = None  # the suite's UTC_OFFSET, once read
 
 
 def prepare_suite(backend: Backend, governance: str, registrar: str, court: str | None = None) -> None:
@@ -187,10 +195,14 @@ def local_world(node, abi: SuiteAbi | None = None) -> World:
     gov, registrar, issuer, court = node.accounts[:4]
     pool = node.accounts[4:4 + len(POOL_NAMES)]
     # type 0 at gas price 0, as on the consortium chains (the node's base fee is 0)
-    backend = AnvilBackend(node.uri, node.deploy_suite(gov), abi or SuiteAbi.from_suite(), gas_price=0)
+    backend = AnvilBackend(node.uri, node.deploy_suite(gov), abi or SuiteAbi.from_suite(), gas_price=0,
+                           pipeline=True, multicall=True)
     prepare_suite(backend, gov, registrar, court)
+    backend.flush()  # the node's own connection deploys next
     token = node.deploy_project(gov, "CashToken")
+    backend.block = None  # that mined a block of its own: ask the node
     prepare_cash(backend, gov, token, pool)
+    backend.flush()  # nothing left in flight for whoever uses the node next
     return World(backend, gov, registrar, issuer, pool, court=court, cash=token)
 
 
@@ -206,32 +218,38 @@ class RegisterMachine(RuleBasedStateMachine):
         self.chain = w.backend
         self.snapshot = self.chain.snapshot()
         self._keep_clock_away_from_midnight()
-        today = self.chain.call("today")
-        epoch, horizon = self.chain.read([("epoch_day", ()), ("horizon_day", ())])
+        # what the model starts from, in one read: the clock, the calendar's range, the
+        # counters (they go on from wherever the suite's are), cash balances and escrow
+        holders = w.pool + [self.chain.address] if w.cash is not None else []
+        got = self.chain.read([("today", ()), ("epoch_day", ()), ("horizon_day", ()), ("pledge_count", ()),
+                               ("freeze_count", ()), ("instruction_count", ()), ("listing_count", ())]
+                              + [("balanceOf", (a,), w.cash) for a in holders]
+                              + ([("escrowed", (w.cash,))] if w.cash is not None else []))
+        today, epoch, horizon = got[:3]
         # the suite publishes every weekday of [epoch, horizon]
         calendar = Calendar(epoch, horizon, cal.weekdays(epoch, horizon))
         self.model = m = RegisterModel(today, calendar)
-        assert self.chain.call("trading_day_number_of_day", today) == calendar.trading_day_number(today)
+        want = calendar.trading_day_number(today)
+        self.chain.read_later([("trading_day_number_of_day", (today,))],
+                              lambda got: _check(got[0] == want, ("trading day number", today, got[0], want)))
         m.roles[w.registrar.lower()] = int(Role.REGISTRAR)
         if w.court is not None:
             m.roles[w.court.lower()] = int(Role.COURT_AGENT)
         m.register_address = self.chain.address.lower()
-        # the counters go on from wherever the suite's are
-        m.pledge_count, m.freeze_count, m.instruction_count, m.listing_count = self.chain.read(
-            [("pledge_count", ()), ("freeze_count", ()), ("instruction_count", ()), ("listing_count", ())])
+        m.pledge_count, m.freeze_count, m.instruction_count, m.listing_count = got[3:7]
         # the registration sequence is not a view: the largest seq of any record
         seqs = self.chain.read([("pledge_of", (i,)) for i in range(1, m.pledge_count + 1)]
-                               + [("freeze_of", (i,)) for i in range(1, m.freeze_count + 1)])
+                               + [("freeze_of", (i,)) for i in range(1, m.freeze_count + 1)]
+                               ) if m.pledge_count + m.freeze_count else []
         m.registration_seq = max([r[5] for r in seqs[:m.pledge_count]] + [r[6] for r in seqs[m.pledge_count:]],
                                  default=0)
         if w.cash is not None:
             m.cash_tokens.add(w.cash.lower())
-            holders = w.pool + [self.chain.address]
-            got = self.chain.read([("balanceOf", (a,), w.cash) for a in holders] + [("escrowed", (w.cash,))])
-            for a, balance in zip(holders, got):
+            balances = got[7:]
+            for a, balance in zip(holders, balances):
                 m.mint_cash(w.cash, a, balance)
-            m.escrowed[w.cash.lower()] = got[-1]
-            assert got[-1] == got[-2], ("escrow", got[-1], "register's cash", got[-2])
+            m.escrowed[w.cash.lower()] = balances[-1]
+            assert balances[-1] == balances[-2], ("escrow", balances[-1], "register's cash", balances[-2])
         self.fillers_opened: list[str] = []
         self.crowded: dict[int, list[str]] = {}  # security id -> filler holders
         # what the current step touched, read back by the invariant
@@ -258,7 +276,9 @@ class RegisterMachine(RuleBasedStateMachine):
             self.chain.revert(self.snapshot)
 
     def _keep_clock_away_from_midnight(self):
-        offset = self.chain.call("UTC_OFFSET")
+        if self.world.utc_offset is None:  # a constant of the suite
+            self.world.utc_offset = self.chain.call("UTC_OFFSET")
+        offset = self.world.utc_offset
         local = self.chain.timestamp() + offset
         if local % SECONDS_PER_DAY > SAFE_SECONDS_OF_DAY:
             # move to 01:00 local time of the next day
@@ -379,7 +399,8 @@ class RegisterMachine(RuleBasedStateMachine):
                      (code, kind, 0, total, doc("registration")),
                      lambda: self.model.register_security(code, kind, 0, total))
         sid = self.model.security_count
-        assert self.chain.call("security_id", code) == sid
+        self.chain.read_later([("security_id", (code,))],
+                              lambda got: _check(got[0] == sid, ("security_id", sid, "chain:", got[0])))
         role = SecurityRole.ISSUER_AGENT
         if kind >= Kind.LP_FUND:
             role |= SecurityRole.FUND_MANAGER
@@ -721,8 +742,8 @@ class RegisterRules(RegisterMachine):
         note(f"open {who} (qualified={qualified})")
         self._open(address, qualified)
 
-    @precondition(admin_turn)
     @precondition(lambda self: self._pool_addresses(AccountStatus.ACTIVE, AccountStatus.SUSPENDED))
+    @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(pick=st.integers(0, 255))
     def suspend_or_reactivate_account(self, pick):
         candidates = self._pool_addresses(AccountStatus.ACTIVE, AccountStatus.SUSPENDED)
@@ -738,8 +759,8 @@ class RegisterRules(RegisterMachine):
                          lambda: self.model.reactivate_account(address))
         self._touch(accounts=[address])
 
-    @precondition(admin_turn)
     @precondition(lambda self: self._pool_addresses(AccountStatus.ACTIVE, AccountStatus.SUSPENDED))
+    @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(pick=st.integers(0, 255))
     def toggle_qualified(self, pick):
         candidates = self._pool_addresses(AccountStatus.ACTIVE, AccountStatus.SUSPENDED)
@@ -752,9 +773,9 @@ class RegisterRules(RegisterMachine):
 
     # ------------------------------------------------------------- securities
 
-    @precondition(admin_turn)
     @precondition(lambda self: self.model.security_count < MAX_SECURITIES
                   and self._pool_addresses(AccountStatus.ACTIVE))
+    @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(kind=st.sampled_from(list(Kind)), seal=st.integers(0, 4).map(bool),
           holders=st.lists(st.integers(0, 255), min_size=1, max_size=4, unique=True),
           units=st.lists(_units, min_size=4, max_size=4), crowded=st.sampled_from([None, None, None, 0, 1]))
@@ -764,8 +785,8 @@ class RegisterRules(RegisterMachine):
         chosen = list(dict.fromkeys(active[h % len(active)] for h in holders))
         self._new_security(kind, chosen, seal, units, crowded)
 
-    @precondition(admin_turn)
     @precondition(lambda self: self._securities(SecurityStatus.ACTIVE, SecurityStatus.SUSPENDED))
+    @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(pick=st.integers(0, 255))
     def suspend_or_reactivate_security(self, pick):
         candidates = self._securities(SecurityStatus.ACTIVE, SecurityStatus.SUSPENDED)
@@ -777,9 +798,9 @@ class RegisterRules(RegisterMachine):
                      (sid, int(status), doc("status")), lambda: self.model.set_security_status(sid, status))
         self._touch(sid)
 
-    @precondition(admin_turn)
     @precondition(lambda self: self._securities(SecurityStatus.ACTIVE)
                   and self._pool_addresses(AccountStatus.ACTIVE))
+    @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(pick=st.integers(0, 255), subscribers=st.lists(st.integers(0, 255), min_size=1, max_size=2, unique=True),
           units=st.lists(st.tuples(st.integers(1, 5_000), st.integers(0, 5_000)), min_size=2, max_size=2))
     def increase_capital(self, pick, subscribers, units):
@@ -808,8 +829,8 @@ class RegisterRules(RegisterMachine):
         return self._cached("with holders", lambda: [
             s for s in self._securities(SecurityStatus.ACTIVE) if self._pool_holders(s)])
 
-    @precondition(admin_turn)
     @precondition(lambda self: self._securities_with_pool_holders())
+    @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(pick=st.integers(0, 255), holders=st.lists(st.integers(0, 255), min_size=1, max_size=2, unique=True),
           parts=st.lists(st.integers(1, 100), min_size=2, max_size=2))
     def decrease_capital(self, pick, holders, parts):
@@ -826,8 +847,8 @@ class RegisterRules(RegisterMachine):
             self.guarded += [(a, sid, units) for a, units in locked.items()]
         self._touch(sid, chosen)
 
-    @precondition(admin_turn)
     @precondition(lambda self: self.model.securities)
+    @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(pick=st.integers(0, 255), owner=st.integers(0, 255), offset=st.integers(-16, 8))
     def set_lockup(self, pick, owner, offset):
         """A lock-up `offset` days ahead (none if offset <= 0) on a holder, or on anyone."""
@@ -840,8 +861,8 @@ class RegisterRules(RegisterMachine):
                      lambda: self.model.set_lockup(address, sid, lock))
         self._touch(sid, [address])
 
-    @precondition(admin_turn)
     @precondition(lambda self: self.model.securities)
+    @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(pick=st.integers(0, 255), meeting=st.integers(-20, 40), record=st.integers(-10, 12))
     def set_register_closure(self, pick, meeting, record):
         """Meeting / record days relative to today (none below -2)."""
