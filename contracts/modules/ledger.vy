@@ -575,11 +575,15 @@ def register_holdings(id: uint256, batch: DynArray[Issuance, 256], doc: bytes32)
     @param doc Reference (hash) of the registration document.
     """
     today: uint256 = self._start_holdings_batch(len(batch))
-    self._pending_security(id)  # also: a registered id is below 2**96, so the keys are exact
-    words: DynArray[HoldingWords, 256] = []
-    # every item's terms first (each must fit its field of the terms word);
-    # _write_holdings then checks the holders and writes
+    sec: uint256 = self._pending_security(id)  # also: a registered id is below 2**96, so the keys are exact
+    is_llc: bool = (sec >> KIND_SHIFT) & BYTE_MASK == LLC
+    holders: uint256 = (sec >> HOLDERS_SHIFT) & MASK32
+    cap: uint256 = self._cap((sec >> KIND_SHIFT) & BYTE_MASK)
+    added: uint256 = 0
+    last_day: uint256 = max_value(uint256)
+    tn: uint256 = 0
     for item: Issuance in batch:
+        # each term must fit its field of the terms word
         assert item.holder != empty(address), "ledger: zero address"
         assert item.units != 0, "ledger: zero amount"
         assert item.units <= AMOUNT_MAX, "ledger: amount too large"
@@ -592,8 +596,13 @@ def register_holdings(id: uint256, batch: DynArray[Issuance, 256], doc: bytes32)
         )
         if item.insider:
             terms |= INSIDER_BIT
-        words.append(HoldingWords(key=(convert(item.holder, uint256) << 96) | id, terms=terms))
-    self._write_holdings(words, today, doc)
+        tn = self._write_holding((convert(item.holder, uint256) << 96) | id, terms, is_llc, last_day, tn, doc)
+        last_day = item.acquired_day
+        # at most MAX_BATCH items of at most AMOUNT_MAX units each: no overflow
+        holders = unsafe_add(holders, 1)
+        assert holders <= cap, "ledger: holder cap reached"
+        added = unsafe_add(added, item.units)
+    self._end_holdings_run(id, sec, holders, len(batch), added, doc)
 
 
 @external
@@ -610,7 +619,46 @@ def register_holdings_many(batch: DynArray[HoldingWords, 256], doc: bytes32):
            security.
     @param doc Reference (hash) of the registration document.
     """
-    self._write_holdings(batch, self._start_holdings_batch(len(batch)), doc)
+    today: uint256 = self._start_holdings_batch(len(batch))
+    id: uint256 = 0  # the security of the current run (run == 0: none yet)
+    sec: uint256 = 0
+    is_llc: bool = False
+    holders: uint256 = 0
+    cap: uint256 = 0
+    added: uint256 = 0
+    run: uint256 = 0
+    last_day: uint256 = max_value(uint256)
+    tn: uint256 = 0
+    for item: HoldingWords in batch:
+        key: uint256 = item.key
+        terms: uint256 = item.terms
+        if key & AMOUNT_MAX != id or run == 0:
+            if run != 0:
+                self._end_holdings_run(id, sec, holders, run, added, doc)
+            id = key & AMOUNT_MAX
+            sec = self._pending_security(id)
+            is_llc = (sec >> KIND_SHIFT) & BYTE_MASK == LLC
+            holders = (sec >> HOLDERS_SHIFT) & MASK32
+            cap = self._cap((sec >> KIND_SHIFT) & BYTE_MASK)
+            added = 0
+            run = 0
+        units: uint256 = terms & AMOUNT_MAX
+        acquired_day: uint256 = (terms >> ACQUIRED_SHIFT) & MASK24
+        # the fields cannot be too large: what register_holdings checks of them, and
+        # nothing above the insider bit
+        assert key >> 96 != 0, "ledger: zero address"
+        assert units != 0, "ledger: zero amount"
+        assert (terms >> PAID_SHIFT) & AMOUNT_MAX <= units, "ledger: paid exceeds units"
+        assert acquired_day <= today, "ledger: acquired in the future"
+        assert terms >> 241 == 0, "ledger: holding terms out of range"
+        tn = self._write_holding(key, terms, is_llc, last_day, tn, doc)
+        last_day = acquired_day
+        # at most MAX_BATCH items of at most AMOUNT_MAX units each: no overflow
+        holders = unsafe_add(holders, 1)
+        assert holders <= cap, "ledger: holder cap reached"
+        added = unsafe_add(added, units)
+        run = unsafe_add(run, 1)
+    self._end_holdings_run(id, sec, holders, run, added, doc)
 
 
 @external
@@ -1063,68 +1111,38 @@ def _pending_security(id: uint256) -> uint256:
 
 
 @internal
-def _write_holdings(batch: DynArray[HoldingWords, 256], today: uint256, doc: bytes32):
+def _write_holding(key: uint256, terms: uint256, is_llc: bool, last_day: uint256, last_tn: uint256, doc: bytes32) -> uint256:
     """
-    @dev Check and write holdings of initial registration of PENDING
-         securities, and log them (register_holdings(_many)). Each run of
-         consecutive items of one security is added to its supply (within the
-         declared total) and holder count, and logged by one
-         HoldingsRegistered. Batches usually share acquisition days, so a day's
-         trading-day number is looked up once for a row of items.
+    @dev Write one holding of initial registration and log it: `key` and
+         `terms` as in HoldingWords, their fields checked by the caller (as is
+         the security, PENDING, and after this the holder cap). `last_tn` is
+         the trading-day number of `last_day`: batches usually share
+         acquisition days, so a day is looked up once for a row of items.
+         Returns the trading-day number of the acquisition day.
     """
-    id: uint256 = 0  # the security of the current run (run == 0: none yet)
-    sec: uint256 = 0
-    is_llc: bool = False
-    holders: uint256 = 0
-    cap: uint256 = 0
-    added: uint256 = 0
-    run: uint256 = 0
-    last_day: uint256 = max_value(uint256)
-    tn: uint256 = 0
-    for item: HoldingWords in batch:
-        key: uint256 = item.key
-        terms: uint256 = item.terms
-        if key & AMOUNT_MAX != id or run == 0:
-            if run != 0:
-                self._end_holdings_run(id, sec, holders, run, added, doc)
-            id = key & AMOUNT_MAX
-            sec = self._pending_security(id)
-            is_llc = (sec >> KIND_SHIFT) & BYTE_MASK == LLC
-            holders = (sec >> HOLDERS_SHIFT) & MASK32
-            cap = self._cap((sec >> KIND_SHIFT) & BYTE_MASK)
-            added = 0
-            run = 0
-        holder: address = convert(key >> 96, address)
-        units: uint256 = terms & AMOUNT_MAX
-        paid: uint256 = (terms >> PAID_SHIFT) & AMOUNT_MAX
-        acquired_day: uint256 = (terms >> ACQUIRED_SHIFT) & MASK24
-        lock_until_day: uint256 = (terms >> LOCK_SHIFT) & MASK24
-        assert holder != empty(address), "ledger: zero address"
-        assert units != 0, "ledger: zero amount"
-        assert paid <= units, "ledger: paid exceeds units"
-        assert acquired_day <= today, "ledger: acquired in the future"
-        assert terms >> 241 == 0, "ledger: holding terms out of range"
-        assert accounts.account_data[holder] & BYTE_MASK == accounts.ACTIVE, "ledger: holder account not active"
-        assert self.holding_data[key] & AMOUNT_MAX == 0, "ledger: holding already registered"
-        if acquired_day != last_day:
-            tn = calendar._trading_day_number(acquired_day)
-            last_day = acquired_day
-        h: uint256 = units | (tn << ACQUIRED_SHIFT) | (lock_until_day << LOCK_SHIFT) | (terms & INSIDER_BIT)
-        if is_llc:
-            h |= paid << PAID_SHIFT
-        self.holding_data[key] = h
-        log Issued(receiver=holder, id=id, amount=units, paid=paid if is_llc else units, acquired_day=acquired_day)
-        # the rarer terms get their own events, so the common holding stays cheap
-        if lock_until_day != 0:
-            log LockupSet(owner=holder, id=id, lock_until_day=lock_until_day, actor=msg.sender, doc=doc)
-        if terms & INSIDER_BIT != 0:
-            log InsiderSet(owner=holder, id=id, insider=True, actor=msg.sender, doc=doc)
-        # at most MAX_BATCH items of at most AMOUNT_MAX units each: no overflow
-        holders = unsafe_add(holders, 1)
-        assert holders <= cap, "ledger: holder cap reached"
-        added = unsafe_add(added, units)
-        run = unsafe_add(run, 1)
-    self._end_holdings_run(id, sec, holders, run, added, doc)
+    holder: address = convert(key >> 96, address)
+    assert accounts.account_data[holder] & BYTE_MASK == accounts.ACTIVE, "ledger: holder account not active"
+    assert self.holding_data[key] & AMOUNT_MAX == 0, "ledger: holding already registered"
+    units: uint256 = terms & AMOUNT_MAX
+    acquired_day: uint256 = (terms >> ACQUIRED_SHIFT) & MASK24
+    lock_until_day: uint256 = (terms >> LOCK_SHIFT) & MASK24
+    tn: uint256 = last_tn
+    if acquired_day != last_day:
+        tn = calendar._trading_day_number(acquired_day)
+    h: uint256 = units | (tn << ACQUIRED_SHIFT) | (lock_until_day << LOCK_SHIFT) | (terms & INSIDER_BIT)
+    paid: uint256 = units
+    if is_llc:
+        paid = (terms >> PAID_SHIFT) & AMOUNT_MAX
+        h |= paid << PAID_SHIFT
+    self.holding_data[key] = h
+    id: uint256 = key & AMOUNT_MAX
+    log Issued(receiver=holder, id=id, amount=units, paid=paid, acquired_day=acquired_day)
+    # the rarer terms get their own events, so the common holding stays cheap
+    if lock_until_day != 0:
+        log LockupSet(owner=holder, id=id, lock_until_day=lock_until_day, actor=msg.sender, doc=doc)
+    if terms & INSIDER_BIT != 0:
+        log InsiderSet(owner=holder, id=id, insider=True, actor=msg.sender, doc=doc)
+    return tn
 
 
 @internal

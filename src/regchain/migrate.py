@@ -776,11 +776,12 @@ def write(result: CleanResult, plan: Plan, chain: Chain, *, utc_offset_s: int = 
     todo = []
     for (sec, sid), sec_owners in zip(pending, owners):
         words = []
+        llc = int(sec.kind) == 1  # the register keeps paid-in units of LLC capital only
         for h, owner in zip(sec.holdings, sec_owners):
             bal = next(balances)
             if bal == 0:
-                words.append(holding_words(sid, owner, h.units, h.paid, h.acquired_day, h.lock_until_day or 0,
-                                           bool(h.insider)))
+                words.append(holding_words(sid, owner, h.units, h.paid if llc else 0, h.acquired_day,
+                                           h.lock_until_day or 0, bool(h.insider)))
             elif bal != h.units:
                 raise MigrationError(f"holding {sec.code}/{h.account_no} is on chain with {bal}, not {h.units}")
         if words:

@@ -596,18 +596,15 @@ class RegisterModel:
         _require(len(batch) <= MAX_BATCH, "ledger: batch too large")
         sec = self._security(id)
         _require(sec.status == SecurityStatus.PENDING, "ledger: security already sealed")
-        # every item's terms first, then the holders (as ledger.vy: the terms must fit
-        # the packed words _write_holdings takes)
-        for holder, units, paid, acquired_day, lock_until_day, insider in batch:
-            _require(_addr(holder) != ZERO_ADDRESS, "ledger: zero address")
-            _require(units != 0, "ledger: zero amount")
-            _require(units <= AMOUNT_MAX, "ledger: amount too large")
-            _require(paid <= units, "ledger: paid exceeds units")
-            _require(acquired_day <= self.today, "ledger: acquired in the future")
-            _require(lock_until_day <= MASK24, "ledger: day out of range")
         with self._atomic():
             sec = self.securities[id]
             for holder, units, paid, acquired_day, lock_until_day, insider in batch:
+                _require(_addr(holder) != ZERO_ADDRESS, "ledger: zero address")
+                _require(units != 0, "ledger: zero amount")
+                _require(units <= AMOUNT_MAX, "ledger: amount too large")
+                _require(paid <= units, "ledger: paid exceeds units")
+                _require(acquired_day <= self.today, "ledger: acquired in the future")
+                _require(lock_until_day <= MASK24, "ledger: day out of range")
                 _require(self.account(holder).status == AccountStatus.ACTIVE,
                          "ledger: holder account not active")
                 _require(self.holding(holder, id).balance == 0, "ledger: holding already registered")
