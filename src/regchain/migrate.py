@@ -614,7 +614,7 @@ def _fill_blocks(queue: list[tuple[str, bytes, int]], limit: int) -> Iterable[li
 GAS_LIMITS = {
     "open_accounts": (300_000, 60_000),
     "register_holdings": (300_000, 45_000),
-    "register_holdings_many": (300_000, 70_000),  # 13.2 M for 200 over 200 securities
+    "register_holdings_many": (300_000, 70_000),  # 9.1 M for 200 over 200 securities
     "import_pledges": (300_000, 270_000),
     "import_freezes": (300_000, 290_000),
 }
