@@ -475,6 +475,7 @@ def security(id: uint256) -> SecurityView:
     """
     sec: uint256 = self.security_data[id]
     kind: uint256 = (sec >> KIND_SHIFT) & BYTE_MASK
+    supply: uint256 = self.supply_data[id]
     return SecurityView(
         status=convert(sec & BYTE_MASK, uint8),
         kind=convert(kind, uint8),
@@ -483,8 +484,8 @@ def security(id: uint256) -> SecurityView:
         holder_cap=self._cap(kind),
         meeting_day=(sec >> MEETING_SHIFT) & MASK32,
         record_day=(sec >> RECORD_SHIFT) & MASK32,
-        total_supply=self.supply_data[id] & AMOUNT_MAX,
-        declared_total=self.supply_data[id] >> DECLARED_SHIFT,
+        total_supply=supply & AMOUNT_MAX,
+        declared_total=supply >> DECLARED_SHIFT,
         code_hash=self.code_hash_of[id],
     )
 
@@ -596,6 +597,7 @@ def register_holdings(id: uint256, batch: DynArray[Issuance, 256], doc: bytes32)
         )
         if item.insider:
             terms |= INSIDER_BIT
+        # _key inline (a call costs ~140 gas a holding here)
         tn = self._write_holding((convert(item.holder, uint256) << 96) | id, terms, is_llc, last_day, tn, doc)
         last_day = item.acquired_day
         # at most MAX_BATCH items of at most AMOUNT_MAX units each: no overflow
