@@ -272,18 +272,20 @@ def test_register_holdings__holder_account_not_active__reverts(
         register.register_holdings(sid, [(holder.address, 10, 10, today, 0, False)], doc("h"), sender=registrar)
 
 
-@pytest.mark.parametrize(
-    "item,reason",
-    [
-        (("alice", 10, 11, 0, 0, False), "ledger: paid exceeds units"),
-        (("alice", 10, 10, 1, 0, False), "ledger: acquired in the future"),
-        (("zero", 10, 10, 0, 0, False), "ledger: zero address"),
-        (("alice", 0, 0, 0, 0, False), "ledger: zero amount"),
-        (("alice", AMOUNT_MAX + 1, 0, 0, 0, False), "ledger: amount too large"),
-        (("alice", 10, 10, 0, 2**24, False), "ledger: day out of range"),
-    ],
-    ids=["paid-exceeds-units", "acquired-tomorrow", "zero-address", "zero-units", "units-too-large", "lock-day"],
-)
+# Invalid items both holdings functions refuse alike: (holder, units, paid, acquired
+# day - today, lock-up day, insider), reason
+INVALID_ITEMS = [
+    pytest.param(("alice", 10, 11, 0, 0, False), "ledger: paid exceeds units", id="paid-exceeds-units"),
+    pytest.param(("alice", 10, 10, 1, 0, False), "ledger: acquired in the future", id="acquired-tomorrow"),
+    pytest.param(("zero", 10, 10, 0, 0, False), "ledger: zero address", id="zero-address"),
+    pytest.param(("alice", 0, 0, 0, 0, False), "ledger: zero amount", id="zero-units"),
+]
+
+
+@pytest.mark.parametrize("item,reason", INVALID_ITEMS + [
+    pytest.param(("alice", AMOUNT_MAX + 1, 0, 0, 0, False), "ledger: amount too large", id="units-too-large"),
+    pytest.param(("alice", 10, 10, 0, 2**24, False), "ledger: day out of range", id="lock-day"),
+])
 def test_register_holdings__invalid_item__reverts(register, registrar, jsc, alice, today, pending, item, reason):
     sid = pending(Kind.LLC)
     who, units, paid, day_offset, lock, insider = item
@@ -465,23 +467,14 @@ def test_register_holdings_many__llc_cap_over_two_runs__reverts(
                                              sender=registrar)
 
 
-@pytest.mark.parametrize(
-    "item,reason",
-    [
-        (("alice", 10, 11, 0, 0, False), "ledger: paid exceeds units"),
-        (("alice", 10, 10, 1, 0, False), "ledger: acquired in the future"),
-        (("zero", 10, 10, 0, 0, False), "ledger: zero address"),
-        (("alice", 0, 0, 0, 0, False), "ledger: zero amount"),
-        # units of 2**96 spill into paid (then paid 1 > units 0)
-        (("alice", AMOUNT_MAX + 1, 0, 0, 0, False), "ledger: zero amount"),
-        # a lock-up day of 2**25 spills above the insider bit: rejected
-        (("alice", 10, 10, 0, 2**25, False), "ledger: holding terms out of range"),
-        (("alice", 10, 10, 0, 0, 2), "ledger: holding terms out of range"),
-        (("outsider", 10, 10, 0, 0, False), "ledger: holder account not active"),
-    ],
-    ids=["paid-exceeds-units", "acquired-tomorrow", "zero-address", "zero-units", "units-spill", "lock-day-spill",
-         "bit-241", "no-account"],
-)
+@pytest.mark.parametrize("item,reason", INVALID_ITEMS + [
+    # units of 2**96 spill into paid (then units 0)
+    pytest.param(("alice", AMOUNT_MAX + 1, 0, 0, 0, False), "ledger: zero amount", id="units-spill"),
+    # a lock-up day of 2**25 spills above the insider bit: rejected
+    pytest.param(("alice", 10, 10, 0, 2**25, False), "ledger: holding terms out of range", id="lock-day-spill"),
+    pytest.param(("alice", 10, 10, 0, 0, 2), "ledger: holding terms out of range", id="bit-241"),
+    pytest.param(("outsider", 10, 10, 0, 0, False), "ledger: holder account not active", id="no-account"),
+])
 def test_register_holdings_many__invalid_item__reverts(
     register, registrar, jsc, alice, bob, outsider, today, pending, item, reason
 ):
