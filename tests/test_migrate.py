@@ -102,6 +102,77 @@ def test_write__a_killed_runs_transaction_left_in_the_pool__is_mined_not_sent_ag
     assert migrate.reconcile(cleaned, plan, migrate.Chain(register, registrar))["mismatches"] == []
 
 
+@pytest.fixture
+def pool_cleared(chain, registrar):
+    """The registrar's transactions that a failed test left in the node's pool are removed."""
+    yield
+    chain.provider.make_request("anvil_removePoolTransactions", [registrar.address])
+
+
+def _registration(sec, cleaned, total=None) -> tuple:
+    return (migrate.code_hash(sec.code), int(sec.kind), sec.unit_scale, sec.total if total is None else total,
+            migrate.source_doc(cleaned))
+
+
+@pytest.mark.parametrize("mine", ["1", "0"], ids=["the migration mines", "the node mines"])
+def test_flush__node_restarted_from_an_older_state_between_reading_the_nonce_and_sending__stops_as_lost_and_clears_the_pool(
+    register, registrar, cleaned, monkeypatch, mine, pool_cleared
+):
+    """Once seen in CI (the faults tests): the node restarted from an older state just after
+    the migration read the sender's nonce; the transaction it then sent waited in the pool
+    behind the nonce the node had lost, and the migration waited for it until killed."""
+    monkeypatch.setenv("REGCHAIN_MIGRATION_MINE", mine)
+    chain = migrate.Chain(register, registrar)
+    rpc = chain.lean.rpc
+    first, second = cleaned.securities[:2]
+    older = rpc.call("evm_snapshot")
+    chain.post("register_security", *_registration(first, cleaned))
+    chain.flush()  # mined; the node then goes back to `older` and loses it
+
+    read_nonce = migrate.Chain._pending_nonce
+
+    def restart_after_reading(self, rpc_):
+        nonce = read_nonce(self, rpc_)
+        monkeypatch.setattr(migrate.Chain, "_pending_nonce", read_nonce)  # once
+        assert rpc_.call("evm_revert", [older]) is True
+        return nonce
+
+    monkeypatch.setattr(migrate.Chain, "_pending_nonce", restart_after_reading)
+    chain.post("register_security", *_registration(second, cleaned))
+    started = time.monotonic()
+    with pytest.raises(migrate.MigrationError) as exc:
+        chain.flush()
+    assert str(exc.value) == ("the node lost 1 accepted transactions (restarted from an older state?); "
+                              "run the migration again")
+    assert time.monotonic() - started < migrate.LOST_AFTER_S + 5
+    assert rpc.call("txpool_status") == {"pending": "0x0", "queued": "0x0"}
+    assert rpc.call("anvil_getAutomine") is True
+    assert register.security_id(migrate.code_hash(first.code)) == 0
+    assert register.security_id(migrate.code_hash(second.code)) == 0
+
+
+def test_write__a_stopped_runs_transaction_waiting_behind_a_nonce_gap__is_removed_not_mined_inside_the_run(
+    register, registrar, cleaned, plan, pool_cleared
+):
+    """A run stopped when the node lost transactions can leave one in the pool behind the
+    lost nonce; the next run's own transactions would fill the gap and let it be mined in
+    their sequence (here: the first security registered with another total)."""
+    left = migrate.Chain(register, registrar)
+    rpc = left.lean.rpc
+    sec = cleaned.securities[0]
+    stale = left.lean._tx(left.sender_address,
+                          left.lean.abi["register_security"].encode(_registration(sec, cleaned, sec.total + 1)))
+    stale["nonce"] = hex(left._pending_nonce(rpc) + 1)
+    stale_hash = rpc.call("eth_sendTransaction", [stale])
+    assert int(rpc.call("txpool_status")["queued"], 16) == 1
+
+    stats = migrate.write(cleaned, plan, migrate.Chain(register, registrar))
+    assert stats.securities_registered == len(cleaned.securities)
+    assert rpc.call("eth_getTransactionReceipt", [stale_hash]) is None
+    assert rpc.call("txpool_status") == {"pending": "0x0", "queued": "0x0"}
+    assert migrate.reconcile(cleaned, plan, migrate.Chain(register, registrar))["mismatches"] == []
+
+
 def test_plan__merged_duplicate_identity__gets_one_address(cleaned, plan):
     merged = [a for a in cleaned.accounts if a.merged]
     assert merged, "the generator mixes in duplicate persons"

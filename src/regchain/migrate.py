@@ -414,6 +414,7 @@ class Chain:
         rpc = self.lean.rpc
         started = time.monotonic()
         try:
+            self._clear_stranded(rpc)
             while self._pending_nonce(rpc) > int(rpc.call("eth_getTransactionCount",
                                                           [self.sender_address, "latest"]), 16):
                 if _drives(self._automine(rpc)):
@@ -475,6 +476,37 @@ class Chain:
     def _pending_nonce(self, rpc) -> int:
         return int(rpc.call("eth_getTransactionCount", [self.sender_address, "pending"]), 16)
 
+    def _stranded(self, rpc, missing: list[str]) -> bool:
+        """Whether the transactions `missing` (sent, no receipt) can no longer be mined: the
+        pool holds nothing, or the node's pending nonce does not reach the lowest of theirs.
+        The latter is a node restarted from an older state between our reading the nonce
+        and sending: what we sent waits behind nonces the node lost, for ever."""
+        if self._pool_empty(rpc):
+            return True
+        lowest = min((self.nonces[h] for h in missing if h in self.nonces), default=None)
+        return lowest is not None and lowest >= self._pending_nonce(rpc)
+
+    def _clear_stranded(self, rpc) -> None:
+        """Transactions of the sender that wait in the node's pool behind a nonce gap (a
+        run stopped when the node lost transactions) would be mined once this run's own
+        transactions fill the gap, in the middle of its sequence, writing what that run
+        wanted over what this one writes. An anvil removes them (anvil_removePoolTransactions);
+        another node that shows them (txpool_content) stops the migration."""
+        from regchain.lean import RpcError
+
+        try:
+            queued = (rpc.call("txpool_content").get("queued") or {}).get(self.sender_address.lower()) or {}
+        except RpcError:
+            return  # a node that does not show its pool: nothing to see
+        if not queued:
+            return
+        if self._automine(rpc) is not None:
+            rpc.call("anvil_removePoolTransactions", [self.sender_address])
+            return
+        raise MigrationError(f"{len(queued)} transactions of {self.sender_address} wait in the node's pool "
+                             f"behind a nonce gap (nonces {', '.join(sorted(queued, key=int))}); this run would "
+                             "let them be mined in its own sequence: remove them from the node's pool first")
+
     @staticmethod
     def _automine(rpc) -> bool | None:
         """anvil's automine flag; None on a node without anvil's methods."""
@@ -507,9 +539,9 @@ class Chain:
         """The receipts of `hashes`, in order. `mine`: we drive the anvil's mining, so mine
         blocks until every transaction is in one. `nudge`: an automining anvil, which mines
         when a transaction arrives, so something that waits NUDGE_AFTER_S gets a block
-        (evm_mine) unless someone paused its mining meanwhile. A pool with nothing in it
-        while receipts are missing means the node lost them (LOST_AFTER_S). Gives up when
-        no block brings a receipt for RECEIPT_TIMEOUT_S."""
+        (evm_mine) unless someone paused its mining meanwhile. Receipts missing while the
+        node can mine none of them (_stranded) mean the node lost them (LOST_AFTER_S).
+        Gives up when no block brings a receipt for RECEIPT_TIMEOUT_S."""
         found: dict[str, dict] = {}
         last_progress = last_nudge = time.monotonic()
         pause = 0.002
@@ -524,10 +556,11 @@ class Chain:
                 return [found[h] for h in hashes]
             if len(found) > len(hashes) - len(missing):
                 last_progress = time.monotonic()
-            elif (mine or time.monotonic() - last_progress > LOST_AFTER_S) and self._pool_empty(rpc):
-                # nothing waits to be mined, yet receipts are missing: the node restarted
+            elif (mine or time.monotonic() - last_progress > LOST_AFTER_S) and self._stranded(rpc, missing):
+                # nothing of ours can be mined, yet receipts are missing: the node restarted
                 # from an older state. Going on would write the rest over a gap (a lost
                 # security's token id taken by the next one); a re-run starts from the chain.
+                self._clear_stranded(rpc)
                 raise MigrationError(f"the node lost {len(hashes) - len(found)} accepted transactions "
                                      "(restarted from an older state?); run the migration again")
             elif time.monotonic() - last_progress > RECEIPT_TIMEOUT_S:
