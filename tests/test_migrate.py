@@ -173,6 +173,71 @@ def test_write__a_stopped_runs_transaction_waiting_behind_a_nonce_gap__is_remove
     assert migrate.reconcile(cleaned, plan, migrate.Chain(register, registrar))["mismatches"] == []
 
 
+class NotAnAnvil:
+    """A JSON-RPC proxy to the test node that answers anvil's own methods (anvil_*, evm_*)
+    as a consortium node does: method not found."""
+
+    def __init__(self, upstream: str):
+        import http.server
+        import threading
+
+        def answer(request: dict) -> dict:
+            if request["method"].startswith(("anvil_", "evm_")):
+                return {"jsonrpc": "2.0", "id": request["id"],
+                        "error": {"code": -32601, "message": f"the method {request['method']} does not exist"}}
+            return requests.post(upstream, json=request, timeout=10).json()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                reply = json.dumps([answer(r) for r in body] if isinstance(body, list) else answer(body)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_settle__stranded_transaction_on_a_node_that_is_not_an_anvil__refuses_with_the_nonces(
+    chain, register, registrar, cleaned, pool_cleared
+):
+    """Where the migration cannot remove a transaction stranded behind a nonce gap, it stops
+    before it reads the chain and says which: it would be mined inside the run."""
+    left = migrate.Chain(register, registrar)
+    rpc = left.lean.rpc
+    sec = cleaned.securities[0]
+    stale = left.lean._tx(left.sender_address, left.lean.abi["register_security"].encode(_registration(sec, cleaned)))
+    gap = left._pending_nonce(rpc) + 2
+    stale["nonce"] = hex(gap)
+    rpc.call("eth_sendTransaction", [stale])
+
+    node = NotAnAnvil(chain.provider.http_uri)
+    try:
+        abi = [item.model_dump(mode="json", by_alias=True) for item in register.contract_type.abi]
+        other = migrate.Chain.over_json_rpc(node.uri, register.address, registrar.address, abi)
+        with pytest.raises(migrate.MigrationError) as exc:
+            other.settle()
+    finally:
+        node.close()
+    assert str(exc.value) == (f"1 transactions of {registrar.address} wait in the node's pool behind a nonce gap "
+                              f"(nonces {gap}); this run would let them be mined in its own sequence: "
+                              "remove them from the node's pool first")
+    assert int(rpc.call("txpool_status")["queued"], 16) == 1  # left alone
+
+
 def test_plan__merged_duplicate_identity__gets_one_address(cleaned, plan):
     merged = [a for a in cleaned.accounts if a.merged]
     assert merged, "the generator mixes in duplicate persons"
