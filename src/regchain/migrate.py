@@ -406,7 +406,8 @@ class Chain:
     def settle(self) -> None:
         """Wait until what this sender left in the node's pool is mined (a killed run's
         window), so that the reads of a run see it and do not queue it again; on an anvil
-        the migration drives, mine it."""
+        the migration drives, mine it. Then what is left behind a nonce gap goes
+        (_clear_stranded)."""
         if self.lean is None:
             return
         from regchain.lean import RpcError
@@ -414,7 +415,6 @@ class Chain:
         rpc = self.lean.rpc
         started = time.monotonic()
         try:
-            self._clear_stranded(rpc)
             while self._pending_nonce(rpc) > int(rpc.call("eth_getTransactionCount",
                                                           [self.sender_address, "latest"]), 16):
                 if _drives(self._automine(rpc)):
@@ -424,6 +424,7 @@ class Chain:
                                          f"and were not mined within {RECEIPT_TIMEOUT_S:.0f}s")
                 else:
                     time.sleep(0.1)
+            self._clear_stranded(rpc)  # what is left can never be mined before this run's own
         except RpcError as exc:
             raise MigrationError(f"the node refused a request: {exc}") from None
         except OSError as exc:
