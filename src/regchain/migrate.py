@@ -21,6 +21,7 @@ this module is the chain half:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -347,12 +348,10 @@ class Chain:
         when the node makes them."""
         if not self.queue:
             return
-        from regchain.lean import RpcError
-
         queue, self.queue = self.queue, []
         started = time.perf_counter()
         rpc = self.lean.rpc
-        try:
+        with _node_errors():
             automine = self._automine(rpc)  # None: not an anvil
             drive = _drives(automine)
             limit = restore_limit = None
@@ -381,10 +380,6 @@ class Chain:
                     self._mine_pending(rpc)
                     rpc.call("evm_setBlockGasLimit", [hex(restore_limit)])
                     rpc.call("evm_setAutomine", [True])
-        except RpcError as exc:
-            raise MigrationError(f"the node refused a request: {exc}") from None
-        except OSError as exc:
-            raise MigrationError(f"the node stopped answering ({exc})") from None
         elapsed = time.perf_counter() - started
         failed = None
         for (fn, data, _), receipt in zip(queue, receipts):
@@ -410,11 +405,9 @@ class Chain:
         (_clear_stranded)."""
         if self.lean is None:
             return
-        from regchain.lean import RpcError
-
         rpc = self.lean.rpc
         started = time.monotonic()
-        try:
+        with _node_errors():
             while self._pending_nonce(rpc) > int(rpc.call("eth_getTransactionCount",
                                                           [self.sender_address, "latest"]), 16):
                 if _drives(self._automine(rpc)):
@@ -425,10 +418,6 @@ class Chain:
                 else:
                     time.sleep(0.1)
             self._clear_stranded(rpc)  # what is left can never be mined before this run's own
-        except RpcError as exc:
-            raise MigrationError(f"the node refused a request: {exc}") from None
-        except OSError as exc:
-            raise MigrationError(f"the node stopped answering ({exc})") from None
 
     def _submit(self, rpc, queue: list[tuple[str, bytes, int]]) -> list[str]:
         """eth_sendTransaction for each queued call, in JSON-RPC batches, with nonces
@@ -484,8 +473,7 @@ class Chain:
         and sending: what we sent waits behind nonces the node lost, for ever."""
         if self._pool_empty(rpc):
             return True
-        lowest = min((self.nonces[h] for h in missing if h in self.nonces), default=None)
-        return lowest is not None and lowest >= self._pending_nonce(rpc)
+        return min(self.nonces[h] for h in missing) >= self._pending_nonce(rpc)
 
     def _clear_stranded(self, rpc) -> None:
         """Transactions of the sender that wait in the node's pool behind a nonce gap (a
@@ -601,6 +589,19 @@ class Chain:
         if int(receipt["status"], 16) != 1:
             raise self._reverted(fn, data, receipt)
         return int(receipt["gasUsed"], 16)
+
+
+@contextlib.contextmanager
+def _node_errors():
+    """The node's refusals and a lost connection, as MigrationError (one line)."""
+    from regchain.lean import RpcError
+
+    try:
+        yield
+    except RpcError as exc:
+        raise MigrationError(f"the node refused a request: {exc}") from None
+    except OSError as exc:
+        raise MigrationError(f"the node stopped answering ({exc})") from None
 
 
 def _drives(automine: bool | None) -> bool:
