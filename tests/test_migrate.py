@@ -74,6 +74,21 @@ def test_write__second_run__sends_nothing_and_reports_the_same(register, registr
     assert json.dumps(migrate.fill_report(cleaned, plan, rec["token_ids"], rec), sort_keys=True) == first
 
 
+def _registration(sec, cleaned, total=None) -> tuple:
+    return (migrate.code_hash(sec.code), int(sec.kind), sec.unit_scale, sec.total if total is None else total,
+            migrate.source_doc(cleaned))
+
+
+def _send_behind_a_gap(chain: migrate.Chain, args: tuple, gap: int) -> tuple[str, int]:
+    """register_security(*args) sent by `chain`'s sender with a nonce `gap` past the node's
+    pending one (as a run leaves it when the node lost the nonces between): (hash, nonce)."""
+    rpc = chain.lean.rpc
+    tx = chain.lean._tx(chain.sender_address, chain.lean.abi["register_security"].encode(args))
+    nonce = chain._pending_nonce(rpc) + gap
+    tx["nonce"] = hex(nonce)
+    return rpc.call("eth_sendTransaction", [tx]), nonce
+
+
 def test_write__a_killed_runs_transaction_left_in_the_pool__is_mined_not_sent_again(
     register, registrar, cleaned, plan
 ):
@@ -88,8 +103,7 @@ def test_write__a_killed_runs_transaction_left_in_the_pool__is_mined_not_sent_ag
     left = migrate.Chain(register, registrar)
     rpc = left.lean.rpc
     sec = cleaned.securities[0]
-    left.post("register_security", migrate.code_hash(sec.code), int(sec.kind), sec.unit_scale, sec.total,
-              migrate.source_doc(cleaned))
+    left.post("register_security", *_registration(sec, cleaned))
     rpc.call("evm_setAutomine", [False])
     try:
         left._submit(rpc, left.queue)  # sent, not mined: then the process dies
@@ -107,11 +121,6 @@ def pool_cleared(chain, registrar):
     """The registrar's transactions that a failed test left in the node's pool are removed."""
     yield
     chain.provider.make_request("anvil_removePoolTransactions", [registrar.address])
-
-
-def _registration(sec, cleaned, total=None) -> tuple:
-    return (migrate.code_hash(sec.code), int(sec.kind), sec.unit_scale, sec.total if total is None else total,
-            migrate.source_doc(cleaned))
 
 
 @pytest.mark.parametrize("mine", ["1", "0"], ids=["the migration mines", "the node mines"])
@@ -160,10 +169,7 @@ def test_write__a_stopped_runs_transaction_waiting_behind_a_nonce_gap__is_remove
     left = migrate.Chain(register, registrar)
     rpc = left.lean.rpc
     sec = cleaned.securities[0]
-    stale = left.lean._tx(left.sender_address,
-                          left.lean.abi["register_security"].encode(_registration(sec, cleaned, sec.total + 1)))
-    stale["nonce"] = hex(left._pending_nonce(rpc) + 1)
-    stale_hash = rpc.call("eth_sendTransaction", [stale])
+    stale_hash, _ = _send_behind_a_gap(left, _registration(sec, cleaned, sec.total + 1), 1)
     assert int(rpc.call("txpool_status")["queued"], 16) == 1
 
     stats = migrate.write(cleaned, plan, migrate.Chain(register, registrar))
@@ -219,10 +225,7 @@ def test_settle__stranded_transaction_on_a_node_that_is_not_an_anvil__refuses_wi
     left = migrate.Chain(register, registrar)
     rpc = left.lean.rpc
     sec = cleaned.securities[0]
-    stale = left.lean._tx(left.sender_address, left.lean.abi["register_security"].encode(_registration(sec, cleaned)))
-    gap = left._pending_nonce(rpc) + 2
-    stale["nonce"] = hex(gap)
-    rpc.call("eth_sendTransaction", [stale])
+    _, gap = _send_behind_a_gap(left, _registration(sec, cleaned), 2)
 
     node = NotAnAnvil(chain.provider.http_uri)
     try:
