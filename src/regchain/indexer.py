@@ -51,7 +51,6 @@ Two things the events do not carry, and how they are handled:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import time
@@ -61,6 +60,8 @@ from typing import Callable, Iterable, Iterator
 
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
+
+from regchain.calendar import year_of
 
 ZERO = "0x0000000000000000000000000000000000000000"
 MAX_UINT = 2**256 - 1
@@ -303,10 +304,6 @@ def block_timestamps(rpc, blocks: Iterable[int], batch: int = 200) -> dict[int, 
 
 def hkey(owner: str, sid: int) -> str:
     return f"{owner}|{sid}"
-
-
-def year_of(day: int) -> int:
-    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).year
 
 
 @dataclass
