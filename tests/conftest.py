@@ -58,6 +58,30 @@ def assert_encumbrances_fit(register, owner, sid):
     assert register.frozen_balance_of(owner, sid) <= balance
 
 
+def pytest_runtest_setup(item):
+    """Set fixtures up in pytest's order (autouse first, then as the test and the fixtures
+    name them) within each of ape's isolation scopes.
+
+    ape's isolation (eth-ape 0.8.51) rewrites each test's fixture list scope by scope in the
+    order fixture *names* were first collected in the whole session, not in pytest's order.
+    A module whose autouse fixture opens the accounts its other module fixtures use
+    (tests/test_instructions.py) then worked alone, but after a module that defines a
+    fixture of the same name (`llc` in tests/test_ledger.py) that fixture was set up first,
+    before the accounts: 68 setup errors "ledger: holder account not active". This hook
+    runs after ape's (plugins registered later run first) and before pytest sets anything
+    up; it keeps ape's isolation fixture at the head of each scope."""
+    rank = {name: i for i, name in enumerate(item._fixtureinfo.names_closure)}
+    ordered, block = [], []
+    for name in item.fixturenames:
+        if name.endswith("_isolation") and name.startswith("_"):
+            ordered += sorted(block, key=lambda n: rank.get(n, len(rank)))
+            ordered.append(name)
+            block = []
+        else:
+            block.append(name)
+    item.fixturenames = ordered + sorted(block, key=lambda n: rank.get(n, len(rank)))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_revert_traces():
     """ape-foundry renders a full call trace for every revert (~0.3 s each); the tests
