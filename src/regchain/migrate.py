@@ -1,6 +1,6 @@
 """Write a cleaned legacy export on chain, reconcile, and fill the report.
 
-The cleaning is `regchain.legacy.clean` (the spec in shared/spec/legacy-export.md);
+The cleaning is `regchain.legacy.clean` (the export format: docs/migration.md);
 this module is the chain half:
 
 - identities: each holder's canonical identity (``ID_TYPE:NUMBER``) becomes a salted
