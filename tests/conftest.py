@@ -82,6 +82,13 @@ def pytest_runtest_setup(item):
     item.fixturenames = ordered + sorted(block, key=lambda n: rank.get(n, len(rank)))
 
 
+@pytest.fixture(scope="module")
+def setup_order(request):
+    """Appends its name to the requesting module's SETUP_ORDER when set up (a conftest
+    fixture, so its name is collected before any test module's: tests/test_fixture_order.py)."""
+    request.module.SETUP_ORDER.append("setup_order")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_revert_traces():
     """ape-foundry renders a full call trace for every revert (~0.3 s each); the tests
