@@ -31,6 +31,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
 from regchain import calendar as cal
+from regchain import profiles
 from regchain.constants import (
     AMOUNT_MAX, MAX_IMPORT, MAX_RECOVER_ENCUMBERED, InvestorClass, Kind, Role, SecurityRole, holding_words,
 )
@@ -665,7 +666,7 @@ BOUNDS_PORT = 8552
 # minutes: under HYPOTHESIS_PROFILE=deep or REGCHAIN_BOUNDS=full, and in `make bench`.
 # The quick run encumbers 25 holdings for the capital decrease; recover is measured
 # at its full worst case in both (200 ids, MAX_RECOVER_ENCUMBERED of them encumbered).
-FULL = os.environ.get("HYPOTHESIS_PROFILE") == "deep" or os.environ.get("REGCHAIN_BOUNDS") == "full"
+FULL = profiles.DEEP or os.environ.get("REGCHAIN_BOUNDS") == "full"
 SIZES = dict(encumbered_holders=200, recover_ids=200) if FULL else dict(encumbered_holders=25, recover_ids=200)
 
 
