@@ -81,7 +81,7 @@ L_OPEN, L_SOLD, L_FAILED, L_WITHDRAWN = 1, 2, 3, 4
 # bump when State gains fields: an older checkpoint is then rebuilt from scratch
 SCHEMA = 2
 
-# The six categories of the regional-equity blockchain pilot's protocol (README "Supervisory feed").
+# The six categories of the regional-equity blockchain pilot's protocol (docs/runbook.md, "Daily operations").
 USERS = "用户登记"        # user registration: accounts, roles, governance
 ASSETS = "资产登记"       # asset registration: securities, issuance, capital changes, holding and transfer terms
 CASH = "资金映射"         # cash mapping: cash tokens, refunds, and the cash leg of every escrow and payment
