@@ -70,7 +70,10 @@ def pytest_runtest_setup(item):
     before the accounts: 68 setup errors "ledger: holder account not active". This hook
     runs after ape's (plugins registered later run first) and before pytest sets anything
     up; it keeps ape's isolation fixture at the head of each scope."""
-    rank = {name: i for i, name in enumerate(item._fixtureinfo.names_closure)}
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:  # not a test function (a doctest, say): nothing to order
+        return
+    rank = {name: i for i, name in enumerate(info.names_closure)}
     ordered, block = [], []
     for name in item.fixturenames:
         if name.endswith("_isolation") and name.startswith("_"):
