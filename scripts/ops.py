@@ -368,8 +368,8 @@ def _roles(text: str) -> int:
 @click.pass_obj
 def role_grant(obj, address, roles, doc_text):
     address = common.address_arg(address)
-    run(obj, lambda reg, who: done(reg.grant_role(address, _roles(roles), docref(doc_text, f"grant {roles} {address}"),
-                                                  sender=who), f"{address}: granted {roles}"))
+    d = docref(doc_text, f"grant {roles} {address}")
+    run(obj, lambda reg, who: done(reg.grant_role(address, _roles(roles), d, sender=who), f"{address}: granted {roles}"))
 
 
 @role.command("revoke")
@@ -379,8 +379,8 @@ def role_grant(obj, address, roles, doc_text):
 @click.pass_obj
 def role_revoke(obj, address, roles, doc_text):
     address = common.address_arg(address)
-    run(obj, lambda reg, who: done(reg.revoke_role(address, _roles(roles), docref(doc_text, f"revoke {roles} {address}"),
-                                                   sender=who), f"{address}: revoked {roles}"))
+    d = docref(doc_text, f"revoke {roles} {address}")
+    run(obj, lambda reg, who: done(reg.revoke_role(address, _roles(roles), d, sender=who), f"{address}: revoked {roles}"))
 
 
 # ---------------------------------------------------------------- reads (from the indexer)

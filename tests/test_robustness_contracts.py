@@ -357,8 +357,10 @@ MAY_PASS_EDGE = {
     ('freeze', 'expiry_day=unknown'),
     ('grant_role', 'account=no account'),
     ('grant_role', 'account=sender'),
+    ('grant_role', 'doc=zero'),
     ('grant_security_role', 'account=no account'),
     ('grant_security_role', 'account=sender'),
+    ('grant_security_role', 'doc=zero'),
     ('grant_security_role', 'id=0'),
     ('grant_security_role', 'id=2**96'),
     ('grant_security_role', 'id=max'),
@@ -395,9 +397,11 @@ MAY_PASS_EDGE = {
     ('revoke_role', 'account=no account'),
     ('revoke_role', 'account=sender'),
     ('revoke_role', 'account=zero'),
+    ('revoke_role', 'doc=zero'),
     ('revoke_security_role', 'account=no account'),
     ('revoke_security_role', 'account=sender'),
     ('revoke_security_role', 'account=zero'),
+    ('revoke_security_role', 'doc=zero'),
     ('revoke_security_role', 'id=0'),
     ('revoke_security_role', 'id=2**96'),
     ('revoke_security_role', 'id=max'),
@@ -420,6 +424,7 @@ MAY_PASS_EDGE = {
     ('set_register_closure', 'record_day=unknown'),
     ('set_security_status', 'doc=zero'),
     ('transferFrom', 'sender'),
+    ('transfer_governance', 'doc=zero'),
     ('transfer_governance', 'pending=no account'),
     ('transfer_governance', 'pending=sender'),
     ('transfer_governance', 'pending=zero'),
@@ -935,7 +940,7 @@ def worst_cases(backend: AnvilBackend, gov: str, registrar: str, court: str, ali
 
         # one holding with 8 accepted pledges and 8 freezes in force
         sid, _ = new_security("encumbered", [(alice, 1_000_000), (bob, 1_000_000)])
-        send(gov, "grant_security_role", sid, gov, int(SecurityRole.ISSUER_AGENT))
+        send(gov, "grant_security_role", sid, gov, int(SecurityRole.ISSUER_AGENT), h("issuer agent"))
         send(gov, "set_insider", alice, sid, True, h("insider"))
         first_pledge = call("pledge_count") + 1
         for k in range(8):
@@ -1078,8 +1083,8 @@ class BoundsNode:
             next_address = to_checksum_address(receipt["contractAddress"])
         backend = AnvilBackend(f"http://127.0.0.1:{self.port}", next_address, SuiteAbi.from_suite())
         send = Sender(backend, 30_000_000)
-        send(gov, "grant_role", registrar, int(Role.REGISTRAR))
-        send(gov, "grant_role", court, int(Role.COURT_AGENT))
+        send(gov, "grant_role", registrar, int(Role.REGISTRAR), h("registrar"))
+        send(gov, "grant_role", court, int(Role.COURT_AGENT), h("court agent"))
         today = backend.call("today")
         for first, last in cal.chunks(today - 550, today + 380, 366):
             send(registrar, "publish_calendar", first, last, cal.weekdays(first, last), h("calendar"))

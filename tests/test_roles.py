@@ -205,7 +205,8 @@ def test_grant_security_role__no_role__reverts(register, governance, alice):
 
 
 def test_revoke_security_role__clears_and_logs(register, governance, alice):
-    register.grant_security_role(3, alice, SecurityRole.ISSUER_AGENT | SecurityRole.FUND_MANAGER, doc("grant"), sender=governance)
+    register.grant_security_role(3, alice, SecurityRole.ISSUER_AGENT | SecurityRole.FUND_MANAGER, doc("grant"),
+                                 sender=governance)
 
     receipt = register.revoke_security_role(3, alice, SecurityRole.ISSUER_AGENT, doc("revoke"), sender=governance)
 

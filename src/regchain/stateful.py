@@ -406,7 +406,8 @@ class RegisterMachine(RuleBasedStateMachine):
         if kind >= Kind.LP_FUND:
             role |= SecurityRole.FUND_MANAGER
             self.model.fund_managers[sid] = {w.issuer_agent.lower()}
-        self.chain.transact(w.governance, "grant_security_role", (sid, w.issuer_agent, int(role), doc("issuer agent")), None)
+        self.chain.transact(w.governance, "grant_security_role",
+                            (sid, w.issuer_agent, int(role), doc("issuer agent")), None)
         self._expect("register holdings", w.registrar, "register_holdings", (sid, items, doc("holdings")),
                      lambda: self.model.register_holdings(sid, items))
         if fillers:
