@@ -263,6 +263,28 @@ def test_bid__fee_on_transfer_token__reverts(register, alice, carol, jsc, fee_to
     assert_books(register, fee_token, parties)
 
 
+@pytest.mark.parametrize("on_top", [False, True], ids=["out of the amount", "on top"])
+def test_settle_transfer__token_starts_charging_a_fee__payment_reverts(
+    register, alice, dave, jsc, fee_token, parties, on_top
+):
+    """Escrowed while the token charged nothing; at payment it keeps 1 %. Out of the amount
+    the register still parts with exactly the price (the seller's loss is the token's);
+    charged on top, the register would lose more than it pays: refused."""
+    fee_token.set_fee(0, False, sender=alice)
+    for _ in range(2):  # the register holds two prices, so a fee on top of one can be taken
+        iid = propose(register, alice, dave, jsc, 5, PRICE, fee_token)
+        register.accept_transfer(iid, doc("accept"), sender=dave)
+    fee_token.set_fee(100, on_top, sender=alice)
+    if on_top:
+        with ape.reverts(WRONG_AMOUNT):
+            register.settle_transfer(iid, doc("settle"), sender=alice)
+        assert register.stage_of(iid) == InstructionStage.PROPOSED
+    else:
+        register.settle_transfer(iid, doc("settle"), sender=alice)
+        assert register.stage_of(iid) == InstructionStage.SETTLED
+    assert_books(register, fee_token, parties)
+
+
 @pytest.fixture
 def false_token(register, governance, project, parties):
     return _token(register, governance, project, "ReturnsFalse", parties)
