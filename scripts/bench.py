@@ -91,7 +91,7 @@ def measure_suite(ctx: Ctx) -> dict:
     gov, registrar = ctx.deployer, ctx.accounts[1]
     alice, bob, carol = ctx.accounts[4], ctx.accounts[5], ctx.accounts[6]
     reg = suite.deploy(gov, gov)
-    reg.grant_role(registrar, int(Role.REGISTRAR), sender=gov)
+    reg.grant_role(registrar, int(Role.REGISTRAR), doc("registrar"), sender=gov)
     today = int(reg.today())
     for first, last in cal.chunks(today - CALENDAR_BACK_DAYS, today + CALENDAR_AHEAD_DAYS, 366):
         reg.publish_calendar(first, last, cal.weekdays(first, last), doc("calendar"), sender=registrar)
@@ -154,7 +154,7 @@ def measure_encumbrances(ctx: Ctx) -> dict:
     reg, registrar, today, new_jsc = ctx.suite
     gov, court = ctx.deployer, ctx.accounts[3]
     alice, bob, bank = ctx.accounts[4], ctx.accounts[5], ctx.accounts[7]
-    reg.grant_role(court, int(Role.COURT_AGENT), sender=gov)
+    reg.grant_role(court, int(Role.COURT_AGENT), doc("court agent"), sender=gov)
     reg.open_account(bank, doc(f"id:{bank.address}"), int(InvestorClass.INSTITUTION), True,
                      doc("open"), sender=registrar)
     sid, _ = new_jsc("encumbrances", [(alice.address, 1_000_000), (bob.address, 1_000_000)])
@@ -222,7 +222,7 @@ def measure_instructions(ctx: Ctx) -> dict:
 
     fund = new_security("lp fund", Kind.LP_FUND, [(seller.address, 5_000_000), (other.address, 5_000_000)])
     reg.set_transfer_terms(fund, False, True, 1_000_000, doc("fund agreement"), sender=registrar)
-    reg.grant_security_role(fund, manager, 2, sender=gov)  # SecurityRole.FUND_MANAGER
+    reg.grant_security_role(fund, manager, 2, doc("manager"), sender=gov)  # SecurityRole.FUND_MANAGER
     receipts = [reg.propose_transfer(buyer, fund, 2_000_000, 2_000_000, zero, doc("lpa"), sender=seller)]
     iid = int(reg.instruction_count())
     receipts.append(reg.accept_transfer(iid, doc("accept"), sender=buyer))
@@ -492,7 +492,7 @@ def measure_migration(ctx: Ctx) -> dict:
         rpc.close()
         abi = [item.model_dump(mode="json", by_alias=True) for item in suite.suite_contract_type().abi]
         backend = migrate.lean_backend(uri, next_address, gov, abi)
-        backend.transact(gov, "grant_role", (registrar, int(Role.REGISTRAR)), None)
+        backend.transact(gov, "grant_role", (registrar, int(Role.REGISTRAR), doc("registrar")), None)
         today = backend.call("today")
         for first, last in cal.chunks(today - CALENDAR_BACK_DAYS, today + CALENDAR_AHEAD_DAYS, 366):
             backend.transact(registrar, "publish_calendar",

@@ -364,19 +364,23 @@ def _roles(text: str) -> int:
 @role.command("grant")
 @click.argument("address")
 @click.argument("roles")
+@doc_opt
 @click.pass_obj
-def role_grant(obj, address, roles):
+def role_grant(obj, address, roles, doc_text):
     address = common.address_arg(address)
-    run(obj, lambda reg, who: done(reg.grant_role(address, _roles(roles), sender=who), f"{address}: granted {roles}"))
+    d = docref(doc_text, f"grant {roles} {address}")
+    run(obj, lambda reg, who: done(reg.grant_role(address, _roles(roles), d, sender=who), f"{address}: granted {roles}"))
 
 
 @role.command("revoke")
 @click.argument("address")
 @click.argument("roles")
+@doc_opt
 @click.pass_obj
-def role_revoke(obj, address, roles):
+def role_revoke(obj, address, roles, doc_text):
     address = common.address_arg(address)
-    run(obj, lambda reg, who: done(reg.revoke_role(address, _roles(roles), sender=who), f"{address}: revoked {roles}"))
+    d = docref(doc_text, f"revoke {roles} {address}")
+    run(obj, lambda reg, who: done(reg.revoke_role(address, _roles(roles), d, sender=who), f"{address}: revoked {roles}"))
 
 
 # ---------------------------------------------------------------- reads (from the indexer)

@@ -165,8 +165,8 @@ def outsider(accounts):
 def register(governance, registrar, court):
     """The deployed suite with the registrar's roles and a published calendar."""
     reg = suite.deploy(governance, governance)
-    reg.grant_role(registrar, Role.REGISTRAR, sender=governance)
-    reg.grant_role(court, Role.COURT_AGENT, sender=governance)
+    reg.grant_role(registrar, Role.REGISTRAR, doc("grant"), sender=governance)
+    reg.grant_role(court, Role.COURT_AGENT, doc("grant"), sender=governance)
     today = reg.today()
     for first, last in cal.chunks(today - CALENDAR_BACK_DAYS, today + CALENDAR_AHEAD_DAYS, 366):
         reg.publish_calendar(first, last, cal.weekdays(first, last), doc("calendar"), sender=registrar)
@@ -215,7 +215,7 @@ def new_security(register, registrar, issuer_agent, governance, today):
             batch.append((getattr(holder, "address", holder), units, paid, acquired, lock_until_day, insider))
         if batch:
             register.register_holdings(sid, batch, doc("holdings"), sender=registrar)
-        register.grant_security_role(sid, issuer_agent, SecurityRole.ISSUER_AGENT, sender=governance)
+        register.grant_security_role(sid, issuer_agent, SecurityRole.ISSUER_AGENT, doc("grant"), sender=governance)
         if seal:
             register.seal_security(sid, doc("seal"), sender=registrar)
         return sid

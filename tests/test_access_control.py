@@ -54,14 +54,14 @@ def _calls(register, c, alice, bob, carol):
     next_freeze = register.freeze_count() + 1
     return {
         # governance
-        "transfer_governance": ((alice,), NOT_GOVERNANCE),
-        "grant_role": ((carol, Role.ACCOUNT_MANAGER), NOT_GOVERNANCE),
-        "revoke_role": ((alice, Role.ACCOUNT_MANAGER), NOT_GOVERNANCE),
-        "grant_security_role": ((jsc, carol, SecurityRole.ISSUER_AGENT), NOT_GOVERNANCE),
-        "revoke_security_role": ((jsc, alice, SecurityRole.ISSUER_AGENT), NOT_GOVERNANCE),
+        "transfer_governance": ((alice, d), NOT_GOVERNANCE),
+        "grant_role": ((carol, Role.ACCOUNT_MANAGER, d), NOT_GOVERNANCE),
+        "revoke_role": ((alice, Role.ACCOUNT_MANAGER, d), NOT_GOVERNANCE),
+        "grant_security_role": ((jsc, carol, SecurityRole.ISSUER_AGENT, d), NOT_GOVERNANCE),
+        "revoke_security_role": ((jsc, alice, SecurityRole.ISSUER_AGENT, d), NOT_GOVERNANCE),
         "pause": ((d,), NOT_GOVERNANCE),
         "unpause": ((d,), NOT_GOVERNANCE),
-        "accept_governance": ((), NOT_PENDING),
+        "accept_governance": ((d,), NOT_PENDING),
         # account manager
         "open_account": ((carol, d, InvestorClass.INDIVIDUAL, True, d), NOT_ACCOUNT_MANAGER),
         "open_accounts": (([(carol.address, d, InvestorClass.INDIVIDUAL, True)], d), NOT_ACCOUNT_MANAGER),
@@ -198,7 +198,7 @@ def test_role_check__every_other_global_role__reverts(
 ):
     """One role per action: holding all the others does not open it."""
     args, reason = _calls(register, ctx, alice, bob, carol)[function]
-    register.grant_role(dave, ALL_GLOBAL_ROLES & ~ROLE_OF_REASON[reason], sender=governance)
+    register.grant_role(dave, ALL_GLOBAL_ROLES & ~ROLE_OF_REASON[reason], doc("grant"), sender=governance)
     _setup(register, function, governance, registrar, alice, ctx)
 
     with ape.reverts(reason):
@@ -211,7 +211,7 @@ def test_role_check__issuer_agent_of_another_security__reverts(
 ):
     args, reason = _calls(register, ctx, alice, bob, carol)[function]
     register.grant_security_role(ctx["llc"], dave, SecurityRole.ISSUER_AGENT | SecurityRole.FUND_MANAGER,
-                                 sender=governance)
+                                 doc("grant"), sender=governance)
 
     with ape.reverts(reason):
         getattr(register, function)(*args, sender=dave)
@@ -219,10 +219,10 @@ def test_role_check__issuer_agent_of_another_security__reverts(
 
 @pytest.mark.parametrize("caller", ["governance", "registrar", "alice", "bob"])
 def test_accept_governance__not_pending__reverts(request, register, governance, carol, caller):
-    register.transfer_governance(carol, sender=governance)
+    register.transfer_governance(carol, doc("hand-over"), sender=governance)
 
     with ape.reverts(NOT_PENDING):
-        register.accept_governance(sender=request.getfixturevalue(caller))
+        register.accept_governance(doc("accept governance"), sender=request.getfixturevalue(caller))
 
 
 @pytest.mark.parametrize("caller", ["outsider", "bob", "registrar"])

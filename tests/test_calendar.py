@@ -21,7 +21,7 @@ def fresh(register, today, advance_days, governance, registrar):
     """A second suite with nothing published (depends on `register` so the session fixtures
     exist before this module's snapshot)."""
     reg = suite.deploy(governance, governance)
-    reg.grant_role(registrar, Role.CALENDAR_MANAGER, sender=governance)
+    reg.grant_role(registrar, Role.CALENDAR_MANAGER, doc("grant"), sender=governance)
     return reg
 
 
@@ -353,7 +353,7 @@ def test_amend_calendar__before_epoch__reverts(published, registrar):
 def before_epoch(governance, registrar, alice, bob, today):
     """A new suite whose calendar starts tomorrow, with a sealed JSC held by alice."""
     fresh = suite.deploy(governance, governance)
-    fresh.grant_role(registrar, Role.REGISTRAR, sender=governance)
+    fresh.grant_role(registrar, Role.REGISTRAR, doc("grant"), sender=governance)
     fresh.publish_calendar(today + 1, today + 30, cal.weekdays(today + 1, today + 30), doc("c"), sender=registrar)
     for who in (alice, bob):
         fresh.open_account(who, doc(f"id-{who.address}"), 1, True, doc("open"), sender=registrar)

@@ -44,8 +44,8 @@ def scenario(chain, accounts, register, registrar, court, issuer_agent, governan
     register.set_qualified(outsider, True, doc("qualify"), sender=registrar)
     register.set_security_status(llc, 3, doc("suspend llc"), sender=registrar)
     register.set_security_status(llc, 2, doc("resume llc"), sender=registrar)
-    register.grant_security_role(jsc, dave, SecurityRole.FUND_MANAGER, sender=governance)
-    register.revoke_security_role(jsc, dave, SecurityRole.FUND_MANAGER, sender=governance)
+    register.grant_security_role(jsc, dave, SecurityRole.FUND_MANAGER, doc("grant"), sender=governance)
+    register.revoke_security_role(jsc, dave, SecurityRole.FUND_MANAGER, doc("revoke"), sender=governance)
 
     # pledges: offer/accept, partial release, enforcement, a registered one, a cancelled offer
     register.offer_pledge(jsc, bob, 200, doc("pledge A"), sender=alice)
@@ -195,7 +195,7 @@ def transfers(scenario, chain, accounts, project, register, registrar, governanc
     fund = new_security([(alice, 5_000), (bob, 5_000)], kind=Kind.LP_FUND)
     jsc = new_security([(alice, 1_000), (bob, 1_000)], kind=Kind.JSC)
     register.set_transfer_terms(fund, False, True, 1_000, doc("lpa terms"), sender=registrar)
-    register.grant_security_role(fund, governance, SecurityRole.FUND_MANAGER, sender=governance)
+    register.grant_security_role(fund, governance, SecurityRole.FUND_MANAGER, doc("grant"), sender=governance)
 
     # DvP to an outsider of the LLC: dave accepts, bob and carol exercise first refusal
     register.propose_transfer(dave, llc, 200, 2_000, cash, doc("spa"), sender=alice)
@@ -231,12 +231,12 @@ def transfers(scenario, chain, accounts, project, register, registrar, governanc
     register.withdraw_listing(pulled, doc("withdraw listing"), sender=bob)
     advance_days(4)
     register.close_listing(sold, doc("close"), sender=bob)
-    register.claim_refund(cash, sender=carol)
+    register.claim_refund(cash, doc("claim"), sender=carol)
 
     advance_days(28)  # past the 30-day notice; the members' instruction is past its expiry
     register.settle_transfer(dvp, doc("settle"), sender=dave)  # the buyer settles: no allowance spent
-    register.reclaim_lapsed(lapsing, sender=outsider)
-    register.claim_refund(cash, sender=dave)
+    register.reclaim_lapsed(lapsing, doc("reclaim"), sender=outsider)
+    register.claim_refund(cash, doc("claim"), sender=dave)
     # still pending at the end
     register.propose_transfer(bob, llc, 10, 0, ZERO, doc("spa 4"), sender=alice)
     pending = register.instruction_count()

@@ -60,7 +60,7 @@ def fund(register, registrar, governance, manager, new_security, alice, bob):
     alice 5000, bob 5000; `manager` is its fund manager."""
     sid = new_security([(alice, 5_000), (bob, 5_000)], kind=Kind.LP_FUND)
     register.set_transfer_terms(sid, False, True, 1_000, doc("fund agreement"), sender=registrar)
-    register.grant_security_role(sid, manager, SecurityRole.FUND_MANAGER, sender=governance)
+    register.grant_security_role(sid, manager, SecurityRole.FUND_MANAGER, doc("grant"), sender=governance)
     return sid
 
 
@@ -281,7 +281,9 @@ def test_accept_transfer__dvp__escrows_the_price(register, alice, dave, llc, cas
     iid, _ = propose(register, alice, dave, llc, 200, cash=cash)
     before = cash.balanceOf(dave)
     receipt = register.accept_transfer(iid, doc("accept"), sender=dave)
-    assert one(receipt, register.InstructionAccepted) == {"instruction_id": iid, "buyer": dave.address, "escrowed": PRICE}
+    assert one(receipt, register.InstructionAccepted) == {
+        "instruction_id": iid, "buyer": dave.address, "escrowed": PRICE, "doc": doc("accept"),
+    }
     assert cash.balanceOf(dave) == before - PRICE
     assert register.escrowed(cash) == PRICE
     assert ins(register, iid).buyer_accepted
@@ -291,7 +293,9 @@ def test_accept_transfer__dvp__escrows_the_price(register, alice, dave, llc, cas
 def test_accept_transfer__free_of_payment__escrows_nothing(register, alice, dave, llc):
     iid, _ = propose(register, alice, dave, llc, 200)
     receipt = register.accept_transfer(iid, doc("accept"), sender=dave)
-    assert one(receipt, register.InstructionAccepted) == {"instruction_id": iid, "buyer": dave.address, "escrowed": 0}
+    assert one(receipt, register.InstructionAccepted) == {
+        "instruction_id": iid, "buyer": dave.address, "escrowed": 0, "doc": doc("accept"),
+    }
 
 
 def test_accept_transfer__not_the_buyer__reverts(register, alice, bob, dave, llc):
@@ -405,9 +409,9 @@ def test_several_exercisers__split_pro_rata_to_holdings_at_settlement__excess_re
         {"instruction_id": iid, "receiver": carol.address, "units": 100, "paid": 503, "actor": alice.address, "doc": doc("settle")},
     ]
     assert events(receipt, register.RefundCredited) == [
-        {"token": cash.address, "holder": dave.address, "amount": PRICE},
-        {"token": cash.address, "holder": bob.address, "amount": PRICE - 497},
-        {"token": cash.address, "holder": carol.address, "amount": PRICE - 503},
+        {"token": cash.address, "holder": dave.address, "amount": PRICE, "doc": doc("settle")},
+        {"token": cash.address, "holder": bob.address, "amount": PRICE - 497, "doc": doc("settle")},
+        {"token": cash.address, "holder": carol.address, "amount": PRICE - 503, "doc": doc("settle")},
     ]
     assert register.balanceOf(bob, llc) == 200 + 99
     assert register.balanceOf(carol, llc) == 200 + 100
@@ -419,8 +423,10 @@ def test_several_exercisers__split_pro_rata_to_holdings_at_settlement__excess_re
     assert_escrow(register, cash)
     for who, amount in ((dave, PRICE), (bob, 503), (carol, 497)):
         before = cash.balanceOf(who)
-        receipt = register.claim_refund(cash, sender=who)
-        assert one(receipt, register.RefundClaimed) == {"token": cash.address, "holder": who.address, "amount": amount}
+        receipt = register.claim_refund(cash, doc("claim"), sender=who)
+        assert one(receipt, register.RefundClaimed) == {
+            "token": cash.address, "holder": who.address, "amount": amount, "doc": doc("claim"),
+        }
         assert cash.balanceOf(who) == before + amount
         assert register.refunds(cash, who) == 0
         assert_escrow(register, cash)
@@ -613,8 +619,8 @@ def test_withdraw_transfer__seller__closes_and_refunds_buyer_and_exercisers(
     receipt = register.withdraw_transfer(iid, doc("withdrawn"), sender=alice)
     assert one(receipt, register.InstructionWithdrawn) == {"instruction_id": iid, "actor": alice.address, "doc": doc("withdrawn")}
     assert events(receipt, register.RefundCredited) == [
-        {"token": cash.address, "holder": dave.address, "amount": PRICE},
-        {"token": cash.address, "holder": bob.address, "amount": PRICE},
+        {"token": cash.address, "holder": dave.address, "amount": PRICE, "doc": doc("withdrawn")},
+        {"token": cash.address, "holder": bob.address, "amount": PRICE, "doc": doc("withdrawn")},
     ]
     assert register.stage_of(iid) == InstructionStage.WITHDRAWN
     assert_escrow(register, cash)
@@ -623,7 +629,7 @@ def test_withdraw_transfer__seller__closes_and_refunds_buyer_and_exercisers(
                  lambda: register.withdraw_transfer(iid, doc("w"), sender=alice)):
         with ape.reverts("instructions: instruction closed"):
             call()
-    register.claim_refund(cash, sender=bob)
+    register.claim_refund(cash, doc("claim"), sender=bob)
     assert_escrow(register, cash)
 
 
@@ -655,7 +661,7 @@ def test_lapse__nobody_acts__stage_5_after_expiry_then_reclaim_credits_refunds(
     register.exercise_first_refusal(iid, doc("rofr"), sender=carol)
     expiry = ins(register, iid).expiry_day
     with ape.reverts("instructions: not lapsed"):
-        register.reclaim_lapsed(iid, sender=bob)
+        register.reclaim_lapsed(iid, doc("reclaim"), sender=bob)
     advance_days(expiry - register.today())  # the expiry day itself: still open
     assert register.stage_of(iid) == InstructionStage.PROPOSED
     advance_days(1)
@@ -665,18 +671,21 @@ def test_lapse__nobody_acts__stage_5_after_expiry_then_reclaim_credits_refunds(
         register.settle_transfer(iid, doc("settle"), sender=alice)
     with ape.reverts("instructions: instruction lapsed"):
         register.withdraw_transfer(iid, doc("withdraw"), sender=alice)
-    receipt = register.reclaim_lapsed(iid, sender=bob)  # anyone
+    receipt = register.reclaim_lapsed(iid, doc("reclaim"), sender=bob)  # anyone
     assert events(receipt, register.RefundCredited) == [
-        {"token": cash.address, "holder": dave.address, "amount": PRICE},
-        {"token": cash.address, "holder": carol.address, "amount": PRICE},
+        {"token": cash.address, "holder": dave.address, "amount": PRICE, "doc": doc("reclaim")},
+        {"token": cash.address, "holder": carol.address, "amount": PRICE, "doc": doc("reclaim")},
     ]
+    assert one(receipt, register.InstructionLapsed) == {
+        "instruction_id": iid, "actor": bob.address, "doc": doc("reclaim"),
+    }
     assert ins(register, iid).stage == InstructionStage.LAPSED
     assert register.stage_of(iid) == InstructionStage.LAPSED
     assert_escrow(register, cash)
     with ape.reverts("instructions: not lapsed"):
-        register.reclaim_lapsed(iid, sender=bob)
-    register.claim_refund(cash, sender=dave)
-    register.claim_refund(cash, sender=carol)
+        register.reclaim_lapsed(iid, doc("reclaim"), sender=bob)
+    register.claim_refund(cash, doc("claim"), sender=dave)
+    register.claim_refund(cash, doc("claim"), sender=carol)
     assert register.escrowed(cash) == 0
     assert_escrow(register, cash)
     assert register.balanceOf(alice, llc) == 600
@@ -684,12 +693,12 @@ def test_lapse__nobody_acts__stage_5_after_expiry_then_reclaim_credits_refunds(
 
 def test_reclaim_lapsed__unknown_instruction__reverts(register, bob):
     with ape.reverts("instructions: not lapsed"):
-        register.reclaim_lapsed(register.instruction_count() + 1, sender=bob)
+        register.reclaim_lapsed(register.instruction_count() + 1, doc("reclaim"), sender=bob)
 
 
 def test_claim_refund__nothing__reverts(register, dave, cash):
     with ape.reverts("instructions: nothing to refund"):
-        register.claim_refund(cash, sender=dave)
+        register.claim_refund(cash, doc("claim"), sender=dave)
 
 
 # ------------------------------------------------------------------ funds
@@ -722,14 +731,16 @@ def test_fund__manager_rejects__closed_and_escrow_refunded(register, registrar, 
         register.reject_transfer(iid, doc("refused"), sender=alice)
     receipt = register.reject_transfer(iid, doc("refused"), sender=manager)
     assert one(receipt, register.InstructionRejected) == {"instruction_id": iid, "actor": manager.address, "doc": doc("refused")}
-    assert one(receipt, register.RefundCredited) == {"token": cash.address, "holder": dave.address, "amount": PRICE}
+    assert one(receipt, register.RefundCredited) == {
+        "token": cash.address, "holder": dave.address, "amount": PRICE, "doc": doc("refused"),
+    }
     assert register.stage_of(iid) == InstructionStage.REJECTED
     assert_escrow(register, cash)
     with ape.reverts("instructions: instruction closed"):
         register.consent_transfer(iid, doc("consent"), sender=manager)
     with ape.reverts("instructions: instruction closed"):
         register.settle_transfer(iid, doc("paid"), sender=registrar)
-    register.claim_refund(cash, sender=dave)
+    register.claim_refund(cash, doc("claim"), sender=dave)
     assert_escrow(register, cash)
     assert register.escrowed(cash) == 0
 

@@ -34,7 +34,7 @@ def test_llc_to_outsider__plain_transfer_refused__instruction_with_first_refusal
     assert cash.balanceOf(alice) == 2_000
     assert register.escrowed(cash) == cash.balanceOf(register)
     assert register.refunds(cash, dave) == 2_000
-    register.claim_refund(cash, sender=dave)
+    register.claim_refund(cash, doc("claim"), sender=dave)
     assert cash.balanceOf(dave) == 2_000
     assert register.stage_of(iid) == InstructionStage.SETTLED
 
@@ -47,7 +47,7 @@ def test_fund__needs_manager_consent__settles_free_of_payment_by_registrar(
     open_account(dave, investor_class=InvestorClass.INSTITUTION)
     sid = new_security([(alice, 5_000), (bob, 5_000)], kind=Kind.LP_FUND)
     register.set_transfer_terms(sid, False, True, 1_000, doc("agreement"), sender=registrar)
-    register.grant_security_role(sid, governance, SecurityRole.FUND_MANAGER, sender=governance)
+    register.grant_security_role(sid, governance, SecurityRole.FUND_MANAGER, doc("grant"), sender=governance)
     assert register.can_transfer(alice, dave, sid, 2_000) == (False, "ledger: fund transfer needs the manager's consent")
     assert register.can_transfer(alice, dave, sid, 500) == (False, "ledger: below the fund's minimum holding")
     register.propose_transfer(dave, sid, 2_000, 0, "0x0000000000000000000000000000000000000000", doc("lpa"), sender=alice)
@@ -85,6 +85,6 @@ def test_bidding__best_bid_wins_at_close__beaten_bid_refunded_by_pull(
     register.close_listing(lid, doc("close"), sender=bob)
     assert register.balanceOf(dave, sid) == 400
     assert cash.balanceOf(alice) == 1_500
-    register.claim_refund(cash, sender=carol)
+    register.claim_refund(cash, doc("claim"), sender=carol)
     assert cash.balanceOf(carol) == 5_000
     assert register.escrowed(cash) == cash.balanceOf(register) == 0

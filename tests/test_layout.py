@@ -17,6 +17,8 @@ CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 # Register, then its desks in the order its fallback hands selectors down.
 SUITE = ("Register",) + tuple(suite.DESKS)
 EIP170_LIMIT = 24_576
+EVM_VERSION = "london"  # ape-config.yaml's vyper.evm_version
+LOCK = "$.nonreentrant_key"
 
 
 @functools.cache
@@ -27,7 +29,9 @@ def _layouts():
     out = {}
     for name in SUITE:
         result = subprocess.run(
-            ["vyper", "-f", "layout", f"{name}.vy"],
+            # the deployed EVM version: under london the re-entrancy lock is a storage slot
+            # (under cancun and later it would be transient and not in this layout)
+            ["vyper", "--evm-version", EVM_VERSION, "-f", "layout", f"{name}.vy"],
             cwd=CONTRACTS_DIR, capture_output=True, text=True, check=True,
         )
         out[name] = json.loads(result.stdout)
@@ -56,6 +60,18 @@ def test_storage_layout__variables_do_not_overlap():
     assert {"roles", "calendar", "accounts", "ledger"} <= {name.split(".")[0] for name in flat}
     used = [s for slot, n, _ in flat.values() for s in range(slot, slot + n)]
     assert len(used) == len(set(used)), "two variables share a slot"
+
+
+def test_ape_config__compiles_for_the_layout_checked_here(project):
+    assert project.config.vyper.evm_version == EVM_VERSION
+
+
+@pytest.mark.parametrize("name", SUITE)
+def test_storage_layout__one_reentrancy_lock_in_slot_0(name):
+    """The desks' @nonreentrant functions (instructions, auctions) share one lock: slot 0 of
+    Register's storage, the same slot in every contract that runs on it."""
+    lock = _layouts()[name]["storage_layout"][LOCK]
+    assert (lock["slot"], lock["n_slots"]) == (0, 1)
 
 
 def _selectors(contract_type):

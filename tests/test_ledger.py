@@ -894,7 +894,7 @@ def test_set_register_closure__cleared(register, issuer_agent, jsc, alice, bob, 
 def test_set_register_closure__invalid__reverts(register, issuer_agent, governance, jsc):
     with ape.reverts("ledger: day out of range"):
         register.set_register_closure(jsc, 2**32, 0, doc("x"), sender=issuer_agent)
-    register.grant_security_role(10_000, issuer_agent, 1, sender=governance)
+    register.grant_security_role(10_000, issuer_agent, 1, doc("grant"), sender=governance)
     with ape.reverts("ledger: unknown security"):
         register.set_register_closure(10_000, 1, 0, doc("x"), sender=issuer_agent)
 

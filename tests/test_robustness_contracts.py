@@ -498,7 +498,7 @@ def worst_cases(backend: AnvilBackend, gov: str, registrar: str, court: str, ali
 
         # one holding with 8 accepted pledges and 8 freezes in force
         sid, _ = new_security("encumbered", [(alice, 1_000_000), (bob, 1_000_000)])
-        send(gov, "grant_security_role", sid, gov, int(SecurityRole.ISSUER_AGENT))
+        send(gov, "grant_security_role", sid, gov, int(SecurityRole.ISSUER_AGENT), h("issuer agent"))
         send(gov, "set_insider", alice, sid, True, h("insider"))
         first_pledge = call("pledge_count") + 1
         for k in range(8):
@@ -641,8 +641,8 @@ class BoundsNode:
             next_address = to_checksum_address(receipt["contractAddress"])
         backend = AnvilBackend(f"http://127.0.0.1:{self.port}", next_address, SuiteAbi.from_suite())
         send = Sender(backend, 30_000_000)
-        send(gov, "grant_role", registrar, int(Role.REGISTRAR))
-        send(gov, "grant_role", court, int(Role.COURT_AGENT))
+        send(gov, "grant_role", registrar, int(Role.REGISTRAR), h("registrar"))
+        send(gov, "grant_role", court, int(Role.COURT_AGENT), h("court agent"))
         today = backend.call("today")
         for first, last in cal.chunks(today - 550, today + 380, 366):
             send(registrar, "publish_calendar", first, last, cal.weekdays(first, last), h("calendar"))

@@ -28,75 +28,75 @@ def test_deploy__governance_is_set(register, governance):
 
 
 def test_transfer_governance__names_pending_and_logs(register, governance, alice):
-    receipt = register.transfer_governance(alice, sender=governance)
+    receipt = register.transfer_governance(alice, doc("hand-over"), sender=governance)
 
     assert only_event(receipt, register.GovernanceTransferStarted) == {
-        "current": governance.address, "pending": alice.address,
+        "current": governance.address, "pending": alice.address, "doc": doc("hand-over"),
     }
     assert register.pending_governance() == alice.address
     assert register.governance() == governance.address  # nothing changes until accepted
 
 
 def test_accept_governance__hands_over_and_logs(register, governance, alice):
-    register.transfer_governance(alice, sender=governance)
+    register.transfer_governance(alice, doc("hand-over"), sender=governance)
 
-    receipt = register.accept_governance(sender=alice)
+    receipt = register.accept_governance(doc("accept governance"), sender=alice)
 
     assert only_event(receipt, register.GovernanceTransferred) == {
-        "previous": governance.address, "current": alice.address,
+        "previous": governance.address, "current": alice.address, "doc": doc("accept governance"),
     }
     assert register.governance() == alice.address
     assert register.pending_governance() == ZERO
 
 
 def test_accept_governance__new_governance_acts_old_does_not(register, governance, alice, bob):
-    register.transfer_governance(alice, sender=governance)
-    register.accept_governance(sender=alice)
+    register.transfer_governance(alice, doc("hand-over"), sender=governance)
+    register.accept_governance(doc("accept governance"), sender=alice)
 
     with ape.reverts("roles: caller is not governance"):
-        register.grant_role(bob, Role.ACCOUNT_MANAGER, sender=governance)
-    register.grant_role(bob, Role.ACCOUNT_MANAGER, sender=alice)
+        register.grant_role(bob, Role.ACCOUNT_MANAGER, doc("grant"), sender=governance)
+    register.grant_role(bob, Role.ACCOUNT_MANAGER, doc("grant"), sender=alice)
     assert register.roles_of(bob) == Role.ACCOUNT_MANAGER
 
 
 def test_accept_governance__not_pending__reverts(register, governance, alice, bob):
-    register.transfer_governance(alice, sender=governance)
+    register.transfer_governance(alice, doc("hand-over"), sender=governance)
 
     with ape.reverts("roles: caller is not pending governance"):
-        register.accept_governance(sender=bob)
+        register.accept_governance(doc("accept governance"), sender=bob)
 
 
 def test_accept_governance__no_handover_started__reverts(register, governance):
     with ape.reverts("roles: caller is not pending governance"):
-        register.accept_governance(sender=governance)
+        register.accept_governance(doc("accept governance"), sender=governance)
 
 
 def test_accept_governance__twice__reverts(register, governance, alice):
-    register.transfer_governance(alice, sender=governance)
-    register.accept_governance(sender=alice)
+    register.transfer_governance(alice, doc("hand-over"), sender=governance)
+    register.accept_governance(doc("accept governance"), sender=alice)
 
     with ape.reverts("roles: caller is not pending governance"):
-        register.accept_governance(sender=alice)
+        register.accept_governance(doc("accept governance"), sender=alice)
 
 
 def test_transfer_governance__zero_address_cancels(register, governance, alice):
-    register.transfer_governance(alice, sender=governance)
+    register.transfer_governance(alice, doc("hand-over"), sender=governance)
 
-    receipt = register.transfer_governance(ZERO, sender=governance)
+    receipt = register.transfer_governance(ZERO, doc("hand-over"), sender=governance)
 
     assert only_event(receipt, register.GovernanceTransferStarted)["pending"] == ZERO
     with ape.reverts("roles: caller is not pending governance"):
-        register.accept_governance(sender=alice)
+        register.accept_governance(doc("accept governance"), sender=alice)
     assert register.governance() == governance.address
 
 
 def test_transfer_governance__second_call_replaces_pending(register, governance, alice, bob):
-    register.transfer_governance(alice, sender=governance)
-    register.transfer_governance(bob, sender=governance)
+    register.transfer_governance(alice, doc("hand-over"), sender=governance)
+    register.transfer_governance(bob, doc("hand-over"), sender=governance)
 
     with ape.reverts("roles: caller is not pending governance"):
-        register.accept_governance(sender=alice)
-    register.accept_governance(sender=bob)
+        register.accept_governance(doc("accept governance"), sender=alice)
+    register.accept_governance(doc("accept governance"), sender=bob)
     assert register.governance() == bob.address
 
 
@@ -104,12 +104,12 @@ def test_transfer_governance__second_call_replaces_pending(register, governance,
 
 
 def test_grant_role__adds_flags_and_logs(register, governance, alice):
-    receipt = register.grant_role(alice, Role.ACCOUNT_MANAGER, sender=governance)
+    receipt = register.grant_role(alice, Role.ACCOUNT_MANAGER, doc("grant"), sender=governance)
     assert only_event(receipt, register.RoleGranted) == {
-        "account": alice.address, "role": Role.ACCOUNT_MANAGER, "actor": governance.address,
+        "account": alice.address, "role": Role.ACCOUNT_MANAGER, "actor": governance.address, "doc": doc("grant"),
     }
 
-    register.grant_role(alice, Role.CALENDAR_MANAGER | Role.RECOVERY_MANAGER, sender=governance)
+    register.grant_role(alice, Role.CALENDAR_MANAGER | Role.RECOVERY_MANAGER, doc("grant"), sender=governance)
 
     assert register.roles_of(alice) == Role.ACCOUNT_MANAGER | Role.CALENDAR_MANAGER | Role.RECOVERY_MANAGER
 
@@ -121,30 +121,31 @@ def test_grant_role__registrar_fixture_holds_registrar_flags(register, registrar
 
 def test_grant_role__zero_address__reverts(register, governance):
     with ape.reverts("roles: zero address"):
-        register.grant_role(ZERO, Role.ACCOUNT_MANAGER, sender=governance)
+        register.grant_role(ZERO, Role.ACCOUNT_MANAGER, doc("grant"), sender=governance)
 
 
 def test_grant_role__no_role__reverts(register, governance, alice):
     with ape.reverts("roles: no role given"):
-        register.grant_role(alice, 0, sender=governance)
+        register.grant_role(alice, 0, doc("grant"), sender=governance)
 
 
 def test_revoke_role__clears_only_given_flags_and_logs(register, governance, registrar):
-    receipt = register.revoke_role(registrar, Role.SECURITY_MANAGER, sender=governance)
+    receipt = register.revoke_role(registrar, Role.SECURITY_MANAGER, doc("revoke"), sender=governance)
 
     assert only_event(receipt, register.RoleRevoked) == {
         "account": registrar.address, "role": Role.SECURITY_MANAGER, "actor": governance.address,
+        "doc": doc("revoke"),
     }
     assert register.roles_of(registrar) == Role.REGISTRAR & ~Role.SECURITY_MANAGER
 
 
 def test_revoke_role__no_role__reverts(register, governance, registrar):
     with ape.reverts("roles: no role given"):
-        register.revoke_role(registrar, 0, sender=governance)
+        register.revoke_role(registrar, 0, doc("revoke"), sender=governance)
 
 
 def test_revoke_role__holder_loses_access(register, governance, registrar, carol):
-    register.revoke_role(registrar, Role.ACCOUNT_MANAGER, sender=governance)
+    register.revoke_role(registrar, Role.ACCOUNT_MANAGER, doc("revoke"), sender=governance)
 
     with ape.reverts("roles: caller is not account manager"):
         register.open_account(carol, doc("id"), InvestorClass.INDIVIDUAL, True, doc("open"), sender=registrar)
@@ -157,7 +158,7 @@ def test_revoke_role__holder_loses_access(register, governance, registrar, carol
 )
 def test_role_flags__python_mirror_matches_contract(register, governance, outsider, alice, role):
     """Granting the Python flag opens exactly the contract's guard for that role."""
-    register.grant_role(outsider, role, sender=governance)
+    register.grant_role(outsider, role, doc("grant"), sender=governance)
     assert register.roles_of(outsider) == role
 
     if role == Role.ACCOUNT_MANAGER:
@@ -182,40 +183,43 @@ def test_role_flags__python_mirror_matches_contract(register, governance, outsid
 
 
 def test_grant_security_role__adds_flags_and_logs(register, governance, alice):
-    receipt = register.grant_security_role(7, alice, SecurityRole.ISSUER_AGENT, sender=governance)
+    receipt = register.grant_security_role(7, alice, SecurityRole.ISSUER_AGENT, doc("grant"), sender=governance)
 
     assert only_event(receipt, register.SecurityRoleGranted) == {
         "id": 7, "account": alice.address, "role": SecurityRole.ISSUER_AGENT, "actor": governance.address,
+        "doc": doc("grant"),
     }
-    register.grant_security_role(7, alice, SecurityRole.FUND_MANAGER, sender=governance)
+    register.grant_security_role(7, alice, SecurityRole.FUND_MANAGER, doc("grant"), sender=governance)
     assert register.security_roles(7, alice) == SecurityRole.ISSUER_AGENT | SecurityRole.FUND_MANAGER
     assert register.security_roles(8, alice) == 0  # per id
 
 
 def test_grant_security_role__zero_address__reverts(register, governance):
     with ape.reverts("roles: zero address"):
-        register.grant_security_role(1, ZERO, SecurityRole.ISSUER_AGENT, sender=governance)
+        register.grant_security_role(1, ZERO, SecurityRole.ISSUER_AGENT, doc("grant"), sender=governance)
 
 
 def test_grant_security_role__no_role__reverts(register, governance, alice):
     with ape.reverts("roles: no role given"):
-        register.grant_security_role(1, alice, 0, sender=governance)
+        register.grant_security_role(1, alice, 0, doc("grant"), sender=governance)
 
 
 def test_revoke_security_role__clears_and_logs(register, governance, alice):
-    register.grant_security_role(3, alice, SecurityRole.ISSUER_AGENT | SecurityRole.FUND_MANAGER, sender=governance)
+    register.grant_security_role(3, alice, SecurityRole.ISSUER_AGENT | SecurityRole.FUND_MANAGER, doc("grant"),
+                                 sender=governance)
 
-    receipt = register.revoke_security_role(3, alice, SecurityRole.ISSUER_AGENT, sender=governance)
+    receipt = register.revoke_security_role(3, alice, SecurityRole.ISSUER_AGENT, doc("revoke"), sender=governance)
 
     assert only_event(receipt, register.SecurityRoleRevoked) == {
         "id": 3, "account": alice.address, "role": SecurityRole.ISSUER_AGENT, "actor": governance.address,
+        "doc": doc("revoke"),
     }
     assert register.security_roles(3, alice) == SecurityRole.FUND_MANAGER
 
 
 def test_revoke_security_role__no_role__reverts(register, governance, alice):
     with ape.reverts("roles: no role given"):
-        register.revoke_security_role(1, alice, 0, sender=governance)
+        register.revoke_security_role(1, alice, 0, doc("revoke"), sender=governance)
 
 
 def test_revoke_security_role__agent_loses_access(
@@ -223,7 +227,7 @@ def test_revoke_security_role__agent_loses_access(
 ):
     open_account(alice)
     sid = new_security([(alice, 100)])
-    register.revoke_security_role(sid, issuer_agent, SecurityRole.ISSUER_AGENT, sender=governance)
+    register.revoke_security_role(sid, issuer_agent, SecurityRole.ISSUER_AGENT, doc("revoke"), sender=governance)
 
     with ape.reverts("roles: caller is not issuer agent"):
         register.set_register_closure(sid, today + 30, 0, doc("agm"), sender=issuer_agent)
@@ -345,11 +349,11 @@ def test_pause__transfer_preview_says_paused(register, governance, book, alice, 
 def test_pause__governance_still_manages_roles(register, governance, alice, bob):
     register.pause(doc("halt"), sender=governance)
 
-    register.grant_role(alice, Role.ACCOUNT_MANAGER, sender=governance)
-    register.revoke_role(alice, Role.ACCOUNT_MANAGER, sender=governance)
-    register.grant_security_role(1, alice, SecurityRole.ISSUER_AGENT, sender=governance)
-    register.transfer_governance(bob, sender=governance)
-    register.accept_governance(sender=bob)
+    register.grant_role(alice, Role.ACCOUNT_MANAGER, doc("grant"), sender=governance)
+    register.revoke_role(alice, Role.ACCOUNT_MANAGER, doc("revoke"), sender=governance)
+    register.grant_security_role(1, alice, SecurityRole.ISSUER_AGENT, doc("grant"), sender=governance)
+    register.transfer_governance(bob, doc("hand-over"), sender=governance)
+    register.accept_governance(doc("accept governance"), sender=bob)
     register.unpause(doc("resume"), sender=bob)
     assert not register.paused()
 

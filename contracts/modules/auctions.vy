@@ -8,13 +8,13 @@
         transaction, every transfer rule re-checked. No continuous matching,
         no market making (prohibited for these markets).
 @dev Cash accounting is instructions.vy's: escrow on bid, a pull refund for
-     every bid that is beaten or whose listing fails or is withdrawn.
+     every bid that is beaten or whose listing fails or is withdrawn, every
+     movement measured, every state-changing function under the one
+     re-entrancy lock.
      A fund listing needs the manager's consent before the close; an LLC
      whose articles grant first refusal needs a window of at least the notice
      period, which is the other shareholders' notice (they may bid).
 """
-
-from ethereum.ercs import IERC20
 
 from . import roles
 from . import calendar
@@ -88,6 +88,7 @@ event ListingClosed:
 
 
 @external
+@nonreentrant
 def list_units(id: uint256, units: uint256, reserve: uint256, cash: address, end_day: uint256, doc: bytes32):
     """
     @notice List units for one-way bidding until the end of `end_day`.
@@ -130,6 +131,7 @@ def list_units(id: uint256, units: uint256, reserve: uint256, cash: address, end
 
 
 @external
+@nonreentrant
 def consent_listing(listing_id: uint256, doc: bytes32):
     """
     @notice The fund manager consents to selling the listed fund units to the winner.
@@ -144,6 +146,7 @@ def consent_listing(listing_id: uint256, doc: bytes32):
 
 
 @external
+@nonreentrant
 def bid(listing_id: uint256, amount: uint256, doc: bytes32):
     """
     @notice Bid `amount` (escrowed now); it must reach the reserve and beat the
@@ -162,7 +165,7 @@ def bid(listing_id: uint256, amount: uint256, doc: bytes32):
     ok, reason = self._may_receive(l, msg.sender)
     assert ok, reason
     if l.best_bidder != empty(address):
-        instructions._credit(l.cash, l.best_bidder, l.best_amount)
+        instructions._credit(l.cash, l.best_bidder, l.best_amount, doc)
     self.listing_of[listing_id].best_bidder = msg.sender
     self.listing_of[listing_id].best_amount = amount
     instructions._escrow(l.cash, msg.sender, amount)
@@ -170,6 +173,7 @@ def bid(listing_id: uint256, amount: uint256, doc: bytes32):
 
 
 @external
+@nonreentrant
 def close_listing(listing_id: uint256, doc: bytes32):
     """
     @notice After the window, anyone closes: the best bid wins and settles now,
@@ -179,16 +183,13 @@ def close_listing(listing_id: uint256, doc: bytes32):
     @param listing_id The listing.
     @param doc Reference (hash) of the closing record.
     """
-    l: Listing = self.listing_of[listing_id]
-    assert l.status != 0, "auctions: unknown listing"
-    assert l.status == OPEN, "auctions: listing closed"
-    assert not calendar._paused(), "auctions: paused"
+    l: Listing = self._open(listing_id)
     today: uint256 = calendar._today()
     assert today > l.end_day, "auctions: bidding not over"
     if l.best_bidder == empty(address) or today > l.end_day + SETTLEMENT_DAYS:
         self.listing_of[listing_id].status = FAILED
         if l.best_bidder != empty(address):
-            instructions._credit(l.cash, l.best_bidder, l.best_amount)
+            instructions._credit(l.cash, l.best_bidder, l.best_amount, doc)
         log ListingClosed(listing_id=listing_id, status=FAILED, winner=empty(address), amount=0, actor=msg.sender, doc=doc)
         return
     kind: uint256 = (ledger.security_data[l.id] >> ledger.KIND_SHIFT) & ledger.BYTE_MASK
@@ -207,27 +208,25 @@ def close_listing(listing_id: uint256, doc: bytes32):
     if code != ledger.OK and code != ledger.R_NEEDS_CONSENT and code != ledger.R_NEEDS_NOTICE:
         raise ledger._reason(code)
     ledger._apply(l.seller, l.best_bidder, l.id, l.units, now, sec, sh, rh)
-    instructions.escrowed[l.cash] -= l.best_amount
-    assert extcall IERC20(l.cash).transfer(l.seller, l.best_amount, default_return_value=True), "auctions: cash transfer failed"
+    instructions._pay(l.cash, l.seller, l.best_amount)
     log ListingClosed(
         listing_id=listing_id, status=SOLD, winner=l.best_bidder, amount=l.best_amount, actor=msg.sender, doc=doc
     )
 
 
 @external
+@nonreentrant
 def withdraw_listing(listing_id: uint256, doc: bytes32):
     """
     @notice The seller withdraws a listing before it is closed; the best bid is refunded.
     @param listing_id The listing.
     @param doc Reference (hash) of the withdrawal.
     """
-    l: Listing = self.listing_of[listing_id]
-    assert l.status != 0, "auctions: unknown listing"
-    assert l.status == OPEN, "auctions: listing closed"
+    l: Listing = self._open(listing_id)
     assert msg.sender == l.seller, "auctions: caller is not the seller"
     self.listing_of[listing_id].status = WITHDRAWN
     if l.best_bidder != empty(address):
-        instructions._credit(l.cash, l.best_bidder, l.best_amount)
+        instructions._credit(l.cash, l.best_bidder, l.best_amount, doc)
     log ListingClosed(listing_id=listing_id, status=WITHDRAWN, winner=empty(address), amount=0, actor=msg.sender, doc=doc)
 
 

@@ -20,7 +20,15 @@
      Cash: the buyer escrows the price on acceptance, each exerciser escrows
      the full price on exercise; at settlement the seller is paid and what is
      not due comes back as a pull refund. `escrowed[token]` always equals the
-     register's balance of that token.
+     register's balance of that token and what it owes: open escrows (the
+     buyer's and each exerciser's price, the best bid of each open listing)
+     plus credited refunds. Every cash movement is measured (the register's
+     balance before and after): a token that moves another amount than asked
+     (fee on transfer) is refused, as is one that returns false; one that
+     returns nothing is accepted (USDT-style). Every state-changing function of
+     this module and of auctions.vy holds the one re-entrancy lock (slot 0 of
+     Register's storage under london, the same slot in every desk), so a
+     token's callback cannot re-enter a settlement. docs/pause-and-escrow.md.
 """
 
 from ethereum.ercs import IERC20
@@ -102,6 +110,7 @@ event InstructionAccepted:
     instruction_id: indexed(uint256)
     buyer: indexed(address)
     escrowed: uint256
+    doc: bytes32
 
 event InstructionConsented:
     instruction_id: indexed(uint256)
@@ -121,6 +130,7 @@ event InstructionWithdrawn:
 event InstructionLapsed:
     instruction_id: indexed(uint256)
     actor: indexed(address)
+    doc: bytes32
 
 event FirstRefusalExercised:
     instruction_id: indexed(uint256)
@@ -140,14 +150,17 @@ event RefundCredited:
     token: indexed(address)
     holder: indexed(address)
     amount: uint256
+    doc: bytes32
 
 event RefundClaimed:
     token: indexed(address)
     holder: indexed(address)
     amount: uint256
+    doc: bytes32
 
 
 @external
+@nonreentrant
 def set_cash_token(token: address, accepted: bool, doc: bytes32):
     """
     @notice Accept (or stop accepting) an ERC-20 cash token for delivery versus payment.
@@ -162,6 +175,7 @@ def set_cash_token(token: address, accepted: bool, doc: bytes32):
 
 
 @external
+@nonreentrant
 def propose_transfer(buyer: address, id: uint256, units: uint256, price: uint256, cash: address, doc: bytes32):
     """
     @notice The seller proposes to transfer `units` of `id` to `buyer` for
@@ -178,6 +192,7 @@ def propose_transfer(buyer: address, id: uint256, units: uint256, price: uint256
 
 
 @external
+@nonreentrant
 def propose_court_sale(seller: address, buyer: address, id: uint256, units: uint256, price: uint256, cash: address, doc: bytes32):
     """
     @notice The court agent proposes a court-ordered sale of `seller`'s units:
@@ -195,6 +210,7 @@ def propose_court_sale(seller: address, buyer: address, id: uint256, units: uint
 
 
 @external
+@nonreentrant
 def accept_transfer(instruction_id: uint256, doc: bytes32):
     """
     @notice The buyer accepts; for delivery versus payment it escrows the price.
@@ -207,10 +223,13 @@ def accept_transfer(instruction_id: uint256, doc: bytes32):
     self.instruction_of[instruction_id].buyer_accepted = True
     if ins.cash != empty(address):
         self._escrow(ins.cash, msg.sender, ins.price)
-    log InstructionAccepted(instruction_id=instruction_id, buyer=msg.sender, escrowed=ins.price if ins.cash != empty(address) else 0)
+    log InstructionAccepted(
+        instruction_id=instruction_id, buyer=msg.sender, escrowed=ins.price if ins.cash != empty(address) else 0, doc=doc
+    )
 
 
 @external
+@nonreentrant
 def consent_transfer(instruction_id: uint256, doc: bytes32):
     """
     @notice The fund manager consents to a fund-share transfer.
@@ -225,6 +244,7 @@ def consent_transfer(instruction_id: uint256, doc: bytes32):
 
 
 @external
+@nonreentrant
 def reject_transfer(instruction_id: uint256, doc: bytes32):
     """
     @notice The fund manager refuses consent; escrowed cash becomes refundable.
@@ -234,11 +254,12 @@ def reject_transfer(instruction_id: uint256, doc: bytes32):
     ins: Instruction = self._open(instruction_id)
     roles._check_security_role(ins.id, roles.SecurityRole.FUND_MANAGER)
     self.instruction_of[instruction_id].stage = REJECTED
-    self._refund_all(instruction_id, ins)
+    self._refund_all(instruction_id, ins, doc)
     log InstructionRejected(instruction_id=instruction_id, actor=msg.sender, doc=doc)
 
 
 @external
+@nonreentrant
 def withdraw_transfer(instruction_id: uint256, doc: bytes32):
     """
     @notice The seller (or the court agent, for a court sale) withdraws before
@@ -252,11 +273,12 @@ def withdraw_transfer(instruction_id: uint256, doc: bytes32):
     else:
         assert msg.sender == ins.seller, "instructions: caller is not the seller"
     self.instruction_of[instruction_id].stage = WITHDRAWN
-    self._refund_all(instruction_id, ins)
+    self._refund_all(instruction_id, ins, doc)
     log InstructionWithdrawn(instruction_id=instruction_id, actor=msg.sender, doc=doc)
 
 
 @external
+@nonreentrant
 def exercise_first_refusal(instruction_id: uint256, doc: bytes32):
     """
     @notice Another holder of the security exercises the right of first refusal
@@ -282,6 +304,7 @@ def exercise_first_refusal(instruction_id: uint256, doc: bytes32):
 
 
 @external
+@nonreentrant
 def settle_transfer(instruction_id: uint256, doc: bytes32):
     """
     @notice Settle: units to the buyer (or pro rata to the holders who exercised
@@ -301,23 +324,24 @@ def settle_transfer(instruction_id: uint256, doc: bytes32):
     kind: uint256 = (ledger.security_data[ins.id] >> ledger.KIND_SHIFT) & ledger.BYTE_MASK
     assert kind < ledger.LP_FUND or ins.consented, "instructions: manager has not consented"
     self.instruction_of[instruction_id].stage = SETTLED
-    takers: DynArray[address, MAX_EXERCISERS] = self.exercisers[instruction_id]
+    # an exerciser who has sold out since is no longer a shareholder: it buys
+    # nothing and its escrow comes back whole; the others share pro rata
+    takers: DynArray[address, MAX_EXERCISERS] = []
     total: uint256 = 0
-    for holder: address in takers:
-        total += ledger._balance(holder, ins.id)
-    if total == 0 and len(takers) != 0:
-        # every holder who exercised has since sold out: nobody left to buy pro rata
-        for holder: address in takers:
-            if ins.cash != empty(address):
-                self._credit(ins.cash, holder, ins.price)
-        takers = []
+    for holder: address in self.exercisers[instruction_id]:
+        held: uint256 = ledger._balance(holder, ins.id)
+        if held == 0:
+            self._credit(ins.cash, holder, ins.price, doc)
+        else:
+            takers.append(holder)
+            total += held
     if len(takers) == 0:
         assert ins.buyer_accepted, "instructions: buyer has not accepted"
         self._deliver(ins, ins.buyer, ins.units, ins.price, instruction_id, doc)
         return
     # first refusal exercised: the outsider gets nothing back but its escrow
-    if ins.buyer_accepted and ins.cash != empty(address):
-        self._credit(ins.cash, ins.buyer, ins.price)
+    if ins.buyer_accepted:
+        self._credit(ins.cash, ins.buyer, ins.price, doc)
     units_left: uint256 = ins.units
     price_left: uint256 = ins.price
     for i: uint256 in range(MAX_EXERCISERS):
@@ -329,40 +353,47 @@ def settle_transfer(instruction_id: uint256, doc: bytes32):
         if i + 1 < len(takers):
             units = ins.units * ledger._balance(holder, ins.id) // total
             paid = ins.price * units // ins.units
+        # every taker holds units, so the shares before the last sum to less than
+        # ins.units: the last taker receives at least one unit and the rest of the price
         units_left -= units
         price_left -= paid
-        if ins.cash != empty(address):
-            self._credit(ins.cash, holder, ins.price - paid)  # escrowed the full price
+        self._credit(ins.cash, holder, ins.price - paid, doc)  # escrowed the full price
         if units != 0:
             self._deliver(ins, holder, units, paid, instruction_id, doc)
 
 
 @external
-def claim_refund(token: address):
+@nonreentrant
+def claim_refund(token: address, doc: bytes32):
     """
     @notice Pull the caller's refunds of a cash token (losing bids, refused,
             withdrawn or lapsed instructions, first-refusal excess).
+    @dev Runs while the register is paused: the money is already owed to the caller.
     @param token The cash token.
+    @param doc Reference (hash) of the claim.
     """
     amount: uint256 = self.refunds[token][msg.sender]
     assert amount != 0, "instructions: nothing to refund"
     self.refunds[token][msg.sender] = 0
-    self.escrowed[token] -= amount
-    assert extcall IERC20(token).transfer(msg.sender, amount, default_return_value=True), "instructions: cash transfer failed"
-    log RefundClaimed(token=token, holder=msg.sender, amount=amount)
+    self._pay(token, msg.sender, amount)
+    log RefundClaimed(token=token, holder=msg.sender, amount=amount, doc=doc)
 
 
 @external
-def reclaim_lapsed(instruction_id: uint256):
+@nonreentrant
+def reclaim_lapsed(instruction_id: uint256, doc: bytes32):
     """
     @notice Anyone may release the escrow of a lapsed instruction into refunds.
+    @dev Runs while the register is paused: the instruction lapsed by the clock,
+         and its escrow is already owed back to those who paid it.
     @param instruction_id The instruction.
+    @param doc Reference (hash) of the request.
     """
     ins: Instruction = self.instruction_of[instruction_id]
     assert ins.stage == PROPOSED and calendar._today() > ins.expiry_day, "instructions: not lapsed"
     self.instruction_of[instruction_id].stage = LAPSED
-    self._refund_all(instruction_id, ins)
-    log InstructionLapsed(instruction_id=instruction_id, actor=msg.sender)
+    self._refund_all(instruction_id, ins, doc)
+    log InstructionLapsed(instruction_id=instruction_id, actor=msg.sender, doc=doc)
 
 
 @external
@@ -465,32 +496,49 @@ def _deliver(ins: Instruction, receiver: address, units: uint256, paid: uint256,
     if code != ledger.OK and code != ledger.R_NEEDS_CONSENT and code != ledger.R_NEEDS_NOTICE:
         raise ledger._reason(code)
     ledger._apply(ins.seller, receiver, ins.id, units, now, sec, sh, rh)
-    if ins.cash != empty(address) and paid != 0:
-        self.escrowed[ins.cash] -= paid
-        assert extcall IERC20(ins.cash).transfer(ins.seller, paid, default_return_value=True), "instructions: cash transfer failed"
+    if ins.cash != empty(address):
+        self._pay(ins.cash, ins.seller, paid)
     log InstructionSettled(instruction_id=instruction_id, receiver=receiver, units=units, paid=paid, actor=msg.sender, doc=doc)
 
 
 @internal
 def _escrow(token: address, payer: address, amount: uint256):
-    self.escrowed[token] += amount
+    """
+    @dev Take `amount` of `token` from `payer` into escrow, measuring what arrived.
+         The caller holds the re-entrancy lock, so no other escrow can arrive
+         between the two balance reads.
+    """
+    before: uint256 = staticcall IERC20(token).balanceOf(self)
     assert extcall IERC20(token).transferFrom(payer, self, amount, default_return_value=True), "instructions: cash transfer failed"
+    assert staticcall IERC20(token).balanceOf(self) == before + amount, "instructions: cash token moved a wrong amount"
+    self.escrowed[token] += amount
 
 
 @internal
-def _credit(token: address, holder: address, amount: uint256):
-    # the amount stays in `escrowed` until claimed
+def _pay(token: address, receiver: address, amount: uint256):
+    """
+    @dev Pay `amount` of `token` out of escrow to `receiver`, measuring what left.
+    """
     if amount == 0:
         return
-    self.refunds[token][holder] += amount
-    log RefundCredited(token=token, holder=holder, amount=amount)
+    self.escrowed[token] -= amount
+    before: uint256 = staticcall IERC20(token).balanceOf(self)
+    assert extcall IERC20(token).transfer(receiver, amount, default_return_value=True), "instructions: cash transfer failed"
+    assert staticcall IERC20(token).balanceOf(self) + amount == before, "instructions: cash token moved a wrong amount"
 
 
 @internal
-def _refund_all(instruction_id: uint256, ins: Instruction):
-    if ins.cash == empty(address):
+def _credit(token: address, holder: address, amount: uint256, doc: bytes32):
+    # the amount stays in `escrowed` until claimed; free of payment credits nothing
+    if amount == 0 or token == empty(address):
         return
+    self.refunds[token][holder] += amount
+    log RefundCredited(token=token, holder=holder, amount=amount, doc=doc)
+
+
+@internal
+def _refund_all(instruction_id: uint256, ins: Instruction, doc: bytes32):
     if ins.buyer_accepted:
-        self._credit(ins.cash, ins.buyer, ins.price)
+        self._credit(ins.cash, ins.buyer, ins.price, doc)
     for holder: address in self.exercisers[instruction_id]:
-        self._credit(ins.cash, holder, ins.price)
+        self._credit(ins.cash, holder, ins.price, doc)

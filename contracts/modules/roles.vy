@@ -34,120 +34,132 @@ security_roles: public(HashMap[uint256, HashMap[address, SecurityRole]])
 event GovernanceTransferStarted:
     current: indexed(address)
     pending: indexed(address)
+    doc: bytes32
 
 event GovernanceTransferred:
     previous: indexed(address)
     current: indexed(address)
+    doc: bytes32
 
 event RoleGranted:
     account: indexed(address)
     role: Role
     actor: indexed(address)
+    doc: bytes32
 
 event RoleRevoked:
     account: indexed(address)
     role: Role
     actor: indexed(address)
+    doc: bytes32
 
 event SecurityRoleGranted:
     id: indexed(uint256)
     account: indexed(address)
     role: SecurityRole
     actor: indexed(address)
+    doc: bytes32
 
 event SecurityRoleRevoked:
     id: indexed(uint256)
     account: indexed(address)
     role: SecurityRole
     actor: indexed(address)
+    doc: bytes32
 
 
 @deploy
 def __init__(governance: address):
     assert governance != empty(address), "roles: zero address"
     self.governance = governance
-    log GovernanceTransferred(previous=empty(address), current=governance)
+    log GovernanceTransferred(previous=empty(address), current=governance, doc=empty(bytes32))
 
 
 @external
-def transfer_governance(pending: address):
+def transfer_governance(pending: address, doc: bytes32):
     """
     @notice Start handing governance to `pending`; it takes effect when
             `pending` calls `accept_governance`.
     @dev Naming the zero address cancels a pending hand-over.
     @param pending The address that is to become governance.
+    @param doc Reference (hash) of the board's resolution.
     """
     self._check_governance()
     self.pending_governance = pending
-    log GovernanceTransferStarted(current=msg.sender, pending=pending)
+    log GovernanceTransferStarted(current=msg.sender, pending=pending, doc=doc)
 
 
 @external
-def accept_governance():
+def accept_governance(doc: bytes32):
     """
     @notice Complete a governance hand-over; only the pending address may call.
+    @param doc Reference (hash) of the acceptance.
     """
     assert msg.sender == self.pending_governance, "roles: caller is not pending governance"
     previous: address = self.governance
     self.governance = msg.sender
     self.pending_governance = empty(address)
-    log GovernanceTransferred(previous=previous, current=msg.sender)
+    log GovernanceTransferred(previous=previous, current=msg.sender, doc=doc)
 
 
 @external
-def grant_role(account: address, role: Role):
+def grant_role(account: address, role: Role, doc: bytes32):
     """
     @notice Grant global role flags to `account` (added to what it has).
     @param account The address receiving the roles.
     @param role One or more role flags.
+    @param doc Reference (hash) of the decision.
     """
     self._check_governance()
     assert account != empty(address), "roles: zero address"
     assert role != empty(Role), "roles: no role given"
     self.roles_of[account] |= role
-    log RoleGranted(account=account, role=role, actor=msg.sender)
+    log RoleGranted(account=account, role=role, actor=msg.sender, doc=doc)
 
 
 @external
-def revoke_role(account: address, role: Role):
+def revoke_role(account: address, role: Role, doc: bytes32):
     """
     @notice Revoke global role flags from `account`.
     @param account The address losing the roles.
     @param role One or more role flags.
+    @param doc Reference (hash) of the decision.
     """
     self._check_governance()
     assert role != empty(Role), "roles: no role given"
     self.roles_of[account] &= ~role
-    log RoleRevoked(account=account, role=role, actor=msg.sender)
+    log RoleRevoked(account=account, role=role, actor=msg.sender, doc=doc)
 
 
 @external
-def grant_security_role(id: uint256, account: address, role: SecurityRole):
+def grant_security_role(id: uint256, account: address, role: SecurityRole, doc: bytes32):
     """
     @notice Grant per-security role flags for security `id` to `account`.
     @param id The security id.
     @param account The address receiving the roles.
     @param role One or more per-security role flags.
+    @param doc Reference (hash) of the decision.
     """
     self._check_governance()
     assert account != empty(address), "roles: zero address"
     assert role != empty(SecurityRole), "roles: no role given"
     self.security_roles[id][account] |= role
-    log SecurityRoleGranted(id=id, account=account, role=role, actor=msg.sender)
+    log SecurityRoleGranted(id=id, account=account, role=role, actor=msg.sender, doc=doc)
 
 
 @external
-def revoke_security_role(id: uint256, account: address, role: SecurityRole):
+def revoke_security_role(id: uint256, account: address, role: SecurityRole, doc: bytes32):
     """
     @notice Revoke per-security role flags for security `id` from `account`.
     @param id The security id.
     @param account The address losing the roles.
     @param role One or more per-security role flags.
+    @param doc Reference (hash) of the decision.
     """
     self._check_governance()
     assert role != empty(SecurityRole), "roles: no role given"
     self.security_roles[id][account] &= ~role
-    log SecurityRoleRevoked(id=id, account=account, role=role, actor=msg.sender)
+    log SecurityRoleRevoked(id=id, account=account, role=role, actor=msg.sender, doc=doc)
 
 
 @internal

@@ -1235,7 +1235,12 @@ class RegisterModel:
         with self._atomic():
             ins = self.instructions[instruction_id]
             ins.stage = InstructionStage.SETTLED
-            takers = list(ins.exercisers)
+            # an exerciser who has sold out buys nothing and gets its escrow back whole
+            takers = [h for h in ins.exercisers if self.balance_of(h, ins.id) != 0]
+            if ins.cash != ZERO_ADDRESS:
+                for holder in ins.exercisers:
+                    if holder not in takers:
+                        self._credit(ins.cash, holder, ins.price)
             if not takers:
                 _require(ins.buyer_accepted, "instructions: buyer has not accepted")
                 self._deliver(ins, ins.buyer, ins.units, ins.price)
@@ -1247,7 +1252,6 @@ class RegisterModel:
             for i, holder in enumerate(takers):
                 units, paid = units_left, price_left
                 if i + 1 < len(takers):
-                    _require(total != 0, "")  # division by zero: a bare revert
                     units = ins.units * self.balance_of(holder, ins.id) // total
                     paid = ins.price * units // ins.units
                 units_left -= units
@@ -1395,9 +1399,7 @@ class RegisterModel:
         return l.status
 
     def withdraw_listing(self, caller, listing_id: int) -> None:
-        l = self.listings.get(listing_id)
-        _require(l is not None, "auctions: unknown listing")
-        _require(l.status == ListingStatus.OPEN, "auctions: listing closed")
+        l = self._open_listing(listing_id)
         _require(_addr(caller) == l.seller, "auctions: caller is not the seller")
         l.status = ListingStatus.WITHDRAWN
         if l.best_bidder != ZERO_ADDRESS:

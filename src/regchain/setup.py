@@ -122,7 +122,8 @@ def ensure_suite(network_name: str, *, account=None, governance: str | None = No
             if signer is None:
                 raise SetupError(f"registrar {registrar} lacks {role_names(missing)}; only governance "
                                  f"{gov} can grant it: run again with --account <governance>")
-            suite.ensure_role(reg, registrar, Role.REGISTRAR, governance_signer=signer, **tx)
+            suite.ensure_role(reg, registrar, Role.REGISTRAR, governance_signer=signer,
+                              doc=keccak(text=f"deploy: registrar {registrar}"), **tx)
             echo(f"registrar {registrar}: granted {role_names(missing)}")
     except ApeException as exc:
         raise SetupError(f"granting the registrar role: {one_line(exc)}") from None
@@ -181,6 +182,8 @@ class RolesFile:
     court_agent: list[str] = field(default_factory=list)
     # security key (int id or code text) -> [(address, SecurityRole)]
     securities: dict = field(default_factory=dict)
+    # the business document of every grant and the hand-over: keccak of the file's bytes
+    doc: bytes = bytes(32)
 
 
 def load_roles(path) -> RolesFile:
@@ -205,7 +208,7 @@ def load_roles(path) -> RolesFile:
     for key in data:
         if key not in ROLE_KEYS:
             raise SetupError(f"roles file {where}: unknown role '{key}' (known: {', '.join(ROLE_KEYS)})")
-    out = RolesFile(where)
+    out = RolesFile(where, doc=keccak(text.encode("utf-8")))
     if data.get("governance") is not None:
         out.governance = _address_in(data["governance"], f"{where}: governance")
         if isinstance(data["governance"], list):
@@ -307,10 +310,10 @@ def ensure_roles(register, roles: RolesFile, *, deployer, on_test_network: bool,
                          "grant them: run again with --account <governance>")
     try:
         for address, lack, label in missing:
-            register.grant_role(address, int(lack), sender=gov_signer, **tx)
+            register.grant_role(address, int(lack), roles.doc, sender=gov_signer, **tx)
             echo(f"{label} {address}: granted {role_names(lack)}")
         for sid, address, flag in sec_wanted:
-            register.grant_security_role(sid, address, int(flag), sender=gov_signer, **tx)
+            register.grant_security_role(sid, address, int(flag), roles.doc, sender=gov_signer, **tx)
             echo(f"security {sid}: {address} granted {flag.name}")
     except ApeException as exc:
         raise SetupError(f"granting roles: {one_line(exc)}") from None
@@ -327,14 +330,14 @@ def ensure_roles(register, roles: RolesFile, *, deployer, on_test_network: bool,
             if gov_signer is None:
                 raise SetupError(f"governance is {gov}; only it can hand over to {target}: "
                                  "run again with --account <governance>")
-            register.transfer_governance(target, sender=gov_signer, **tx)
+            register.transfer_governance(target, roles.doc, sender=gov_signer, **tx)
             echo(f"governance: hand-over to {target} started (transfer_governance)")
         new_signer = signer_of(target)
         if new_signer is not None:
-            register.accept_governance(sender=new_signer, **tx)
+            register.accept_governance(roles.doc, sender=new_signer, **tx)
             echo(f"governance: {target} accepted; it is governance now")
         else:
-            todo.append(f"governance: {target} must call accept_governance() on {register.address} "
+            todo.append(f"governance: {target} must call accept_governance(doc) on {register.address} "
                         f"to complete the hand-over (governance stays {gov} until then)")
     except ApeException as exc:
         raise SetupError(f"governance hand-over: {one_line(exc)}") from None

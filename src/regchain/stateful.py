@@ -163,9 +163,9 @@ class World:
 
 def prepare_suite(backend: Backend, governance: str, registrar: str, court: str | None = None) -> None:
     """Roles and the calendar on a freshly deployed suite (as tests/conftest.py's `register`)."""
-    backend.transact(governance, "grant_role", (registrar, int(Role.REGISTRAR)), None)
+    backend.transact(governance, "grant_role", (registrar, int(Role.REGISTRAR), doc("registrar")), None)
     if court is not None:
-        backend.transact(governance, "grant_role", (court, int(Role.COURT_AGENT)), None)
+        backend.transact(governance, "grant_role", (court, int(Role.COURT_AGENT), doc("court agent")), None)
     today = backend.call("today")
     for first, last in cal.chunks(today - CALENDAR_BACK_DAYS, today + CALENDAR_AHEAD_DAYS, 366):
         backend.transact(registrar, "publish_calendar", (first, last, cal.weekdays(first, last), doc("calendar")), None)
@@ -406,7 +406,8 @@ class RegisterMachine(RuleBasedStateMachine):
         if kind >= Kind.LP_FUND:
             role |= SecurityRole.FUND_MANAGER
             self.model.fund_managers[sid] = {w.issuer_agent.lower()}
-        self.chain.transact(w.governance, "grant_security_role", (sid, w.issuer_agent, int(role)), None)
+        self.chain.transact(w.governance, "grant_security_role",
+                            (sid, w.issuer_agent, int(role), doc("issuer agent")), None)
         self._expect("register holdings", w.registrar, "register_holdings", (sid, items, doc("holdings")),
                      lambda: self.model.register_holdings(sid, items))
         if fillers:
@@ -1323,7 +1324,7 @@ class RegisterRules(RegisterMachine):
         iids = self._instructions(InstructionStage.LAPSED) or list(m.instructions)
         iid = iids[pick % len(iids)]
         note(f"reclaim lapsed instruction {iid}")
-        self._expect("reclaim lapsed", self.world.by_name[who], "reclaim_lapsed", (iid,),
+        self._expect("reclaim lapsed", self.world.by_name[who], "reclaim_lapsed", (iid, doc("reclaim")),
                      lambda: m.reclaim_lapsed(iid))
         self._touch_instruction(iid)
 
@@ -1336,7 +1337,7 @@ class RegisterRules(RegisterMachine):
         owed = [a for a in w.pool if m.refund_of(w.cash, a)]
         caller = owed[pick % len(owed)] if owed and who != "frank" else w.by_name[who]
         note(f"claim refund by {self.name(caller)} ({m.refund_of(w.cash, caller)})")
-        self._expect("claim refund", caller, "claim_refund", (w.cash,), lambda: m.claim_refund(caller, w.cash))
+        self._expect("claim refund", caller, "claim_refund", (w.cash, doc("claim")), lambda: m.claim_refund(caller, w.cash))
         self.touched_cash.add(caller)
 
     # ------------------------------------------------------------- one-way bidding (单向竞价)

@@ -165,10 +165,11 @@ def missing_roles(register, account, roles: Role) -> Role:
     return Role(roles & ~held)
 
 
-def ensure_role(register, account, roles: Role, *, governance_signer, **tx) -> Role:
-    """Grant ``account`` whatever of ``roles`` it lacks; return what was granted (0: nothing)."""
+def ensure_role(register, account, roles: Role, *, governance_signer, doc: bytes, **tx) -> Role:
+    """Grant ``account`` whatever of ``roles`` it lacks (``doc``: the decision's hash);
+    return what was granted (0: nothing)."""
     missing = missing_roles(register, account, roles)
     if missing:
-        register.grant_role(getattr(account, "address", account), int(missing),
+        register.grant_role(getattr(account, "address", account), int(missing), doc,
                             sender=governance_signer, **tx)
     return missing
