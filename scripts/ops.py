@@ -4,7 +4,8 @@
 
     account open|suspend|reactivate|close|qualify   investor accounts (registrar)
     security register CODE --kind jsc --total N [--holdings FILE.csv] [--seal]
-    calendar publish [--ahead-days N]               weekdays after the published horizon
+    calendar publish [--ahead-days N] [--provisional]  market days after the published horizon
+    calendar amend DATE [--to DATE] --closed|--open    an extraordinary closure (or opening)
     transfer RECEIVER ID AMOUNT                     checked with can_transfer first
     pledge offer|accept|release|enforce ...
     freeze add|lift|renew ...;  court-transfer FREEZE_ID RECEIVER UNITS
@@ -199,10 +200,43 @@ def calendar():
 
 @calendar.command("publish")
 @click.option("--ahead-days", default=366, show_default=True)
+@click.option("--provisional", is_flag=True,
+              help="Past the official holidays in the pinned package, publish weekdays less the fixed-date "
+                   "statutory holidays (amend the rest when the year's notice is out).")
 @click.pass_obj
-def calendar_publish(obj, ahead_days):
-    """Publish weekdays from the day after the horizon to today + N days."""
-    run(obj, lambda reg, who: ensure_calendar(reg, who, ahead_days=ahead_days, echo=click.echo))
+def calendar_publish(obj, ahead_days, provisional):
+    """Publish the market's trading days (weekdays less the official holidays of mainland China,
+    adjusted working weekends closed) from the day after the horizon to today + N days."""
+    run(obj, lambda reg, who: ensure_calendar(reg, who, ahead_days=ahead_days, provisional=provisional,
+                                              echo=click.echo))
+
+
+@calendar.command("amend")
+@click.argument("first")
+@click.option("--to", "last", default=None, help="Last day of the range (default: FIRST only).")
+@click.option("--closed/--open", "closed", default=True, show_default=True,
+              help="--closed: an extraordinary closure; --open: a published holiday trades after all.")
+@doc_opt
+@click.pass_obj
+def calendar_amend(obj, first, last, closed, doc_text):
+    """Amend published future days FIRST[..--to] (YYYY-MM-DD): close them, or open them.
+    Days that already have that status (weekends for --closed) are left as they are."""
+    a = common.day_arg(first)
+    b = common.day_arg(last) if last else a
+    if b < a:
+        raise click.ClickException(f"--to {last} is before {first}")
+
+    def action(reg, who):
+        d = docref(doc_text, f"calendar amend {cal.date_of(a)}..{cal.date_of(b)} {'closed' if closed else 'open'}")
+        changed = 0
+        for day in range(a, b + 1):
+            if bool(reg.is_trading_day(day)) != closed and day <= int(reg.horizon_day()):
+                continue  # already has that status
+            done(reg.amend_calendar(day, not closed, d, sender=who),
+                 f"{cal.date_of(day)} {'closed' if closed else 'trades'}")
+            changed += 1
+        click.echo(f"{changed} day{'s' if changed != 1 else ''} amended")
+    run(obj, action)
 
 
 # ---------------------------------------------------------------- transfers
