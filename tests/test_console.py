@@ -362,6 +362,61 @@ def test_browser__find_by_code__cap_table_equals_the_chain__csv__screenshots(con
         thread.join(timeout=10)
 
 
+# ---------------------------------------------------------------- the command (`make console`)
+
+
+def test_serve_command__follows_the_node_and_serves_the_pages(console, migrated, register, tmp_path):
+    """`python -m regchain.console serve` as `make console` runs it, on a free port, over the test node."""
+    import os
+    import subprocess
+    import sys
+
+    import requests
+
+    users = tmp_path / "users.json"
+    env = {**os.environ, "REGCHAIN_CONSOLE_PASSWORD": "op-password-1"}
+    add = subprocess.run([sys.executable, "-m", "regchain.console", "adduser", "op", "--role", "operator",
+                          "--users", str(users)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert add.returncode == 0, add.stderr
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "regchain.console", "serve", "--rpc", console["uri"],
+                             "--register", register.address, "--db", str(tmp_path / "index.sqlite"),
+                             "--users", str(users), "--report", str(migrated["report"]), "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        session = requests.Session()
+        for _ in range(600):
+            try:
+                if session.get(f"{base}/login", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the console did not start")
+        assert session.get(f"{base}/securities", allow_redirects=False).status_code == 303
+        login = session.post(f"{base}/login", data={"user": "op", "password": "op-password-1"})
+        assert login.status_code == 200 and migrated["code"] in login.text
+        page = session.get(f"{base}/securities/{migrated['sid']}")
+        assert page.status_code == 200 and migrated["name"] in page.text
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def test_serve_command__no_register__one_line_error(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "regchain.console", "serve", "--network", "nowhere",
+                           "--rpc", "http://127.0.0.1:9", "--users", str(tmp_path / "u.json")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "Error: no register recorded for network 'nowhere' (deployments/nowhere.json); pass --register"]
+
+
 # ---------------------------------------------------------------- following (writes: last)
 
 

@@ -82,18 +82,15 @@ class IndexDb:
             for table in ("checkpoint", "events", "holdings"):
                 c.execute(f"DELETE FROM {table} WHERE network_key = ?", (network_key,))
 
-    def write(self, network_key: str, state: State, events: list[dict], holdings: list[tuple],
-              full_state: bool) -> None:
-        """The checkpoint and the rows of the events applied since the last write, in one transaction."""
+    def write(self, network_key: str, state: State | None, events: list[dict], holdings: list[tuple]) -> None:
+        """The rows of the events applied since the last write and, with ``state``, the checkpoint,
+        in one transaction. Rows are keyed by (block, log index): a resume from an older checkpoint
+        writes the same rows again, so the state may be written less often than the rows."""
         with self.conn() as c:
-            if full_state or c.execute("SELECT 1 FROM checkpoint WHERE network_key = ?",
-                                       (network_key,)).fetchone() is None:
+            if state is not None:
                 c.execute("INSERT OR REPLACE INTO checkpoint VALUES (?, ?, ?, ?, ?, ?, ?)",
                           (network_key, state.chain_id, state.address, state.last_block, state.last_block_hash,
                            state.schema, json.dumps(state.to_json(), ensure_ascii=False)))
-            else:  # nothing applied: only the block moved (empty blocks); the state text stays as it is
-                c.execute("UPDATE checkpoint SET last_block = ?, last_block_hash = ? WHERE network_key = ?",
-                          (state.last_block, state.last_block_hash, network_key))
             c.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                           [(network_key, e["block"], e["log_index"], e["tx"], e["timestamp"], e["day"], e["event"],
                             e["category"], e["sid"], e["doc"], json.dumps(e["fields"], ensure_ascii=False))
@@ -172,14 +169,26 @@ def touched_holdings(state: State, ev: Event, sid: int | None) -> list[str]:
 
 
 class SqlIndexer(Indexer):
-    """indexer.Indexer with its checkpoint, the events and the holdings' history in an IndexDb."""
+    """indexer.Indexer with its checkpoint, the events and the holdings' history in an IndexDb.
 
-    def __init__(self, rpc, address: str, abi: list[dict], *, db: IndexDb, network_key: str, **kw):
+    The rows of new events are written at every ``save``; the state itself (a few megabytes
+    for a province) at most every ``state_every_s`` seconds and on ``save(final=True)``: a
+    restart resumes from the last state written and writes the same rows again."""
+
+    def __init__(self, rpc, address: str, abi: list[dict], *, db: IndexDb, network_key: str,
+                 state_every_s: float = 10.0, **kw):
         self.db = db
+        self.state_every_s = state_every_s
         self._events: list[Event] = []
         self._meta: dict[tuple[int, int], tuple[int | None, int]] = {}
         self._holdings: list[tuple] = []
+        self._state_saved_at: float | None = None
         super().__init__(rpc, address, abi, checkpoint=None, network_key=network_key, **kw)
+        # security id -> owners with a holding record (the register of one security without a scan)
+        self.owners: dict[int, set[str]] = {}
+        for key in self.state.holdings:
+            owner, sid = key.split("|")
+            self.owners.setdefault(int(sid), set()).add(owner)
 
     def _load(self) -> State | None:
         entry = self.db.load(self.network_key)
@@ -199,10 +208,16 @@ class SqlIndexer(Indexer):
                 self.echo(f"index {self.db.path} [{self.network_key}] {why}: starting afresh")
             self.db.forget(self.network_key)
             return None
-        state = State.from_json(json.loads(entry["state"]))
-        # the columns are newer than the text when only empty blocks came after the last event
-        state.last_block, state.last_block_hash = entry["last_block"], entry["last_block_hash"]
-        return state
+        return State.from_json(json.loads(entry["state"]))
+
+    def holders_of(self, sid: int) -> list[tuple[str, dict]]:
+        """As State.holders_of, from the owners' index."""
+        out = []
+        for owner in self.owners.get(int(sid), ()):
+            h = self.state.holdings.get(hkey(owner, sid))
+            if h and h["balance"] > 0:
+                out.append((owner, h))
+        return sorted(out, key=lambda kv: (-kv[1]["balance"], kv[0]))
 
     def _record(self, ev: Event) -> None:
         """After each event (the state is just after it): its security and the holdings it touched."""
@@ -214,6 +229,7 @@ class SqlIndexer(Indexer):
         for key in touched_holdings(s, ev, sid):
             h = s.holdings[key]
             owner = key.split("|")[0]
+            self.owners.setdefault(sid, set()).add(owner)
             self._holdings.append((sid, owner, ev.block, ev.log_index, day, str(h["balance"]),
                                    str(s.paid_view(owner, sid)), str(s.pledged(key)), str(s.frozen(key, day)),
                                    h["lock_until_day"]))
@@ -226,8 +242,12 @@ class SqlIndexer(Indexer):
                 on_event(ev)
         return super().sync(to_block, on_event=both, on_holding=on_holding, stop_after_chunks=stop_after_chunks)
 
-    def save(self) -> None:
-        if self.state.last_block >= 0 and self.state.last_block_hash is None:
+    def save(self, final: bool = False) -> None:
+        import time
+
+        now = time.monotonic()
+        write_state = final or self._state_saved_at is None or now - self._state_saved_at >= self.state_every_s
+        if write_state and self.state.last_block >= 0 and self.state.last_block_hash is None:
             block = self.rpc.call("eth_getBlockByNumber", [hex(self.state.last_block), False])
             self.state.last_block_hash = block["hash"] if block else None
         rows = []
@@ -236,5 +256,7 @@ class SqlIndexer(Indexer):
                 continue
             sid, day = self._meta[(line["block"], line["log_index"])]
             rows.append({**line, "sid": sid, "day": day})
-        self.db.write(self.network_key, self.state, rows, self._holdings, full_state=bool(self._events))
+        self.db.write(self.network_key, self.state if write_state else None, rows, self._holdings)
+        if write_state:
+            self._state_saved_at = now
         self._events, self._meta, self._holdings = [], {}, []

@@ -88,6 +88,8 @@ class Follower:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
+        with self.lock:
+            self.idx.save(final=True)
 
 
 def export_response(table: Table, fmt: str, w: dict) -> Response:
@@ -154,7 +156,8 @@ def create_app(follower: Follower, names, users: Users, sessions: Sessions | Non
         return resp
 
     def views(request: Request) -> Views:
-        return Views(follower.state, follower.db, follower.network_key, names, who(request)[1], follower.head_day)
+        return Views(follower.state, follower.db, follower.network_key, names, who(request)[1], follower.head_day,
+                     follower.idx.holders_of)
 
     @app.middleware("http")
     async def require_login(request: Request, call_next):

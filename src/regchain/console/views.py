@@ -44,8 +44,9 @@ def amount(value: int, scale: int) -> str:
 class Views:
     """Tables for ``role`` over ``state`` (the register now), ``db`` (history) and ``names`` (the books)."""
 
-    def __init__(self, state: State, db, network_key: str, names, role: str, today: int):
+    def __init__(self, state: State, db, network_key: str, names, role: str, today: int, holders_of=None):
         self.s, self.db, self.nk, self.names, self.role = state, db, network_key, names, role
+        self.holders_of = holders_of or state.holders_of  # SqlIndexer.holders_of: no scan of every holding
         self.show_names = ROLES[role]["names"]
         self._today = today  # the chain's day (its head block's), not the wall clock's
 
@@ -125,7 +126,7 @@ class Views:
         if day is not None and day < today:
             return self.db.register_on(self.nk, sid, day), day
         rows = []
-        for owner, h in self.s.holders_of(sid):
+        for owner, h in self.holders_of(sid):
             k = hkey(owner, sid)
             rows.append({"owner": owner, "balance": h["balance"], "paid": self.s.paid_view(owner, sid),
                          "pledged": self.s.pledged(k), "frozen": self.s.frozen(k, today),
