@@ -1,12 +1,13 @@
 """Run the register day to day: `ape run ops <group> <action> ...`.
 
-    ape run ops [--network NET] [--register 0x..] --account ACC <command> ...
+    ape run ops [--network NET] [--register 0x..] --account ACC [--yes] [--json] <command> ...
 
-    account open|suspend|reactivate|close|qualify   investor accounts (registrar)
+    account open ADDRESS --id-type T --id-number N   the identity hashed as the migration does
+    account suspend|reactivate|close|qualify         investor accounts (registrar)
     security register CODE --kind jsc --total N [--holdings FILE.csv] [--seal]
     calendar publish [--ahead-days N] [--provisional]  market days after the published horizon
     calendar amend DATE [--to DATE] --closed|--open    an extraordinary closure (or opening)
-    transfer RECEIVER ID AMOUNT                     checked with can_transfer first
+    transfer RECEIVER SECURITY AMOUNT               checked with can_transfer first
     pledge offer|accept|release|enforce ...
     freeze add|lift|renew ...;  court-transfer FREEZE_ID RECEIVER UNITS
     role grant|revoke ADDRESS ROLE[,ROLE]
@@ -15,17 +16,22 @@
 --account is a keyfile alias (passphrase from REGCHAIN_PASSPHRASE, or prompted), test:N,
 or the address of an unlocked test account. Document references (--doc) are hashed text or
 a 0x 32-byte hash. A refused action prints the contract's reason in one line and exits 1.
+SECURITY is a security's code (hashed as the migration hashes codes) or #id; amounts are
+decimals in the security's unit (its unit_scale). Every write is described and asks for
+confirmation (on a terminal) unless --yes; its events are printed decoded. --json prints one
+JSON document (result lines, transactions, decoded events) for scripts.
 Reads (show ...) come from the register rebuilt from events (regchain.indexer).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
+import sys
 from pathlib import Path
 
 import click
-from eth_utils import keccak
 
 from regchain import calendar as cal
 from regchain import cli as common
@@ -35,17 +41,80 @@ from regchain.setup import ensure_calendar
 
 
 class Ctx:
-    def __init__(self, network, register_address, account):
+    def __init__(self, network, register_address, account, yes=False, as_json=False):
         self.network, self.register_address, self.account = network, register_address, account
+        self.yes, self.as_json = yes, as_json
+        self.lines: list[str] = []          # what `done` reports (--json: collected, printed at the end)
+        self.transactions: list[dict] = []  # every transaction sent, with its decoded events
+
+
+def say(text: str) -> None:
+    """A line of the command's result: printed, or kept for the --json document."""
+    obj = click.get_current_context().find_object(Ctx)
+    if obj is not None and obj.as_json:
+        obj.lines.append(text)
+    else:
+        click.echo(text)
+
+
+def _plain(value):
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "address") and not isinstance(value, str):
+        return str(value.address)
+    return value if isinstance(value, (int, str, bool)) or value is None else str(value)
+
+
+class Confirming:
+    """The register as `ops` uses it to write: every transaction is first described (function
+    and named arguments), confirmed (a prompt on a terminal, or --yes), then sent; its events
+    are printed decoded and kept for --json. Reads pass through unchanged."""
+
+    def __init__(self, register, ctx: Ctx):
+        self._register, self._ctx = register, ctx
+
+    def __getattr__(self, name):
+        from ape.contracts.base import ContractTransactionHandler
+
+        attr = getattr(self._register, name)
+        if not isinstance(attr, ContractTransactionHandler):
+            return attr
+
+        def send(*args, **kw):
+            names = [i.name for i in attr.abis[0].inputs] if len(attr.abis) == 1 else [f"arg{i}" for i in range(len(args))]
+            described = ", ".join(f"{n}={_plain(v)}" for n, v in zip(names, args))
+            click.echo(f"will send {name}({described})", err=self._ctx.as_json)
+            if not self._ctx.yes:
+                if not sys.stdin.isatty():
+                    raise click.ClickException("not sent: confirm with --yes (no terminal to ask on)")
+                click.confirm("send it?", abort=True, err=self._ctx.as_json)
+            receipt = attr(*args, **kw)
+            bools = {e.name: {i.name for i in e.inputs if i.type == "bool"}
+                     for e in self._register.contract_type.events}
+            events = [{"event": log.event_name,
+                       **{k: bool(v) if k in bools.get(log.event_name, ()) else _plain(v)
+                          for k, v in log.event_arguments.items()}} for log in receipt.events]
+            self._ctx.transactions.append({"function": name, "tx": str(receipt.txn_hash),
+                                           "block": receipt.block_number, "events": events})
+            if not self._ctx.as_json:
+                for e in events:
+                    click.echo("  " + e["event"] + " " + ", ".join(f"{k}={v}" for k, v in e.items() if k != "event"))
+            return receipt
+        return send
 
 
 def run(ctx: Ctx, action, needs_signer: bool = True):
-    """Connect, call action(register, signer); a revert becomes one line and exit 1."""
+    """Connect, call action(register, signer); a revert becomes one line and exit 1. With a
+    signer the register is wrapped in Confirming; with --json the result is one JSON document."""
     try:
         with common.connected(ctx.network):
             reg = common.register(ctx.register_address)
             who = common.signer(ctx.account) if needs_signer else None
-            return action(reg, who)
+            result = action(Confirming(reg, ctx) if needs_signer else reg, who)
+    except click.exceptions.Abort:
+        raise click.ClickException("not sent: not confirmed") from None
     except click.ClickException:
         raise
     except Exception as exc:
@@ -53,10 +122,14 @@ def run(ctx: Ctx, action, needs_signer: bool = True):
             raise
         raise click.ClickException(f"refused: {common.one_line(exc)}"
                                    if getattr(exc, "revert_message", None) else common.one_line(exc)) from None
+    if ctx.as_json:
+        click.echo(json.dumps({"ok": True, "result": ctx.lines, "transactions": ctx.transactions},
+                              ensure_ascii=False))
+    return result
 
 
 def done(receipt, what: str):
-    click.echo(f"{what} (tx {receipt.txn_hash}, block {receipt.block_number})")
+    say(f"{what} (tx {receipt.txn_hash}, block {receipt.block_number})")
 
 
 doc_opt = click.option("--doc", "doc_text", default=None, help="Business document: text (hashed) or a 0x hash.")
@@ -70,9 +143,12 @@ def docref(text, default):
 @click.option("--network", default=None, help=f"ape network choice (default {common.DEFAULT_NETWORK}).")
 @click.option("--register", "register_address", default=None, help="Register address (default: the record).")
 @click.option("--account", default=None, help="Signer: keyfile alias, test:N or a test account's address.")
+@click.option("--yes", is_flag=True, help="Send without asking (every write is described first).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document (transactions, "
+                                                       "decoded events) for scripts.")
 @click.pass_context
-def cli(ctx, network, register_address, account):
-    ctx.obj = Ctx(network, register_address, account)
+def cli(ctx, network, register_address, account, yes, as_json):
+    ctx.obj = Ctx(network, register_address, account, yes, as_json)
 
 
 # ---------------------------------------------------------------- accounts
@@ -85,15 +161,20 @@ def account():
 
 @account.command("open")
 @click.argument("address")
-@click.option("--identity", required=True, help="The salted identity hash (0x..) or text to hash.")
+@click.option("--id-type", type=click.Choice(["RESIDENT_ID", "USCC", "PASSPORT", "OTHER"], case_sensitive=False),
+              default=None, help="The holder's id type, as in the operator's books.")
+@click.option("--id-number", default=None, help="The id number: cleaned and hashed with the operator's secret "
+                                                "($REGCHAIN_OPERATOR_SECRET) as the migration does.")
+@click.option("--identity", default=None, help="Or the identity hash itself (0x and 64 hex digits), computed elsewhere.")
 @click.option("--class", "klass", type=click.Choice([c.name.lower() for c in InvestorClass]), default="individual")
 @click.option("--qualified/--not-qualified", default=True)
 @doc_opt
 @click.pass_obj
-def account_open(obj, address, identity, klass, qualified, doc_text):
+def account_open(obj, address, id_type, id_number, identity, klass, qualified, doc_text):
+    """Open an investor account; its identity is the migration's keyed hash of the id, never a bare hash."""
     address = common.address_arg(address)
-    run(obj, lambda reg, who: done(reg.open_account(address, common.doc_ref(identity),
-                                                    int(InvestorClass[klass.upper()]), qualified,
+    ident = common.identity_arg(id_type, id_number, identity)
+    run(obj, lambda reg, who: done(reg.open_account(address, ident, int(InvestorClass[klass.upper()]), qualified,
                                                     docref(doc_text, f"open {address}"), sender=who),
                                    f"account {address} opened"))
 
@@ -169,7 +250,7 @@ def security_register(obj, code, kind, scale, total, holdings, seal, doc_text):
         declared = total if total is not None else sum(r[1] for r in rows)
         if not declared:
             raise click.ClickException("give --total or --holdings")
-        code_hash = keccak(text=f"security:{code}")
+        code_hash = common.code_hash(code)
         d = docref(doc_text, f"register {code}")
         reg.register_security(code_hash, int(Kind[kind.upper()]), scale, declared, d, sender=who)
         sid = int(reg.security_id(code_hash))
@@ -183,14 +264,18 @@ def security_register(obj, code, kind, scale, total, holdings, seal, doc_text):
 
 
 @security.command("status")
-@click.argument("sid", type=int)
+@click.argument("security")
 @click.argument("status", type=click.Choice(["active", "suspended", "delisted"]))
 @doc_opt
 @click.pass_obj
-def security_status(obj, sid, status, doc_text):
-    run(obj, lambda reg, who: done(reg.set_security_status(sid, int(SecurityStatus[status.upper()]),
-                                                           docref(doc_text, f"status {sid} {status}"), sender=who),
-                                   f"security {sid}: {status}"))
+def security_status(obj, security, status, doc_text):
+    """Suspend, reactivate or delist SECURITY (its code, or #id)."""
+    def action(reg, who):
+        sid = common.security_arg(reg, security)
+        done(reg.set_security_status(sid, int(SecurityStatus[status.upper()]),
+                                     docref(doc_text, f"status {security} {status}"), sender=who),
+             f"security {security}: {status}")
+    run(obj, action)
 
 
 @cli.group()
@@ -242,20 +327,27 @@ def calendar_amend(obj, first, last, closed, doc_text):
 # ---------------------------------------------------------------- transfers
 
 
+def _units(reg, sid: int, text: str, what: str = "amount") -> int:
+    return common.amount_arg(text, int(reg.security(sid).unit_scale), what)
+
+
 @cli.command()
 @click.argument("receiver")
-@click.argument("sid", type=int)
-@click.argument("amount", type=int)
+@click.argument("security")
+@click.argument("amount")
 @click.pass_obj
-def transfer(obj, receiver, sid, amount):
-    """Transfer AMOUNT of security SID from the signer to RECEIVER (checked first)."""
+def transfer(obj, receiver, security, amount):
+    """Transfer AMOUNT (in the security's unit) of SECURITY (code or #id) from the signer to
+    RECEIVER; checked with can_transfer first."""
     receiver = common.address_arg(receiver)
 
     def action(reg, who):
-        ok, reason = reg.can_transfer(who.address, receiver, sid, amount)
+        sid = common.security_arg(reg, security)
+        units = _units(reg, sid, amount)
+        ok, reason = reg.can_transfer(who.address, receiver, sid, units)
         if not ok:
             raise click.ClickException(f"refused: {reason}")
-        done(reg.transfer(receiver, sid, amount, sender=who), f"transferred {amount:,} of {sid} to {receiver}")
+        done(reg.transfer(receiver, sid, units, sender=who), f"transferred {amount} of {security} to {receiver}")
     run(obj, action)
 
 
@@ -268,17 +360,20 @@ def pledge():
 
 
 @pledge.command("offer")
-@click.argument("sid", type=int)
+@click.argument("security")
 @click.argument("pledgee")
-@click.argument("units", type=int)
+@click.argument("units")
 @doc_opt
 @click.pass_obj
-def pledge_offer(obj, sid, pledgee, units, doc_text):
+def pledge_offer(obj, security, pledgee, units, doc_text):
+    """The pledgor (signer) offers UNITS of SECURITY (code or #id) to PLEDGEE (the bank)."""
     pledgee = common.address_arg(pledgee)
 
     def action(reg, who):
-        r = reg.offer_pledge(sid, pledgee, units, docref(doc_text, f"pledge {sid} {pledgee}"), sender=who)
-        done(r, f"pledge {int(reg.pledge_count())} offered: {units:,} of {sid} to {pledgee}")
+        sid = common.security_arg(reg, security)
+        r = reg.offer_pledge(sid, pledgee, _units(reg, sid, units), docref(doc_text, f"pledge {sid} {pledgee}"),
+                             sender=who)
+        done(r, f"pledge {int(reg.pledge_count())} offered: {units} of {security} to {pledgee}")
     run(obj, action)
 
 
@@ -293,25 +388,33 @@ def pledge_accept(obj, pledge_id, doc_text):
 
 @pledge.command("release")
 @click.argument("pledge_id", type=int)
-@click.argument("units", type=int)
+@click.argument("units")
 @doc_opt
 @click.pass_obj
 def pledge_release(obj, pledge_id, units, doc_text):
-    run(obj, lambda reg, who: done(reg.release_pledge(pledge_id, units, docref(doc_text, f"release {pledge_id}"),
-                                                      sender=who), f"pledge {pledge_id}: released {units:,}"))
+    """The pledgee releases UNITS (in the security's unit) of pledge PLEDGE_ID."""
+    def action(reg, who):
+        amount = _units(reg, int(reg.pledge_of(pledge_id).id), units)
+        done(reg.release_pledge(pledge_id, amount, docref(doc_text, f"release {pledge_id}"), sender=who),
+             f"pledge {pledge_id}: released {units}")
+    run(obj, action)
 
 
 @pledge.command("enforce")
 @click.argument("pledge_id", type=int)
 @click.argument("receiver")
-@click.argument("units", type=int)
+@click.argument("units")
 @doc_opt
 @click.pass_obj
 def pledge_enforce(obj, pledge_id, receiver, units, doc_text):
+    """Enforce pledge PLEDGE_ID: UNITS (in the security's unit) to RECEIVER."""
     receiver = common.address_arg(receiver)
-    run(obj, lambda reg, who: done(reg.enforce_pledge(pledge_id, receiver, units,
-                                                      docref(doc_text, f"enforce {pledge_id}"), sender=who),
-                                   f"pledge {pledge_id}: {units:,} enforced to {receiver}"))
+
+    def action(reg, who):
+        amount = _units(reg, int(reg.pledge_of(pledge_id).id), units)
+        done(reg.enforce_pledge(pledge_id, receiver, amount, docref(doc_text, f"enforce {pledge_id}"), sender=who),
+             f"pledge {pledge_id}: {units} enforced to {receiver}")
+    run(obj, action)
 
 
 # ---------------------------------------------------------------- freezes
@@ -324,22 +427,26 @@ def freeze():
 
 @freeze.command("add")
 @click.argument("owner")
-@click.argument("sid", type=int)
-@click.argument("units", type=int)
-@click.option("--case", "case_no", required=True, help="Case number (stored only as a hash).")
+@click.argument("security")
+@click.argument("units")
+@click.option("--case", "case_no", required=True, help="Case number (stored only as a hash, as migrated).")
 @click.option("--expiry", required=True, help="Last day it holds: YYYY-MM-DD or a day number.")
 @doc_opt
 @click.pass_obj
-def freeze_add(obj, owner, sid, units, case_no, expiry, doc_text):
+def freeze_add(obj, owner, security, units, case_no, expiry, doc_text):
+    """A court's freeze of UNITS (in the security's unit) of OWNER's SECURITY (code or #id)."""
     owner = common.address_arg(owner)
+    expiry_day = common.day_arg(expiry)
+    case = common.case_hash(case_no)
 
     def action(reg, who):
-        r = reg.freeze(owner, sid, units, keccak(text=f"case:{case_no}"), common.day_arg(expiry),
+        sid = common.security_arg(reg, security)
+        r = reg.freeze(owner, sid, _units(reg, sid, units), case, expiry_day,
                        docref(doc_text, f"freeze {case_no}"), sender=who)
         fid = int(reg.freeze_count())
         ids, flags = reg.freeze_queue_of(owner, sid)
         state = "in force" if dict(zip(ids, flags)).get(fid) else "waiting (轮候)"
-        done(r, f"freeze {fid}: {units:,} of {sid} held by {owner}, {state}")
+        done(r, f"freeze {fid}: {units} of {security} held by {owner}, {state}")
     run(obj, action)
 
 
@@ -358,7 +465,8 @@ def freeze_lift(obj, freeze_id, doc_text):
 @doc_opt
 @click.pass_obj
 def freeze_renew(obj, freeze_id, expiry, doc_text):
-    run(obj, lambda reg, who: done(reg.renew_freeze(freeze_id, common.day_arg(expiry),
+    expiry_day = common.day_arg(expiry)
+    run(obj, lambda reg, who: done(reg.renew_freeze(freeze_id, expiry_day,
                                                     docref(doc_text, f"renew {freeze_id}"), sender=who),
                                    f"freeze {freeze_id} renewed to {expiry}"))
 
@@ -366,15 +474,18 @@ def freeze_renew(obj, freeze_id, expiry, doc_text):
 @cli.command("court-transfer")
 @click.argument("freeze_id", type=int)
 @click.argument("receiver")
-@click.argument("units", type=int)
+@click.argument("units")
 @doc_opt
 @click.pass_obj
 def court_transfer(obj, freeze_id, receiver, units, doc_text):
-    """Court-ordered transfer of units held by a freeze in force."""
+    """Court-ordered transfer of UNITS (in the security's unit) held by freeze FREEZE_ID in force."""
     receiver = common.address_arg(receiver)
-    run(obj, lambda reg, who: done(reg.court_transfer(freeze_id, receiver, units,
-                                                      docref(doc_text, f"court order {freeze_id}"), sender=who),
-                                   f"freeze {freeze_id}: {units:,} moved to {receiver}"))
+
+    def action(reg, who):
+        amount = _units(reg, int(reg.freeze_of(freeze_id).id), units)
+        done(reg.court_transfer(freeze_id, receiver, amount, docref(doc_text, f"court order {freeze_id}"),
+                                sender=who), f"freeze {freeze_id}: {units} moved to {receiver}")
+    run(obj, action)
 
 
 # ---------------------------------------------------------------- roles

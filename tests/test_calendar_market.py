@@ -145,7 +145,7 @@ def ops():
     spec.loader.exec_module(module)
 
     def _run(reg, account, *args):
-        base = ["--register", reg.address, "--account", account.address]
+        base = ["--register", reg.address, "--account", account.address, "--yes"]
         return CliRunner().invoke(module.cli, base + [str(a) for a in args], catch_exceptions=False)
 
     return _run
@@ -168,7 +168,9 @@ def test_ops_calendar_amend__past_day__refused_in_one_line(festival, registrar, 
     result = ops(festival["reg"], registrar, "calendar", "amend", "2026-02-10", "--closed")
 
     assert result.exit_code == 1
-    assert result.output.strip() == "Error: refused: calendar: only future days can be amended"
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("will send amend_calendar(day=20494, trading=False, doc=0x")
+    assert lines[1:] == ["Error: refused: calendar: only future days can be amended"]
 
 
 def test_ops_calendar_amend__bad_date__one_line_before_connecting(festival, registrar, ops):

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from regchain import migrate
 from regchain.constants import Kind
 
 ROOT = Path(__file__).resolve().parents[1]
+SECRET = "ops-test-operator-secret-0123456789"
 
 
 def _script(name):
@@ -28,11 +31,13 @@ def ops(tmp_path_factory):
     import os
 
     os.environ["REGCHAIN_INDEXER_CHECKPOINT"] = str(tmp_path_factory.mktemp("idx") / "indexer.json")
+    os.environ["REGCHAIN_OPERATOR_SECRET"] = SECRET
     cli = _script("ops")
 
-    def _run(register, account, *args):
+    def _run(register, account, *args, yes=True):
         base = ["--register", register.address] + (["--account", account.address] if account else [])
-        return CliRunner().invoke(cli, base + [str(a) for a in args], catch_exceptions=False)
+        return CliRunner().invoke(cli, base + (["--yes"] if yes else []) + [str(a) for a in args],
+                                  catch_exceptions=False)
 
     return _run
 
@@ -52,13 +57,17 @@ def test_action__reverted__prints_the_contract_reason(ops, register, alice, open
     open_account(alice)
     result = ops(register, alice, "account", "suspend", alice.address)  # alice is no account manager
     assert result.exit_code == 1
-    assert result.output.strip() == "Error: refused: roles: caller is not account manager"
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith(f"will send suspend_account(wallet={alice.address}, doc=0x")
+    assert lines[1:] == ["Error: refused: roles: caller is not account manager"]
 
 
 def test_commands__open_register_transfer_pledge_freeze__and_show(ops, register, registrar, court, alice, bob,
                                                                    carol, tmp_path):
-    assert ops(register, registrar, "account", "open", alice.address, "--identity", "id-a").exit_code == 0
-    assert ops(register, registrar, "account", "open", bob.address, "--identity", "id-b").exit_code == 0
+    for who, passport in ((alice, "E1234567A"), (bob, "E7654321B")):
+        opened = ops(register, registrar, "account", "open", who.address, "--id-type", "PASSPORT",
+                     "--id-number", passport)
+        assert opened.exit_code == 0, opened.output
     holdings = tmp_path / "holdings.csv"
     holdings.write_text(f"holder,units,acquired\n{alice.address},700,2020-01-02\n{bob.address},300,2020-01-02\n")
     result = ops(register, registrar, "security", "register", "OPS-1", "--kind", "jsc", "--holdings", holdings)
@@ -108,3 +117,88 @@ def test_audit__clean_register__no_differences(register, tmp_path):
     if register.security_count() >= 1:
         assert result.exit_code == 0, result.output
         assert "<svg" in page.read_text()
+
+
+# ---------------------------------------------------------------- identifiers, units, confirmation, --json
+
+
+def test_account_open__identity__the_migrations_keyed_hash_of_the_cleaned_id(ops, register, registrar, alice):
+    result = ops(register, registrar, "account", "open", alice.address, "--id-type", "passport",
+                 "--id-number", " e1234567a ")
+
+    assert result.exit_code == 0, result.output
+    want = migrate.Identities(SECRET.encode()).identity_hash("PASSPORT:E1234567A")
+    assert register.account_of(alice).identity == want
+    assert "AccountOpened" in result.output  # the decoded event
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--identity", "id-a"], "--identity 'id-a' is not a hash (0x and 64 hex digits); give --id-type and "
+                             "--id-number to have it computed"),
+    (["--id-type", "RESIDENT_ID", "--id-number", "110105194912310021"],
+     "resident id '110105194912310021': check character should be"),
+    ([], "give --id-type and --id-number (or --identity 0x...)"),
+], ids=["bare-text", "bad-check-char", "none"])
+def test_account_open__bad_identity__one_line_nothing_sent(ops, register, registrar, alice, args, message):
+    result = ops(register, registrar, "account", "open", alice.address, *args)
+
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith("Error: ")
+    assert message in result.output
+    assert register.account_of(alice).status == 0
+
+
+def test_write__no_yes_and_no_terminal__not_sent(ops, register, registrar, alice):
+    result = ops(register, registrar, "account", "open", alice.address, "--id-type", "PASSPORT",
+                 "--id-number", "E1234567A", yes=False)
+
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == "Error: not sent: confirm with --yes (no terminal to ask on)"
+    assert register.account_of(alice).status == 0
+
+
+def test_json__transactions_and_decoded_events(ops, register, registrar, alice):
+    result = ops(register, registrar, "--json", "account", "open", alice.address, "--id-type", "PASSPORT",
+                 "--id-number", "E1234567A")
+
+    assert result.exit_code == 0, result.output
+    doc_ = json.loads(result.stdout.strip().splitlines()[-1])
+    assert doc_["ok"] is True and len(doc_["transactions"]) == 1
+    events = doc_["transactions"][0]["events"]
+    assert [e["event"] for e in events] == ["AccountOpened"]
+    assert events[0]["wallet"] == alice.address and events[0]["qualified"] is True
+
+
+def test_transfer__by_code_and_decimal_amount_in_the_securitys_unit(ops, register, registrar, alice, bob,
+                                                                    open_account, tmp_path):
+    open_account(alice)
+    open_account(bob)
+    holdings = tmp_path / "h.csv"
+    holdings.write_text(f"holder,units,acquired\n{alice.address},1000,2020-01-02\n")
+    made = ops(register, registrar, "security", "register", "OPS-DEC", "--kind", "jsc", "--scale", 2,
+               "--holdings", holdings)
+    assert made.exit_code == 0, made.output
+    sid = register.security_count()
+
+    result = ops(register, alice, "transfer", bob.address, "ops-dec", "1.50")
+
+    assert result.exit_code == 0, result.output
+    assert register.balanceOf(bob, sid) == 150
+    too_fine = ops(register, alice, "transfer", bob.address, "OPS-DEC", "0.001")
+    assert too_fine.exit_code == 1
+    assert too_fine.output.strip() == "Error: amount: amount '0.001' has more decimals than unit_scale 2"
+
+
+def test_freeze_add__bad_expiry__one_line_before_connecting(ops, register, court, alice):
+    result = ops(register, court, "freeze", "add", alice.address, "#1", "10", "--case", "(2026)京01执1号",
+                 "--expiry", "2026-02-30")
+
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: '2026-02-30' is neither a date (YYYY-MM-DD) nor a day number"
+
+
+def test_security_arg__unknown_code__one_line(ops, register, alice, bob):
+    result = ops(register, alice, "transfer", bob.address, "NO-SUCH-CODE", "1")
+
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: no security 'NO-SUCH-CODE' on this register (a code, or #id)"
