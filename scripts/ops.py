@@ -36,7 +36,7 @@ import click
 from regchain import calendar as cal
 from regchain import cli as common
 from regchain import indexer
-from regchain.constants import InvestorClass, Kind, Role, SecurityStatus
+from regchain.constants import InvestorClass, Kind, Role, SecurityRole, SecurityStatus
 from regchain.setup import ensure_calendar
 
 
@@ -216,15 +216,16 @@ def security():
     """Securities and initial registration (股权初始登记)."""
 
 
-def read_holdings(path: Path, default_day: int) -> list[tuple]:
-    """CSV with header: holder,units[,paid][,acquired (YYYY-MM-DD or day)][,lock_until][,insider]."""
+def read_holdings(path: Path, default_day: int, scale: int = 0) -> list[tuple]:
+    """CSV with header: holder,units[,paid][,acquired (YYYY-MM-DD or day)][,lock_until][,insider];
+    units and paid are decimals in the security's unit."""
     rows = []
     with path.open(newline="", encoding="utf-8-sig") as fh:
         for n, row in enumerate(csv.DictReader(fh), 2):
             try:
-                units = int(row["units"])
+                units = common.amount_arg(row["units"], scale, "units")
                 rows.append((common.address_arg(row["holder"].strip()), units,
-                             int(row.get("paid") or units),
+                             common.amount_arg(row["paid"], scale, "paid") if row.get("paid") else units,
                              common.day_arg(row["acquired"]) if row.get("acquired") else default_day,
                              common.day_arg(row["lock_until"]) if row.get("lock_until") else 0,
                              (row.get("insider") or "").strip().lower() in ("1", "true", "yes", "y")))
@@ -237,7 +238,7 @@ def read_holdings(path: Path, default_day: int) -> list[tuple]:
 @click.argument("code")
 @click.option("--kind", type=click.Choice([k.name.lower() for k in Kind]), required=True)
 @click.option("--scale", default=0, show_default=True, help="Decimals of one unit.")
-@click.option("--total", type=int, default=None, help="Declared total (default: the sum of --holdings).")
+@click.option("--total", default=None, help="Declared total in the security's unit (default: the sum of --holdings).")
 @click.option("--holdings", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="CSV: holder,units[,paid][,acquired][,lock_until][,insider]")
 @click.option("--seal/--no-seal", default=True, help="Seal after writing the holdings.")
@@ -246,8 +247,8 @@ def read_holdings(path: Path, default_day: int) -> list[tuple]:
 def security_register(obj, code, kind, scale, total, holdings, seal, doc_text):
     def action(reg, who):
         today = int(reg.today())
-        rows = read_holdings(holdings, today) if holdings else []
-        declared = total if total is not None else sum(r[1] for r in rows)
+        rows = read_holdings(holdings, today, scale) if holdings else []
+        declared = common.amount_arg(total, scale, "--total") if total is not None else sum(r[1] for r in rows)
         if not declared:
             raise click.ClickException("give --total or --holdings")
         code_hash = common.code_hash(code)
@@ -258,7 +259,7 @@ def security_register(obj, code, kind, scale, total, holdings, seal, doc_text):
             reg.register_holdings(sid, rows[i:i + 100], d, sender=who)
         if seal and rows:
             reg.seal_security(sid, d, sender=who)
-        click.echo(f"security {code}: id {sid}, {kind.upper()}, {declared:,} units, {len(rows)} holdings"
+        say(f"security {code}: id {sid}, {kind.upper()}, {declared:,} units, {len(rows)} holdings"
                    f"{', sealed' if seal and rows else ', pending'}")
     run(obj, action)
 
@@ -637,3 +638,224 @@ def show_history(obj, owner, sid):
         for ln in lines:
             click.echo(ln)
     run(obj, action, needs_signer=False)
+
+
+# ---------------------------------------------------------------- the other business actions
+#
+# Each command below is one function of the register, named as the business names it. Its
+# arguments are the function's own (read from the suite's ABI when `ops` loads, so a function
+# that gains a parameter gains it here too), converted by what they are:
+#   id                      -> SECURITY: a code or #id
+#   units, paid, fund_minimum (and amount where there is a security) -> a decimal in the security's unit
+#   price, reserve, amount of a bid -> an integer amount of the cash token's smallest unit
+#   *_day                   -> a date YYYY-MM-DD (or a day number)
+#   bool                    -> yes/no
+#   role (security roles)   -> ISSUER_AGENT,FUND_MANAGER
+#   ids (uint256[])         -> securities separated by commas
+#   batch (a list of tuples)-> a CSV file whose header names the tuple's fields
+#   case_hash               -> --case: the case number, hashed as migrated
+#   doc                     -> --doc: the business document (text hashed, or a 0x hash)
+
+BUSINESS = [
+    ("security", "seal", "seal_security", "Seal SECURITY after its initial registration: it becomes transferable "
+                                          "(the holdings must add up to the declared total)."),
+    ("security", "lockup", "set_lockup", "Lock up OWNER's holding of SECURITY until LOCK_UNTIL_DAY (0 lifts it)."),
+    ("security", "insider", "set_insider", "Mark OWNER as an insider (director, supervisor, senior manager) of "
+                                           "SECURITY, or not (annual transfer quota)."),
+    ("security", "closure", "set_register_closure", "Close the register of SECURITY for a meeting: no transfers from "
+                                                    "RECORD_DAY to MEETING_DAY."),
+    ("security", "terms", "set_transfer_terms", "Transfer terms of SECURITY: first refusal, institutional investors "
+                                                "only, a fund's minimum holding."),
+    ("security", "role-grant", "grant_security_role", "Give ACCOUNT a role on SECURITY (issuer agent, fund manager)."),
+    ("security", "role-revoke", "revoke_security_role", "Take a role on SECURITY from ACCOUNT."),
+    ("capital", "increase", "increase_capital", "Capital increase (增资) of SECURITY: BATCH is a CSV "
+                                                "holder,units,paid (units and paid in the security's unit)."),
+    ("capital", "decrease", "decrease_capital", "Capital decrease (减资) of SECURITY: BATCH is a CSV holder,units."),
+    ("capital", "paid-in", "record_paid_in", "Record OWNER's paid-in capital of SECURITY (LLC shares)."),
+    ("pledge", "register", "register_pledge", "The registrar registers a pledge on the parties' joint application."),
+    ("pledge", "cancel", "cancel_pledge_offer", "The pledgor withdraws an offer the bank has not accepted."),
+    ("pledge", "consent", "consent_pledged_transfer", "The pledgee consents to the pledgor transferring pledged "
+                                                      "units to RECEIVER."),
+    ("pledge", "transfer", "transfer_pledged", "The pledgor transfers the pledged units the pledgee consented to."),
+    ("freeze", "tidy", "tidy_freezes", "Remove lapsed freezes from OWNER's queue on SECURITY (anyone may)."),
+    ("instruction", "propose", "propose_transfer", "The seller proposes a transfer of UNITS of SECURITY to BUYER for "
+                                                   "PRICE in CASH (the zero address: free of payment)."),
+    ("instruction", "court-sale", "propose_court_sale", "A court's agent proposes the sale of SELLER's units."),
+    ("instruction", "accept", "accept_transfer", "The buyer accepts (and escrows the price, for DvP)."),
+    ("instruction", "consent", "consent_transfer", "The issuer agent or fund manager consents."),
+    ("instruction", "reject", "reject_transfer", "The issuer agent or fund manager rejects (escrows are refunded)."),
+    ("instruction", "withdraw", "withdraw_transfer", "The seller withdraws the instruction."),
+    ("instruction", "first-refusal", "exercise_first_refusal", "A holder exercises the right of first refusal."),
+    ("instruction", "settle", "settle_transfer", "Settle: units to the buyer(s), the price to the seller (DvP)."),
+    ("instruction", "reclaim", "reclaim_lapsed", "Close a lapsed instruction and refund its escrows (anyone may)."),
+    ("listing", "list", "list_units", "List UNITS of SECURITY for one-way bidding until END_DAY."),
+    ("listing", "consent", "consent_listing", "The issuer agent or fund manager consents to a listing."),
+    ("listing", "bid", "bid", "Bid AMOUNT (cash token units) on a listing."),
+    ("listing", "close", "close_listing", "Close a listing after its end day (sold to the best bid, or failed)."),
+    ("listing", "withdraw", "withdraw_listing", "The seller withdraws a listing without bids."),
+    ("cash", "token", "set_cash_token", "Accept (or stop accepting) a cash token for DvP."),
+    ("cash", "refund", "claim_refund", "Pull the refunds the register owes the signer in TOKEN."),
+    ("recovery", "recover", "recover", "Move a holder's holdings of IDS from a lost OLD_OWNER to NEW_OWNER "
+                                       "(on the holder's written application)."),
+    ("governance", "pause", "pause", "Stop every state change of the register."),
+    ("governance", "unpause", "unpause", "Resume state changes."),
+    ("governance", "transfer", "transfer_governance", "Start handing governance to PENDING."),
+    ("governance", "accept", "accept_governance", "The pending governance accepts."),
+    ("holder", "approve", "approve", "Allow SPENDER to transfer up to AMOUNT of the signer's SECURITY."),
+    ("holder", "operator", "setOperator", "Allow SPENDER to transfer all of the signer's holdings, or not."),
+    ("holder", "transfer-from", "transferFrom", "Transfer SENDER's units as their approved spender or operator."),
+]
+
+SECURITY_UNITS = {"units", "paid", "fund_minimum"}
+RECORD_OF = {"pledge_id": "pledge_of", "freeze_id": "freeze_of", "instruction_id": "instruction_of",
+             "listing_id": "listing_of"}
+
+
+def _arg_kind(fn: str, inp, has_security: bool) -> str:
+    t, n = inp.type, inp.name
+    if n == "doc" and t == "bytes32":
+        return "doc"
+    if n == "case_hash":
+        return "case"
+    if t.startswith("tuple"):
+        return "batch"
+    if t == "uint256[]" and n == "ids":
+        return "securities"
+    if t == "address":
+        return "address"
+    if t == "bool":
+        return "bool"
+    if n == "id":
+        return "security"
+    if n.endswith("_day"):
+        return "day"
+    if n == "role":
+        return "security_role"
+    if n in SECURITY_UNITS or (n == "amount" and has_security):
+        return "units"
+    return "int"
+
+
+def _business_command(group, name: str, fn: str, help_text: str, abi):
+    has_security = any(i.name in ("id", *RECORD_OF) for i in abi.inputs) and fn != "bid"
+    kinds = [(i, _arg_kind(fn, i, has_security)) for i in abi.inputs]
+    params = []
+    for inp, kind in kinds:
+        if kind == "doc":
+            params.append(click.Option(["--doc", "doc_text"], default=None,
+                                       help="Business document: text (hashed) or a 0x hash."))
+        elif kind == "case":
+            params.append(click.Option(["--case", "case_no"], required=True, help="Case number (hashed as migrated)."))
+        else:
+            params.append(click.Argument([inp.name], type=click.BOOL if kind == "bool" else str,
+                                         metavar="SECURITY" if kind == "security" else None))
+
+    def callback(**kw):
+        obj = click.get_current_context().find_object(Ctx)
+        early = {}
+        for inp, kind in kinds:  # what can be checked before connecting
+            v = kw.get(inp.name)
+            if kind == "address":
+                early[inp.name] = common.address_arg(v)
+            elif kind == "day":
+                early[inp.name] = 0 if str(v) == "0" else common.day_arg(v)
+            elif kind == "case":
+                early[inp.name] = common.case_hash(kw["case_no"])
+            elif kind == "security_role":
+                try:
+                    early[inp.name] = int(sum({SecurityRole[r.strip().upper()] for r in v.replace("|", ",").split(",")}))
+                except KeyError:
+                    raise click.ClickException(f"unknown security role {v!r}; one of "
+                                               f"{', '.join(r.name for r in SecurityRole)}") from None
+            elif kind == "int":
+                if not str(v).isdigit():
+                    raise click.ClickException(f"{inp.name}: {v!r} is not a whole number")
+                early[inp.name] = int(v)
+            elif kind == "batch":
+                if not Path(v).is_file():
+                    raise click.ClickException(f"{inp.name}: no file {v}")
+
+        def action(reg, who):
+            sid = None
+            args = []
+            for inp, kind in kinds:
+                v = kw.get(inp.name)
+                if kind == "security":
+                    sid = common.security_arg(reg, v)
+                    args.append(sid)
+                elif kind == "securities":
+                    args.append([common.security_arg(reg, s) for s in v.split(",") if s.strip()])
+                elif kind == "doc":
+                    args.append(docref(kw["doc_text"], f"{fn} " + " ".join(str(kw.get(i.name)) for i, _ in kinds
+                                                                         if i.name in kw and i.name != "doc")))
+                elif kind in ("units", "batch"):
+                    if sid is None:
+                        rec = next((r for r in RECORD_OF if r in kw), None)
+                        sid = int(getattr(reg, RECORD_OF[rec])(int(kw[rec])).id) if rec else None
+                    scale = int(reg.security(sid).unit_scale) if sid else 0
+                    if kind == "units":
+                        args.append(common.amount_arg(v, scale, inp.name))
+                    else:
+                        args.append(_batch(Path(v), inp, scale))
+                elif kind == "bool":
+                    args.append(bool(v))
+                elif kind == "case":
+                    args.append(early[inp.name])
+                elif inp.name in RECORD_OF and not str(v).isdigit():
+                    raise click.ClickException(f"{inp.name}: {v!r} is not a number")
+                else:
+                    args.append(early.get(inp.name, int(v) if str(v).isdigit() else v))
+            done(getattr(reg, fn)(*args, sender=who), f"{group.name} {name}: done")
+        run(obj, action)
+
+    described = " ".join(("SECURITY" if k == "security" else i.name.upper()) if k not in ("doc", "case")
+                         else f"--{k}" for i, k in kinds)
+    group.add_command(click.Command(name, params=params, callback=callback,
+                                    help=f"{help_text}\n\nCalls {fn}: {described}.", short_help=help_text[:70]))
+
+
+def _batch(path: Path, inp, scale: int) -> list[tuple]:
+    """The rows of a CSV whose header names the tuple's fields, converted like the arguments."""
+    fields = inp.components
+    rows = []
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        for n, row in enumerate(csv.DictReader(fh), 2):
+            item = []
+            for c in fields:
+                text = (row.get(c.name) or "").strip()
+                if not text:
+                    raise click.ClickException(f"{path}:{n}: no {c.name}")
+                if c.type == "address":
+                    item.append(common.address_arg(text))
+                elif c.name in SECURITY_UNITS:
+                    item.append(common.amount_arg(text, scale, f"{path}:{n}: {c.name}"))
+                elif c.type == "bool":
+                    item.append(text.lower() in ("1", "true", "yes", "y"))
+                elif c.name.endswith("_day"):
+                    item.append(common.day_arg(text))
+                else:
+                    item.append(int(text))
+            rows.append(tuple(item))
+    return rows
+
+
+def _install_business_commands():
+    from regchain.suite import suite_contract_type
+
+    methods = {m.name: m for m in suite_contract_type().mutable_methods}
+    groups = {g.name: g for g in cli.commands.values() if isinstance(g, click.Group)}
+    helps = {"capital": "Capital changes (增资, 减资, 实缴).", "instruction": "Transfer instructions (协议转让, DvP).",
+             "listing": "One-way bidding (单向竞价).", "cash": "Cash tokens and refunds (资金映射).",
+             "recovery": "Recovery of a holder's lost key (非交易过户).", "governance": "Governance (pause, hand-over).",
+             "holder": "A holder's own approvals and operators."}
+    for group_name, name, fn, help_text in BUSINESS:
+        if fn not in methods:
+            continue  # not in this build of the register
+        group = groups.get(group_name)
+        if group is None:
+            group = groups[group_name] = click.Group(group_name, help=helps.get(group_name))
+            cli.add_command(group)
+        _business_command(group, name, fn, help_text, methods[fn])
+
+
+_install_business_commands()

@@ -4,6 +4,7 @@ click's CliRunner in the test process (they reuse its connected provider)."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import importlib.util
 import json
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from regchain import calendar as cal
 from regchain import migrate
 from regchain.constants import Kind
 
@@ -202,3 +204,81 @@ def test_security_arg__unknown_code__one_line(ops, register, alice, bob):
 
     assert result.exit_code == 1
     assert result.output.strip() == "Error: no security 'NO-SUCH-CODE' on this register (a code, or #id)"
+
+
+# ---------------------------------------------------------------- the business commands (from the ABI)
+
+ZERO = "0x0000000000000000000000000000000000000000"
+
+
+def test_business_commands__seal_capital_lockup_instruction_pause__through_ops(ops, register, registrar, governance,
+                                                                               alice, bob, open_account, tmp_path):
+    open_account(alice)
+    open_account(bob)
+    holdings = tmp_path / "h.csv"
+    holdings.write_text(f"holder,units,acquired\n{alice.address},100.5,2020-01-02\n")
+    made = ops(register, registrar, "security", "register", "BIZ-1", "--kind", "jsc", "--scale", 1,
+               "--holdings", holdings, "--no-seal")
+    assert made.exit_code == 0, made.output
+    sid = register.security_count()
+    assert register.security(sid).status == 1  # PENDING
+
+    sealed = ops(register, registrar, "security", "seal", "BIZ-1", "--doc", "seal minutes")
+    assert sealed.exit_code == 0, sealed.output
+    assert register.security(sid).status == 2 and "SecuritySealed" in sealed.output
+
+    batch = tmp_path / "increase.csv"
+    batch.write_text(f"holder,units,paid\n{bob.address},20,20\n")
+    inc = ops(register, registrar, "capital", "increase", "BIZ-1", batch, "--doc", "shareholders' resolution")
+    assert inc.exit_code == 0, inc.output
+    assert register.balanceOf(bob, sid) == 200 and register.totalSupply(sid) == 1205
+
+    lock = ops(register, registrar, "security", "lockup", alice.address, "BIZ-1", "2030-01-01")
+    assert lock.exit_code == 0, lock.output
+    assert register.holding(alice, sid).lock_until_day == cal.day_number(dt.date(2030, 1, 1))
+    assert ops(register, registrar, "security", "lockup", alice.address, "BIZ-1", "0").exit_code == 0
+
+    proposed = ops(register, alice, "instruction", "propose", bob.address, "BIZ-1", "1.5", 0, ZERO,
+                   "--doc", "share transfer agreement")
+    assert proposed.exit_code == 0, proposed.output
+    iid = register.instruction_count()
+    assert "InstructionProposed" in proposed.output
+    assert ops(register, bob, "instruction", "accept", iid).exit_code == 0
+    settled = ops(register, registrar, "instruction", "settle", iid, "--doc", "settled")
+    assert settled.exit_code == 0, settled.output
+    assert register.balanceOf(bob, sid) == 215
+
+    paused = ops(register, governance, "governance", "pause", "--doc", "board decision")
+    assert paused.exit_code == 0 and register.paused()
+    refused = ops(register, alice, "holder", "approve", bob.address, "BIZ-1", "1")
+    assert refused.exit_code == 1
+    assert refused.output.strip().splitlines()[-1].startswith("Error: refused: ")
+    assert ops(register, governance, "governance", "unpause").exit_code == 0
+
+
+def test_business_commands__bad_input__one_line_before_connecting(ops, register, registrar, alice):
+    bad_day = ops(register, registrar, "security", "lockup", alice.address, "#1", "2030-02-30")
+    bad_addr = ops(register, registrar, "security", "lockup", "0x123", "#1", "2030-01-01")
+    bad_role = ops(register, registrar, "security", "role-grant", "#1", alice.address, "CEO")
+
+    assert bad_day.output.strip() == "Error: '2030-02-30' is neither a date (YYYY-MM-DD) nor a day number"
+    assert bad_addr.output.strip() == "Error: '0x123' is not an address"
+    assert bad_role.output.strip() == "Error: unknown security role 'CEO'; one of ISSUER_AGENT, FUND_MANAGER"
+    assert {r.exit_code for r in (bad_day, bad_addr, bad_role)} == {1}
+
+
+def test_business_commands__every_state_changing_function_has_a_command():
+    """Every function that changes state has a command, except the migration's bulk imports."""
+    ops_module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(
+        "regchain_script_ops_all", ROOT / "scripts" / "ops.py"))
+    ops_module.__spec__.loader.exec_module(ops_module)
+    from regchain.suite import suite_contract_type
+
+    covered = {fn for _, _, fn, _ in ops_module.BUSINESS} | {
+        "transfer", "grant_role", "revoke_role", "publish_calendar", "amend_calendar", "open_account",
+        "suspend_account", "reactivate_account", "close_account", "set_qualified", "register_security",
+        "register_holdings", "set_security_status", "offer_pledge", "accept_pledge", "release_pledge",
+        "enforce_pledge", "freeze", "lift_freeze", "renew_freeze", "court_transfer"}
+    bulk = {"open_accounts", "register_holdings_many", "import_pledges", "import_freezes"}  # the migration's
+    functions = {m.name for m in suite_contract_type().mutable_methods}
+    assert functions - covered - bulk == set()
