@@ -282,3 +282,32 @@ def test_business_commands__every_state_changing_function_has_a_command():
     bulk = {"open_accounts", "register_holdings_many", "import_pledges", "import_freezes"}  # the migration's
     functions = {m.name for m in suite_contract_type().mutable_methods}
     assert functions - covered - bulk == set()
+
+
+def test_business_commands__dvp_settlement__cash_to_the_seller_units_to_the_buyer(ops, register, governance,
+                                                                                  registrar, alice, bob,
+                                                                                  open_account, new_security,
+                                                                                  project):
+    open_account(alice)
+    open_account(bob)
+    sid = new_security([(alice, 1_000)])
+    token = governance.deploy(project.CashToken)
+    accepted = ops(register, governance, "cash", "token", token.address, "yes", "--doc", "cash token approved")
+    assert accepted.exit_code == 0, accepted.output
+    token.mint(bob, 5_000, sender=bob)
+    token.approve(register, 5_000, sender=bob)  # the buyer's approval is on the cash token, not the register
+
+    proposed = ops(register, alice, "instruction", "propose", bob.address, f"#{sid}", "100", "5000", token.address)
+    assert proposed.exit_code == 0, proposed.output
+    iid = register.instruction_count()
+    assert ops(register, bob, "instruction", "accept", iid).exit_code == 0
+    assert token.balanceOf(register) == 5_000
+    settled = ops(register, registrar, "--json", "instruction", "settle", iid)
+
+    assert settled.exit_code == 0, settled.output
+    assert register.balanceOf(bob, sid) == 100 and token.balanceOf(alice) == 5_000
+    events = json.loads(settled.stdout.strip().splitlines()[-1])["transactions"][0]["events"]
+    settled_events = [e for e in events if e["event"] == "InstructionSettled"]
+    assert len(settled_events) == 1
+    assert (settled_events[0]["receiver"], settled_events[0]["units"], settled_events[0]["paid"]) == \
+        (bob.address, 100, 5_000)
