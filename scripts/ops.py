@@ -41,9 +41,11 @@ from regchain.setup import ensure_calendar
 
 
 class Ctx:
-    def __init__(self, network, register_address, account, yes=False, as_json=False):
+    def __init__(self, network, register_address, account, yes=False, as_json=False, custody=None,
+                 instruction=None):
         self.network, self.register_address, self.account = network, register_address, account
         self.yes, self.as_json = yes, as_json
+        self.custody, self.instruction = custody, instruction  # --for, --instruction
         self.lines: list[str] = []          # what `done` reports (--json: collected, printed at the end)
         self.transactions: list[dict] = []  # every transaction sent, with its decoded events
 
@@ -84,6 +86,13 @@ class Confirming:
 
         def send(*args, **kw):
             names = [i.name for i in attr.abis[0].inputs] if len(attr.abis) == 1 else [f"arg{i}" for i in range(len(args))]
+            if self._ctx.custody is not None:
+                # the operator signs for a custody holder: the holder's written instruction is the document
+                if "doc" not in names:
+                    raise click.ClickException(f"{name} records no document: for a custody holder use a command "
+                                               "that does (a transfer: `instruction propose`)")
+                args = tuple(common.doc_ref(self._ctx.instruction) if n == "doc" else a for n, a in zip(names, args))
+                kw.setdefault("gas_price", 0)  # a custody address holds no coin; the register's chains charge none
             described = ", ".join(f"{n}={_plain(v)}" for n, v in zip(names, args))
             click.echo(f"will send {name}({described})", err=self._ctx.as_json)
             if not self._ctx.yes:
@@ -111,7 +120,9 @@ def run(ctx: Ctx, action, needs_signer: bool = True):
     try:
         with common.connected(ctx.network):
             reg = common.register(ctx.register_address)
-            who = common.signer(ctx.account) if needs_signer else None
+            who = None
+            if needs_signer:
+                who = common.custody_signer(ctx.custody) if ctx.custody else common.signer(ctx.account)
             result = action(Confirming(reg, ctx) if needs_signer else reg, who)
     except click.exceptions.Abort:
         raise click.ClickException("not sent: not confirmed") from None
@@ -146,9 +157,16 @@ def docref(text, default):
 @click.option("--yes", is_flag=True, help="Send without asking (every write is described first).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document (transactions, "
                                                        "decoded events) for scripts.")
+@click.option("--for", "custody", default=None, metavar="ID_TYPE:NUMBER",
+              help="Sign as the custody address the operator keeps for this holder (key from "
+                   "$REGCHAIN_OPERATOR_SECRET, as migrated); needs --instruction.")
+@click.option("--instruction", default=None, help="With --for: the holder's written instruction (text hashed, or a "
+                                                  "0x hash), recorded as the document of every transaction.")
 @click.pass_context
-def cli(ctx, network, register_address, account, yes, as_json):
-    ctx.obj = Ctx(network, register_address, account, yes, as_json)
+def cli(ctx, network, register_address, account, yes, as_json, custody, instruction):
+    if custody is not None and not instruction:
+        raise click.ClickException("--for needs --instruction: the holder's written instruction")
+    ctx.obj = Ctx(network, register_address, account, yes, as_json, custody, instruction)
 
 
 # ---------------------------------------------------------------- accounts

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from eth_utils import keccak
 
 from regchain import calendar as cal
 from regchain import migrate
@@ -311,3 +312,48 @@ def test_business_commands__dvp_settlement__cash_to_the_seller_units_to_the_buye
     assert len(settled_events) == 1
     assert (settled_events[0]["receiver"], settled_events[0]["units"], settled_events[0]["paid"]) == \
         (bob.address, 100, 5_000)
+
+
+def test_for_custody_holder__operator_signs_with_the_written_instruction_as_document(ops, register, registrar, bank,
+                                                                                      open_account, new_security):
+    identity = "PASSPORT:E7777777"
+    custody = migrate.Identities(SECRET.encode()).custody_address(identity)
+    opened = ops(register, registrar, "account", "open", custody, "--id-type", "PASSPORT", "--id-number", "E7777777")
+    assert opened.exit_code == 0, opened.output
+    open_account(bank)
+    sid = new_security([(custody, 1_000)])
+
+    result = ops(register, None, "--for", "passport:e7777777", "--instruction", "holder's letter of 2026-12-01",
+                 "pledge", "offer", f"#{sid}", bank.address, "300", "--doc", "ignored")
+
+    assert result.exit_code == 0, result.output
+    pid = register.pledge_count()
+    p = register.pledge_of(pid)
+    assert (p.pledgor, p.pledgee, p.units) == (custody, bank.address, 300)
+    assert p.doc == keccak(text="holder's letter of 2026-12-01")
+
+
+def test_for_custody_holder__function_without_document__refused(ops, register, registrar, bob, open_account,
+                                                                 new_security):
+    identity = "PASSPORT:E7777777"
+    custody = migrate.Identities(SECRET.encode()).custody_address(identity)
+    open_account(custody)
+    open_account(bob)
+    sid = new_security([(custody, 1_000)])
+
+    result = ops(register, None, "--for", identity, "--instruction", "letter", "transfer", bob.address, f"#{sid}", "1")
+
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: transfer records no document: for a custody holder use a command that does (a transfer: "
+        "`instruction propose`)")
+    assert register.balanceOf(bob, sid) == 0
+
+
+def test_for_custody_holder__without_instruction__refused():
+    cli = _script("ops")
+
+    result = CliRunner().invoke(cli, ["--for", "PASSPORT:E7777777", "--yes", "pledge", "accept", "1"])
+
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: --for needs --instruction: the holder's written instruction"

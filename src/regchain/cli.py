@@ -205,3 +205,24 @@ def amount_arg(text: str, scale: int, what: str = "amount") -> int:
         raise click.ClickException(f"{what}: {exc}") from None
     except (ValueError, IndexError):
         raise click.ClickException(f"{what}: {text!r} is not an amount") from None
+
+
+def custody_signer(identity: str):
+    """The signer of the custody address the operator keeps for a holder without a wallet
+    (``ID_TYPE:NUMBER``): its key derives from the operator's secret and the cleaned identity,
+    as the migration derived the address."""
+    from ape_accounts.accounts import ApeSigner
+
+    from regchain import migrate
+    from regchain.legacy.clean import norm_id
+    from regchain.legacy.ids import IdError, clean_id
+
+    id_type, sep, number = identity.partition(":")
+    if not sep or not number.strip():
+        raise click.ClickException(f"--for {identity!r}: give the holder as ID_TYPE:NUMBER (e.g. RESIDENT_ID:1101...)")
+    try:
+        canonical = f"{id_type.strip().upper()}:{clean_id(id_type.strip().upper(), norm_id(number))}"
+        key = migrate.Identities.from_env().custody_key(canonical)
+    except (IdError, migrate.MigrationError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0]) from None
+    return ApeSigner(private_key="0x" + key.hex())
