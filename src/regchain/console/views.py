@@ -25,6 +25,11 @@ STAGES = {I_PROPOSED: "PROPOSED", I_SETTLED: "SETTLED", I_REJECTED: "REJECTED", 
 LISTING = {L_OPEN: "OPEN", L_SOLD: "SOLD", L_FAILED: "FAILED", L_WITHDRAWN: "WITHDRAWN"}
 
 
+# event fields that are amounts of the security (shown in its unit)
+AMOUNT_FIELDS = {"amount", "units", "paid", "remaining", "declared_total", "total_supply", "consent_units",
+                 "balance"}
+
+
 @dataclass
 class Table:
     key: str
@@ -166,8 +171,10 @@ class Views:
             if isinstance(v, str) and v in labels:
                 no, name = labels[v]
                 v = f"{name} ({no})" if name else (no or v)
-            elif k in ("amount", "units", "paid", "remaining", "declared_total", "escrowed") and isinstance(v, int):
+            elif k in AMOUNT_FIELDS and isinstance(v, int):
                 v = amount(v, scale)
+            elif k.endswith("_at") and isinstance(v, int) and v > 0:
+                v = date_text(self.s.day_of(v))
             elif k.endswith("_day") and isinstance(v, int) and v > 0:
                 v = date_text(v)
             parts.append(f"{k}={v}")
