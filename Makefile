@@ -1,5 +1,5 @@
 # regchain — build, test and local-node targets.
-# Works on a fresh clone: `make test` creates .venv (pinned Python deps) and .tools
+# Works on a fresh clone: `make test` creates .venv (pinned Python deps, constraints.txt) and .tools
 # (anvil from npm) on first use; later runs reuse them (stamp files).
 
 SHELL := /bin/bash
@@ -25,15 +25,22 @@ export ANVIL := $(ANVIL_BIN_DIR)/anvil
 NODE      := $(PYTHON) src/regchain/node.py
 DEVNET    := ethereum:devnet:node
 
-.PHONY: setup compile test test-deep node node-stop demo deploy audit bench sample console clean distclean
+.PHONY: setup constraints compile test test-deep node node-stop demo deploy audit bench sample console clean distclean
 
 setup: $(VENV_STAMP) $(ANVIL_STAMP)
 
-$(VENV_STAMP): pyproject.toml
+# The package with its test extra (pytest, hypothesis, titanoboa: tests and bench), every
+# version held to constraints.txt, the set CI ran.
+$(VENV_STAMP): pyproject.toml constraints.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e .
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]' -c constraints.txt
 	@touch $@
+
+# Rewrite constraints.txt from what .venv holds now (after a deliberate upgrade).
+constraints: setup
+	{ echo "# pip constraints: the versions CI ran (make constraints rewrites this from .venv)"; \
+	  $(VENV)/bin/python -m pip freeze --exclude-editable | grep -v '^regchain=='; } > constraints.txt
 
 $(ANVIL_STAMP):
 	@mkdir -p $(TOOLS)

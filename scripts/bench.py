@@ -331,9 +331,7 @@ def measure_property(ctx: Ctx) -> dict:
     no court or cash); and on py-evm (titanoboa, cancun bytecode, court and cash).
     `REGCHAIN_BENCH_GROUPS=property ape run bench` runs this group alone. reliability.deep_steps is what the last
     `make test-deep` recorded in bench/deep_steps.json (not re-run here)."""
-    from hypothesis import HealthCheck, settings
-
-    from regchain import stateful
+    from regchain import profiles, stateful
     from regchain.lean import ApeBackend, BoaBackend, LocalAnvil, SuiteAbi
 
     acc = ctx.accounts
@@ -341,11 +339,7 @@ def measure_property(ctx: Ctx) -> dict:
     pool = [acc[i].address for i in range(4, 4 + len(stateful.POOL_NAMES))]
     abi = SuiteAbi.from_suite()
 
-    def how(**kw):
-        # derandomized: the same examples every run, so runs (and machines) compare; with
-        # random examples the mix of short and long ones moved the figure by a third
-        return settings(deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck),
-                        **kw)
+    how = profiles.bench
 
     def rate(result):
         return round(result["steps"] / result["seconds"], 1)

@@ -16,7 +16,7 @@ On local and devnet (and the test networks) the deployer is the first test accou
 defaults to the deployer. Elsewhere pass --account (a keyfile alias; with
 APE_ACCOUNTS_<alias>_PASSPHRASE set it signs without prompting) and --registrar or --roles.
 The `consortium` network takes REGCHAIN_RPC_URI, REGCHAIN_CHAIN_ID, REGCHAIN_TIME_UNIT_MS
-and REGCHAIN_UTC_OFFSET_S from the environment (README, "Consortium chains").
+and REGCHAIN_UTC_OFFSET_S from the environment (docs/runbook.md, "Connect and deploy").
 """
 
 import click

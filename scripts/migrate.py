@@ -2,7 +2,7 @@
 
     ape run migrate --source DIR --report FILE.json [--network NET] [--account ACC] [--dry-run]
 
-Reads the export folder, cleans it (shared/spec/legacy-export.md), writes what is clean
+Reads the export folder, cleans it (docs/migration.md), writes what is clean
 (deploying the suite first where none is recorded), reconciles every holding, pledge and
 freeze against the chain, writes the JSON report and prints a summary. Exits non-zero if
 anything failed to reconcile. --dry-run cleans and reports without writing.

@@ -7,22 +7,13 @@ import os
 
 import ape_ethereum.trace
 import pytest
-from eth_utils import keccak
-from hypothesis import HealthCheck, settings
+from eth_utils import keccak, to_checksum_address
 
 from regchain import calendar as cal
-from regchain import suite
+from regchain import profiles, suite
 from regchain.constants import InvestorClass, Kind, Role, SecurityRole
 
-settings.register_profile(
-    "quick", max_examples=10, stateful_step_count=15, deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
-settings.register_profile(
-    "deep", max_examples=200, stateful_step_count=60, deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
+profiles.load()
 
 # The calendar the tests publish: weekdays from ~1.5 years back to ~1 year ahead.
 CALENDAR_BACK_DAYS = 550
@@ -44,6 +35,61 @@ def events(receipt, event) -> list[dict]:
 
 def block_time(chain, receipt) -> int:
     return chain.provider.get_block(receipt.block_number).timestamp
+
+
+def wallet(i: int, series: int) -> str:
+    """The i-th address of a series: custody accounts that never sign (holder caps, batches).
+    Each test module keeps its own series."""
+    return to_checksum_address("0x" + ((series << 16) + i).to_bytes(20, "big").hex())
+
+
+def pledge(register, pledgor, pledgee, sid, units) -> int:
+    """An accepted pledge (offered by the pledgor, accepted by the pledgee); returns its id."""
+    register.offer_pledge(sid, pledgee, units, doc("pledge contract"), sender=pledgor)
+    pid = register.pledge_count()
+    register.accept_pledge(pid, doc("acceptance"), sender=pledgee)
+    return pid
+
+
+def assert_encumbrances_fit(register, owner, sid):
+    """Neither the pledged nor the frozen units of a holding exceed its balance."""
+    balance = register.balanceOf(owner, sid)
+    assert register.pledged_balance_of(owner, sid) <= balance
+    assert register.frozen_balance_of(owner, sid) <= balance
+
+
+def pytest_runtest_setup(item):
+    """Set fixtures up in pytest's order (autouse first, then as the test and the fixtures
+    name them) within each of ape's isolation scopes.
+
+    ape's isolation (eth-ape 0.8.51) rewrites each test's fixture list scope by scope in the
+    order fixture *names* were first collected in the whole session, not in pytest's order.
+    A module whose autouse fixture opens the accounts its other module fixtures use
+    (tests/test_instructions.py) then worked alone, but after a module that defines a
+    fixture of the same name (`llc` in tests/test_ledger.py) that fixture was set up first,
+    before the accounts: 68 setup errors "ledger: holder account not active". This hook
+    runs after ape's (plugins registered later run first) and before pytest sets anything
+    up; it keeps ape's isolation fixture at the head of each scope."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:  # not a test function (a doctest, say): nothing to order
+        return
+    rank = {name: i for i, name in enumerate(info.names_closure)}
+    ordered, block = [], []
+    for name in item.fixturenames:
+        if name.endswith("_isolation") and name.startswith("_"):
+            ordered += sorted(block, key=lambda n: rank.get(n, len(rank)))
+            ordered.append(name)
+            block = []
+        else:
+            block.append(name)
+    item.fixturenames = ordered + sorted(block, key=lambda n: rank.get(n, len(rank)))
+
+
+@pytest.fixture(scope="module")
+def setup_order(request):
+    """Appends its name to the requesting module's SETUP_ORDER when set up (a conftest
+    fixture, so its name is collected before any test module's: tests/test_fixture_order.py)."""
+    request.module.SETUP_ORDER.append("setup_order")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -175,6 +221,14 @@ def new_security(register, registrar, issuer_agent, governance, today):
         return sid
 
     return _new
+
+
+@pytest.fixture(scope="module")
+def cash(governance, register, project):
+    """A cash token (contracts/test/CashToken.vy) governance has accepted."""
+    token = governance.deploy(project.CashToken)
+    register.set_cash_token(token, True, doc("cash"), sender=governance)
+    return token
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import ape
 import pytest
 from eth_utils import to_checksum_address
 
+import conftest
 from conftest import doc
 from regchain.constants import MAX_BATCH, AccountStatus, InvestorClass
 
@@ -15,7 +16,7 @@ ZERO32 = b"\x00" * 32
 
 def wallet(i: int) -> str:
     """A custody address that never signs (accounts need not be signers)."""
-    return "0x" + (0xACC0_0000 + i).to_bytes(20, "big").hex()
+    return conftest.wallet(i, 0xACC0)
 
 
 def identity(i) -> bytes:

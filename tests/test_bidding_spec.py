@@ -12,13 +12,6 @@ from conftest import doc
 from regchain.constants import SecurityStatus
 
 
-@pytest.fixture
-def cash(governance, register, project):
-    token = governance.deploy(project.CashToken)
-    register.set_cash_token(token, True, doc("cash"), sender=governance)
-    return token
-
-
 @pytest.mark.parametrize("meanwhile", ["security suspended", "seller's account suspended"])
 def test_bid__unqualified_bidder_refused_whatever_else_fails(
     register, registrar, alice, bob, carol, open_account, new_security, cash, meanwhile

@@ -6,7 +6,7 @@ neither pledged units nor units of an earlier-ranking freeze."""
 
 import ape
 import pytest
-from conftest import FREE, block_time, doc, events
+from conftest import FREE, assert_encumbrances_fit, block_time, doc, events, pledge
 
 from regchain.constants import MAX_FREEZES, FreezeStatus
 
@@ -35,19 +35,6 @@ def in_force(register, receipt) -> bool:
 def queue(register, owner, sid):
     ids, flags = register.freeze_queue_of(owner, sid)
     return list(zip(ids, flags))
-
-
-def pledge(register, pledgor, pledgee, sid, units):
-    register.offer_pledge(sid, pledgee, units, doc("pledge contract"), sender=pledgor)
-    pid = register.pledge_count()
-    register.accept_pledge(pid, doc("acceptance"), sender=pledgee)
-    return pid
-
-
-def assert_encumbrances_fit(register, owner, sid):
-    balance = register.balanceOf(owner, sid)
-    assert register.pledged_balance_of(owner, sid) <= balance
-    assert register.frozen_balance_of(owner, sid) <= balance
 
 
 # ---------------------------------------------------------------- freezing

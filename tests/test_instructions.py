@@ -65,10 +65,9 @@ def fund(register, registrar, governance, manager, new_security, alice, bob):
 
 
 @pytest.fixture(scope="module")
-def cash(register, governance, project, alice, bob, carol, dave, outsider):
-    """An accepted cash token; the buyers hold and have approved plenty of it."""
-    token = governance.deploy(project.CashToken)
-    register.set_cash_token(token, True, doc("cash"), sender=governance)
+def cash(cash, register, alice, bob, carol, dave, outsider):
+    """conftest's accepted cash token; the buyers hold and have approved plenty of it."""
+    token = cash
     for who in (alice, bob, carol, dave, outsider):
         token.mint(who, 10 * PRICE, sender=who)
         token.approve(register, 2**256 - 1, sender=who)

@@ -8,13 +8,6 @@ from conftest import doc
 from regchain.constants import InstructionStage, InvestorClass, Kind, SecurityRole
 
 
-@pytest.fixture
-def cash(governance, register, project):
-    token = governance.deploy(project.CashToken)
-    register.set_cash_token(token, True, doc("cash"), sender=governance)
-    return token
-
-
 def test_llc_to_outsider__plain_transfer_refused__instruction_with_first_refusal_settles_pro_rata(
     register, registrar, alice, bob, carol, dave, open_account, new_security, advance_days, cash
 ):

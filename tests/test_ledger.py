@@ -10,7 +10,7 @@ import ape
 import pytest
 from eth_utils import to_checksum_address
 
-from conftest import CALENDAR_AHEAD_DAYS, doc, events
+from conftest import CALENDAR_AHEAD_DAYS, doc, events, wallet
 from regchain import calendar as cal
 from regchain.constants import (
     AMOUNT_MAX, HOLDER_CAP, HOLDING_PERIOD_TRADING_DAYS, MAX_BATCH, TRANSFER_REASONS,
@@ -23,14 +23,10 @@ NEW_KEY = "0x000000000000000000000000000000000000bEEF"  # a recovery target with
 R = {reason.removeprefix("ledger: "): reason for reason in TRANSFER_REASONS}
 
 
-def wallet(i: int) -> str:
-    return to_checksum_address("0x" + (0x5EC0_0000 + i).to_bytes(20, "big").hex())
-
-
 @pytest.fixture(scope="module")
 def crowd(register, registrar, today, advance_days, open_account, new_security):
     """200 active, qualified custody accounts that never sign (for holder caps)."""
-    wallets = [wallet(i) for i in range(MAX_BATCH)]
+    wallets = [wallet(i, 0x5EC0) for i in range(MAX_BATCH)]
     register.open_accounts([(w, doc(f"crowd-{w}"), 1, True) for w in wallets], doc("crowd"), sender=registrar)
     return wallets
 

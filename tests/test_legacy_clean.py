@@ -1,4 +1,4 @@
-"""Reading and cleaning legacy exports (../shared/spec/legacy-export.md) and the
+"""Reading and cleaning legacy exports (docs/migration.md) and the
 synthetic export generator. Pure Python: no chain fixture is requested, so no
 node starts."""
 

@@ -7,17 +7,12 @@ and recovery carrying pledges with the holding."""
 
 import ape
 import pytest
-from conftest import FREE, block_time, doc, events
-from eth_utils import to_checksum_address
+from conftest import FREE, assert_encumbrances_fit, block_time, doc, events, pledge, wallet
 
 from regchain.constants import MAX_PLEDGES, MAX_RECOVER_ENCUMBERED, AccountStatus, Kind, PledgeStatus
 
 ZERO = "0x0000000000000000000000000000000000000000"
 NEW_KEY = "0x000000000000000000000000000000000000bEEF"  # a recovery target with no account
-
-
-def wallet(i: int) -> str:
-    return to_checksum_address("0x" + (0x91ED_0000 + i).to_bytes(20, "big").hex())
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +26,7 @@ def sid(register, alice, bob, bank, buyer, open_account, new_security):
 @pytest.fixture(scope="module")
 def full_llc(register, registrar, sid, alice, new_security):
     """An LLC at its cap of 50 holders: alice 100 and 49 custody accounts 10 each."""
-    crowd = [wallet(i) for i in range(49)]
+    crowd = [wallet(i, 0x91ED) for i in range(49)]
     register.open_accounts([(w, doc(f"crowd-{w}"), 1, True) for w in crowd], doc("crowd"), sender=registrar)
     return new_security([(alice, 100)] + [(w, 10) for w in crowd], kind=Kind.LLC)
 
@@ -62,19 +57,6 @@ def _module_state(sid, full_llc, pledged_ids):
 def offer(register, pledgor, pledgee, sid, units, label="pledge contract"):
     receipt = register.offer_pledge(sid, pledgee, units, doc(label), sender=pledgor)
     return register.pledge_count(), receipt
-
-
-def pledge(register, pledgor, pledgee, sid, units):
-    """An accepted pledge; returns its id."""
-    pid, _ = offer(register, pledgor, pledgee, sid, units)
-    register.accept_pledge(pid, doc("acceptance"), sender=pledgee)
-    return pid
-
-
-def assert_encumbrances_fit(register, owner, sid):
-    balance = register.balanceOf(owner, sid)
-    assert register.pledged_balance_of(owner, sid) <= balance
-    assert register.frozen_balance_of(owner, sid) <= balance
 
 
 # ---------------------------------------------------------------- offer and registration

@@ -51,7 +51,7 @@ from pathlib import Path
 import pytest
 
 from regchain import calendar as cal
-from regchain import migrate
+from regchain import migrate, profiles
 from regchain.lean import Rpc, RpcError, SuiteAbi
 from regchain.legacy import synth
 
@@ -70,7 +70,7 @@ SENDER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 SENDER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 OTHER = "0x000000000000000000000000000000000000dEaD"
 
-DEEP = os.environ.get("HYPOTHESIS_PROFILE") == "deep"
+DEEP = profiles.DEEP
 # blocks (= transactions) of the migration before the fault; the export below takes 19
 # (recorded as "blocks"; the deep points need more than 15)
 POINTS = (1, 2, 5, 9, 13) if DEEP else (2, 5, 9)
@@ -102,7 +102,7 @@ def record_results():
         "scenarios": RESULTS,
         "seconds": round(time.perf_counter() - start, 1),
         "blocks": CLEAN_BLOCKS.get("blocks"),  # transactions of the uninterrupted migration
-        "profile": os.environ.get("HYPOTHESIS_PROFILE", "quick"),
+        "profile": profiles.NAME,
     }
     RECORD.parent.mkdir(exist_ok=True)
     RECORD.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -20,18 +20,17 @@ import datetime as dt
 import importlib.util
 import io
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from regchain import calendar as cal
-from regchain import migrate
+from regchain import migrate, profiles
 from regchain.legacy import synth
 from regchain.legacy.clean import EXTRA_REASONS, REASONS, Status, clean_export
 from regchain.legacy.reader import FILES, ExportError, read_export
@@ -40,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RECORD = ROOT / "bench" / "robustness.json"
 AS_OF = dt.date(2026, 3, 16)
 AS_OF_DAY = cal.day_number(AS_OF)
-DEEP = os.environ.get("HYPOTHESIS_PROFILE") == "deep"
+DEEP = profiles.DEEP
 EXAMPLES = 3000 if DEEP else 300
 
 # The statuses the spec's report allows per file (holdings have no report section:
@@ -66,7 +65,7 @@ def record_count():
         return
     data = json.loads(RECORD.read_text()) if RECORD.exists() else {}
     data["bad_inputs"] = {**TRIED, "seconds": round(time.perf_counter() - start, 1),
-                          "profile": os.environ.get("HYPOTHESIS_PROFILE", "quick")}
+                          "profile": profiles.NAME}
     RECORD.parent.mkdir(exist_ok=True)
     RECORD.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
@@ -252,7 +251,7 @@ def check_folder(folder: Path) -> str:
     return "cleaned"
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=EXAMPLES, database=None)
 @given(mutations=st.lists(mutation(), min_size=1, max_size=6))
 def test_clean__broken_export_folder__export_error_or_every_row_accounted(tmp_path_factory, mutations):
     folder = tmp_path_factory.mktemp("broken")

@@ -30,24 +30,20 @@ With -s each run prints its operations by kind and outcome.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-from regchain import stateful
+from regchain import profiles, stateful
 from regchain.lean import ApeBackend, BoaBackend, LocalAnvil, SuiteAbi
 from regchain.stateful import POOL_NAMES, STATS, World, local_world, prepare_cash, prepare_suite
 
-PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "quick")
-DEEP = PROFILE == "deep"
+PROFILE = profiles.NAME
+DEEP = profiles.DEEP
 DEEP_MIN_STEPS = 20_000
 # steps = rules run (each one operation: one transaction, three or four for a new security)
-SETTINGS = {
-    "quick": settings(max_examples=15, stateful_step_count=30),
-    "deep": settings(max_examples=400, stateful_step_count=75),
-}[PROFILE if DEEP else "quick"]
+SETTINGS = profiles.machine()
 DEEP_RECORD = Path(__file__).resolve().parents[1] / "bench" / "deep_steps.json"
 
 
@@ -106,4 +102,4 @@ def test_register_state_machine__ape_baseline(register, governance, registrar, i
     """The same machine through ape's contract calls: a smoke run of the benchmark baseline."""
     backend = ApeBackend(register, {a.address: a for a in accounts})
     world = World(backend, governance.address, registrar.address, issuer_agent.address, _pool(accounts))
-    run(world, settings(max_examples=1, stateful_step_count=8), smoke=True)
+    run(world, profiles.machine(max_examples=1, stateful_step_count=8), smoke=True)

@@ -293,7 +293,7 @@ def compare_transfers(state: State, reader, today: int, diffs: list[str]) -> Non
 
 
 def verify_report(report: dict, state: State, reader) -> tuple[int, list[str]]:
-    """A migration report (shared/spec/legacy-export.md) against the chain and the rebuild:
+    """A migration report (docs/migration.md, "The report") against the chain and the rebuild:
     every MIGRATED security's token_id is the id of its code and is sealed; every MIGRATED
     or MERGED account's address is an open account."""
     diffs: list[str] = []

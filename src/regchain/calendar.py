@@ -15,6 +15,11 @@ def date_of(day: int) -> dt.date:
     return EPOCH + dt.timedelta(days=day)
 
 
+def year_of(day: int) -> int:
+    """Civil year of a day number, as ledger.vy `_year_of` (the insiders' annual quota)."""
+    return date_of(day).year
+
+
 def day_of_timestamp(timestamp: int, utc_offset_s: int = 8 * 3600, time_unit: int = 1) -> int:
     return (timestamp // time_unit + utc_offset_s) // 86400
 

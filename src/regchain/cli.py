@@ -13,6 +13,7 @@ from eth_utils import is_address, is_hex, keccak, to_checksum_address
 
 from regchain import calendar as cal
 from regchain import deployments, indexer
+from regchain.errors import one_line  # noqa: F401  (the scripts use common.one_line)
 
 DEFAULT_NETWORK = "ethereum:devnet:node"
 PASSPHRASE_ENV = "REGCHAIN_PASSPHRASE"
@@ -124,12 +125,6 @@ def make_indexer(address: str, checkpoint: Path | None, chunk: int = 2000, echo=
                            checkpoint=checkpoint or indexer.default_checkpoint(),
                            network_key=f"{net.ecosystem.name}:{net.name}:{cid}", chunk=chunk,
                            first_block=first_block(net.name), echo=echo)
-
-
-def one_line(exc: BaseException) -> str:
-    msg = getattr(exc, "revert_message", None)
-    text = (msg or str(exc)).strip() or type(exc).__name__
-    return text.splitlines()[0]
 
 
 # ---------------------------------------------------------------- business identifiers

@@ -51,7 +51,6 @@ Two things the events do not carry, and how they are handled:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import time
@@ -61,6 +60,8 @@ from typing import Callable, Iterable, Iterator
 
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
+
+from regchain.calendar import year_of
 
 ZERO = "0x0000000000000000000000000000000000000000"
 MAX_UINT = 2**256 - 1
@@ -80,7 +81,7 @@ L_OPEN, L_SOLD, L_FAILED, L_WITHDRAWN = 1, 2, 3, 4
 # bump when State gains fields: an older checkpoint is then rebuilt from scratch
 SCHEMA = 2
 
-# The six categories of the regional-equity blockchain pilot's protocol (README "Supervisory feed").
+# The six categories of the regional-equity blockchain pilot's protocol (docs/runbook.md, "Daily operations").
 USERS = "用户登记"        # user registration: accounts, roles, governance
 ASSETS = "资产登记"       # asset registration: securities, issuance, capital changes, holding and transfer terms
 CASH = "资金映射"         # cash mapping: cash tokens, refunds, and the cash leg of every escrow and payment
@@ -303,10 +304,6 @@ def block_timestamps(rpc, blocks: Iterable[int], batch: int = 200) -> dict[int, 
 
 def hkey(owner: str, sid: int) -> str:
     return f"{owner}|{sid}"
-
-
-def year_of(day: int) -> int:
-    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).year
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Write a cleaned legacy export on chain, reconcile, and fill the report.
 
-The cleaning is `regchain.legacy.clean` (the spec in shared/spec/legacy-export.md);
+The cleaning is `regchain.legacy.clean` (the export format: docs/migration.md);
 this module is the chain half:
 
 - identities: each holder's canonical identity (``ID_TYPE:NUMBER``) becomes a salted
@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from eth_account import Account as EthAccount
+from coincurve import PublicKey
 from eth_utils import keccak, to_checksum_address
 
 from regchain.constants import AccountStatus, SecurityStatus, UTC_OFFSET_CHINA, holding_words
@@ -88,79 +88,10 @@ class Identities:
             counter += 1
 
     def custody_address(self, identity: str) -> str:
-        """The address of custody_key(identity) (what EthAccount.from_key gives, ~25x
-        faster: a province has ~100,000 holders to derive)."""
-        x, y = _secp256k1_base_mul(int.from_bytes(self.custody_key(identity), "big"))
-        return to_checksum_address(keccak(x.to_bytes(32, "big") + y.to_bytes(32, "big"))[12:])
-
-
-# secp256k1 public keys by fixed-base multiplication: k*G as the sum of one precomputed
-# point d*256**i*G per non-zero byte d of k (32 affine additions instead of a
-# double-and-add over 256 bits). Only for deriving addresses from keys we hold.
-_P = 2**256 - 2**32 - 977
-_G = (0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798,
-      0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8)
-_TABLE: list[list] = []
-
-
-def _ec_add(a, b):
-    if a is None:
-        return b
-    if b is None:
-        return a
-    (x1, y1), (x2, y2) = a, b
-    if x1 == x2:
-        if (y1 + y2) % _P == 0:
-            return None
-        lam = 3 * x1 * x1 * pow(2 * y1, -1, _P) % _P
-    else:
-        lam = (y2 - y1) * pow(x2 - x1, -1, _P) % _P
-    x3 = (lam * lam - x1 - x2) % _P
-    return x3, (lam * (x1 - x3) - y1) % _P
-
-
-def _secp256k1_base_mul(k: int) -> tuple[int, int]:
-    if not _TABLE:
-        base = _G
-        for _ in range(32):
-            row = [None, base]
-            for _ in range(254):
-                row.append(_ec_add(row[-1], base))
-            _TABLE.append(row)
-            base = _ec_add(row[-1], base)
-    # Jacobian accumulator (X, Y, Z) plus affine table points; one inversion at the end
-    X = Y = Z = None
-    for i in range(32):
-        d = (k >> (8 * i)) & 0xFF
-        if not d:
-            continue
-        x2, y2 = _TABLE[i][d]
-        if Z is None:
-            X, Y, Z = x2, y2, 1
-            continue
-        zz = Z * Z % _P
-        h = (x2 * zz - X) % _P
-        r = (y2 * Z * zz - Y) % _P
-        if h == 0:  # same x: fall back to the affine formulas (doubling or infinity)
-            zi = pow(Z, -1, _P)
-            point = _ec_add((X * zi * zi % _P, Y * zi * zi * zi % _P), (x2, y2))
-            X, Y, Z = (point[0], point[1], 1) if point else (None, None, None)
-            continue
-        hh = h * h % _P
-        hhh = h * hh % _P
-        v = X * hh % _P
-        X = (r * r - hhh - 2 * v) % _P
-        Y = (r * (v - X) - Y * hhh) % _P
-        Z = Z * h % _P
-    assert Z is not None
-    zi = pow(Z, -1, _P)
-    zi2 = zi * zi % _P
-    return X * zi2 % _P, Y * zi2 * zi % _P
-
-
-def identity_of(account) -> str:
-    """The canonical identity string of a cleaned account."""
-    return f"{account.id_type}:{account.id_number}"
+        """The address of custody_key(identity): keccak of the uncompressed public key
+        (libsecp256k1 through coincurve; a province has ~100,000 holders to derive)."""
+        public = PublicKey.from_secret(self.custody_key(identity)).format(compressed=False)
+        return to_checksum_address(keccak(public[1:])[12:])
 
 
 def code_hash(code: str) -> bytes:
@@ -198,7 +129,7 @@ class Plan:
     def build(cls, result: CleanResult, ids: Identities) -> "Plan":
         plan = cls()
         for a in result.accounts:
-            ident = identity_of(a)
+            ident = a.identity
             plan.identity[a.account_no] = ids.identity_hash(ident)
             plan.address[a.account_no] = (to_checksum_address(a.wallet) if a.wallet
                                           else ids.custody_address(ident))

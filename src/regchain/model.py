@@ -49,10 +49,10 @@ from __future__ import annotations
 
 import bisect
 import copy
-import datetime as dt
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from regchain.calendar import year_of
 from regchain.constants import (
     AMOUNT_MAX,
     HOLDER_CAP,
@@ -139,11 +139,6 @@ def _require(condition: bool, reason: str) -> None:
 
 def _addr(address) -> str:
     return str(getattr(address, "address", address)).lower()
-
-
-def year_of(day: int) -> int:
-    """Civil year of a day number (days since 1970-01-01), as ledger.vy `_year_of`."""
-    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).year
 
 
 # ------------------------------------------------------------------ state

@@ -27,6 +27,7 @@ from eth_utils import is_address, keccak, to_checksum_address
 from regchain import calendar as cal
 from regchain import deployments, suite
 from regchain.constants import Role, SecurityRole
+from regchain.errors import one_line
 
 
 class SetupError(Exception):
@@ -40,11 +41,6 @@ class Suite:
     registrar: str  # address holding the registrar role
     registrar_signer: object | None  # its ape account, if we hold its key (test accounts)
     deployment: suite.SuiteDeployment
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
 
 
 def role_names(flags: Role) -> str:

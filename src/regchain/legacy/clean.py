@@ -1,4 +1,4 @@
-"""Cleaning a legacy export (docs: ../shared/spec/legacy-export.md, "Cleaning" to
+"""Cleaning a legacy export (docs/migration.md, "How it is cleaned" to
 "The report"): raw rows in, what may be written on chain plus the report out.
 
     result = clean_folder("samples/demo", as_of=dt.date(2026, 11, 25))

@@ -1,4 +1,4 @@
-"""Reading a legacy export folder (docs: ../shared/spec/legacy-export.md, "Files").
+"""Reading a legacy export folder (docs/migration.md, "The export the migration reads").
 
 `read_export(folder)` returns the five tables as raw text rows, keyed by the
 English column names, each row keeping its line number for the report. It only

@@ -3,7 +3,7 @@
     python -m regchain.legacy.synth --out samples/demo --seed 1 --securities 20 \\
         --dirty 0.1 --encoding gbk --headers zh
 
-writes the five CSV files of ../shared/spec/legacy-export.md and
+writes the five CSV files of docs/migration.md and
 `synth-manifest.json` (seed, as-of day, row counts and the faults injected, with
 the reason code each must produce; the reader ignores extra files).
 
