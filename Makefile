@@ -25,7 +25,7 @@ export ANVIL := $(ANVIL_BIN_DIR)/anvil
 NODE      := $(PYTHON) src/regchain/node.py
 DEVNET    := ethereum:devnet:node
 
-.PHONY: setup constraints compile test test-deep node node-stop demo deploy audit bench sample clean distclean
+.PHONY: setup constraints compile test test-deep node node-stop demo deploy audit bench sample console clean distclean
 
 setup: $(VENV_STAMP) $(ANVIL_STAMP)
 
@@ -89,6 +89,14 @@ demo: setup $(BUILD_STAMP) node
 
 deploy: setup $(BUILD_STAMP) node
 	ape run deploy --network $(DEVNET)
+
+# The web console over the devnet (docs/console.md): follows the chain into .cache/index.sqlite
+# and serves http://127.0.0.1:8600; names from the newest migration report in samples/, if any.
+# The first start creates the users operator and regulator (passwords in .node/console-passwords.txt).
+CONSOLE_PORT ?= 8600
+console: setup $(BUILD_STAMP) node
+	$(VENV)/bin/python -m regchain.console serve --network devnet --port $(CONSOLE_PORT) \
+		$$(r=$$(ls -t samples/*-report.json 2>/dev/null | head -1); test -n "$$r" && echo --report $$r)
 
 # Rebuild the devnet's register from its events and compare it with contract state.
 audit: setup $(BUILD_STAMP) node

@@ -35,6 +35,10 @@ GOALS: dict[str, float] = {
     "migration.province_wall_s": 180,
     "migration.gas_per_holding": 30_000,
     "migration.peak_rss_mb": 1_000,
+    # issue 15: the console's register page of a 200-holder security on a migrated province,
+    # and how far the console's database lags behind the chain's head
+    "console.cap_table_ms": 200,
+    "indexer.follow_lag_s": 2,
 }
 
 # The calendar the suite measurements publish (as tests/conftest.py does).
@@ -515,6 +519,8 @@ def measure_migration(ctx: Ctx) -> dict:
                 env={**os.environ, "REGCHAIN_OPERATOR_SECRET": MIGRATION_SECRET},
                 capture_output=True, text=True, timeout=3600)
             process_wall = time.perf_counter() - started
+            if done.returncode == 0:
+                console = measure_console_on(uri, next_address, registrar, abi, Path(tmp) / "report.json", folder)
         if done.returncode != 0:
             raise RuntimeError(f"migration failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-3000:]}")
         run = json.loads(done.stdout.strip().splitlines()[-1])
@@ -565,7 +571,80 @@ def measure_migration(ctx: Ctx) -> dict:
         "pledges": run["pledges"],
         "freezes": run["freezes"],
         "mismatches": run["mismatches"],
-    }, **audit}
+    }, **audit, **console}
+
+
+CONSOLE_HOLDERS = 200
+FOLLOW_ROUNDS = 10
+
+
+def measure_console_on(uri: str, address: str, registrar: str, abi: list, report: Path, export: Path) -> dict:
+    """console.* and indexer.* on the migrated province (called by measure_migration while its
+    node runs): the console's follower indexes the province into a fresh SQLite database
+    (indexer.catch_up_s), then cap_table_ms is the median time of GET /securities/<id> (the
+    register page: state, names from the report and export, template, charts) for the security
+    whose holder count is nearest 200, as the operator; follow_lag_s is the worst of
+    FOLLOW_ROUNDS times from a transaction's receipt to the follower's state showing it (the
+    follower polls every 0.5 s, as `make console` runs it)."""
+    import statistics
+    import tempfile
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from regchain import migrate
+    from regchain.console.app import COOKIE, Follower, create_app
+    from regchain.console.auth import Sessions, Users
+    from regchain.console.names import open_names
+
+    with tempfile.TemporaryDirectory() as tmp:
+        follower = Follower(uri, address, abi, Path(tmp) / "index.sqlite", "bench:province")
+        started = time.perf_counter()
+        follower.step()
+        catch_up = time.perf_counter() - started
+        secs = follower.state.securities
+        sid = min(secs, key=lambda i: (abs(secs[i]["holder_count"] - CONSOLE_HOLDERS), int(i)))
+        users = Users(Path(tmp) / "users.json")
+        users.add("bench", "operator", "bench-password")
+        sessions = Sessions()
+        app = create_app(follower, open_names(report, export), users, sessions)
+        client = TestClient(app)
+        client.cookies.set(COOKIE, sessions.issue("bench", "operator"))
+        times = []
+        profile = os.environ.get("REGCHAIN_BENCH_CONSOLE_PROFILE")  # a cProfile file of the page requests
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        for _ in range(7):
+            started = time.perf_counter()
+            page = client.get(f"/securities/{sid}")
+            times.append(time.perf_counter() - started)
+            assert page.status_code == 200, page.text[:200]
+        if profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
+        follower.start(interval=0.5)
+        backend = migrate.lean_backend(uri, address, registrar, abi)
+        who = next(a for a, acc in follower.state.accounts.items() if acc["status"] == 1)
+        lags = []
+        for i in range(FOLLOW_ROUNDS):
+            qualified = not follower.state.accounts[who]["qualified"]
+            backend.transact(registrar, "set_qualified", (who, qualified, doc(f"bench follow {i}")), None)
+            mined = time.perf_counter()
+            while follower.state.accounts[who]["qualified"] != qualified:
+                if time.perf_counter() - mined > 30:
+                    raise RuntimeError("the console's follower did not see a transaction within 30 s")
+                time.sleep(0.01)
+            lags.append(time.perf_counter() - mined)
+            time.sleep(0.3)
+        follower.stop()
+        backend.rpc.close()
+    return {"console": {"cap_table_ms": round(statistics.median(times) * 1000, 1),
+                        "cap_table_holders": secs[sid]["holder_count"]},
+            "indexer": {"follow_lag_s": round(max(lags), 2), "follow_lag_median_s": round(statistics.median(lags), 2),
+                        "catch_up_s": round(catch_up, 1), "events": follower.state.events}}
 
 
 GROUPS = [measure_baseline, measure_suite, measure_encumbrances, measure_instructions, measure_audit,

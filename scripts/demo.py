@@ -152,7 +152,8 @@ def run(network_name: str):
         raise SetupError("the demo needs the registrar's key (a test account)")
 
     click.echo("\n== calendar")
-    ensure_calendar(reg, registrar, back_days=400, ahead_days=366, echo=click.echo)
+    # the market's days; past the official data a provisional year, so the devnet runs a year ahead
+    ensure_calendar(reg, registrar, back_days=400, ahead_days=366, provisional=True, echo=click.echo)
     today = int(reg.today())
     click.echo(f"today is {cal.date_of(today)} (day {today}), trading-day number "
                f"{int(reg.trading_day_number_of_day(today))}")

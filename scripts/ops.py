@@ -1,11 +1,13 @@
 """Run the register day to day: `ape run ops <group> <action> ...`.
 
-    ape run ops [--network NET] [--register 0x..] --account ACC <command> ...
+    ape run ops [--network NET] [--register 0x..] --account ACC [--yes] [--json] <command> ...
 
-    account open|suspend|reactivate|close|qualify   investor accounts (registrar)
+    account open ADDRESS --id-type T --id-number N   the identity hashed as the migration does
+    account suspend|reactivate|close|qualify         investor accounts (registrar)
     security register CODE --kind jsc --total N [--holdings FILE.csv] [--seal]
-    calendar publish [--ahead-days N]               weekdays after the published horizon
-    transfer RECEIVER ID AMOUNT                     checked with can_transfer first
+    calendar publish [--ahead-days N] [--provisional]  market days after the published horizon
+    calendar amend DATE [--to DATE] --closed|--open    an extraordinary closure (or opening)
+    transfer RECEIVER SECURITY AMOUNT               checked with can_transfer first
     pledge offer|accept|release|enforce ...
     freeze add|lift|renew ...;  court-transfer FREEZE_ID RECEIVER UNITS
     role grant|revoke ADDRESS ROLE[,ROLE]
@@ -14,37 +16,116 @@
 --account is a keyfile alias (passphrase from REGCHAIN_PASSPHRASE, or prompted), test:N,
 or the address of an unlocked test account. Document references (--doc) are hashed text or
 a 0x 32-byte hash. A refused action prints the contract's reason in one line and exits 1.
+SECURITY is a security's code (hashed as the migration hashes codes) or #id; amounts are
+decimals in the security's unit (its unit_scale). Every write is described and asks for
+confirmation (on a terminal) unless --yes; its events are printed decoded. --json prints one
+JSON document (result lines, transactions, decoded events) for scripts.
 Reads (show ...) come from the register rebuilt from events (regchain.indexer).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
+import sys
 from pathlib import Path
 
 import click
-from eth_utils import keccak
 
 from regchain import calendar as cal
 from regchain import cli as common
 from regchain import indexer
-from regchain.constants import InvestorClass, Kind, Role, SecurityStatus
+from regchain.constants import InvestorClass, Kind, Role, SecurityRole, SecurityStatus
 from regchain.setup import ensure_calendar
 
 
 class Ctx:
-    def __init__(self, network, register_address, account):
+    def __init__(self, network, register_address, account, yes=False, as_json=False, custody=None,
+                 instruction=None):
         self.network, self.register_address, self.account = network, register_address, account
+        self.yes, self.as_json = yes, as_json
+        self.custody, self.instruction = custody, instruction  # --for, --instruction
+        self.lines: list[str] = []          # what `done` reports (--json: collected, printed at the end)
+        self.transactions: list[dict] = []  # every transaction sent, with its decoded events
+
+
+def say(text: str) -> None:
+    """A line of the command's result: printed, or kept for the --json document."""
+    obj = click.get_current_context().find_object(Ctx)
+    if obj is not None and obj.as_json:
+        obj.lines.append(text)
+    else:
+        click.echo(text)
+
+
+def _plain(value):
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "address") and not isinstance(value, str):
+        return str(value.address)
+    return value if isinstance(value, (int, str, bool)) or value is None else str(value)
+
+
+class Confirming:
+    """The register as `ops` uses it to write: every transaction is first described (function
+    and named arguments), confirmed (a prompt on a terminal, or --yes), then sent; its events
+    are printed decoded and kept for --json. Reads pass through unchanged."""
+
+    def __init__(self, register, ctx: Ctx):
+        self._register, self._ctx = register, ctx
+
+    def __getattr__(self, name):
+        from ape.contracts.base import ContractTransactionHandler
+
+        attr = getattr(self._register, name)
+        if not isinstance(attr, ContractTransactionHandler):
+            return attr
+
+        def send(*args, **kw):
+            names = [i.name for i in attr.abis[0].inputs] if len(attr.abis) == 1 else [f"arg{i}" for i in range(len(args))]
+            if self._ctx.custody is not None:
+                # the operator signs for a custody holder: the holder's written instruction is the document
+                if "doc" not in names:
+                    raise click.ClickException(f"{name} records no document: for a custody holder use a command "
+                                               "that does (a transfer: `instruction propose`)")
+                args = tuple(common.doc_ref(self._ctx.instruction) if n == "doc" else a for n, a in zip(names, args))
+                kw.setdefault("gas_price", 0)  # a custody address holds no coin; the register's chains charge none
+            described = ", ".join(f"{n}={_plain(v)}" for n, v in zip(names, args))
+            click.echo(f"will send {name}({described})", err=self._ctx.as_json)
+            if not self._ctx.yes:
+                if not sys.stdin.isatty():
+                    raise click.ClickException("not sent: confirm with --yes (no terminal to ask on)")
+                click.confirm("send it?", abort=True, err=self._ctx.as_json)
+            receipt = attr(*args, **kw)
+            bools = {e.name: {i.name for i in e.inputs if i.type == "bool"}
+                     for e in self._register.contract_type.events}
+            events = [{"event": log.event_name,
+                       **{k: bool(v) if k in bools.get(log.event_name, ()) else _plain(v)
+                          for k, v in log.event_arguments.items()}} for log in receipt.events]
+            self._ctx.transactions.append({"function": name, "tx": str(receipt.txn_hash),
+                                           "block": receipt.block_number, "events": events})
+            if not self._ctx.as_json:
+                for e in events:
+                    click.echo("  " + e["event"] + " " + ", ".join(f"{k}={v}" for k, v in e.items() if k != "event"))
+            return receipt
+        return send
 
 
 def run(ctx: Ctx, action, needs_signer: bool = True):
-    """Connect, call action(register, signer); a revert becomes one line and exit 1."""
+    """Connect, call action(register, signer); a revert becomes one line and exit 1. With a
+    signer the register is wrapped in Confirming; with --json the result is one JSON document."""
     try:
         with common.connected(ctx.network):
             reg = common.register(ctx.register_address)
-            who = common.signer(ctx.account) if needs_signer else None
-            return action(reg, who)
+            who = None
+            if needs_signer:
+                who = common.custody_signer(ctx.custody) if ctx.custody else common.signer(ctx.account)
+            result = action(Confirming(reg, ctx) if needs_signer else reg, who)
+    except click.exceptions.Abort:
+        raise click.ClickException("not sent: not confirmed") from None
     except click.ClickException:
         raise
     except Exception as exc:
@@ -52,10 +133,14 @@ def run(ctx: Ctx, action, needs_signer: bool = True):
             raise
         raise click.ClickException(f"refused: {common.one_line(exc)}"
                                    if getattr(exc, "revert_message", None) else common.one_line(exc)) from None
+    if ctx.as_json:
+        click.echo(json.dumps({"ok": True, "result": ctx.lines, "transactions": ctx.transactions},
+                              ensure_ascii=False))
+    return result
 
 
 def done(receipt, what: str):
-    click.echo(f"{what} (tx {receipt.txn_hash}, block {receipt.block_number})")
+    say(f"{what} (tx {receipt.txn_hash}, block {receipt.block_number})")
 
 
 doc_opt = click.option("--doc", "doc_text", default=None, help="Business document: text (hashed) or a 0x hash.")
@@ -69,9 +154,19 @@ def docref(text, default):
 @click.option("--network", default=None, help=f"ape network choice (default {common.DEFAULT_NETWORK}).")
 @click.option("--register", "register_address", default=None, help="Register address (default: the record).")
 @click.option("--account", default=None, help="Signer: keyfile alias, test:N or a test account's address.")
+@click.option("--yes", is_flag=True, help="Send without asking (every write is described first).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document (transactions, "
+                                                       "decoded events) for scripts.")
+@click.option("--for", "custody", default=None, metavar="ID_TYPE:NUMBER",
+              help="Sign as the custody address the operator keeps for this holder (key from "
+                   "$REGCHAIN_OPERATOR_SECRET, as migrated); needs --instruction.")
+@click.option("--instruction", default=None, help="With --for: the holder's written instruction (text hashed, or a "
+                                                  "0x hash), recorded as the document of every transaction.")
 @click.pass_context
-def cli(ctx, network, register_address, account):
-    ctx.obj = Ctx(network, register_address, account)
+def cli(ctx, network, register_address, account, yes, as_json, custody, instruction):
+    if custody is not None and not instruction:
+        raise click.ClickException("--for needs --instruction: the holder's written instruction")
+    ctx.obj = Ctx(network, register_address, account, yes, as_json, custody, instruction)
 
 
 # ---------------------------------------------------------------- accounts
@@ -84,15 +179,20 @@ def account():
 
 @account.command("open")
 @click.argument("address")
-@click.option("--identity", required=True, help="The salted identity hash (0x..) or text to hash.")
+@click.option("--id-type", type=click.Choice(["RESIDENT_ID", "USCC", "PASSPORT", "OTHER"], case_sensitive=False),
+              default=None, help="The holder's id type, as in the operator's books.")
+@click.option("--id-number", default=None, help="The id number: cleaned and hashed with the operator's secret "
+                                                "($REGCHAIN_OPERATOR_SECRET) as the migration does.")
+@click.option("--identity", default=None, help="Or the identity hash itself (0x and 64 hex digits), computed elsewhere.")
 @click.option("--class", "klass", type=click.Choice([c.name.lower() for c in InvestorClass]), default="individual")
 @click.option("--qualified/--not-qualified", default=True)
 @doc_opt
 @click.pass_obj
-def account_open(obj, address, identity, klass, qualified, doc_text):
+def account_open(obj, address, id_type, id_number, identity, klass, qualified, doc_text):
+    """Open an investor account; its identity is the migration's keyed hash of the id, never a bare hash."""
     address = common.address_arg(address)
-    run(obj, lambda reg, who: done(reg.open_account(address, common.doc_ref(identity),
-                                                    int(InvestorClass[klass.upper()]), qualified,
+    ident = common.identity_arg(id_type, id_number, identity)
+    run(obj, lambda reg, who: done(reg.open_account(address, ident, int(InvestorClass[klass.upper()]), qualified,
                                                     docref(doc_text, f"open {address}"), sender=who),
                                    f"account {address} opened"))
 
@@ -134,15 +234,16 @@ def security():
     """Securities and initial registration (股权初始登记)."""
 
 
-def read_holdings(path: Path, default_day: int) -> list[tuple]:
-    """CSV with header: holder,units[,paid][,acquired (YYYY-MM-DD or day)][,lock_until][,insider]."""
+def read_holdings(path: Path, default_day: int, scale: int = 0) -> list[tuple]:
+    """CSV with header: holder,units[,paid][,acquired (YYYY-MM-DD or day)][,lock_until][,insider];
+    units and paid are decimals in the security's unit."""
     rows = []
     with path.open(newline="", encoding="utf-8-sig") as fh:
         for n, row in enumerate(csv.DictReader(fh), 2):
             try:
-                units = int(row["units"])
+                units = common.amount_arg(row["units"], scale, "units")
                 rows.append((common.address_arg(row["holder"].strip()), units,
-                             int(row.get("paid") or units),
+                             common.amount_arg(row["paid"], scale, "paid") if row.get("paid") else units,
                              common.day_arg(row["acquired"]) if row.get("acquired") else default_day,
                              common.day_arg(row["lock_until"]) if row.get("lock_until") else 0,
                              (row.get("insider") or "").strip().lower() in ("1", "true", "yes", "y")))
@@ -155,7 +256,7 @@ def read_holdings(path: Path, default_day: int) -> list[tuple]:
 @click.argument("code")
 @click.option("--kind", type=click.Choice([k.name.lower() for k in Kind]), required=True)
 @click.option("--scale", default=0, show_default=True, help="Decimals of one unit.")
-@click.option("--total", type=int, default=None, help="Declared total (default: the sum of --holdings).")
+@click.option("--total", default=None, help="Declared total in the security's unit (default: the sum of --holdings).")
 @click.option("--holdings", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="CSV: holder,units[,paid][,acquired][,lock_until][,insider]")
 @click.option("--seal/--no-seal", default=True, help="Seal after writing the holdings.")
@@ -164,11 +265,11 @@ def read_holdings(path: Path, default_day: int) -> list[tuple]:
 def security_register(obj, code, kind, scale, total, holdings, seal, doc_text):
     def action(reg, who):
         today = int(reg.today())
-        rows = read_holdings(holdings, today) if holdings else []
-        declared = total if total is not None else sum(r[1] for r in rows)
+        rows = read_holdings(holdings, today, scale) if holdings else []
+        declared = common.amount_arg(total, scale, "--total") if total is not None else sum(r[1] for r in rows)
         if not declared:
             raise click.ClickException("give --total or --holdings")
-        code_hash = keccak(text=f"security:{code}")
+        code_hash = common.code_hash(code)
         d = docref(doc_text, f"register {code}")
         reg.register_security(code_hash, int(Kind[kind.upper()]), scale, declared, d, sender=who)
         sid = int(reg.security_id(code_hash))
@@ -176,20 +277,24 @@ def security_register(obj, code, kind, scale, total, holdings, seal, doc_text):
             reg.register_holdings(sid, rows[i:i + 100], d, sender=who)
         if seal and rows:
             reg.seal_security(sid, d, sender=who)
-        click.echo(f"security {code}: id {sid}, {kind.upper()}, {declared:,} units, {len(rows)} holdings"
+        say(f"security {code}: id {sid}, {kind.upper()}, {declared:,} units, {len(rows)} holdings"
                    f"{', sealed' if seal and rows else ', pending'}")
     run(obj, action)
 
 
 @security.command("status")
-@click.argument("sid", type=int)
+@click.argument("security")
 @click.argument("status", type=click.Choice(["active", "suspended", "delisted"]))
 @doc_opt
 @click.pass_obj
-def security_status(obj, sid, status, doc_text):
-    run(obj, lambda reg, who: done(reg.set_security_status(sid, int(SecurityStatus[status.upper()]),
-                                                           docref(doc_text, f"status {sid} {status}"), sender=who),
-                                   f"security {sid}: {status}"))
+def security_status(obj, security, status, doc_text):
+    """Suspend, reactivate or delist SECURITY (its code, or #id)."""
+    def action(reg, who):
+        sid = common.security_arg(reg, security)
+        done(reg.set_security_status(sid, int(SecurityStatus[status.upper()]),
+                                     docref(doc_text, f"status {security} {status}"), sender=who),
+             f"security {security}: {status}")
+    run(obj, action)
 
 
 @cli.group()
@@ -199,29 +304,69 @@ def calendar():
 
 @calendar.command("publish")
 @click.option("--ahead-days", default=366, show_default=True)
+@click.option("--provisional", is_flag=True,
+              help="Past the official holidays in the pinned package, publish weekdays less the fixed-date "
+                   "statutory holidays (amend the rest when the year's notice is out).")
 @click.pass_obj
-def calendar_publish(obj, ahead_days):
-    """Publish weekdays from the day after the horizon to today + N days."""
-    run(obj, lambda reg, who: ensure_calendar(reg, who, ahead_days=ahead_days, echo=click.echo))
+def calendar_publish(obj, ahead_days, provisional):
+    """Publish the market's trading days (weekdays less the official holidays of mainland China,
+    adjusted working weekends closed) from the day after the horizon to today + N days."""
+    run(obj, lambda reg, who: ensure_calendar(reg, who, ahead_days=ahead_days, provisional=provisional,
+                                              echo=click.echo))
+
+
+@calendar.command("amend")
+@click.argument("first")
+@click.option("--to", "last", default=None, help="Last day of the range (default: FIRST only).")
+@click.option("--closed/--open", "closed", default=True, show_default=True,
+              help="--closed: an extraordinary closure; --open: a published holiday trades after all.")
+@doc_opt
+@click.pass_obj
+def calendar_amend(obj, first, last, closed, doc_text):
+    """Amend published future days FIRST[..--to] (YYYY-MM-DD): close them, or open them.
+    Days that already have that status (weekends for --closed) are left as they are."""
+    a = common.day_arg(first)
+    b = common.day_arg(last) if last else a
+    if b < a:
+        raise click.ClickException(f"--to {last} is before {first}")
+
+    def action(reg, who):
+        d = docref(doc_text, f"calendar amend {cal.date_of(a)}..{cal.date_of(b)} {'closed' if closed else 'open'}")
+        changed = 0
+        for day in range(a, b + 1):
+            if bool(reg.is_trading_day(day)) != closed and day <= int(reg.horizon_day()):
+                continue  # already has that status
+            done(reg.amend_calendar(day, not closed, d, sender=who),
+                 f"{cal.date_of(day)} {'closed' if closed else 'trades'}")
+            changed += 1
+        click.echo(f"{changed} day{'s' if changed != 1 else ''} amended")
+    run(obj, action)
 
 
 # ---------------------------------------------------------------- transfers
 
 
+def _units(reg, sid: int, text: str, what: str = "amount") -> int:
+    return common.amount_arg(text, int(reg.security(sid).unit_scale), what)
+
+
 @cli.command()
 @click.argument("receiver")
-@click.argument("sid", type=int)
-@click.argument("amount", type=int)
+@click.argument("security")
+@click.argument("amount")
 @click.pass_obj
-def transfer(obj, receiver, sid, amount):
-    """Transfer AMOUNT of security SID from the signer to RECEIVER (checked first)."""
+def transfer(obj, receiver, security, amount):
+    """Transfer AMOUNT (in the security's unit) of SECURITY (code or #id) from the signer to
+    RECEIVER; checked with can_transfer first."""
     receiver = common.address_arg(receiver)
 
     def action(reg, who):
-        ok, reason = reg.can_transfer(who.address, receiver, sid, amount)
+        sid = common.security_arg(reg, security)
+        units = _units(reg, sid, amount)
+        ok, reason = reg.can_transfer(who.address, receiver, sid, units)
         if not ok:
             raise click.ClickException(f"refused: {reason}")
-        done(reg.transfer(receiver, sid, amount, sender=who), f"transferred {amount:,} of {sid} to {receiver}")
+        done(reg.transfer(receiver, sid, units, sender=who), f"transferred {amount} of {security} to {receiver}")
     run(obj, action)
 
 
@@ -234,17 +379,20 @@ def pledge():
 
 
 @pledge.command("offer")
-@click.argument("sid", type=int)
+@click.argument("security")
 @click.argument("pledgee")
-@click.argument("units", type=int)
+@click.argument("units")
 @doc_opt
 @click.pass_obj
-def pledge_offer(obj, sid, pledgee, units, doc_text):
+def pledge_offer(obj, security, pledgee, units, doc_text):
+    """The pledgor (signer) offers UNITS of SECURITY (code or #id) to PLEDGEE (the bank)."""
     pledgee = common.address_arg(pledgee)
 
     def action(reg, who):
-        r = reg.offer_pledge(sid, pledgee, units, docref(doc_text, f"pledge {sid} {pledgee}"), sender=who)
-        done(r, f"pledge {int(reg.pledge_count())} offered: {units:,} of {sid} to {pledgee}")
+        sid = common.security_arg(reg, security)
+        r = reg.offer_pledge(sid, pledgee, _units(reg, sid, units), docref(doc_text, f"pledge {sid} {pledgee}"),
+                             sender=who)
+        done(r, f"pledge {int(reg.pledge_count())} offered: {units} of {security} to {pledgee}")
     run(obj, action)
 
 
@@ -259,25 +407,33 @@ def pledge_accept(obj, pledge_id, doc_text):
 
 @pledge.command("release")
 @click.argument("pledge_id", type=int)
-@click.argument("units", type=int)
+@click.argument("units")
 @doc_opt
 @click.pass_obj
 def pledge_release(obj, pledge_id, units, doc_text):
-    run(obj, lambda reg, who: done(reg.release_pledge(pledge_id, units, docref(doc_text, f"release {pledge_id}"),
-                                                      sender=who), f"pledge {pledge_id}: released {units:,}"))
+    """The pledgee releases UNITS (in the security's unit) of pledge PLEDGE_ID."""
+    def action(reg, who):
+        amount = _units(reg, int(reg.pledge_of(pledge_id).id), units)
+        done(reg.release_pledge(pledge_id, amount, docref(doc_text, f"release {pledge_id}"), sender=who),
+             f"pledge {pledge_id}: released {units}")
+    run(obj, action)
 
 
 @pledge.command("enforce")
 @click.argument("pledge_id", type=int)
 @click.argument("receiver")
-@click.argument("units", type=int)
+@click.argument("units")
 @doc_opt
 @click.pass_obj
 def pledge_enforce(obj, pledge_id, receiver, units, doc_text):
+    """Enforce pledge PLEDGE_ID: UNITS (in the security's unit) to RECEIVER."""
     receiver = common.address_arg(receiver)
-    run(obj, lambda reg, who: done(reg.enforce_pledge(pledge_id, receiver, units,
-                                                      docref(doc_text, f"enforce {pledge_id}"), sender=who),
-                                   f"pledge {pledge_id}: {units:,} enforced to {receiver}"))
+
+    def action(reg, who):
+        amount = _units(reg, int(reg.pledge_of(pledge_id).id), units)
+        done(reg.enforce_pledge(pledge_id, receiver, amount, docref(doc_text, f"enforce {pledge_id}"), sender=who),
+             f"pledge {pledge_id}: {units} enforced to {receiver}")
+    run(obj, action)
 
 
 # ---------------------------------------------------------------- freezes
@@ -290,22 +446,26 @@ def freeze():
 
 @freeze.command("add")
 @click.argument("owner")
-@click.argument("sid", type=int)
-@click.argument("units", type=int)
-@click.option("--case", "case_no", required=True, help="Case number (stored only as a hash).")
+@click.argument("security")
+@click.argument("units")
+@click.option("--case", "case_no", required=True, help="Case number (stored only as a hash, as migrated).")
 @click.option("--expiry", required=True, help="Last day it holds: YYYY-MM-DD or a day number.")
 @doc_opt
 @click.pass_obj
-def freeze_add(obj, owner, sid, units, case_no, expiry, doc_text):
+def freeze_add(obj, owner, security, units, case_no, expiry, doc_text):
+    """A court's freeze of UNITS (in the security's unit) of OWNER's SECURITY (code or #id)."""
     owner = common.address_arg(owner)
+    expiry_day = common.day_arg(expiry)
+    case = common.case_hash(case_no)
 
     def action(reg, who):
-        r = reg.freeze(owner, sid, units, keccak(text=f"case:{case_no}"), common.day_arg(expiry),
+        sid = common.security_arg(reg, security)
+        r = reg.freeze(owner, sid, _units(reg, sid, units), case, expiry_day,
                        docref(doc_text, f"freeze {case_no}"), sender=who)
         fid = int(reg.freeze_count())
         ids, flags = reg.freeze_queue_of(owner, sid)
         state = "in force" if dict(zip(ids, flags)).get(fid) else "waiting (轮候)"
-        done(r, f"freeze {fid}: {units:,} of {sid} held by {owner}, {state}")
+        done(r, f"freeze {fid}: {units} of {security} held by {owner}, {state}")
     run(obj, action)
 
 
@@ -324,7 +484,8 @@ def freeze_lift(obj, freeze_id, doc_text):
 @doc_opt
 @click.pass_obj
 def freeze_renew(obj, freeze_id, expiry, doc_text):
-    run(obj, lambda reg, who: done(reg.renew_freeze(freeze_id, common.day_arg(expiry),
+    expiry_day = common.day_arg(expiry)
+    run(obj, lambda reg, who: done(reg.renew_freeze(freeze_id, expiry_day,
                                                     docref(doc_text, f"renew {freeze_id}"), sender=who),
                                    f"freeze {freeze_id} renewed to {expiry}"))
 
@@ -332,15 +493,18 @@ def freeze_renew(obj, freeze_id, expiry, doc_text):
 @cli.command("court-transfer")
 @click.argument("freeze_id", type=int)
 @click.argument("receiver")
-@click.argument("units", type=int)
+@click.argument("units")
 @doc_opt
 @click.pass_obj
 def court_transfer(obj, freeze_id, receiver, units, doc_text):
-    """Court-ordered transfer of units held by a freeze in force."""
+    """Court-ordered transfer of UNITS (in the security's unit) held by freeze FREEZE_ID in force."""
     receiver = common.address_arg(receiver)
-    run(obj, lambda reg, who: done(reg.court_transfer(freeze_id, receiver, units,
-                                                      docref(doc_text, f"court order {freeze_id}"), sender=who),
-                                   f"freeze {freeze_id}: {units:,} moved to {receiver}"))
+
+    def action(reg, who):
+        amount = _units(reg, int(reg.freeze_of(freeze_id).id), units)
+        done(reg.court_transfer(freeze_id, receiver, amount, docref(doc_text, f"court order {freeze_id}"),
+                                sender=who), f"freeze {freeze_id}: {units} moved to {receiver}")
+    run(obj, action)
 
 
 # ---------------------------------------------------------------- roles
@@ -496,3 +660,224 @@ def show_history(obj, owner, sid):
         for ln in lines:
             click.echo(ln)
     run(obj, action, needs_signer=False)
+
+
+# ---------------------------------------------------------------- the other business actions
+#
+# Each command below is one function of the register, named as the business names it. Its
+# arguments are the function's own (read from the suite's ABI when `ops` loads, so a function
+# that gains a parameter gains it here too), converted by what they are:
+#   id                      -> SECURITY: a code or #id
+#   units, paid, fund_minimum (and amount where there is a security) -> a decimal in the security's unit
+#   price, reserve, amount of a bid -> an integer amount of the cash token's smallest unit
+#   *_day                   -> a date YYYY-MM-DD (or a day number)
+#   bool                    -> yes/no
+#   role (security roles)   -> ISSUER_AGENT,FUND_MANAGER
+#   ids (uint256[])         -> securities separated by commas
+#   batch (a list of tuples)-> a CSV file whose header names the tuple's fields
+#   case_hash               -> --case: the case number, hashed as migrated
+#   doc                     -> --doc: the business document (text hashed, or a 0x hash)
+
+BUSINESS = [
+    ("security", "seal", "seal_security", "Seal SECURITY after its initial registration: it becomes transferable "
+                                          "(the holdings must add up to the declared total)."),
+    ("security", "lockup", "set_lockup", "Lock up OWNER's holding of SECURITY until LOCK_UNTIL_DAY (0 lifts it)."),
+    ("security", "insider", "set_insider", "Mark OWNER as an insider (director, supervisor, senior manager) of "
+                                           "SECURITY, or not (annual transfer quota)."),
+    ("security", "closure", "set_register_closure", "Close the register of SECURITY for a meeting: no transfers from "
+                                                    "RECORD_DAY to MEETING_DAY."),
+    ("security", "terms", "set_transfer_terms", "Transfer terms of SECURITY: first refusal, institutional investors "
+                                                "only, a fund's minimum holding."),
+    ("security", "role-grant", "grant_security_role", "Give ACCOUNT a role on SECURITY (issuer agent, fund manager)."),
+    ("security", "role-revoke", "revoke_security_role", "Take a role on SECURITY from ACCOUNT."),
+    ("capital", "increase", "increase_capital", "Capital increase (增资) of SECURITY: BATCH is a CSV "
+                                                "holder,units,paid (units and paid in the security's unit)."),
+    ("capital", "decrease", "decrease_capital", "Capital decrease (减资) of SECURITY: BATCH is a CSV holder,units."),
+    ("capital", "paid-in", "record_paid_in", "Record OWNER's paid-in capital of SECURITY (LLC shares)."),
+    ("pledge", "register", "register_pledge", "The registrar registers a pledge on the parties' joint application."),
+    ("pledge", "cancel", "cancel_pledge_offer", "The pledgor withdraws an offer the bank has not accepted."),
+    ("pledge", "consent", "consent_pledged_transfer", "The pledgee consents to the pledgor transferring pledged "
+                                                      "units to RECEIVER."),
+    ("pledge", "transfer", "transfer_pledged", "The pledgor transfers the pledged units the pledgee consented to."),
+    ("freeze", "tidy", "tidy_freezes", "Remove lapsed freezes from OWNER's queue on SECURITY (anyone may)."),
+    ("instruction", "propose", "propose_transfer", "The seller proposes a transfer of UNITS of SECURITY to BUYER for "
+                                                   "PRICE in CASH (the zero address: free of payment)."),
+    ("instruction", "court-sale", "propose_court_sale", "A court's agent proposes the sale of SELLER's units."),
+    ("instruction", "accept", "accept_transfer", "The buyer accepts (and escrows the price, for DvP)."),
+    ("instruction", "consent", "consent_transfer", "The issuer agent or fund manager consents."),
+    ("instruction", "reject", "reject_transfer", "The issuer agent or fund manager rejects (escrows are refunded)."),
+    ("instruction", "withdraw", "withdraw_transfer", "The seller withdraws the instruction."),
+    ("instruction", "first-refusal", "exercise_first_refusal", "A holder exercises the right of first refusal."),
+    ("instruction", "settle", "settle_transfer", "Settle: units to the buyer(s), the price to the seller (DvP)."),
+    ("instruction", "reclaim", "reclaim_lapsed", "Close a lapsed instruction and refund its escrows (anyone may)."),
+    ("listing", "list", "list_units", "List UNITS of SECURITY for one-way bidding until END_DAY."),
+    ("listing", "consent", "consent_listing", "The issuer agent or fund manager consents to a listing."),
+    ("listing", "bid", "bid", "Bid AMOUNT (cash token units) on a listing."),
+    ("listing", "close", "close_listing", "Close a listing after its end day (sold to the best bid, or failed)."),
+    ("listing", "withdraw", "withdraw_listing", "The seller withdraws a listing without bids."),
+    ("cash", "token", "set_cash_token", "Accept (or stop accepting) a cash token for DvP."),
+    ("cash", "refund", "claim_refund", "Pull the refunds the register owes the signer in TOKEN."),
+    ("recovery", "recover", "recover", "Move a holder's holdings of IDS from a lost OLD_OWNER to NEW_OWNER "
+                                       "(on the holder's written application)."),
+    ("governance", "pause", "pause", "Stop every state change of the register."),
+    ("governance", "unpause", "unpause", "Resume state changes."),
+    ("governance", "transfer", "transfer_governance", "Start handing governance to PENDING."),
+    ("governance", "accept", "accept_governance", "The pending governance accepts."),
+    ("holder", "approve", "approve", "Allow SPENDER to transfer up to AMOUNT of the signer's SECURITY."),
+    ("holder", "operator", "setOperator", "Allow SPENDER to transfer all of the signer's holdings, or not."),
+    ("holder", "transfer-from", "transferFrom", "Transfer SENDER's units as their approved spender or operator."),
+]
+
+SECURITY_UNITS = {"units", "paid", "fund_minimum"}
+RECORD_OF = {"pledge_id": "pledge_of", "freeze_id": "freeze_of", "instruction_id": "instruction_of",
+             "listing_id": "listing_of"}
+
+
+def _arg_kind(fn: str, inp, has_security: bool) -> str:
+    t, n = inp.type, inp.name
+    if n == "doc" and t == "bytes32":
+        return "doc"
+    if n == "case_hash":
+        return "case"
+    if t.startswith("tuple"):
+        return "batch"
+    if t == "uint256[]" and n == "ids":
+        return "securities"
+    if t == "address":
+        return "address"
+    if t == "bool":
+        return "bool"
+    if n == "id":
+        return "security"
+    if n.endswith("_day"):
+        return "day"
+    if n == "role":
+        return "security_role"
+    if n in SECURITY_UNITS or (n == "amount" and has_security):
+        return "units"
+    return "int"
+
+
+def _business_command(group, name: str, fn: str, help_text: str, abi):
+    has_security = any(i.name in ("id", *RECORD_OF) for i in abi.inputs) and fn != "bid"
+    kinds = [(i, _arg_kind(fn, i, has_security)) for i in abi.inputs]
+    params = []
+    for inp, kind in kinds:
+        if kind == "doc":
+            params.append(click.Option(["--doc", "doc_text"], default=None,
+                                       help="Business document: text (hashed) or a 0x hash."))
+        elif kind == "case":
+            params.append(click.Option(["--case", "case_no"], required=True, help="Case number (hashed as migrated)."))
+        else:
+            params.append(click.Argument([inp.name], type=click.BOOL if kind == "bool" else str,
+                                         metavar="SECURITY" if kind == "security" else None))
+
+    def callback(**kw):
+        obj = click.get_current_context().find_object(Ctx)
+        early = {}
+        for inp, kind in kinds:  # what can be checked before connecting
+            v = kw.get(inp.name)
+            if kind == "address":
+                early[inp.name] = common.address_arg(v)
+            elif kind == "day":
+                early[inp.name] = 0 if str(v) == "0" else common.day_arg(v)
+            elif kind == "case":
+                early[inp.name] = common.case_hash(kw["case_no"])
+            elif kind == "security_role":
+                try:
+                    early[inp.name] = int(sum({SecurityRole[r.strip().upper()] for r in v.replace("|", ",").split(",")}))
+                except KeyError:
+                    raise click.ClickException(f"unknown security role {v!r}; one of "
+                                               f"{', '.join(r.name for r in SecurityRole)}") from None
+            elif kind == "int":
+                if not str(v).isdigit():
+                    raise click.ClickException(f"{inp.name}: {v!r} is not a whole number")
+                early[inp.name] = int(v)
+            elif kind == "batch":
+                if not Path(v).is_file():
+                    raise click.ClickException(f"{inp.name}: no file {v}")
+
+        def action(reg, who):
+            sid = None
+            args = []
+            for inp, kind in kinds:
+                v = kw.get(inp.name)
+                if kind == "security":
+                    sid = common.security_arg(reg, v)
+                    args.append(sid)
+                elif kind == "securities":
+                    args.append([common.security_arg(reg, s) for s in v.split(",") if s.strip()])
+                elif kind == "doc":
+                    args.append(docref(kw["doc_text"], f"{fn} " + " ".join(str(kw.get(i.name)) for i, _ in kinds
+                                                                         if i.name in kw and i.name != "doc")))
+                elif kind in ("units", "batch"):
+                    if sid is None:
+                        rec = next((r for r in RECORD_OF if r in kw), None)
+                        sid = int(getattr(reg, RECORD_OF[rec])(int(kw[rec])).id) if rec else None
+                    scale = int(reg.security(sid).unit_scale) if sid else 0
+                    if kind == "units":
+                        args.append(common.amount_arg(v, scale, inp.name))
+                    else:
+                        args.append(_batch(Path(v), inp, scale))
+                elif kind == "bool":
+                    args.append(bool(v))
+                elif kind == "case":
+                    args.append(early[inp.name])
+                elif inp.name in RECORD_OF and not str(v).isdigit():
+                    raise click.ClickException(f"{inp.name}: {v!r} is not a number")
+                else:
+                    args.append(early.get(inp.name, int(v) if str(v).isdigit() else v))
+            done(getattr(reg, fn)(*args, sender=who), f"{group.name} {name}: done")
+        run(obj, action)
+
+    described = " ".join(("SECURITY" if k == "security" else i.name.upper()) if k not in ("doc", "case")
+                         else f"--{k}" for i, k in kinds)
+    group.add_command(click.Command(name, params=params, callback=callback,
+                                    help=f"{help_text}\n\nCalls {fn}: {described}.", short_help=help_text[:70]))
+
+
+def _batch(path: Path, inp, scale: int) -> list[tuple]:
+    """The rows of a CSV whose header names the tuple's fields, converted like the arguments."""
+    fields = inp.components
+    rows = []
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        for n, row in enumerate(csv.DictReader(fh), 2):
+            item = []
+            for c in fields:
+                text = (row.get(c.name) or "").strip()
+                if not text:
+                    raise click.ClickException(f"{path}:{n}: no {c.name}")
+                if c.type == "address":
+                    item.append(common.address_arg(text))
+                elif c.name in SECURITY_UNITS:
+                    item.append(common.amount_arg(text, scale, f"{path}:{n}: {c.name}"))
+                elif c.type == "bool":
+                    item.append(text.lower() in ("1", "true", "yes", "y"))
+                elif c.name.endswith("_day"):
+                    item.append(common.day_arg(text))
+                else:
+                    item.append(int(text))
+            rows.append(tuple(item))
+    return rows
+
+
+def _install_business_commands():
+    from regchain.suite import suite_contract_type
+
+    methods = {m.name: m for m in suite_contract_type().mutable_methods}
+    groups = {g.name: g for g in cli.commands.values() if isinstance(g, click.Group)}
+    helps = {"capital": "Capital changes (增资, 减资, 实缴).", "instruction": "Transfer instructions (协议转让, DvP).",
+             "listing": "One-way bidding (单向竞价).", "cash": "Cash tokens and refunds (资金映射).",
+             "recovery": "Recovery of a holder's lost key (非交易过户).", "governance": "Governance (pause, hand-over).",
+             "holder": "A holder's own approvals and operators."}
+    for group_name, name, fn, help_text in BUSINESS:
+        if fn not in methods:
+            continue  # not in this build of the register
+        group = groups.get(group_name)
+        if group is None:
+            group = groups[group_name] = click.Group(group_name, help=helps.get(group_name))
+            cli.add_command(group)
+        _business_command(group, name, fn, help_text, methods[fn])
+
+
+_install_business_commands()

@@ -44,3 +44,73 @@ def trading_day_number(day: int, trading: list[int] | set[int], epoch_day: int) 
     if day < epoch_day:
         return 0
     return sum(1 for d in trading if epoch_day <= d <= day)
+
+
+# ---------------------------------------------------------------- the market's days
+#
+# The market trades Monday to Friday except the official public holidays of mainland
+# China (全国年节及纪念日放假办法 and the State Council's yearly notice, which also moves
+# some working days onto weekends: those adjusted working Saturdays and Sundays are NOT
+# trading days, the exchanges stay closed). The notices come from the pinned
+# `chinesecalendar` package (no download at run time); a year it does not cover yet has
+# no official days, only a provisional calendar (see `provisional_closed`).
+
+import chinese_calendar  # noqa: E402  (pinned in pyproject.toml)
+
+
+class CalendarGap(ValueError):
+    """Days asked for that the official data does not cover; the message is one line."""
+
+
+def official_source() -> str:
+    return f"chinesecalendar {getattr(chinese_calendar, '__version__', '?')}"
+
+
+def official_last_date() -> dt.date:
+    """The last day the pinned package has the State Council's notice for (31 December of its last year)."""
+    return dt.date(max(d.year for d in chinese_calendar.holidays), 12, 31)
+
+
+def official_last_day() -> int:
+    return day_number(official_last_date())
+
+
+def is_market_day(date: dt.date) -> bool:
+    """A weekday that is not an official holiday (official data only; CalendarGap beyond it)."""
+    if date > official_last_date():
+        raise CalendarGap(f"{date} is past the official holidays in {official_source()} "
+                          f"(last {official_last_date()})")
+    return date.weekday() < 5 and date not in chinese_calendar.holidays
+
+
+# Fixed-date statutory holidays (全国年节及纪念日放假办法, as amended 2024): New Year's Day,
+# Labour Day (1-2 May), National Day (1-3 October). The lunar holidays and the bridging days
+# of a year come only with its State Council notice.
+STATUTORY_FIXED = ((1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3))
+
+
+def provisional_closed(date: dt.date) -> bool:
+    """A weekday of a year without official data that is closed anyway (fixed-date statutory holiday)."""
+    return (date.month, date.day) in STATUTORY_FIXED
+
+
+def market_days(first_day: int, last_day: int, *, provisional: bool = False) -> list[int]:
+    """The trading days in [first_day, last_day]: weekdays less the official holidays.
+
+    Days after the official data's last day raise CalendarGap, unless ``provisional``:
+    then they are weekdays less the fixed-date statutory holidays, to be corrected with
+    `ops calendar amend` when the year's notice is out."""
+    official_last = official_last_day()
+    if last_day > official_last and not provisional:
+        raise CalendarGap(f"{date_of(max(first_day, official_last + 1))} is past the official holidays in "
+                          f"{official_source()} (last {date_of(official_last)})")
+    out = []
+    for d in range(first_day, last_day + 1):
+        date = date_of(d)
+        if d <= official_last:
+            if is_market_day(date):
+                out.append(d)
+        elif date.weekday() < 5 and not provisional_closed(date):
+            out.append(d)
+    return out
+

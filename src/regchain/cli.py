@@ -125,3 +125,99 @@ def make_indexer(address: str, checkpoint: Path | None, chunk: int = 2000, echo=
                            checkpoint=checkpoint or indexer.default_checkpoint(),
                            network_key=f"{net.ecosystem.name}:{net.name}:{cid}", chunk=chunk,
                            first_block=first_block(net.name), echo=echo)
+
+
+# ---------------------------------------------------------------- business identifiers
+# Codes, identities and case numbers are hashed exactly as the migration hashes them
+# (regchain.migrate, regchain.legacy), so what `ops` registers matches what was migrated.
+
+
+def identity_arg(id_type: str | None, id_number: str | None, identity: str | None) -> bytes:
+    """The on-chain identity of a holder: the migration's keyed hash of ``ID_TYPE:cleaned number``
+    (the operator's secret from the environment), or a 0x hash given as is. Never a bare hash of
+    an id number (it could be found by trying every number)."""
+    from regchain import migrate
+    from regchain.legacy.clean import norm_id
+    from regchain.legacy.ids import IdError, clean_id
+
+    if identity is not None:
+        if id_number is not None:
+            raise click.ClickException("give --identity or --id-type/--id-number, not both")
+        if not (identity.startswith("0x") and len(identity) == 66 and is_hex(identity)):
+            raise click.ClickException(f"--identity {identity!r} is not a hash (0x and 64 hex digits); "
+                                       "give --id-type and --id-number to have it computed")
+        return bytes.fromhex(identity[2:])
+    if not id_type or not id_number:
+        raise click.ClickException("give --id-type and --id-number (or --identity 0x...)")
+    try:
+        canonical = clean_id(id_type.upper(), norm_id(id_number))
+        ids = migrate.Identities.from_env()
+    except (IdError, migrate.MigrationError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0]) from None
+    return ids.identity_hash(f"{id_type.upper()}:{canonical}")
+
+
+def code_hash(code: str) -> bytes:
+    """The code hash of a security code (as migrated)."""
+    from regchain import migrate
+    from regchain.legacy.clean import norm_id
+
+    return migrate.code_hash(norm_id(code))
+
+
+def case_hash(case_no: str) -> bytes:
+    """The hash of a court case number (as migrated)."""
+    from regchain import migrate
+    from regchain.legacy.clean import norm_id
+
+    text = norm_id(case_no)
+    if not text:
+        raise click.ClickException("empty case number")
+    return migrate.case_hash(text)
+
+
+def security_arg(register, text: str) -> int:
+    """A security by its code, or by id as #N (a bare number that is no code is taken as an id)."""
+    text = str(text).strip()
+    if text.startswith("#") and text[1:].isdigit():
+        sid = int(text[1:])
+    else:
+        sid = int(register.security_id(code_hash(text)))
+        if sid == 0 and text.isdigit():
+            sid = int(text)
+    if sid == 0 or sid > int(register.security_count()):
+        raise click.ClickException(f"no security {text!r} on this register (a code, or #id)")
+    return sid
+
+
+def amount_arg(text: str, scale: int, what: str = "amount") -> int:
+    """A decimal amount in the security's unit (``unit_scale`` decimals) as the on-chain integer."""
+    from regchain.legacy.clean import FieldError, parse_amount
+
+    try:
+        return parse_amount(str(text), scale)
+    except FieldError as exc:
+        raise click.ClickException(f"{what}: {exc}") from None
+    except (ValueError, IndexError):
+        raise click.ClickException(f"{what}: {text!r} is not an amount") from None
+
+
+def custody_signer(identity: str):
+    """The signer of the custody address the operator keeps for a holder without a wallet
+    (``ID_TYPE:NUMBER``): its key derives from the operator's secret and the cleaned identity,
+    as the migration derived the address."""
+    from ape_accounts.accounts import ApeSigner
+
+    from regchain import migrate
+    from regchain.legacy.clean import norm_id
+    from regchain.legacy.ids import IdError, clean_id
+
+    id_type, sep, number = identity.partition(":")
+    if not sep or not number.strip():
+        raise click.ClickException(f"--for {identity!r}: give the holder as ID_TYPE:NUMBER (e.g. RESIDENT_ID:1101...)")
+    try:
+        canonical = f"{id_type.strip().upper()}:{clean_id(id_type.strip().upper(), norm_id(number))}"
+        key = migrate.Identities.from_env().custody_key(canonical)
+    except (IdError, migrate.MigrationError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0]) from None
+    return ApeSigner(private_key="0x" + key.hex())

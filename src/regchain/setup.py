@@ -398,24 +398,45 @@ except Exception:  # no ape session (plain import): nothing to configure
 
 
 def ensure_calendar(register, registrar_signer, *, back_days: int = 400, ahead_days: int = 366,
-                    echo: Callable[[str], None] = print) -> int:
-    """Publish weekdays from today-back_days (first publication) to today+ahead_days,
-    skipping what is already published; return the number of publications made."""
+                    provisional: bool = False, echo: Callable[[str], None] = print) -> int:
+    """Publish the market's trading days (regchain.calendar.market_days: weekdays less the
+    official holidays of mainland China) from today-back_days (first publication) to
+    today+ahead_days, skipping what is already published; return the number of publications.
+
+    The official data ends with the last year the pinned `chinesecalendar` has a State
+    Council notice for. Past it, only with ``provisional``: weekdays less the fixed-date
+    statutory holidays (the lunar holidays are amended in when the notice is out);
+    without it the calendar stops at the official data and says so."""
     today = int(register.today())
     horizon = int(register.horizon_day())
     last = today + ahead_days
     first = today - back_days if horizon == 0 else horizon + 1
+    official_last = cal.official_last_day()
+    if not provisional and last > official_last:
+        if first <= official_last:
+            echo(f"the official holidays in {cal.official_source()} end on {cal.date_of(official_last)}: "
+                 f"publishing to that day (the rest when the State Council's notice is in the package, "
+                 f"or with --provisional)")
+        last = official_last
     if first > last:
         echo(f"calendar published to {cal.date_of(horizon)} (day {horizon}); nothing to add")
         return 0
-    doc = keccak(text=f"calendar {cal.date_of(first)}..{cal.date_of(last)}")
     n = 0
     try:
         for a, b in cal.chunks(first, last, 366):
-            register.publish_calendar(a, b, cal.weekdays(a, b), doc, sender=registrar_signer)
+            kind = "official" if b <= official_last else "provisional"
+            doc = keccak(text=f"calendar {cal.date_of(a)}..{cal.date_of(b)} {kind} {cal.official_source()}")
+            register.publish_calendar(a, b, cal.market_days(a, b, provisional=provisional), doc,
+                                      sender=registrar_signer)
             n += 1
     except ApeException as exc:
         raise SetupError(f"publishing the calendar: {one_line(exc)}") from None
+    except cal.CalendarGap as exc:
+        raise SetupError(f"publishing the calendar: {exc}") from None
+    tail = ""
+    if last > official_last:
+        tail = (f"; from {cal.date_of(max(first, official_last + 1))} provisional: weekdays less the fixed-date "
+                f"statutory holidays, amend the year's other holidays with `ops calendar amend`")
     echo(f"calendar published {cal.date_of(first)} .. {cal.date_of(last)} "
-         f"(weekdays; {n} publication{'s' if n != 1 else ''})")
+         f"(market days, {cal.official_source()}; {n} publication{'s' if n != 1 else ''}{tail})")
     return n

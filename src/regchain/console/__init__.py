@@ -1,0 +1,1 @@
+"""The operator's and the regulator's web console (read-only): see docs/console.md."""

@@ -1,0 +1,262 @@
+"""The indexer's SQLite database: the register rebuilt from events (regchain.indexer), kept
+up to date incrementally, with the history the console reads.
+
+    db = IndexDb(Path(".cache/index.sqlite"))
+    idx = SqlIndexer(rpc, register_address, abi_of_suite(), db=db, network_key="ethereum:devnet:20231")
+    idx.sync()                  # applies the blocks after the checkpoint; call it again to follow
+
+It is indexer.Indexer with its checkpoint in SQLite instead of a JSON file (the same
+Decoder, Applier and State: nothing is decoded or applied twice in the code base), plus
+two tables written in the same transaction as the checkpoint, so they never disagree:
+
+- ``events``: every event (block, log index, tx, time, market day, name, the security it
+  concerns, its document hash: the event's own or its transaction's, as the supervisory
+  feed has it), one row each;
+- ``holdings``: after each event that touched a holding, the holding as it then was
+  (balance, paid-in, pledged, frozen, lock-up): the register of a past day is, per holder,
+  the last row of that holding on or before that day.
+
+A restart resumes from the checkpoint (and starts afresh if the chain is not the one the
+checkpoint was written on, as the JSON checkpoint does). Nothing is replayed per request.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from regchain import indexer
+from regchain.indexer import Event, Indexer, State, hkey
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS checkpoint (
+    network_key TEXT PRIMARY KEY, chain_id INTEGER, address TEXT, last_block INTEGER,
+    last_block_hash TEXT, schema INTEGER, state TEXT);
+CREATE TABLE IF NOT EXISTS events (
+    network_key TEXT, block INTEGER, log_index INTEGER, tx TEXT, timestamp INTEGER, day INTEGER,
+    name TEXT, category TEXT, sid INTEGER, doc TEXT, args TEXT,
+    PRIMARY KEY (network_key, block, log_index));
+CREATE INDEX IF NOT EXISTS events_sid ON events (network_key, sid, block);
+CREATE TABLE IF NOT EXISTS holdings (
+    network_key TEXT, sid INTEGER, owner TEXT, block INTEGER, log_index INTEGER, day INTEGER,
+    balance TEXT, paid TEXT, pledged TEXT, frozen TEXT, lock_until_day INTEGER,
+    PRIMARY KEY (network_key, sid, owner, block, log_index));
+CREATE INDEX IF NOT EXISTS holdings_day ON holdings (network_key, sid, day);
+"""
+
+
+class IndexDb:
+    """The SQLite file; one connection per thread (the follower writes, requests read)."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self.conn() as c:
+            c.executescript(SCHEMA_SQL)
+
+    def conn(self) -> sqlite3.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite3.connect(self.path, timeout=30)
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = c
+        return c
+
+    # ------------------------------------------------------------ checkpoint
+
+    def load(self, network_key: str) -> dict | None:
+        row = self.conn().execute(
+            "SELECT chain_id, address, last_block, last_block_hash, schema, state FROM checkpoint "
+            "WHERE network_key = ?", (network_key,)).fetchone()
+        if row is None:
+            return None
+        return {"chain_id": row[0], "address": row[1], "last_block": row[2], "last_block_hash": row[3],
+                "schema": row[4], "state": row[5]}
+
+    def forget(self, network_key: str) -> None:
+        with self.conn() as c:
+            for table in ("checkpoint", "events", "holdings"):
+                c.execute(f"DELETE FROM {table} WHERE network_key = ?", (network_key,))
+
+    def write(self, network_key: str, state: State | None, events: list[dict], holdings: list[tuple]) -> None:
+        """The rows of the events applied since the last write and, with ``state``, the checkpoint,
+        in one transaction. Rows are keyed by (block, log index): a resume from an older checkpoint
+        writes the same rows again, so the state may be written less often than the rows."""
+        with self.conn() as c:
+            if state is not None:
+                c.execute("INSERT OR REPLACE INTO checkpoint VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          (network_key, state.chain_id, state.address, state.last_block, state.last_block_hash,
+                           state.schema, json.dumps(state.to_json(), ensure_ascii=False)))
+            c.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          [(network_key, e["block"], e["log_index"], e["tx"], e["timestamp"], e["day"], e["event"],
+                            e["category"], e["sid"], e["doc"], json.dumps(e["fields"], ensure_ascii=False))
+                           for e in events])
+            c.executemany("INSERT OR REPLACE INTO holdings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          [(network_key, *h) for h in holdings])
+
+    # ------------------------------------------------------------ reading
+
+    def register_on(self, network_key: str, sid: int, day: int) -> list[dict]:
+        """Each holder's holding of ``sid`` at the end of ``day`` (balance > 0), largest first."""
+        rows = self.conn().execute(
+            """SELECT owner, balance, paid, pledged, frozen, lock_until_day FROM (
+                   SELECT *, ROW_NUMBER() OVER (PARTITION BY owner ORDER BY block DESC, log_index DESC) AS n
+                   FROM holdings WHERE network_key = ? AND sid = ? AND day <= ?) WHERE n = 1""",
+            (network_key, sid, day)).fetchall()
+        out = [{"owner": r[0], "balance": int(r[1]), "paid": int(r[2]), "pledged": int(r[3]), "frozen": int(r[4]),
+                "lock_until_day": r[5]} for r in rows if int(r[1]) > 0]
+        return sorted(out, key=lambda h: (-h["balance"], h["owner"]))
+
+    def holder_series(self, network_key: str, sid: int) -> list[tuple[int, int, int]]:
+        """(day, holders, units held) at the end of each day a holding of ``sid`` changed."""
+        balances: dict[str, int] = {}
+        series: list[tuple[int, int, int]] = []
+        for owner, day, balance in self.conn().execute(
+                "SELECT owner, day, balance FROM holdings WHERE network_key = ? AND sid = ? "
+                "ORDER BY block, log_index", (network_key, sid)):
+            balances[owner] = int(balance)
+            point = (day, sum(1 for b in balances.values() if b > 0), sum(balances.values()))
+            if series and series[-1][0] == day:
+                series[-1] = point
+            else:
+                series.append(point)
+        return series
+
+    def events_of(self, network_key: str, sid: int | None = None, limit: int = 1000) -> list[dict]:
+        """The events of a security (all events with ``sid`` None), newest first."""
+        where, params = "network_key = ?", [network_key]
+        if sid is not None:
+            where += " AND sid = ?"
+            params.append(sid)
+        rows = self.conn().execute(
+            f"SELECT block, log_index, tx, timestamp, day, name, category, sid, doc, args FROM events WHERE {where} "
+            "ORDER BY block DESC, log_index DESC LIMIT ?", (*params, limit)).fetchall()
+        return [{"block": r[0], "log_index": r[1], "tx": r[2], "timestamp": r[3], "day": r[4], "event": r[5],
+                 "category": r[6], "sid": r[7], "doc": r[8], "fields": json.loads(r[9])} for r in rows]
+
+
+def security_of(state: State, ev: Event) -> int | None:
+    """The security an event concerns: its ``id``, or that of the pledge, freeze, instruction or
+    listing it names; None for events of no one security (roles, accounts, calendar)."""
+    a = ev.args
+    if "id" in a:
+        return int(a["id"])
+    for arg, table in (("pledge_id", state.pledges), ("freeze_id", state.freezes),
+                       ("instruction_id", state.instructions), ("listing_id", state.listings)):
+        if arg in a:
+            rec = table.get(str(a[arg]))
+            return int(rec["id"]) if rec else None
+    return None
+
+
+def touched_holdings(state: State, ev: Event, sid: int | None) -> list[str]:
+    """The holding keys ("owner|id") an event may have changed."""
+    if sid is None:
+        return []
+    owners = {v for k, v in ev.args.items() if k != "actor" and isinstance(v, str) and len(v) == 42
+              and v.startswith("0x")}
+    for arg, table, field in (("pledge_id", state.pledges, "pledgor"), ("freeze_id", state.freezes, "owner"),
+                              ("instruction_id", state.instructions, "seller"),
+                              ("listing_id", state.listings, "seller")):
+        rec = table.get(str(ev.args.get(arg))) if arg in ev.args else None
+        if rec:
+            owners.add(rec[field])
+    return [hkey(o, sid) for o in sorted(owners) if hkey(o, sid) in state.holdings]
+
+
+class SqlIndexer(Indexer):
+    """indexer.Indexer with its checkpoint, the events and the holdings' history in an IndexDb.
+
+    The rows of new events are written at every ``save``; the state itself (a few megabytes
+    for a province) at most every ``state_every_s`` seconds and on ``save(final=True)``: a
+    restart resumes from the last state written and writes the same rows again."""
+
+    def __init__(self, rpc, address: str, abi: list[dict], *, db: IndexDb, network_key: str,
+                 state_every_s: float = 10.0, **kw):
+        self.db = db
+        self.state_every_s = state_every_s
+        self._events: list[Event] = []
+        self._meta: dict[tuple[int, int], tuple[int | None, int]] = {}
+        self._holdings: list[tuple] = []
+        self._state_saved_at: float | None = None
+        super().__init__(rpc, address, abi, checkpoint=None, network_key=network_key, **kw)
+        # security id -> owners with a holding record (the register of one security without a scan)
+        self.owners: dict[int, set[str]] = {}
+        for key in self.state.holdings:
+            owner, sid = key.split("|")
+            self.owners.setdefault(int(sid), set()).add(owner)
+
+    def _load(self) -> State | None:
+        entry = self.db.load(self.network_key)
+        if entry is None:
+            return None
+        why = None
+        if entry["schema"] != indexer.SCHEMA:
+            why = "was written by an older indexer"
+        elif entry["chain_id"] != self.chain_id or (entry["address"] or "").lower() != self.address.lower():
+            why = f"is for chain {entry['chain_id']} / {entry['address']}"
+        elif entry["last_block"] >= 0:
+            block = self.rpc.call("eth_getBlockByNumber", [hex(entry["last_block"]), False])
+            if not block or block.get("hash") != entry["last_block_hash"]:
+                why = f"block {entry['last_block']} is not on this chain any more (reset or reorg)"
+        if why:
+            if self.echo:
+                self.echo(f"index {self.db.path} [{self.network_key}] {why}: starting afresh")
+            self.db.forget(self.network_key)
+            return None
+        return State.from_json(json.loads(entry["state"]))
+
+    def holders_of(self, sid: int) -> list[tuple[str, dict]]:
+        """As State.holders_of, from the owners' index."""
+        out = []
+        for owner in self.owners.get(int(sid), ()):
+            h = self.state.holdings.get(hkey(owner, sid))
+            if h and h["balance"] > 0:
+                out.append((owner, h))
+        return sorted(out, key=lambda kv: (-kv[1]["balance"], kv[0]))
+
+    def _record(self, ev: Event) -> None:
+        """After each event (the state is just after it): its security and the holdings it touched."""
+        s = self.state
+        sid = security_of(s, ev)
+        day = s.day_of(ev.timestamp) if ev.timestamp is not None else None
+        self._events.append(ev)
+        self._meta[(ev.block, ev.log_index)] = (sid, day)
+        for key in touched_holdings(s, ev, sid):
+            h = s.holdings[key]
+            owner = key.split("|")[0]
+            self.owners.setdefault(sid, set()).add(owner)
+            self._holdings.append((sid, owner, ev.block, ev.log_index, day, str(h["balance"]),
+                                   str(s.paid_view(owner, sid)), str(s.pledged(key)), str(s.frozen(key, day)),
+                                   h["lock_until_day"]))
+
+    def sync(self, to_block: int | None = None, on_event=None, on_holding=None,
+             stop_after_chunks: int | None = None) -> State:
+        def both(ev):
+            self._record(ev)
+            if on_event:
+                on_event(ev)
+        return super().sync(to_block, on_event=both, on_holding=on_holding, stop_after_chunks=stop_after_chunks)
+
+    def save(self, final: bool = False) -> None:
+        import time
+
+        now = time.monotonic()
+        write_state = final or self._state_saved_at is None or now - self._state_saved_at >= self.state_every_s
+        if write_state and self.state.last_block >= 0 and self.state.last_block_hash is None:
+            block = self.rpc.call("eth_getBlockByNumber", [hex(self.state.last_block), False])
+            self.state.last_block_hash = block["hash"] if block else None
+        rows = []
+        for line in indexer.feed_lines(self._events):
+            if line["leg"] != "event":
+                continue
+            sid, day = self._meta[(line["block"], line["log_index"])]
+            rows.append({**line, "sid": sid, "day": day})
+        self.db.write(self.network_key, self.state if write_state else None, rows, self._holdings)
+        if write_state:
+            self._state_saved_at = now
+        self._events, self._meta, self._holdings = [], {}, []
