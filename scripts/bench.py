@@ -462,7 +462,7 @@ def measure_migration(ctx: Ctx) -> dict:
 
     from regchain import migrate
     from regchain.legacy import synth
-    from regchain.lean import Rpc
+    from regchain.lean import AnvilBackend, Rpc, SuiteAbi
 
     scale = float(os.environ.get("REGCHAIN_MIGRATION_SCALE", "1"))
     n_securities = max(4, round(MIGRATION_SECURITIES * scale))
@@ -497,7 +497,7 @@ def measure_migration(ctx: Ctx) -> dict:
             next_address = to_checksum_address(receipt["contractAddress"])
         rpc.close()
         abi = [item.model_dump(mode="json", by_alias=True) for item in suite.suite_contract_type().abi]
-        backend = migrate.lean_backend(uri, next_address, gov, abi)
+        backend = AnvilBackend(uri, next_address, SuiteAbi(abi), gas_price=0)
         backend.transact(gov, "grant_role", (registrar, int(Role.REGISTRAR)), None)
         today = backend.call("today")
         for first, last in cal.chunks(today - CALENDAR_BACK_DAYS, today + CALENDAR_AHEAD_DAYS, 366):
