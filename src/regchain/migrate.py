@@ -391,6 +391,7 @@ class Chain:
 
 
 KEY_FILE_ENV = "REGCHAIN_SIGNER_KEY_FILE"
+MULTICALL_ENV = "REGCHAIN_MULTICALL_ADDRESS"
 
 
 def _profile(network: str | None):
@@ -820,10 +821,14 @@ def as_of_today(utc_offset_s: int = UTC_OFFSET_CHINA) -> int:
 def _main(argv: list[str] | None = None) -> int:
     """python -m regchain.migrate SOURCE URI REGISTER SENDER ABI.json REPORT.json
 
-    The migration without ape, over the fast path only (SENDER unlocked on the node at
-    URI): clean, plan, write, reconcile, write the report; prints the timings and
-    counts as one JSON line. `make bench` runs it in a child process to measure its
-    wall time and peak memory alone. The secret comes from REGCHAIN_OPERATOR_SECRET."""
+    The migration without ape (regchain.writer's path): clean, plan, write, reconcile,
+    write the report; prints the timings and counts as one JSON line. SENDER signs: with
+    the key in REGCHAIN_SIGNER_KEY_FILE, else the node's own key for it (anvil's dev
+    accounts). The network profile comes from REGCHAIN_PROFILE (default: anvil), a
+    deployed multicall for the reads from REGCHAIN_MULTICALL_ADDRESS. `make bench` runs it
+    in a child process to measure its wall time and peak memory alone; the tests run it
+    through nodes that behave like the consortium targets. The secret comes from
+    REGCHAIN_OPERATOR_SECRET."""
     import json
     import sys
 
@@ -832,7 +837,8 @@ def _main(argv: list[str] | None = None) -> int:
     source, uri, address, sender, abi_path, report_path = (argv or sys.argv[1:])[:6]
     ids = Identities.from_env()
     abi = json.loads(open(abi_path, encoding="utf-8").read())
-    chain = Chain.over_json_rpc(uri, address, sender, abi)
+    chain = Chain.over_json_rpc(uri, address, sender, abi,
+                                multicall=os.environ.get(MULTICALL_ENV, "").strip() or None)
     times = {}
     t0 = time.perf_counter()
     result = clean_folder(source, as_of=chain.lean.call("today"))

@@ -568,8 +568,10 @@ class Writer:
     def clear_stranded(self) -> None:
         """Transactions of the sender that wait in the node's pool behind a nonce gap would
         be mined once this run fills the gap, inside its own sequence. An anvil removes
-        them (anvil_removePoolTransactions); another node that shows them (txpool_content)
-        stops the run."""
+        them (anvil_removePoolTransactions); another node of the anvil profile that shows
+        them (txpool_content) stops the run. The consortium profiles ask no txpool_*."""
+        if not self.profile.devnet:
+            return
         try:
             queued = (self.rpc.call("txpool_content").get("queued") or {}).get(self.address.lower()) or {}
         except RpcError:
