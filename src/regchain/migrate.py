@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -284,7 +285,7 @@ class Chain:
             if signer is None:
                 key_file = os.environ.get(KEY_FILE_ENV, "").strip()
                 signer = (wr.key_file_signer(key_file) if key_file
-                          else wr.signer_for_account(sender, rpc=rpc))
+                          else wr.signer_for_account(sender, rpc=rpc, prompt=sys.stdin.isatty()))
             if self.sender_address is not None and signer.address != self.sender_address:
                 raise MigrationError(f"the signing key is {signer.address}'s, not {self.sender_address}'s")
             self.sender_address = signer.address
