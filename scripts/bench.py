@@ -35,6 +35,10 @@ GOALS: dict[str, float] = {
     "migration.province_wall_s": 180,
     "migration.gas_per_holding": 30_000,
     "migration.peak_rss_mb": 1_000,
+    # issue 16: the province signed here, through the FISCO-like profile (no batches,
+    # 1-second blocks of 30 M gas); reconciliation through the same no-batch profile
+    "migration.province_signed_wall_s": 300,
+    "migration.reconcile_holdings_per_s_no_batch": 5_000,
 }
 
 # The calendar the suite measurements publish (as tests/conftest.py does).
@@ -574,8 +578,65 @@ def measure_migration(ctx: Ctx) -> dict:
     }, **audit}
 
 
+def measure_migration_signed(ctx: Ctx) -> dict:
+    """migration.province_signed_*: the same province export (REGCHAIN_MIGRATION_SCALE)
+    migrated with a key held by the migration (regchain.writer.LocalSigner, coincurve)
+    into a node that behaves like FISCO BCOS 3 (tests/consortium_node.py: an anvil
+    mining 1-second blocks of 30 M gas by itself behind a proxy that refuses batch
+    arrays and anvil's methods), the profile fisco-bcos-3 (pipelined single requests,
+    reads through a deployed multicall). province_signed_wall_s is the child's wall
+    time (clean, plan, write, reconcile, report), province_signed_tx_per_s its
+    transactions over its write time, reconcile_holdings_per_s_no_batch the holdings
+    read back per second of reconciliation through the no-batch profile."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from regchain.legacy import synth
+
+    sys.path.insert(0, str(Path(project.path) / "tests"))
+    from consortium_node import ConsortiumNode, provision
+
+    scale = float(os.environ.get("REGCHAIN_MIGRATION_SCALE", "1"))
+    n_securities = max(4, round(MIGRATION_SECURITIES * scale))
+    with ConsortiumNode("fisco-bcos-3") as node, tempfile.TemporaryDirectory() as tmp:
+        made = provision(node.uri, "fisco-bcos-3")
+        folder = Path(tmp) / "export"
+        synth.write_export(synth.generate(seed=5, securities=n_securities, dirty=MIGRATION_DIRTY,
+                                          as_of=cal.date_of(made["today"]), encoding="gbk", headers="zh"),
+                           folder, encoding="gbk", headers="zh")
+        key_file = Path(tmp) / "registrar.key"
+        key_file.write_text(made["registrar_key"])
+        abi_path = Path(tmp) / "abi.json"
+        abi_path.write_text(json.dumps(made["abi"]))
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "regchain.migrate", str(folder), node.uri, made["register"], made["registrar"],
+             str(abi_path), str(Path(tmp) / "report.json")],
+            env={**os.environ, "REGCHAIN_OPERATOR_SECRET": MIGRATION_SECRET, "REGCHAIN_PROFILE": "fisco-bcos-3",
+                 "REGCHAIN_SIGNER_KEY_FILE": str(key_file), "REGCHAIN_MULTICALL_ADDRESS": made["multicall"]},
+            capture_output=True, text=True, timeout=7200)
+        process_wall = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"signed migration failed ({done.returncode}): {done.stdout[-2000:]} "
+                               f"{done.stderr[-3000:]}")
+        refused = {m: n for m, n in node.calls.items() if m.startswith(("anvil_", "evm_", "txpool_"))}
+    run = json.loads(done.stdout.strip().splitlines()[-1])
+    assert run["mismatches"] == 0 and not refused, (run["first_mismatches"], refused)
+    return {"migration": {
+        "province_signed_wall_s": round(run["wall_s"], 1),
+        "province_signed_tx_per_s": round(run["transactions"] / run["write_s"], 1),
+        "reconcile_holdings_per_s_no_batch": round(run["holdings"] / run["reconcile_s"]),
+        "province_signed_write_s": round(run["write_s"], 1),
+        "province_signed_process_wall_s": round(process_wall, 1),
+        "province_signed_transactions": run["transactions"],
+        "signed_scale": scale,
+    }}
+
+
 GROUPS = [measure_baseline, measure_suite, measure_encumbrances, measure_instructions, measure_audit,
-          measure_property, measure_robustness, measure_migration]
+          measure_property, measure_robustness, measure_migration, measure_migration_signed]
 
 
 def selected_groups() -> list:

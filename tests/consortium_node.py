@@ -220,3 +220,45 @@ def _nonce_of(raw: bytes) -> int:
         return head
     n = head - 0x80
     return int.from_bytes(raw[i + 1:i + 1 + n], "big") if n else 0
+
+
+def provision(uri: str, profile_name: str, governance_key: str | None = None) -> dict:
+    """A register to migrate into, on the node at `uri`, through regchain.writer with keys
+    held here: the suite deployed (its clock as the profile says), a multicall deployed,
+    a fresh registrar key granted the registrar role, the calendar published (400 days
+    back, 366 ahead). Returns register, multicall, registrar, registrar_key, abi, today."""
+    import secrets
+
+    from eth_utils import keccak
+
+    from regchain import calendar as cal
+    from regchain import deployments, suite
+    from regchain.constants import Role
+    from regchain.lean import AnvilBackend, SuiteAbi
+    from regchain.profiles import profile as get_profile
+    from regchain.writer import LocalSigner, Writer
+
+    prof = get_profile(profile_name)
+    governance = LocalSigner(governance_key or "0x" + secrets.token_hex(32))
+    registrar_key = "0x" + secrets.token_hex(32)
+    registrar = LocalSigner(registrar_key)
+    gov = Writer(Rpc(uri), governance, prof)
+    register = deployments.deploy_suite_signed(gov, governance.address, time_unit_ms=prof.time_unit_ms,
+                                               utc_offset_s=8 * 3600)
+    multicall = deployments.deploy_multicall(gov)
+    abi = [item.model_dump(mode="json", by_alias=True) for item in suite.suite_contract_type().abi]
+    sabi = SuiteAbi(abi)
+    gov.transact(register, sabi["grant_role"].encode((registrar.address, int(Role.REGISTRAR))), 300_000,
+                 "grant_role")
+    reader = AnvilBackend(uri, register, sabi, gas_price=0)
+    reader.rpc.batches = prof.batches
+    today = reader.call("today")
+    writer = Writer(Rpc(uri), registrar, prof)
+    first, last = today - 400, today + 366
+    doc = keccak(text=f"calendar {cal.date_of(first)}..{cal.date_of(last)}")
+    for a, b in cal.chunks(first, last, 366):
+        writer.send(register, sabi["publish_calendar"].encode((a, b, cal.weekdays(a, b), doc)), 3_000_000,
+                    "publish_calendar")
+    writer.flush()
+    return {"register": register, "multicall": multicall, "registrar": registrar.address,
+            "registrar_key": registrar_key, "abi": abi, "today": today}

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -27,18 +26,13 @@ import time
 from pathlib import Path
 
 import pytest
-from eth_utils import keccak
 
 from regchain import calendar as cal
-from regchain import deployments, suite
-from regchain.constants import Role
-from regchain.lean import AnvilBackend, SuiteAbi
 from regchain.legacy import synth
-from regchain.profiles import profile as get_profile
 from regchain.rpc import Rpc
-from regchain.writer import LocalSigner, Writer
+from regchain.writer import LocalSigner
 
-from consortium_node import ConsortiumNode
+from consortium_node import ConsortiumNode, provision
 from migration_support import register_state
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,33 +57,15 @@ class World:
             self.node = ConsortiumNode(name).start()
             self.uri, self.state_uri = self.node.uri, self.node.anvil_uri
             self.profile = name
-            governance = "0x" + secrets.token_hex(32)
-        self.governance = LocalSigner(governance)
-        registrar_key = "0x" + secrets.token_hex(32)
-        self.registrar = LocalSigner(registrar_key)
+            governance = None
+        made = provision(self.uri, self.profile, governance)
+        self.register, self.multicall = made["register"], made["multicall"]
+        self.registrar = LocalSigner(made["registrar_key"])
         self.key_file = tmp / "registrar.key"
-        self.key_file.write_text(registrar_key + "\n")
-        prof = get_profile(self.profile)
-        gov = Writer(Rpc(self.uri), self.governance, prof)
-        self.register = deployments.deploy_suite_signed(gov, self.governance.address,
-                                                        time_unit_ms=prof.time_unit_ms, utc_offset_s=8 * 3600)
-        self.multicall = deployments.deploy_multicall(gov)
-        abi = [item.model_dump(mode="json", by_alias=True) for item in suite.suite_contract_type().abi]
+        self.key_file.write_text(made["registrar_key"] + "\n")
         self.abi_path = tmp / "abi.json"
-        self.abi_path.write_text(json.dumps(abi))
-        sabi = SuiteAbi(abi)
-        gov.transact(self.register, sabi["grant_role"].encode((self.registrar.address, int(Role.REGISTRAR))),
-                     300_000, "grant_role")
-        reg = Writer(Rpc(self.uri), self.registrar, prof)
-        reader = AnvilBackend(self.uri, self.register, sabi, gas_price=0)
-        reader.rpc.batches = prof.batches
-        today = reader.call("today")
-        first, last = today - 400, today + 366
-        doc = keccak(text=f"calendar {cal.date_of(first)}..{cal.date_of(last)}")
-        for a, b in cal.chunks(first, last, 366):
-            reg.send(self.register, sabi["publish_calendar"].encode((a, b, cal.weekdays(a, b), doc)),
-                     3_000_000, "publish_calendar")
-        reg.flush()
+        self.abi_path.write_text(json.dumps(made["abi"]))
+        today = made["today"]
         self.export = tmp / "export"
         synth.write_export(synth.generate(seed=11, securities=6, dirty=0.2, as_of=cal.date_of(today),
                                           encoding="gbk", headers="zh"), self.export, encoding="gbk", headers="zh")

@@ -44,6 +44,7 @@ ACCOUNT_BATCH = 100
 HOLDING_BATCH = 200  # register_holdings_many's MAX_BATCH
 IMPORT_BATCH = 50
 READ_BATCH = 300
+MULTICALL_READ_BATCH = 4096  # views per read request run through a deployed multicall (16 eth_calls)
 WINDOW = 400          # transactions in flight before their receipts are collected (anvil)
 RECONCILE_SLICE = 500  # securities whose records are read back together
 
@@ -324,8 +325,9 @@ class Chain:
         transactions are mined)."""
         self.flush()
         out: list = []
-        for start in range(0, len(args_list), READ_BATCH):
-            chunk = args_list[start:start + READ_BATCH]
+        size = MULTICALL_READ_BATCH if self.lean is not None and self.lean.multicall_address else READ_BATCH
+        for start in range(0, len(args_list), size):
+            chunk = args_list[start:start + size]
             if self.lean is not None:
                 try:
                     out.extend(self.lean.read([(fn, tuple(_bytes32(a) for a in args)) for args in chunk]))
@@ -437,18 +439,24 @@ def _bytes32(value):
 
 # Gas limit of a queued transaction: base + per item of its batch, from the worst cases
 # measured in tests/test_robustness_contracts.py (open_accounts of 200: 9.8 M, i.e. 49 k
-# per account; register_holdings of 200 with insiders and lock-ups: 7.0 M; an import of
-# 100 pledges / freezes: 21.9 M / 23.7 M) with a margin. A block takes a transaction only
-# while its gas used plus the transaction's limit fits, so a limit near the real use packs
-# blocks full, where lean's flat TX_GAS (15 M) would close every 30 M block half empty.
+# per account; register_holdings of 200 with insiders and lock-ups: 7.0 M;
+# register_holdings_many of 200 over 200 securities: 9.1 M; an import of 50 pledges /
+# freezes: 11.0 M / 11.9 M) with a margin (never eth_estimateGas). A block takes a
+# transaction only while its gas used plus the transaction's limit fits, so limits near
+# the real use pack blocks full: a 30 M block takes five open_accounts of 100 (6.0 M) and
+# three register_holdings_many of 200 (9.9 M); a chain that mines at its own pace is as
+# fast as its blocks are full.
 GAS_LIMITS = {
-    "open_accounts": (300_000, 60_000),
+    "open_accounts": (300_000, 57_000),
     "register_holdings": (300_000, 45_000),
-    "register_holdings_many": (300_000, 70_000),  # 9.1 M for 200 over 200 securities
+    "register_holdings_many": (300_000, 48_000),
     "import_pledges": (300_000, 270_000),
     "import_freezes": (300_000, 290_000),
 }
-GAS_LIMIT_SINGLE = 1_000_000  # register_security, seal_security, set_security_status
+# the single-record functions: measured 134 k (register_security) and 41 k (seal_security)
+# a call on the sample export; set_security_status writes one word like seal_security
+GAS_SINGLE = {"register_security": 250_000, "seal_security": 150_000, "set_security_status": 150_000}
+GAS_LIMIT_SINGLE = 1_000_000  # anything else
 
 
 def _gas_limit(fn: str, args: tuple) -> int:
@@ -456,7 +464,7 @@ def _gas_limit(fn: str, args: tuple) -> int:
         base, per_item = GAS_LIMITS[fn]
         batch = next(a for a in args if isinstance(a, list))
         return base + per_item * len(batch)
-    return GAS_LIMIT_SINGLE
+    return GAS_SINGLE.get(fn, GAS_LIMIT_SINGLE)
 
 
 # ---------------------------------------------------------------- writing
