@@ -5,8 +5,8 @@ What makes it fast, and what it keeps honest:
 
 * calldata is encoded once per call with eth-abi from the suite's merged ABI
   (`SuiteAbi`; selectors computed from it), results decoded the same way;
-* one kept-alive HTTP connection to the node's JSON-RPC (`Rpc`; for the
-  property machine a plain socket, `RawHttpConnection`), and JSON-RPC
+* one kept-alive HTTP connection to the node's JSON-RPC (regchain.rpc's `Rpc`,
+  the one transport; for the property machine a plain socket, `RawHttpConnection`), and JSON-RPC
   batches for reads (`Backend.read`); a step's check reads are pinned to its
   block and ride with the next request (`read_later`), so a step costs one
   round trip;

@@ -13,8 +13,10 @@ this module is the chain half:
   rank, and seal it — sealing checks on chain that the holdings add up to the declared
   total. Every phase first reads what is already on chain (batched) and writes only what
   is missing, so a killed run resumes where it stopped and a finished one sends nothing.
-  Transactions are pipelined (Chain.post/flush): a window of them goes out in JSON-RPC
-  batches, in nonce order, and their receipts are collected together.
+  Transactions go through regchain.writer (Chain.post/flush): signed here or by the node,
+  a window of them in flight in nonce order, their receipts collected together; the
+  network profile (regchain.profiles) says the gas price, the window and whether the node
+  takes batches.
 - reconciling: every holding, pledge and freeze is read back in batched calls and
   compared with the cleaned source.
 """
