@@ -39,6 +39,10 @@ GOALS: dict[str, float] = {
     # and how far the console's database lags behind the chain's head
     "console.cap_table_ms": 200,
     "indexer.follow_lag_s": 2,
+    # issue 16: the province signed here, through the FISCO-like profile (no batches,
+    # 1-second blocks of 30 M gas); reconciliation through the same no-batch profile
+    "migration.province_signed_wall_s": 300,
+    "migration.reconcile_holdings_per_s_no_batch": 5_000,
 }
 
 # The calendar the suite measurements publish (as tests/conftest.py does).
@@ -460,7 +464,7 @@ def measure_migration(ctx: Ctx) -> dict:
 
     from regchain import migrate
     from regchain.legacy import synth
-    from regchain.lean import Rpc
+    from regchain.lean import AnvilBackend, Rpc, SuiteAbi
 
     scale = float(os.environ.get("REGCHAIN_MIGRATION_SCALE", "1"))
     n_securities = max(4, round(MIGRATION_SECURITIES * scale))
@@ -495,7 +499,7 @@ def measure_migration(ctx: Ctx) -> dict:
             next_address = to_checksum_address(receipt["contractAddress"])
         rpc.close()
         abi = [item.model_dump(mode="json", by_alias=True) for item in suite.suite_contract_type().abi]
-        backend = migrate.lean_backend(uri, next_address, gov, abi)
+        backend = AnvilBackend(uri, next_address, SuiteAbi(abi), gas_price=0)
         backend.transact(gov, "grant_role", (registrar, int(Role.REGISTRAR), doc("registrar")), None)
         today = backend.call("today")
         for first, last in cal.chunks(today - CALENDAR_BACK_DAYS, today + CALENDAR_AHEAD_DAYS, 366):
@@ -592,7 +596,7 @@ def measure_console_on(uri: str, address: str, registrar: str, abi: list, report
 
     from fastapi.testclient import TestClient
 
-    from regchain import migrate
+    from regchain.lean import AnvilBackend, SuiteAbi
     from regchain.console.app import COOKIE, Follower, create_app
     from regchain.console.auth import Sessions, Users
     from regchain.console.names import open_names
@@ -626,7 +630,7 @@ def measure_console_on(uri: str, address: str, registrar: str, abi: list, report
             profiler.disable()
             profiler.dump_stats(profile)
         follower.start(interval=0.5)
-        backend = migrate.lean_backend(uri, address, registrar, abi)
+        backend = AnvilBackend(uri, address, SuiteAbi(abi), gas_price=0)
         who = next(a for a, acc in follower.state.accounts.items() if acc["status"] == 1)
         lags = []
         for i in range(FOLLOW_ROUNDS):
@@ -647,8 +651,65 @@ def measure_console_on(uri: str, address: str, registrar: str, abi: list, report
                         "catch_up_s": round(catch_up, 1), "events": follower.state.events}}
 
 
+def measure_migration_signed(ctx: Ctx) -> dict:
+    """migration.province_signed_*: the same province export (REGCHAIN_MIGRATION_SCALE)
+    migrated with a key held by the migration (regchain.writer.LocalSigner, coincurve)
+    into a node that behaves like FISCO BCOS 3 (tests/consortium_node.py: an anvil
+    mining 1-second blocks of 30 M gas by itself behind a proxy that refuses batch
+    arrays and anvil's methods), the profile fisco-bcos-3 (pipelined single requests,
+    reads through a deployed multicall). province_signed_wall_s is the child's wall
+    time (clean, plan, write, reconcile, report), province_signed_tx_per_s its
+    transactions over its write time, reconcile_holdings_per_s_no_batch the holdings
+    read back per second of reconciliation through the no-batch profile."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from regchain.legacy import synth
+
+    sys.path.insert(0, str(Path(project.path) / "tests"))
+    from consortium_node import ConsortiumNode, provision
+
+    scale = float(os.environ.get("REGCHAIN_MIGRATION_SCALE", "1"))
+    n_securities = max(4, round(MIGRATION_SECURITIES * scale))
+    with ConsortiumNode("fisco-bcos-3") as node, tempfile.TemporaryDirectory() as tmp:
+        made = provision(node.uri, "fisco-bcos-3")
+        folder = Path(tmp) / "export"
+        synth.write_export(synth.generate(seed=5, securities=n_securities, dirty=MIGRATION_DIRTY,
+                                          as_of=cal.date_of(made["today"]), encoding="gbk", headers="zh"),
+                           folder, encoding="gbk", headers="zh")
+        key_file = Path(tmp) / "registrar.key"
+        key_file.write_text(made["registrar_key"])
+        abi_path = Path(tmp) / "abi.json"
+        abi_path.write_text(json.dumps(made["abi"]))
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "regchain.migrate", str(folder), node.uri, made["register"], made["registrar"],
+             str(abi_path), str(Path(tmp) / "report.json")],
+            env={**os.environ, "REGCHAIN_OPERATOR_SECRET": MIGRATION_SECRET, "REGCHAIN_PROFILE": "fisco-bcos-3",
+                 "REGCHAIN_SIGNER_KEY_FILE": str(key_file), "REGCHAIN_MULTICALL_ADDRESS": made["multicall"]},
+            capture_output=True, text=True, timeout=7200)
+        process_wall = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"signed migration failed ({done.returncode}): {done.stdout[-2000:]} "
+                               f"{done.stderr[-3000:]}")
+        refused = {m: n for m, n in node.calls.items() if m.startswith(("anvil_", "evm_", "txpool_"))}
+    run = json.loads(done.stdout.strip().splitlines()[-1])
+    assert run["mismatches"] == 0 and not refused, (run["first_mismatches"], refused)
+    return {"migration": {
+        "province_signed_wall_s": round(run["wall_s"], 1),
+        "province_signed_tx_per_s": round(run["transactions"] / run["write_s"], 1),
+        "reconcile_holdings_per_s_no_batch": round(run["holdings"] / run["reconcile_s"]),
+        "province_signed_write_s": round(run["write_s"], 1),
+        "province_signed_process_wall_s": round(process_wall, 1),
+        "province_signed_transactions": run["transactions"],
+        "signed_scale": scale,
+    }}
+
+
 GROUPS = [measure_baseline, measure_suite, measure_encumbrances, measure_instructions, measure_audit,
-          measure_property, measure_robustness, measure_migration]
+          measure_property, measure_robustness, measure_migration, measure_migration_signed]
 
 
 def selected_groups() -> list:

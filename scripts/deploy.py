@@ -16,13 +16,19 @@ On local and devnet (and the test networks) the deployer is the first test accou
 defaults to the deployer. Elsewhere pass --account (a keyfile alias; with
 APE_ACCOUNTS_<alias>_PASSPHRASE set it signs without prompting) and --registrar or --roles.
 The `consortium` network takes REGCHAIN_RPC_URI, REGCHAIN_CHAIN_ID, REGCHAIN_TIME_UNIT_MS
-and REGCHAIN_UTC_OFFSET_S from the environment (docs/runbook.md, "Connect and deploy").
+and REGCHAIN_UTC_OFFSET_S from the environment (docs/runbook.md, "Connect and deploy"). There a new
+suite is deployed only with --new (without it, a missing or unusable record stops the
+command with one line), and a multicall contract (many views in one call, for the
+migration's reads on nodes without batches) is deployed through regchain.writer and
+recorded beside the suite (docs/consortium-profiles.md).
 """
 
 import click
 from ape.cli import ConnectedProviderCommand, account_option, ape_cli_context, network_option
 
-from regchain.setup import SetupError, ensure_suite, load_roles, network_problem
+from regchain import deployments
+from regchain.setup import SetupError, ensure_suite, load_roles, must_deploy_new, network_problem
+from regchain.suite import TEST_ACCOUNT_NETWORKS
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -34,12 +40,42 @@ from regchain.setup import SetupError, ensure_suite, load_roles, network_problem
               help="Address to hold the registrar role (default on local/devnet: the deployer).")
 @click.option("--roles", "roles_file", default=None, type=click.Path(dir_okay=False),
               help="Roles file (YAML or JSON): governance, registrar, court_agent, securities.")
-def cli(cli_ctx, network, account, governance, registrar, roles_file):
+@click.option("--new", "new", is_flag=True,
+              help="Deploy a new suite where none usable is recorded (required outside the test networks).")
+def cli(cli_ctx, network, account, governance, registrar, roles_file, new):
     try:
         if problem := network_problem(network.name):
             raise SetupError(problem)
         roles = load_roles(roles_file) if roles_file else None
-        ensure_suite(network.name, account=account, governance=governance, registrar=registrar,
-                     roles=roles, echo=click.echo)
+        must_deploy_new(network.name, new)
+        suite = ensure_suite(network.name, account=account, governance=governance, registrar=registrar,
+                             roles=roles, echo=click.echo)
+        if network.name not in TEST_ACCOUNT_NETWORKS:
+            _ensure_multicall(network.name, suite.deployer)
     except SetupError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _ensure_multicall(network_name: str, account) -> None:
+    """The multicall recorded for the network, deployed through regchain.writer if missing."""
+    from ape import chain
+
+    from regchain.profiles import profile_for
+    from regchain.rpc import Rpc
+    from regchain.writer import WriteError, Writer, signer_for_account
+
+    recorded = deployments.load(network_name).get("multicall")
+    if recorded and len(bytes(chain.provider.get_code(recorded))) > 0:
+        click.echo(f"multicall {recorded}")
+        return
+    uri = getattr(chain.provider, "http_uri", None) or chain.provider.uri
+    rpc = Rpc(uri)
+    try:
+        writer = Writer(rpc, signer_for_account(account, rpc=rpc), profile_for(network_name))
+        address = deployments.deploy_multicall(writer)
+    except (WriteError, OSError) as exc:
+        raise SetupError(f"deploying the multicall: {exc}") from None
+    finally:
+        rpc.close()
+    deployments.set_fields(network_name, multicall=address)
+    click.echo(f"multicall {address} (deployed)")

@@ -1,12 +1,20 @@
 """Migrate a legacy registry export onto the chain (基础数据的清理、上链).
 
     ape run migrate --source DIR --report FILE.json [--network NET] [--account ACC] [--dry-run]
+    ape run migrate --network ethereum:consortium:node --account <alias> [--profile fisco-bcos-3] ...
 
-Reads the export folder, cleans it (docs/migration.md), writes what is clean
-(deploying the suite first where none is recorded), reconciles every holding, pledge and
-freeze against the chain, writes the JSON report and prints a summary. Exits non-zero if
-anything failed to reconcile. --dry-run cleans and reports without writing.
+Reads the export folder, cleans it (docs/migration.md), writes what is clean, reconciles
+every holding, pledge and freeze against the chain, writes the JSON report and prints a
+summary. Exits non-zero if anything failed to reconcile. --dry-run cleans and reports
+without writing.
 The operator's secret (custody addresses, identity salt) comes from REGCHAIN_OPERATOR_SECRET.
+
+On the local test networks the suite is deployed where none is recorded and the calendar
+published. Elsewhere (the `consortium` network) nothing is deployed: the recorded suite is
+used (`ape run deploy ... --new` makes one), --account must hold the registrar role, and
+its key signs here (a keystore account unlocked with APE_ACCOUNTS_<alias>_PASSPHRASE, or
+prompted for), through regchain.writer with the network profile (--profile or
+REGCHAIN_PROFILE: besu-qbft, fisco-bcos-3; docs/consortium-profiles.md).
 """
 
 import json
@@ -20,7 +28,9 @@ from ape.exceptions import ApeException
 from regchain import migrate
 from regchain.legacy.clean import clean_folder
 from regchain.legacy.reader import ExportError
-from regchain.setup import SetupError, ensure_calendar, ensure_suite, one_line
+from regchain import deployments
+from regchain.profiles import ProfileError, profile_for
+from regchain.setup import SetupError, ensure_calendar, ensure_suite, network_problem, one_line, recorded_suite
 from regchain.suite import TEST_ACCOUNT_NETWORKS
 
 
@@ -71,19 +81,26 @@ class _MigrateCommand(ConnectedProviderCommand):
 @click.option("--report", "report_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the JSON report.")
 @click.option("--dry-run", is_flag=True, help="Clean and report; write nothing on chain.")
-def cli(cli_ctx, network, account, source, report_path, dry_run):
+@click.option("--profile", "profile_name", default=None,
+              help="Network profile (besu-qbft, fisco-bcos-3; default $REGCHAIN_PROFILE).")
+def cli(cli_ctx, network, account, source, report_path, dry_run, profile_name):
     cli_ctx.logger.set_level("WARNING")  # one line per transaction would drown the summary
     try:
         ids = migrate.Identities.from_env()
         register = None
         if not dry_run:
-            suite = ensure_suite(network.name, account=account, echo=lambda line: None)
-            register = suite.register
-            if suite.registrar_signer is None:
-                raise migrate.MigrationError("the signing account does not hold the registrar role")
+            profile = profile_for(network.name, name=profile_name)
             if network.name in TEST_ACCOUNT_NETWORKS:
+                suite = ensure_suite(network.name, account=account, echo=lambda line: None)
+                register, signer = suite.register, suite.registrar_signer
+                if signer is None:
+                    raise migrate.MigrationError("the signing account does not hold the registrar role")
                 # local test chains: the market's days (provisional past the official data), as `make demo` does
-                ensure_calendar(register, suite.registrar_signer, provisional=True, echo=lambda line: None)
+                ensure_calendar(register, signer, provisional=True, echo=lambda line: None)
+            else:
+                if problem := network_problem(network.name):
+                    raise SetupError(problem)
+                register, signer = recorded_suite(network.name, account), account
             today = register.today()
             if register.horizon_day() < today:
                 raise migrate.MigrationError(
@@ -96,7 +113,8 @@ def cli(cli_ctx, network, account, source, report_path, dry_run):
         stats = reconciliation = None
         token_ids = None
         if not dry_run:
-            chain = migrate.Chain(register, suite.registrar_signer)
+            chain = migrate.Chain(register, signer, profile=profile,
+                                  multicall=deployments.load(network.name).get("multicall"))
             stats = migrate.write(result, plan, chain, bar=_bar)
             reconciliation = migrate.reconcile(result, plan, chain, bar=_bar)
             token_ids = reconciliation["token_ids"]
@@ -104,7 +122,7 @@ def cli(cli_ctx, network, account, source, report_path, dry_run):
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                encoding="utf-8")
-    except (ExportError, migrate.MigrationError, SetupError) as exc:
+    except (ExportError, migrate.MigrationError, SetupError, ProfileError) as exc:
         raise click.ClickException(str(exc)) from None
     except ApeException as exc:
         raise click.ClickException(one_line(exc)) from None

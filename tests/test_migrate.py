@@ -18,6 +18,7 @@ from regchain import calendar as cal
 from regchain import migrate
 from regchain.legacy import synth
 from regchain.legacy.clean import clean_folder
+from regchain.writer import Writer
 
 from migration_support import register_state
 
@@ -83,9 +84,9 @@ def _send_behind_a_gap(chain: migrate.Chain, args: tuple, gap: int) -> tuple[str
     """register_security(*args) sent by `chain`'s sender with a nonce `gap` past the node's
     pending one (as a run leaves it when the node lost the nonces between): (hash, nonce)."""
     rpc = chain.lean.rpc
-    tx = chain.lean._tx(chain.sender_address, chain.lean.abi["register_security"].encode(args))
-    nonce = chain._pending_nonce(rpc) + gap
-    tx["nonce"] = hex(nonce)
+    nonce = chain.writer.nonce("pending") + gap
+    tx = {"from": chain.sender_address, "to": chain.lean.address, "gas": hex(1_000_000), "gasPrice": "0x0",
+          "data": "0x" + chain.lean.abi["register_security"].encode(args).hex(), "nonce": hex(nonce)}
     return rpc.call("eth_sendTransaction", [tx]), nonce
 
 
@@ -106,7 +107,7 @@ def test_write__a_killed_runs_transaction_left_in_the_pool__is_mined_not_sent_ag
     left.post("register_security", *_registration(sec, cleaned))
     rpc.call("evm_setAutomine", [False])
     try:
-        left._submit(rpc, left.queue)  # sent, not mined: then the process dies
+        left.writer._submit(left.writer.queue, left.writer.nonce())  # sent, not mined: then the process dies
         assert register.security_id(migrate.code_hash(sec.code)) == 0
         stats = migrate.write(cleaned, plan, migrate.Chain(register, registrar))
         assert rpc.call("anvil_getAutomine") is True
@@ -138,15 +139,15 @@ def test_flush__node_restarted_from_an_older_state_between_reading_the_nonce_and
     chain.post("register_security", *_registration(first, cleaned))
     chain.flush()  # mined; the node then goes back to `older` and loses it
 
-    read_nonce = migrate.Chain._pending_nonce
+    read_nonce = Writer._first_nonce
 
-    def restart_after_reading(self, rpc_):
-        nonce = read_nonce(self, rpc_)
-        monkeypatch.setattr(migrate.Chain, "_pending_nonce", read_nonce)  # once
-        assert rpc_.call("evm_revert", [older]) is True
+    def restart_after_reading(self):
+        nonce = read_nonce(self)
+        monkeypatch.setattr(Writer, "_first_nonce", read_nonce)  # once
+        assert rpc.call("evm_revert", [older]) is True
         return nonce
 
-    monkeypatch.setattr(migrate.Chain, "_pending_nonce", restart_after_reading)
+    monkeypatch.setattr(Writer, "_first_nonce", restart_after_reading)
     chain.post("register_security", *_registration(second, cleaned))
     started = time.monotonic()
     with pytest.raises(migrate.MigrationError) as exc:

@@ -51,8 +51,8 @@ from pathlib import Path
 import pytest
 
 from regchain import calendar as cal
-from regchain import migrate, profiles
-from regchain.lean import Rpc, RpcError, SuiteAbi
+from regchain import profiles
+from regchain.lean import AnvilBackend, Rpc, RpcError, SuiteAbi
 from regchain.legacy import synth
 
 from migration_support import register_state
@@ -352,7 +352,7 @@ def base(node, tmp_path_factory) -> Base:
 
     from eth_utils import keccak
 
-    chain = migrate.lean_backend(URI, register, SENDER, abi)
+    chain = AnvilBackend(URI, register, SuiteAbi(abi), gas_price=0)
     today = chain.call("today")
     first, last = today - 400, today + 366  # regchain.setup.ensure_calendar's defaults
     doc = keccak(text=f"calendar {cal.date_of(first)}..{cal.date_of(last)}")

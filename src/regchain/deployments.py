@@ -223,3 +223,39 @@ def _normalized(values: list) -> list:
 
 def _args_text(values: list) -> str:
     return "[" + ", ".join(str(v) for v in values) + "]"
+
+
+# ------------------------------------------------------------------ through regchain.writer
+
+# gas limit of one contract creation: the largest runtime the EIP-170 limit allows costs
+# ~5.3 M (200 a byte of code, its calldata, the constructor's stores); a margin on top
+DEPLOY_GAS = 8_000_000
+
+
+def deploy_suite_signed(writer, governance: str, *, time_unit_ms: bool, utc_offset_s: int) -> str:
+    """Deploy the suite as regchain.suite describes it (SUITE_ORDER, its constructor
+    arguments) through a regchain.writer.Writer (a key held here or by the node, the
+    chain's gas price, explicit gas limits); return Register's address. No record is
+    written: the caller records what it deployed (tests and benchmarks throw it away)."""
+    from eth_abi import encode as abi_encode
+
+    from regchain import suite
+    from regchain.writer import deploy
+
+    next_address = None
+    for name in suite.SUITE_ORDER:
+        ct = getattr(project, name).contract_type
+        args = suite._constructor_args(name, governance, time_unit_ms, utc_offset_s, next_address)
+        types = [i.type for i in ct.constructor.inputs]
+        code = bytes.fromhex(ct.deployment_bytecode.bytecode[2:]) + abi_encode(types, list(args))
+        next_address = deploy(writer, code, DEPLOY_GAS, f"deploy {name}")
+    return next_address
+
+
+def deploy_multicall(writer) -> str:
+    """Deploy regchain.lean's multicall (many views in one eth_call, on chains that take no
+    state override); return its address."""
+    from regchain.lean import MULTICALL_CREATION, MULTICALL_GAS
+    from regchain.writer import deploy
+
+    return deploy(writer, MULTICALL_CREATION, MULTICALL_GAS, "deploy multicall")

@@ -61,6 +61,7 @@ from typing import Callable, Iterable, Iterator
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
+from regchain import rpc
 from regchain.calendar import year_of
 
 ZERO = "0x0000000000000000000000000000000000000000"
@@ -127,25 +128,21 @@ class IndexerError(Exception):
     """The rebuild cannot go on; the message is one line."""
 
 
-class RpcError(IndexerError):
-    def __init__(self, message: str, code: int | None = None):
-        super().__init__(message)
-        self.code = code
+class RpcError(rpc.RpcError, IndexerError):
+    """A node's refusal or silence while rebuilding (regchain.rpc.RpcError, one line)."""
 
 
 # ---------------------------------------------------------------- JSON-RPC
 
 
-class HttpRpc:
-    """Plain JSON-RPC over HTTP with batches (one kept-alive session)."""
+class HttpRpc(rpc.Rpc):
+    """regchain.rpc's transport (batches where the node takes them, else pipelined
+    requests; reads retried while the node does not answer) whose `call` and `batch`
+    raise the first error as RpcError (the rebuild stops on any)."""
 
-    def __init__(self, url: str, timeout: float = 60.0):
-        import requests
-
+    def __init__(self, url: str, timeout: float = 60.0, **kwargs):
+        super().__init__(url, timeout, **kwargs)
         self.url = url
-        self.timeout = timeout
-        self.session = requests.Session()
-        self._id = 0
 
     @classmethod
     def from_ape(cls) -> "HttpRpc":
@@ -154,34 +151,27 @@ class HttpRpc:
         uri = getattr(chain.provider, "http_uri", None) or chain.provider.uri
         return cls(uri)
 
-    def call(self, method: str, params: list):
-        return self.batch([(method, params)])[0]
+    def call(self, method: str, params: list | None = None):
+        return self.batch([(method, params or [])])[0]
 
     def batch(self, calls: list[tuple[str, list]]) -> list:
-        if not calls:
-            return []
-        body = []
-        for method, params in calls:
-            self._id += 1
-            body.append({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params})
         try:
-            resp = self.session.post(self.url, json=body if len(body) > 1 else body[0], timeout=self.timeout)
-            replies = resp.json()
-        except Exception as exc:  # connection refused, timeout, not JSON
-            raise RpcError(f"{self.url}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-        if isinstance(replies, dict):
-            replies = [replies]
-        by_id = {r.get("id"): r for r in replies}
-        out = []
-        for req in body:
-            reply = by_id.get(req["id"])
-            if reply is None:
-                raise RpcError(f"{req['method']}: no reply")
-            if "error" in reply:
-                err = reply["error"]
-                raise RpcError(f"{req['method']}: {err.get('message', err)}", err.get("code"))
-            out.append(reply["result"])
-        return out
+            replies = super().batch(calls) if len(calls) > 1 else [self._one(*calls[0])] if calls else []
+        except OSError as exc:  # connection refused, timeout (after the retries)
+            raise RpcError(f"{self.url}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") \
+                from None
+        except ValueError as exc:  # not JSON
+            raise RpcError(f"{self.url}: {type(exc).__name__}: {exc}") from None
+        for (method, _), reply in zip(calls, replies):
+            if isinstance(reply, rpc.RpcError):
+                raise RpcError(f"{method}: {reply.error.get('message', reply.error)}", reply.code)
+        return replies
+
+    def _one(self, method: str, params: list):
+        try:
+            return super().call(method, params)
+        except rpc.RpcError as exc:
+            return exc
 
 
 # ---------------------------------------------------------------- decoding

@@ -5,8 +5,8 @@ What makes it fast, and what it keeps honest:
 
 * calldata is encoded once per call with eth-abi from the suite's merged ABI
   (`SuiteAbi`; selectors computed from it), results decoded the same way;
-* one kept-alive HTTP connection to the node's JSON-RPC (`Rpc`; for the
-  property machine a plain socket, `RawHttpConnection`), and JSON-RPC
+* one kept-alive HTTP connection to the node's JSON-RPC (regchain.rpc's `Rpc`,
+  the one transport; for the property machine a plain socket, `RawHttpConnection`), and JSON-RPC
   batches for reads (`Backend.read`); a step's check reads are pinned to its
   block and ride with the next request (`read_later`), so a step costs one
   round trip;
@@ -40,17 +40,15 @@ contract calls (the benchmark baseline).
 from __future__ import annotations
 
 import functools
-import http.client
-import itertools
-import json
 import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
-from urllib.parse import urlparse
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
+
+from regchain.rpc import RawHttpConnection, Rpc, RpcError  # noqa: F401 (the transport lives in regchain.rpc)
 
 _checksum = functools.lru_cache(maxsize=4096)(to_checksum_address)
 ERROR_SELECTOR = keccak(text="Error(string)")[:4]
@@ -109,6 +107,11 @@ def _assemble(source: str) -> bytes:
 
 
 MULTICALL_CODE = "0x" + _assemble(MULTICALL_ASM).hex()
+# creation code that deploys MULTICALL_CODE (codecopy the runtime after this prefix, return it)
+_RUNTIME = _assemble(MULTICALL_ASM)
+MULTICALL_CREATION = bytes([0x61]) + len(_RUNTIME).to_bytes(2, "big") + bytes(
+    [0x80, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3]) + _RUNTIME
+MULTICALL_GAS = 300_000
 MULTICALL_ADDRESS = to_checksum_address(keccak(text="regchain.lean multicall")[-20:])
 # views per multicall eth_call
 MULTICALL_MAX = 256
@@ -347,214 +350,6 @@ def _describe(name, args, expected) -> str:
     return f"{name}{tuple(args)!r}: model predicts {want}"
 
 
-# ------------------------------------------------------------------ JSON-RPC
-
-
-class RpcError(Exception):
-    def __init__(self, error: dict):
-        super().__init__(error.get("message", error))
-        self.error = error
-
-    @property
-    def revert_data(self) -> bytes | None:
-        data = self.error.get("data")
-        if isinstance(data, dict):  # some nodes nest it
-            data = data.get("data")
-        if isinstance(data, str) and data.startswith("0x"):
-            return bytes.fromhex(data[2:])
-        return None
-
-
-class RawHttpConnection:
-    """Keep-alive HTTP/1.1 POSTs over a plain socket, as much of
-    http.client.HTTPConnection as `Rpc` uses (request, getresponse().read(),
-    close): a request is one send (head and body together, TCP_NODELAY), a
-    reply is framed by content-length or chunked encoding (or the connection's
-    end); about a fifth of http.client's Python time a round trip."""
-
-    def __init__(self, host: str, port: int, timeout: float | None = None):
-        import socket
-
-        self.sock = socket.create_connection((host, port), timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.host = f"{host}:{port}".encode()
-        self.buf = b""
-        self.closed = False
-
-    def request(self, method: str, path: str, body: bytes, headers: dict) -> None:
-        if self.closed:
-            raise ConnectionAbortedError("the node closed the connection")
-        head = [f"{method} {path} HTTP/1.1".encode(), b"Host: " + self.host,
-                b"Content-Length: " + str(len(body)).encode()]
-        head += [f"{k}: {v}".encode() for k, v in headers.items()]
-        self.sock.sendall(b"\r\n".join(head) + b"\r\n\r\n" + body)
-
-    def _more(self) -> bool:
-        chunk = self.sock.recv(1 << 16)
-        self.buf += chunk
-        return bool(chunk)
-
-    def _line(self) -> bytes:
-        while (i := self.buf.find(b"\r\n")) < 0:
-            if not self._more():
-                raise http.client.IncompleteRead(self.buf)
-        line, self.buf = self.buf[:i], self.buf[i + 2:]
-        return line
-
-    def _take(self, n: int) -> bytes:
-        while len(self.buf) < n:
-            if not self._more():
-                raise http.client.IncompleteRead(self.buf, n - len(self.buf))
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def getresponse(self) -> "RawHttpConnection":
-        while (i := self.buf.find(b"\r\n\r\n")) < 0:
-            if not self._more():
-                if not self.buf:
-                    raise http.client.RemoteDisconnected("remote end closed connection without response")
-                raise http.client.IncompleteRead(self.buf)
-        head, self.buf = self.buf[:i].decode("latin-1"), self.buf[i + 4:]
-        status, *lines = head.split("\r\n")
-        if not status.startswith("HTTP/"):
-            raise http.client.BadStatusLine(status)
-        fields = {}
-        for line in lines:
-            k, _, v = line.partition(":")
-            fields[k.strip().lower()] = v.strip()
-        if int(status.split()[1]) // 100 == 1:  # informational: the reply follows
-            return self.getresponse()
-        if "chunked" in fields.get("transfer-encoding", "").lower():
-            parts = []
-            while size := int(self._line().split(b";")[0], 16):
-                parts.append(self._take(size))
-                self._take(2)
-            while self._line():  # trailers
-                pass
-            self.body = b"".join(parts)
-        elif "content-length" in fields:
-            self.body = self._take(int(fields["content-length"]))
-        else:  # until the node closes the connection
-            while self._more():
-                pass
-            self.body, self.buf = self.buf, b""
-            self.close()
-            return self
-        if fields.get("connection", "").lower() == "close":
-            self.close()
-        return self
-
-    def read(self) -> bytes:
-        return self.body
-
-    def close(self) -> None:
-        self.closed = True
-        self.sock.close()
-
-
-class Rpc:
-    """JSON-RPC over one kept-alive HTTP/1.1 connection (http.client's, or
-    with `raw=True` a RawHttpConnection)."""
-
-    def __init__(self, uri: str, timeout: float = 60, *, raw: bool = False):
-        u = urlparse(uri)
-        self.host, self.port = u.hostname, u.port or 80
-        self.path = u.path or "/"
-        self.timeout = timeout
-        self.raw = raw
-        self._ids = itertools.count(1)
-        self._conn = None
-        self.requests = 0  # HTTP requests made (for the curious)
-        self.seconds = 0.0  # time spent writing requests and waiting for replies
-        self._sent: bytes | None = None  # a request written whose reply is not read yet
-
-    def _post(self, payload):
-        self.send(payload)
-        return self.receive()
-
-    def send(self, payload) -> None:
-        """Write one request and return at once; `receive` reads its reply
-        (one request at a time: receive before the next send)."""
-        assert self._sent is None, "Rpc.send: the previous reply was not received"
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        started = time.perf_counter()
-        self._write(body)
-        self._sent = body
-        self.seconds += time.perf_counter() - started
-
-    def _write(self, body: bytes) -> None:
-        for attempt in (0, 1):
-            if self._conn is None:
-                self._conn = (RawHttpConnection if self.raw else http.client.HTTPConnection)(
-                    self.host, self.port, timeout=self.timeout)
-            try:
-                self._conn.request("POST", self.path, body, {"Content-Type": "application/json"})
-                return
-            except (http.client.HTTPException, ConnectionError):
-                self._conn.close()
-                self._conn = None
-                if attempt:
-                    raise
-
-    def receive(self):
-        """The decoded reply to the request `send` wrote."""
-        body, self._sent = self._sent, None
-        assert body is not None, "Rpc.receive: nothing sent"
-        started = time.perf_counter()
-        for attempt in (0, 1):
-            try:
-                raw = self._conn.getresponse().read()
-                break
-            except (http.client.HTTPException, ConnectionError):
-                # the node closed an idle connection: reconnect and send once more
-                self._conn.close()
-                self._conn = None
-                if attempt:
-                    raise
-                self._write(body)
-        self.requests += 1
-        self.seconds += time.perf_counter() - started
-        return json.loads(raw)
-
-    def call(self, method: str, params: list | None = None):
-        reply = self._post({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params or []})
-        if "error" in reply:
-            raise RpcError(reply["error"])
-        return reply["result"]
-
-    def batch(self, calls: Sequence[tuple[str, list]]) -> list:
-        """Results in order; an error is returned as an RpcError instance, not raised."""
-        if not calls:
-            return []
-        return self.batch_receive(self.batch_send(calls))
-
-    def batch_send(self, calls: Sequence[tuple[str, list]]) -> tuple[int, int]:
-        """Write a batch and return at once; pass what it returns to `batch_receive`."""
-        first = next(self._ids)
-        payload = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
-        self._ids = itertools.count(first + len(calls))
-        self.send(payload)
-        return first, len(calls)
-
-    def batch_receive(self, sent: tuple[int, int]) -> list:
-        """The results of the batch `batch_send` wrote, as `batch` returns them."""
-        first, n = sent
-        replies = self.receive()
-        if isinstance(replies, dict):  # the whole batch was refused
-            raise RpcError(replies.get("error", replies))
-        by_id = {r["id"]: r for r in replies}
-        out = []
-        for i in range(n):
-            r = by_id[first + i]
-            out.append(RpcError(r["error"]) if "error" in r else r["result"])
-        return out
-
-    def close(self):
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
 # ------------------------------------------------------------------ backends
 
 
@@ -646,10 +441,11 @@ class AnvilBackend(Backend):
     name = "anvil"
 
     def __init__(self, uri: str, address: str, abi: SuiteAbi, gas_price: int | None = None,
-                 pipeline: bool = False, multicall: bool = False):
+                 pipeline: bool = False, multicall: bool = False, multicall_address: str | None = None):
         """`gas_price`: sent with every transaction (type 0) if given, else the node's default.
         `multicall`: reads go as one eth_call per MULTICALL_MAX views (MULTICALL_CODE put
-        in place by a state override), not one each (the node must take state overrides)."""
+        in place by a state override), not one each (the node must take state overrides);
+        `multicall_address`: a multicall deployed there (MULTICALL_CREATION), no override."""
         self.rpc = Rpc(uri, raw=pipeline)
         self.address = to_checksum_address(address)
         self.abi = abi
@@ -657,6 +453,7 @@ class AnvilBackend(Backend):
         self.sync = True  # eth_sendTransactionSync available
         self.pipeline = pipeline
         self.multicall = multicall
+        self.multicall_address = to_checksum_address(multicall_address) if multicall_address else None
         self.synced = False  # a transaction was mined by eth_sendTransactionSync (pipelining may start)
         self.transactions = 0
         self.others: dict[str, SuiteAbi] = {}
@@ -733,8 +530,11 @@ class AnvilBackend(Backend):
         for start in range(0, len(targets), MULTICALL_MAX):
             payload = b"".join(bytes.fromhex(to[2:]) + len(data).to_bytes(2, "big") + data
                                for to, data in targets[start:start + MULTICALL_MAX])
-            requests.append(("eth_call", [{"to": MULTICALL_ADDRESS, "data": "0x" + payload.hex()}, tag,
-                                          {MULTICALL_ADDRESS: {"code": MULTICALL_CODE}}]))
+            if self.multicall_address is not None:  # deployed: no state override (not every node takes one)
+                requests.append(("eth_call", [{"to": self.multicall_address, "data": "0x" + payload.hex()}, tag]))
+            else:
+                requests.append(("eth_call", [{"to": MULTICALL_ADDRESS, "data": "0x" + payload.hex()}, tag,
+                                              {MULTICALL_ADDRESS: {"code": MULTICALL_CODE}}]))
 
         def decode(results):
             parts = []

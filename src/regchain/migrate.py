@@ -13,8 +13,10 @@ this module is the chain half:
   rank, and seal it — sealing checks on chain that the holdings add up to the declared
   total. Every phase first reads what is already on chain (batched) and writes only what
   is missing, so a killed run resumes where it stopped and a finished one sends nothing.
-  Transactions are pipelined (Chain.post/flush): a window of them goes out in JSON-RPC
-  batches, in nonce order, and their receipts are collected together.
+  Transactions go through regchain.writer (Chain.post/flush): signed here or by the node,
+  a window of them in flight in nonce order, their receipts collected together; the
+  network profile (regchain.networks) says the gas price, the window and whether the node
+  takes batches.
 - reconciling: every holding, pledge and freeze is read back in batched calls and
   compared with the cleaned source.
 """
@@ -25,6 +27,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -34,6 +37,7 @@ from eth_utils import keccak, to_checksum_address
 
 from regchain.constants import AccountStatus, SecurityStatus, UTC_OFFSET_CHINA, holding_words
 from regchain.legacy.clean import CleanResult, FreezeKind, Security
+from regchain.writer import LOST_AFTER_S, RECEIPT_TIMEOUT_S  # noqa: F401 (the writer's timing)
 
 SECRET_ENV = "REGCHAIN_OPERATOR_SECRET"
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -42,14 +46,8 @@ ACCOUNT_BATCH = 100
 HOLDING_BATCH = 200  # register_holdings_many's MAX_BATCH
 IMPORT_BATCH = 50
 READ_BATCH = 300
-WINDOW = 400          # transactions in flight before their receipts are collected
-SEND_BATCH = 200      # eth_sendTransaction requests per JSON-RPC batch ...
-SEND_BATCH_BYTES = 512 * 1024  # ... and calldata bytes per batch (hex doubles it)
-RECEIPT_TIMEOUT_S = 120.0
-LOST_AFTER_S = 3.0
-NUDGE_AFTER_S = 2.0
-DRIVE_BLOCK_GAS = 600_000_000   # block gas limit while the migration mines an anvil
-DEFAULT_BLOCK_GAS = 30_000_000  # anvil's default, restored after a killed run
+MULTICALL_READ_BATCH = 4096  # views per read request run through a deployed multicall (16 eth_calls)
+WINDOW = 400          # transactions in flight before their receipts are collected (anvil)
 RECONCILE_SLICE = 500  # securities whose records are read back together
 
 
@@ -148,81 +146,121 @@ class Plan:
 
 
 class Chain:
-    """Access to the register: batched reads, one transaction per `send`.
+    """Access to the register: batched reads, transactions through regchain.writer.
 
-    Two ways to write, chosen when the Chain is made:
+    Reads are regchain.lean's JSON-RPC driver (calldata ABI-encoded once from the suite's
+    merged ABI, one kept-alive connection, JSON-RPC batches where the node takes them and
+    pipelined requests where it does not; through a deployed multicall contract when one
+    is given). Writes go through one `regchain.writer.Writer` whatever signs: a key held
+    here (an ape test or keystore account, a key file) or one the node holds (anvil's dev
+    accounts). `post` queues a transaction, `flush` sends the queue as a window of signed,
+    nonce-counted transactions and collects the receipts; a failed transaction raises
+    MigrationError with its decoded revert reason.
 
-    * fast (`self.lean` set): the node answers over HTTP and lists the sender among
-      its unlocked accounts (`eth_accounts`: anvil's dev accounts, ape's test node,
-      `make node`). Transactions go out as raw JSON-RPC through regchain.lean's
-      driver: calldata ABI-encoded once from the suite's merged ABI, one kept-alive
-      connection, `eth_sendTransactionSync` (the receipt once mined) where the node
-      has it, else `eth_sendTransaction` and polling for the receipt. Reads are
-      JSON-RPC batches on the same connection. A failed transaction raises
-      MigrationError with its decoded revert reason.
-    * ape (any other account: a keystore, a hardware wallet, a consortium node):
-      ape's contract calls sign and send; reads are web3 batches.
+    With `fast=False` (or a node not reachable over plain HTTP) ape's contract calls send
+    and web3 batches read: the slow path, kept for such nodes.
 
     `gas[fn]` sums the gasUsed of the transactions sent per function.
     """
 
-    def __init__(self, register, sender, progress: Callable = None, fast: bool | None = None):
+    def __init__(self, register, sender, progress: Callable = None, fast: bool | None = None, *,
+                 signer=None, profile=None, multicall: str | None = None):
         from ape import chain as ape_chain
 
         self.register = register
         self.sender = sender
-        # no sender: a read-only chain (the audit), which never takes the fast write path
+        self.progress = progress
+        # no sender: a read-only chain (the audit), which never writes
         self.sender_address = (None if sender is None
                                else to_checksum_address(str(getattr(sender, "address", sender))))
-        self._start(progress)
         abi = [item.model_dump(mode="json", by_alias=True) for item in register.contract_type.abi]
         uri = getattr(ape_chain.provider, "http_uri", None) or getattr(ape_chain.provider, "uri", None)
-        self.lean = (None if fast is False or sender is None
-                     else lean_backend(uri, register.address, self.sender_address, abi))
-        if fast and self.lean is None:
-            raise MigrationError(f"no fast write path: {self.sender_address} is not an unlocked "
-                                 "account of a node reachable over HTTP")
+        network = getattr(getattr(ape_chain.provider, "network", None), "name", None)
+        self.lean = self.writer = None
+        if fast is not False and isinstance(uri, str) and uri.startswith("http://"):
+            self._connect(uri, register.address, abi, sender, signer, profile or _profile(network), multicall)
+        if fast and self.writer is None:
+            raise MigrationError(f"no fast write path: {self.sender_address} has no key here or on the node")
         if self.lean is None:
             self.w3 = ape_chain.provider.web3
             self.contract = self.w3.eth.contract(address=register.address, abi=abi)
 
     @classmethod
-    def over_json_rpc(cls, uri: str, address, sender_address: str, abi: list[dict],
-                      progress: Callable = None) -> "Chain":
-        """The fast path without ape (the register at `address` on the node at `uri`,
-        `sender_address` unlocked there): for tools and the benchmark's child process."""
+    def over_json_rpc(cls, uri: str, address, sender, abi: list[dict], progress: Callable = None, *,
+                      signer=None, profile=None, multicall: str | None = None) -> "Chain":
+        """The register at `address` on the node at `uri` without ape, written by `signer` (a
+        regchain.writer signer; default: REGCHAIN_SIGNER_KEY_FILE's key, else `sender` if
+        the node holds its key): for tools and the benchmark's child process."""
         self = cls.__new__(cls)
         self.register = None
-        self.sender = self.sender_address = to_checksum_address(sender_address)
-        self._start(progress)
-        self.lean = lean_backend(uri, address, self.sender_address, abi)
-        if self.lean is None:
-            raise MigrationError(f"{self.sender_address} is not an unlocked account of the node at {uri}")
+        self.sender = sender
+        self.progress = progress
+        self.sender_address = None if sender is None else to_checksum_address(str(sender))
+        self.lean = self.writer = None
+        self._connect(uri, address, abi, sender, signer, profile or _profile(None), multicall)
+        if sender is not None and self.writer is None:
+            raise MigrationError(f"{self.sender_address}: no key for it here (REGCHAIN_SIGNER_KEY_FILE) "
+                                 f"or on the node at {uri}")
         return self
 
-    def _start(self, progress: Callable | None) -> None:
-        """The counters and the queue, empty (both constructors)."""
-        self.sent = 0
-        self.queue: list[tuple[str, bytes, int]] = []  # (function, calldata, gas limit)
-        self.window = _window()
-        self.nonces: dict[str, int] = {}  # nonce of each transaction in flight
-        self.nonce_floor = 0  # the sender's nonce after our last mined transaction
-        self.gas: dict[str, int] = {}
-        self.seconds: dict[str, float] = {}  # time spent sending, per function
-        self.progress = progress
+    def _connect(self, uri, address, abi, sender, signer, profile, multicall) -> None:
+        from regchain import writer as wr
+        from regchain.lean import AnvilBackend, Rpc, SuiteAbi
+
+        self.profile = profile
+        try:
+            self.lean = AnvilBackend(uri, to_checksum_address(str(address)), SuiteAbi(abi),
+                                     gas_price=profile.gas_price, multicall=multicall is not None,
+                                     multicall_address=multicall)
+            self.lean.rpc.batches = profile.batches
+            if sender is None:
+                return
+            rpc = Rpc(uri, timeout=30, batches=profile.batches)
+            if signer is None:
+                key_file = os.environ.get(KEY_FILE_ENV, "").strip()
+                signer = (wr.key_file_signer(key_file) if key_file
+                          else wr.signer_for_account(sender, rpc=rpc, prompt=sys.stdin.isatty()))
+            if self.sender_address is not None and signer.address != self.sender_address:
+                raise MigrationError(f"the signing key is {signer.address}'s, not {self.sender_address}'s")
+            self.sender_address = signer.address
+            self.writer = wr.Writer(rpc, signer, profile, window=_window(profile.pool_per_sender),
+                                    again="run the migration again")
+        except wr.WriteError as exc:
+            if isinstance(sender, str) or getattr(sender, "private_key", None) is None and \
+                    getattr(sender, "keyfile_path", None) is None:
+                self.writer = None  # no key for it: the ape path (or the caller's error)
+                return
+            raise MigrationError(str(exc)) from None
+        except OSError as exc:
+            raise MigrationError(f"the node at {uri} does not answer ({exc})") from None
 
     @property
     def fast(self) -> bool:
-        return self.lean is not None
+        return self.writer is not None
+
+    @property
+    def sent(self) -> int:
+        return self.writer.sent if self.writer is not None else self._ape_sent
+
+    @property
+    def gas(self) -> dict[str, int]:
+        return self.writer.gas if self.writer is not None else self._ape_gas
+
+    @property
+    def seconds(self) -> dict[str, float]:
+        return self.writer.seconds if self.writer is not None else {}
+
+    _ape_sent = 0
+    _ape_gas: dict = {}
 
     def read(self, fn: str, args_list: list[tuple]) -> list:
         """fn(*args) for every args in args_list, as JSON-RPC batches (after the queued
         transactions are mined)."""
-        if self.queue:
-            self.flush()
+        self.flush()
         out: list = []
-        for start in range(0, len(args_list), READ_BATCH):
-            chunk = args_list[start:start + READ_BATCH]
+        size = MULTICALL_READ_BATCH if self.lean is not None and self.lean.multicall_address else READ_BATCH
+        for start in range(0, len(args_list), size):
+            chunk = args_list[start:start + size]
             if self.lean is not None:
                 try:
                     out.extend(self.lean.read([(fn, tuple(_bytes32(a) for a in args)) for args in chunk]))
@@ -254,298 +292,75 @@ class Chain:
     def post(self, fn: str, *args) -> None:
         """Queue a transaction; queued ones go out together (flush) before the next read,
         when the window is full, or on flush(). On the ape path it is sent at once."""
-        if self.lean is None:
+        if self.writer is None:
             self.send(fn, *args)
             return
-        self.queue.append((fn, self.lean.abi[fn].encode(args), _gas_limit(fn, args)))
-        if len(self.queue) >= self.window:
-            self.flush()
+        with _node_errors():
+            self.writer.send(self.lean.address, self.lean.abi[fn].encode(args), _gas_limit(fn, args), fn)
 
     def flush(self) -> None:
-        """Send the queued transactions as JSON-RPC batches without waiting for each, then
-        collect their receipts; the first transaction that failed raises MigrationError
-        with its reason.
-
-        A node that mines each transaction in its own block pays a per-block cost, and
-        anvil's grows with the state (about 1 ms on an empty chain, 20 ms at a tenth of a
-        province). So on an anvil (it answers anvil_getAutomine) the migration drives the
-        mining: automining off, each group of transactions whose gas limits fit a block
-        sent and mined as one block (evm_mine) under a block gas limit raised to
-        DRIVE_BLOCK_GAS (anvil's cost per block, not per gas, is what grows), then the
-        limit and automining as they were (also when a killed run left them changed). An anvil is never given more than fits a block:
-        its miner defers what does not fit and then drops the sender's following
-        transactions as "nonce too high" (anvil 1.7.1). REGCHAIN_MIGRATION_MINE=0 leaves
-        the anvil's mining alone, as on a consortium chain, whose blocks carry the window
-        when the node makes them."""
-        if not self.queue:
-            return
-        queue, self.queue = self.queue, []
-        started = time.perf_counter()
-        rpc = self.lean.rpc
-        with _node_errors():
-            automine = self._automine(rpc)  # None: not an anvil
-            drive = _drives(automine)
-            limit = restore_limit = None
-            if drive:
-                # fewer, fuller blocks: the block gas limit is raised while we mine
-                restore_limit = int(rpc.call("eth_getBlockByNumber", ["latest", False])["gasLimit"], 16)
-                if restore_limit == DRIVE_BLOCK_GAS:  # a killed run left it raised
-                    restore_limit = DEFAULT_BLOCK_GAS
-                limit = DRIVE_BLOCK_GAS
-                rpc.call("evm_setBlockGasLimit", [hex(limit)])
-            elif automine is not None:
-                limit = int(rpc.call("eth_getBlockByNumber", ["latest", False])["gasLimit"], 16)
-            groups: Iterable[list] = [queue] if limit is None else _fill_blocks(queue, limit)
-            receipts = []
-            if drive and automine:
-                rpc.call("evm_setAutomine", [False])
-            try:
-                for group in groups:
-                    hashes = self._submit(rpc, group)
-                    if drive:
-                        rpc.call("evm_mine")
-                    receipts.extend(self._receipts(rpc, hashes, mine=drive, nudge=automine is True and not drive))
-                    self.nonce_floor = max([self.nonce_floor] + [self.nonces.pop(h) + 1 for h in hashes])
-            finally:
-                if drive:
-                    self._mine_pending(rpc)
-                    rpc.call("evm_setBlockGasLimit", [hex(restore_limit)])
-                    rpc.call("evm_setAutomine", [True])
-        elapsed = time.perf_counter() - started
-        failed = None
-        for (fn, data, _), receipt in zip(queue, receipts):
-            self.gas[fn] = self.gas.get(fn, 0) + int(receipt["gasUsed"], 16)
-            self.seconds[fn] = self.seconds.get(fn, 0.0) + elapsed / len(queue)
-            self.sent += 1
-            if failed is None and int(receipt["status"], 16) != 1:
-                failed = (fn, data, receipt)
-        if failed is not None:
-            raise self._reverted(*failed)
-
-    def _reverted(self, fn: str, data: bytes, receipt: dict) -> MigrationError:
-        """The error of a mined transaction that failed, with the reason eth_call gives now
-        (the state the transaction ran on, unless later ones of its window changed it)."""
-        reason = self.lean._revert_reason(self.sender_address, data)
-        return MigrationError(f"{fn} reverted: {reason or 'no reason given'} "
-                              f"(transaction {receipt.get('transactionHash')})")
+        """Send the queued transactions (regchain.writer.Writer.flush: a window of them in
+        flight, receipts collected together; on an anvil the writer drives the mining) and
+        raise MigrationError for the first that failed, with its reason."""
+        if self.writer is not None:
+            with _node_errors():
+                self.writer.flush()
 
     def settle(self) -> None:
-        """Wait until what this sender left in the node's pool is mined (a killed run's
-        window), so that the reads of a run see it and do not queue it again; on an anvil
-        the migration drives, mine it. Then what is left behind a nonce gap goes
-        (_clear_stranded)."""
-        if self.lean is None:
-            return
-        rpc = self.lean.rpc
-        started = time.monotonic()
-        with _node_errors():
-            while self._pending_nonce(rpc) > int(rpc.call("eth_getTransactionCount",
-                                                          [self.sender_address, "latest"]), 16):
-                if _drives(self._automine(rpc)):
-                    self._mine_pending(rpc)
-                elif time.monotonic() - started > RECEIPT_TIMEOUT_S:
-                    raise MigrationError(f"transactions of {self.sender_address} wait in the node's pool "
-                                         f"and were not mined within {RECEIPT_TIMEOUT_S:.0f}s")
-                else:
-                    time.sleep(0.1)
-            self._clear_stranded(rpc)  # what is left can never be mined before this run's own
-
-    def _submit(self, rpc, queue: list[tuple[str, bytes, int]]) -> list[str]:
-        """eth_sendTransaction for each queued call, in JSON-RPC batches, with nonces
-        counted from the sender's pending nonce (the node would hand the same one to two
-        requests of a batch). Another sender using the same account's nonces makes the
-        node refuse one: the rest are sent again from the new pending nonce (a few times)."""
-        from regchain.lean import RpcError
-
-        hashes: list[str] = []
-        retries = 0
-        nonce = self._pending_nonce(rpc)
-        if nonce < self.nonce_floor:
-            # transactions of ours that were mined are gone: the node restarted from an
-            # older state. Going on would write the rest over the gap (a lost security's
-            # token id taken by the next one); a re-run starts from what is on chain.
-            raise MigrationError(f"the node lost {self.nonce_floor - nonce} mined transactions "
-                                 "(restarted from an older state?); run the migration again")
-        while len(hashes) < len(queue):
-            chunk, size = [], 0
-            for item in queue[len(hashes):len(hashes) + SEND_BATCH]:
-                if chunk and size + len(item[1]) > SEND_BATCH_BYTES:
-                    break  # anvil refuses a request body over a few MB as "Invalid request"
-                chunk.append(item)
-                size += len(item[1])
-            txs = []
-            for i, (_, data, gas) in enumerate(chunk):
-                tx = self.lean._tx(self.sender_address, data)
-                tx["nonce"] = hex(nonce + i)
-                tx["gas"] = hex(gas)
-                txs.append(tx)
-            replies = rpc.batch([("eth_sendTransaction", [tx]) for tx in txs])
-            accepted = 0
-            for (fn, _, _), reply in zip(chunk, replies):
-                if isinstance(reply, RpcError):
-                    message = str(reply.error.get("message", reply.error))
-                    if retries < 5 and ("nonce" in message.lower() or "underpriced" in message.lower()):
-                        retries += 1
-                        break  # resend the rest from the pending nonce
-                    raise MigrationError(f"{fn}: the node refused the transaction: {message}")
-                hashes.append(reply)
-                self.nonces[reply] = nonce + accepted
-                accepted += 1
-            nonce = nonce + accepted if accepted == len(chunk) else self._pending_nonce(rpc)
-        return hashes
-
-    def _pending_nonce(self, rpc) -> int:
-        return int(rpc.call("eth_getTransactionCount", [self.sender_address, "pending"]), 16)
-
-    def _stranded(self, rpc, missing: list[str]) -> bool:
-        """Whether the transactions `missing` (sent, no receipt) can no longer be mined: the
-        pool holds nothing, or the node's pending nonce does not reach the lowest of theirs.
-        The latter is a node restarted from an older state between our reading the nonce
-        and sending: what we sent waits behind nonces the node lost, for ever."""
-        if self._pool_empty(rpc):
-            return True
-        return min(self.nonces[h] for h in missing) >= self._pending_nonce(rpc)
-
-    def _clear_stranded(self, rpc) -> None:
-        """Transactions of the sender that wait in the node's pool behind a nonce gap (a
-        run stopped when the node lost transactions) would be mined once this run's own
-        transactions fill the gap, in the middle of its sequence, writing what that run
-        wanted over what this one writes. An anvil removes them (anvil_removePoolTransactions);
-        another node that shows them (txpool_content) stops the migration."""
-        from regchain.lean import RpcError
-
-        try:
-            queued = (rpc.call("txpool_content").get("queued") or {}).get(self.sender_address.lower()) or {}
-        except RpcError:
-            return  # a node that does not show its pool: nothing to see
-        if not queued:
-            return
-        if self._automine(rpc) is not None:
-            rpc.call("anvil_removePoolTransactions", [self.sender_address])
-            return
-        raise MigrationError(f"{len(queued)} transactions of {self.sender_address} wait in the node's pool "
-                             f"behind a nonce gap (nonces {', '.join(sorted(queued, key=int))}); this run would "
-                             "let them be mined in its own sequence: remove them from the node's pool first")
-
-    @staticmethod
-    def _automine(rpc) -> bool | None:
-        """anvil's automine flag; None on a node without anvil's methods."""
-        from regchain.lean import RpcError
-
-        try:
-            return bool(rpc.call("anvil_getAutomine"))
-        except RpcError:
-            return None
-
-    @staticmethod
-    def _pool_empty(rpc) -> bool:
-        """Whether the node's pool holds no transaction (False where it cannot tell)."""
-        from regchain.lean import RpcError
-
-        try:
-            status = rpc.call("txpool_status")
-        except RpcError:
-            return False
-        return int(status["pending"], 16) + int(status["queued"], 16) == 0
-
-    @staticmethod
-    def _mine_pending(rpc, limit: int = 10_000) -> None:
-        for _ in range(limit):
-            if int(rpc.call("txpool_status")["pending"], 16) == 0:
-                return
-            rpc.call("evm_mine")
-
-    def _receipts(self, rpc, hashes: list[str], mine: bool, nudge: bool = False) -> list[dict]:
-        """The receipts of `hashes`, in order. `mine`: we drive the anvil's mining, so mine
-        blocks until every transaction is in one. `nudge`: an automining anvil, which mines
-        when a transaction arrives, so something that waits NUDGE_AFTER_S gets a block
-        (evm_mine) unless someone paused its mining meanwhile. Receipts missing while the
-        node can mine none of them (_stranded) mean the node lost them (LOST_AFTER_S).
-        Gives up when no block brings a receipt for RECEIPT_TIMEOUT_S."""
-        found: dict[str, dict] = {}
-        last_progress = last_nudge = time.monotonic()
-        pause = 0.002
-        while True:
-            missing = [h for h in hashes if h not in found]
-            for start in range(0, len(missing), READ_BATCH):
-                chunk = missing[start:start + READ_BATCH]
-                for h, receipt in zip(chunk, rpc.batch([("eth_getTransactionReceipt", [h]) for h in chunk])):
-                    if isinstance(receipt, dict):
-                        found[h] = receipt
-            if len(found) == len(hashes):
-                return [found[h] for h in hashes]
-            if len(found) > len(hashes) - len(missing):
-                last_progress = time.monotonic()
-            elif (mine or time.monotonic() - last_progress > LOST_AFTER_S) and self._stranded(rpc, missing):
-                # nothing of ours can be mined, yet receipts are missing: the node restarted
-                # from an older state. Going on would write the rest over a gap (a lost
-                # security's token id taken by the next one); a re-run starts from the chain.
-                self._clear_stranded(rpc)
-                raise MigrationError(f"the node lost {len(hashes) - len(found)} accepted transactions "
-                                     "(restarted from an older state?); run the migration again")
-            elif time.monotonic() - last_progress > RECEIPT_TIMEOUT_S:
-                raise MigrationError(f"{len(hashes) - len(found)} transactions were not mined within "
-                                     f"{RECEIPT_TIMEOUT_S:.0f}s: the node is not producing blocks")
-            if mine or (nudge and time.monotonic() - max(last_progress, last_nudge) > NUDGE_AFTER_S
-                        and self._automine(rpc)):
-                rpc.call("evm_mine")  # (nudge: unless someone paused mining meanwhile)
-                last_nudge = time.monotonic()
-            else:
-                time.sleep(pause)
-                pause = min(pause * 2, 0.05 if nudge else 0.5)  # an anvil answers fast
+        """What a killed run left in the node's pool is mined before this run reads
+        (regchain.writer.Writer.settle)."""
+        if self.writer is not None:
+            with _node_errors():
+                self.writer.settle()
 
     def send(self, fn: str, *args) -> None:
-        self.flush()
+        """One transaction now (after the queued ones)."""
+        if self.writer is not None:
+            with _node_errors():
+                self.writer.transact(self.lean.address, self.lean.abi[fn].encode(args), _gas_limit(fn, args), fn)
+            return
         started = time.perf_counter()
-        if self.lean is not None:
-            gas = self._send_raw(fn, args)
-        else:
-            receipt = getattr(self.register, fn)(*args, sender=self.sender)
-            gas = int(getattr(receipt, "gas_used", 0) or 0)
-        self.gas[fn] = self.gas.get(fn, 0) + gas
-        self.seconds[fn] = self.seconds.get(fn, 0.0) + time.perf_counter() - started
-        self.sent += 1
+        receipt = getattr(self.register, fn)(*args, sender=self.sender)
+        self._ape_gas = {**self._ape_gas, fn: self._ape_gas.get(fn, 0) + int(getattr(receipt, "gas_used", 0) or 0)}
+        self._ape_sent += 1
+        del started
 
-    def _send_raw(self, fn: str, args: tuple) -> int:
-        from regchain.lean import RpcError, decode_revert
 
-        data = self.lean.abi[fn].encode(args)
-        try:
-            receipt = self.lean._send(self.sender_address, data)
-        except RpcError as exc:
-            reason = decode_revert(exc.revert_data) if exc.revert_data is not None else str(exc)
-            raise MigrationError(f"{fn} failed: {reason}") from None
-        except OSError as exc:
-            raise MigrationError(f"{fn}: the node stopped answering ({exc})") from None
-        if int(receipt["status"], 16) != 1:
-            raise self._reverted(fn, data, receipt)
-        return int(receipt["gasUsed"], 16)
+KEY_FILE_ENV = "REGCHAIN_SIGNER_KEY_FILE"
+MULTICALL_ENV = "REGCHAIN_MULTICALL_ADDRESS"
+
+
+def _profile(network: str | None):
+    from regchain.networks import ProfileError, profile_for
+
+    try:
+        return profile_for(network)
+    except ProfileError as exc:
+        raise MigrationError(str(exc)) from None
 
 
 @contextlib.contextmanager
 def _node_errors():
-    """The node's refusals and a lost connection, as MigrationError (one line)."""
-    from regchain.lean import RpcError
+    """The node's refusals, the writer's stops and a lost connection, as MigrationError (one line)."""
+    from regchain.rpc import RpcError
+    from regchain.writer import WriteError
 
     try:
         yield
+    except WriteError as exc:
+        raise MigrationError(str(exc)) from None
     except RpcError as exc:
         raise MigrationError(f"the node refused a request: {exc}") from None
     except OSError as exc:
         raise MigrationError(f"the node stopped answering ({exc})") from None
 
 
-def _drives(automine: bool | None) -> bool:
-    """Whether the migration mines the node itself: an anvil (it answers anvil_getAutomine),
-    unless REGCHAIN_MIGRATION_MINE=0."""
-    return automine is not None and os.environ.get("REGCHAIN_MIGRATION_MINE", "1") != "0"
-
-
-def _window() -> int:
-    """Transactions in flight: WINDOW, or $REGCHAIN_MIGRATION_WINDOW (1 sends one at a time:
-    the fault tests use small windows to stop the migration at many distinct blocks)."""
+def _window(default: int = WINDOW) -> int:
+    """Transactions in flight: the profile's per-sender pool limit, or
+    $REGCHAIN_MIGRATION_WINDOW (1 sends one at a time: the fault tests use small windows
+    to stop the migration at many distinct blocks)."""
     value = os.environ.get("REGCHAIN_MIGRATION_WINDOW", "")
-    return max(1, int(value)) if value.isdigit() else WINDOW
+    return max(1, int(value)) if value.isdigit() else default
 
 
 def _bytes32(value):
@@ -555,36 +370,26 @@ def _bytes32(value):
     return value
 
 
-def _fill_blocks(queue: list[tuple[str, bytes, int]], limit: int) -> Iterable[list]:
-    """Consecutive groups of `queue` whose gas limits add up to at most `limit`
-    (a transaction above it goes alone, capped at the limit)."""
-    group: list = []
-    used = 0
-    for fn, data, gas in queue:
-        gas = min(gas, limit)
-        if group and used + gas > limit:
-            yield group
-            group, used = [], 0
-        group.append((fn, data, gas))
-        used += gas
-    if group:
-        yield group
-
-
 # Gas limit of a queued transaction: base + per item of its batch, from the worst cases
 # measured in tests/test_robustness_contracts.py (open_accounts of 200: 9.8 M, i.e. 49 k
-# per account; register_holdings of 200 with insiders and lock-ups: 7.0 M; an import of
-# 100 pledges / freezes: 21.9 M / 23.7 M) with a margin. A block takes a transaction only
-# while its gas used plus the transaction's limit fits, so a limit near the real use packs
-# blocks full, where lean's flat TX_GAS (15 M) would close every 30 M block half empty.
+# per account; register_holdings of 200 with insiders and lock-ups: 7.0 M;
+# register_holdings_many of 200 over 200 securities: 9.1 M; an import of 50 pledges /
+# freezes: 11.0 M / 11.9 M) with a margin (never eth_estimateGas). A block takes a
+# transaction only while its gas used plus the transaction's limit fits, so limits near
+# the real use pack blocks full: a 30 M block takes five open_accounts of 100 (6.0 M) and
+# three register_holdings_many of 200 (9.9 M); a chain that mines at its own pace is as
+# fast as its blocks are full.
 GAS_LIMITS = {
-    "open_accounts": (300_000, 60_000),
+    "open_accounts": (300_000, 57_000),
     "register_holdings": (300_000, 45_000),
-    "register_holdings_many": (300_000, 70_000),  # 9.1 M for 200 over 200 securities
+    "register_holdings_many": (300_000, 48_000),
     "import_pledges": (300_000, 270_000),
     "import_freezes": (300_000, 290_000),
 }
-GAS_LIMIT_SINGLE = 1_000_000  # register_security, seal_security, set_security_status
+# the single-record functions: measured 134 k (register_security) and 41 k (seal_security)
+# a call on the sample export; set_security_status writes one word like seal_security
+GAS_SINGLE = {"register_security": 250_000, "seal_security": 150_000, "set_security_status": 150_000}
+GAS_LIMIT_SINGLE = 1_000_000  # anything else
 
 
 def _gas_limit(fn: str, args: tuple) -> int:
@@ -592,37 +397,7 @@ def _gas_limit(fn: str, args: tuple) -> int:
         base, per_item = GAS_LIMITS[fn]
         batch = next(a for a in args if isinstance(a, list))
         return base + per_item * len(batch)
-    return GAS_LIMIT_SINGLE
-
-
-def lean_backend(uri: str | None, address, sender_address: str, abi: list[dict]):
-    """regchain.lean's JSON-RPC driver (AnvilBackend) for the suite at `address` on the
-    node at `uri`, if it answers over plain HTTP and `sender_address` is one of its
-    unlocked accounts; else None. On a node at gas price 0 the transactions say
-    gasPrice 0 (the node would otherwise add a priority fee above the zero max fee)."""
-    from regchain.lean import AnvilBackend, Rpc, RpcError, SuiteAbi
-
-    if not isinstance(uri, str) or not uri.startswith("http://"):
-        return None  # https, ipc, ws: ape's path
-    rpc = Rpc(uri, timeout=10)
-    try:
-        unlocked = {a.lower() for a in rpc.call("eth_accounts") or []}
-        if sender_address.lower() not in unlocked:
-            return None
-        gas_price = int(rpc.call("eth_gasPrice"), 16)
-    except (RpcError, OSError, ValueError):
-        return None
-    finally:
-        rpc.close()
-
-    class Backend(AnvilBackend):
-        def _tx(self, sender, data, to=None):
-            tx = super()._tx(sender, data, to)
-            if gas_price == 0:
-                tx["gasPrice"] = "0x0"
-            return tx
-
-    return Backend(uri, to_checksum_address(str(address)), SuiteAbi(abi))
+    return GAS_SINGLE.get(fn, GAS_LIMIT_SINGLE)
 
 
 # ---------------------------------------------------------------- writing
@@ -988,10 +763,14 @@ def as_of_today(utc_offset_s: int = UTC_OFFSET_CHINA) -> int:
 def _main(argv: list[str] | None = None) -> int:
     """python -m regchain.migrate SOURCE URI REGISTER SENDER ABI.json REPORT.json
 
-    The migration without ape, over the fast path only (SENDER unlocked on the node at
-    URI): clean, plan, write, reconcile, write the report; prints the timings and
-    counts as one JSON line. `make bench` runs it in a child process to measure its
-    wall time and peak memory alone. The secret comes from REGCHAIN_OPERATOR_SECRET."""
+    The migration without ape (regchain.writer's path): clean, plan, write, reconcile,
+    write the report; prints the timings and counts as one JSON line. SENDER signs: with
+    the key in REGCHAIN_SIGNER_KEY_FILE, else the node's own key for it (anvil's dev
+    accounts). The network profile comes from REGCHAIN_PROFILE (default: anvil), a
+    deployed multicall for the reads from REGCHAIN_MULTICALL_ADDRESS. `make bench` runs it
+    in a child process to measure its wall time and peak memory alone; the tests run it
+    through nodes that behave like the consortium targets. The secret comes from
+    REGCHAIN_OPERATOR_SECRET."""
     import json
     import sys
 
@@ -1000,7 +779,8 @@ def _main(argv: list[str] | None = None) -> int:
     source, uri, address, sender, abi_path, report_path = (argv or sys.argv[1:])[:6]
     ids = Identities.from_env()
     abi = json.loads(open(abi_path, encoding="utf-8").read())
-    chain = Chain.over_json_rpc(uri, address, sender, abi)
+    chain = Chain.over_json_rpc(uri, address, sender, abi,
+                                multicall=os.environ.get(MULTICALL_ENV, "").strip() or None)
     times = {}
     t0 = time.perf_counter()
     result = clean_folder(source, as_of=chain.lean.call("today"))

@@ -11,16 +11,17 @@ nothing. stop sends SIGTERM and waits for anvil to exit, so its state is dumped 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script (`python src/regchain/node.py`, before the venv)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from regchain.rpc import Rpc, RpcError  # noqa: E402 (stdlib only)
 
 HOST = "127.0.0.1"
 PORT = 8547
@@ -41,27 +42,29 @@ class NodeError(Exception):
 
 
 def rpc(method: str, params: list | None = None, timeout: float = 1.0):
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
-    req = urllib.request.Request(URL, body.encode(), {"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        reply = json.load(resp)
-    if "error" in reply:
-        raise NodeError(f"{method}: {reply['error']}")
-    return reply["result"]
+    """One request to the devnet (regchain.rpc's transport; no retries: a node that does
+    not answer is what start/status want to know)."""
+    client = Rpc(URL, timeout=timeout, retry_s=0)
+    try:
+        return client.call(method, params)
+    except RpcError as exc:
+        raise NodeError(f"{method}: {exc.error}") from None
+    finally:
+        client.close()
 
 
 def chain_id() -> int | None:
     """Chain id of whatever answers on the port, None if nothing does."""
     try:
         return int(rpc("eth_chainId"), 16)
-    except (OSError, urllib.error.URLError, ValueError, NodeError):
+    except (OSError, ValueError, NodeError):
         return None
 
 
 def block_number() -> int | None:
     try:
         return int(rpc("eth_blockNumber"), 16)
-    except (OSError, urllib.error.URLError, ValueError, NodeError):
+    except (OSError, ValueError, NodeError):
         return None
 
 

@@ -134,6 +134,51 @@ def ensure_suite(network_name: str, *, account=None, governance: str | None = No
     return Suite(reg, account, registrar, signer, deployed)
 
 
+def recorded_suite(network_name: str, account) -> object:
+    """The suite recorded for a network that is not a test network, for a command that
+    writes with `account` as registrar (the migration): never deploys. SetupError (one
+    line saying what to do) without a usable record, or when `account` lacks the
+    registrar role."""
+    record = deployments.path_for(network_name)
+    address = deployments.register_address(network_name)
+    if not address:
+        raise SetupError(f"no suite recorded for '{network_name}' ({deployments.display_path(record)}): deploy it "
+                         f"first with `ape run deploy --network ethereum:{network_name}:node --account <alias> "
+                         "--roles <roles file> --new`")
+    from ape import project
+
+    try:
+        instance, reason = deployments.check("Register", project.Register, network_name)
+    except ApeException as exc:
+        raise SetupError(one_line(exc)) from None
+    if instance is None:
+        raise SetupError(f"the suite recorded for '{network_name}' cannot be used: {reason}")
+    if account is None:
+        raise SetupError(f"pass --account <alias>: the account holding the registrar role on '{network_name}'")
+    register = suite.at(address)
+    missing = suite.missing_roles(register, account.address, Role.REGISTRAR)
+    if missing:
+        raise SetupError(f"account {getattr(account, 'alias', None) or account.address} ({account.address}) lacks "
+                         f"{role_names(missing)} on register {address}: grant it with `ape run deploy --roles`")
+    return register
+
+
+def must_deploy_new(network_name: str, new: bool) -> None:
+    """On a network that is not a test network, `deploy` makes a new suite only when told
+    (--new): SetupError if the recorded one (or none) would be replaced."""
+    if new or network_name in suite.TEST_ACCOUNT_NETWORKS:
+        return
+    from ape import project
+
+    for name in suite.SUITE_ORDER:
+        try:
+            instance, reason = deployments.check(name, getattr(project, name), network_name)
+        except ApeException as exc:
+            raise SetupError(one_line(exc)) from None
+        if instance is None:
+            raise SetupError(f"{reason}: this would deploy a new suite on '{network_name}'; pass --new to do so")
+
+
 def _check_recorded_clock(network_name: str, params: dict) -> None:
     """Refuse to redeploy silently because the clock parameters changed: a record made with
     another time unit or UTC offset means the environment (or the file) is the wrong one."""

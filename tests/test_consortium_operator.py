@@ -1,0 +1,121 @@
+"""The operator's path on the `consortium` network, as an operator runs it, against nodes
+that behave like FISCO BCOS 3 and Besu QBFT (tests/consortium_node.py): an ape keystore
+account (unlocked unattended with APE_ACCOUNTS_<alias>_PASSPHRASE, in an ape data folder
+of the test's own) holding the registrar role, REGCHAIN_RPC_URI / REGCHAIN_CHAIN_ID /
+REGCHAIN_TIME_UNIT_MS / REGCHAIN_PROFILE set.
+
+`ape run migrate` without a deployment record stops with one line saying how to deploy;
+`ape run deploy` refuses to deploy a new suite without --new; with --new and a roles file
+it deploys, grants the registrar role and deploys the multicall; the calendar is
+published (through regchain.writer); `ape run migrate --account <alias>` migrates the
+sample and reconciles; run again, it sends nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_utils import keccak
+
+from regchain import calendar as cal
+from regchain.lean import AnvilBackend, SuiteAbi
+from regchain.legacy import synth
+from regchain.networks import profile as get_profile
+from regchain.rpc import Rpc
+from regchain.writer import LocalSigner, Writer
+
+from consortium_node import ConsortiumNode
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORD = ROOT / "deployments" / "consortium.json"
+SECRET = "consortium-operator-secret-0123456789"
+ALIAS = "operator"
+
+
+@pytest.fixture(scope="module", params=["fisco-bcos-3", "besu-qbft"])
+def operator(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(f"operator-{request.param}")
+    if RECORD.exists():
+        pytest.skip(f"{RECORD} exists (someone's consortium record): not overwriting it")
+    node = ConsortiumNode(request.param).start()
+    key = "0x" + secrets.token_hex(32)
+    (tmp / "ape" / "accounts").mkdir(parents=True)
+    (tmp / "ape" / "accounts" / f"{ALIAS}.json").write_text(json.dumps(Account.encrypt(key, "pass-phrase")))
+    address = Account.from_key(key).address
+    roles = tmp / "roles.yaml"
+    roles.write_text(f"registrar: {address}\n")
+    env = {**os.environ, "APE_DATA_FOLDER": str(tmp / "ape"), f"APE_ACCOUNTS_{ALIAS}_PASSPHRASE": "pass-phrase",
+           "REGCHAIN_RPC_URI": node.uri, "REGCHAIN_CHAIN_ID": str(node.chain_id),
+           "REGCHAIN_TIME_UNIT_MS": "1" if node.ms else "0", "REGCHAIN_PROFILE": request.param,
+           "REGCHAIN_OPERATOR_SECRET": SECRET, "PYTHONPATH": str(ROOT / "src")}
+    yield node, key, roles, env, tmp
+    node.stop()
+    RECORD.unlink(missing_ok=True)
+
+
+def _ape(env, *args):
+    return subprocess.run(["ape", "run", *args, "--network", "ethereum:consortium:node"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def _last_line(done) -> str:
+    lines = [ln for ln in (done.stderr + done.stdout).splitlines() if ln.startswith(("Error:", "ERROR:"))]
+    return lines[-1] if lines else ""
+
+
+def test_operator_path__deploy_with_roles__calendar__migrate__rerun_sends_nothing(operator):
+    node, key, roles, env, tmp = operator
+    export = tmp / "export"
+    rpc = Rpc(node.anvil_uri)
+    today_guess = int(rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    today_guess = (today_guess // (1000 if node.ms else 1) + 8 * 3600) // 86400
+    synth.write_export(synth.generate(seed=5, securities=4, dirty=0.2, as_of=cal.date_of(today_guess),
+                                      encoding="gbk", headers="zh"), export, encoding="gbk", headers="zh")
+
+    # without a record, migrate stops with one line saying how to deploy
+    done = _ape(env, "migrate", "--account", ALIAS, "--source", str(export), "--report", str(tmp / "r.json"))
+    assert done.returncode != 0
+    assert _last_line(done) == (
+        "Error: no suite recorded for 'consortium' (deployments/consortium.json): deploy it first with "
+        "`ape run deploy --network ethereum:consortium:node --account <alias> --roles <roles file> --new`")
+    assert not RECORD.exists() and node.calls.get("eth_sendRawTransaction", 0) == 0
+
+    # deploy refuses to make a new suite unless told
+    done = _ape(env, "deploy", "--account", ALIAS, "--roles", str(roles))
+    assert done.returncode != 0 and "pass --new to do so" in _last_line(done)
+    done = _ape(env, "deploy", "--account", ALIAS, "--roles", str(roles), "--new")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    record = json.loads(RECORD.read_text())
+    assert record["time_unit_ms"] is node.ms and record["multicall"]
+    register = record["register"]
+
+    # the calendar, through the writer with the registrar's key
+    prof = get_profile(node.profile)
+    abi = SuiteAbi.from_suite()
+    reader = AnvilBackend(node.uri, register, abi, gas_price=0)
+    reader.rpc.batches = prof.batches
+    today = reader.call("today")
+    writer = Writer(Rpc(node.uri), LocalSigner(key), prof)
+    first, last = today - 400, today + 366
+    for a, b in cal.chunks(first, last, 366):
+        writer.send(register, abi["publish_calendar"].encode((a, b, cal.weekdays(a, b), keccak(text="cal"))),
+                    3_000_000, "publish_calendar")
+    writer.flush()
+
+    report = tmp / "report.json"
+    done = _ape(env, "migrate", "--account", ALIAS, "--source", str(export), "--report", str(report))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert ", 0 mismatches" in done.stdout
+    data = json.loads(report.read_text())
+    assert data["reconciliation"]["mismatches"] == [] and data["reconciliation"]["checked"] > 0
+    sent = node.calls["eth_sendRawTransaction"]
+    again = _ape(env, "migrate", "--account", ALIAS, "--source", str(export), "--report", str(report))
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert "in 0 transactions" in again.stdout
+    assert node.calls["eth_sendRawTransaction"] == sent
+    assert [m for m in node.calls if m.startswith(("anvil_", "evm_", "txpool_"))] == []
