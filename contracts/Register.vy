@@ -170,14 +170,12 @@ def __default__():
         if selector < 1325884541:  # 0x4f07647d
             if selector < 315336862:  # 0x12cba89e
                 if selector < 231823900:  # 0x0dd15a1c
-                    if selector < 139973882:  # 0x0857d4fa
-                        if selector == 95728604:  # 0x05b4b3dc list_units(uint256,uint256,uint256,address,uint256,bytes32)
-                            desk = AUCTION_DESK
-                    else:
-                        if selector == 139973882:  # 0x0857d4fa import_freezes(uint256,(address,uint256,bytes32,uint256,uint256)[],bytes32)
-                            desk = FREEZE_DESK
-                        elif selector == 192031675:  # 0x0b722bbb bid(uint256,uint256,bytes32)
-                            desk = AUCTION_DESK
+                    if selector == 95728604:  # 0x05b4b3dc list_units(uint256,uint256,uint256,address,uint256,bytes32)
+                        desk = AUCTION_DESK
+                    elif selector == 139973882:  # 0x0857d4fa import_freezes(uint256,(address,uint256,bytes32,uint256,uint256)[],bytes32)
+                        desk = FREEZE_DESK
+                    elif selector == 192031675:  # 0x0b722bbb bid(uint256,uint256,bytes32)
+                        desk = AUCTION_DESK
                 else:
                     if selector < 261835431:  # 0x0f9b4aa7
                         if selector == 231823900:  # 0x0dd15a1c cancel_pledge_offer(uint256,bytes32)
@@ -215,14 +213,12 @@ def __default__():
         else:
             if selector < 1647325231:  # 0x6230302f
                 if selector < 1569673023:  # 0x5d8f4f3f
-                    if selector < 1350897446:  # 0x50850f26
-                        if selector == 1325884541:  # 0x4f07647d lift_freeze(uint256,bytes32)
-                            desk = FREEZE_DESK
-                    else:
-                        if selector == 1350897446:  # 0x50850f26 register_holdings_many((uint256,uint256)[],bytes32)
-                            desk = ISSUANCE_DESK
-                        elif selector == 1477029670:  # 0x5809af26 seal_security(uint256,bytes32)
-                            desk = ISSUANCE_DESK
+                    if selector == 1325884541:  # 0x4f07647d lift_freeze(uint256,bytes32)
+                        desk = FREEZE_DESK
+                    elif selector == 1350897446:  # 0x50850f26 register_holdings_many((uint256,uint256)[],bytes32)
+                        desk = ISSUANCE_DESK
+                    elif selector == 1477029670:  # 0x5809af26 seal_security(uint256,bytes32)
+                        desk = ISSUANCE_DESK
                 else:
                     if selector < 1637485202:  # 0x619a0a92
                         if selector == 1569673023:  # 0x5d8f4f3f consent_pledged_transfer(uint256,address,uint256,bytes32)
@@ -261,14 +257,12 @@ def __default__():
         if selector < 3117564469:  # 0xb9d24235
             if selector < 2733147729:  # 0xa2e88651
                 if selector < 2535146743:  # 0x971b44f7
-                    if selector < 2212074694:  # 0x83d994c6
-                        if selector == 2130353444:  # 0x7efa9d24 record_paid_in(address,uint256,uint256,bytes32)
-                            desk = ISSUANCE_DESK
-                    else:
-                        if selector == 2212074694:  # 0x83d994c6 enforce_pledge(uint256,address,uint256,bytes32)
-                            desk = PLEDGE_DESK
-                        elif selector == 2433818215:  # 0x91111e67 reclaim_lapsed(uint256)
-                            desk = INSTRUCTION_DESK
+                    if selector == 2130353444:  # 0x7efa9d24 record_paid_in(address,uint256,uint256,bytes32)
+                        desk = ISSUANCE_DESK
+                    elif selector == 2212074694:  # 0x83d994c6 enforce_pledge(uint256,address,uint256,bytes32)
+                        desk = PLEDGE_DESK
+                    elif selector == 2433818215:  # 0x91111e67 reclaim_lapsed(uint256)
+                        desk = INSTRUCTION_DESK
                 else:
                     if selector < 2663073749:  # 0x9ebb47d5
                         if selector == 2535146743:  # 0x971b44f7 consent_listing(uint256,bytes32)
@@ -306,14 +300,12 @@ def __default__():
         else:
             if selector < 3863727605:  # 0xe64bcdf5
                 if selector < 3698918195:  # 0xdc790333
-                    if selector < 3467513692:  # 0xceae0f5c
-                        if selector == 3117564469:  # 0xb9d24235 revoke_role(address,uint256)
-                            desk = ADMIN_DESK
-                    else:
-                        if selector == 3467513692:  # 0xceae0f5c offer_pledge(uint256,address,uint256,bytes32)
-                            desk = PLEDGE_DESK
-                        elif selector == 3682884558:  # 0xdb845bce accept_transfer(uint256,bytes32)
-                            desk = INSTRUCTION_DESK
+                    if selector == 3117564469:  # 0xb9d24235 revoke_role(address,uint256)
+                        desk = ADMIN_DESK
+                    elif selector == 3467513692:  # 0xceae0f5c offer_pledge(uint256,address,uint256,bytes32)
+                        desk = PLEDGE_DESK
+                    elif selector == 3682884558:  # 0xdb845bce accept_transfer(uint256,bytes32)
+                        desk = INSTRUCTION_DESK
                 else:
                     if selector < 3822665447:  # 0xe3d93ee7
                         if selector == 3698918195:  # 0xdc790333 grant_security_role(uint256,address,uint256)
