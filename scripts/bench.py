@@ -35,6 +35,10 @@ GOALS: dict[str, float] = {
     "migration.province_wall_s": 180,
     "migration.gas_per_holding": 30_000,
     "migration.peak_rss_mb": 1_000,
+    # issue 13: one hop to every desk; below the figures of the chain of six desks
+    "gas.bid": 174_967,
+    "gas.dvp_settlement": 108_128,
+    "gas.freeze": 304_084,
 }
 
 # The calendar the suite measurements publish (as tests/conftest.py does).
