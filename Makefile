@@ -25,7 +25,7 @@ export ANVIL := $(ANVIL_BIN_DIR)/anvil
 NODE      := $(PYTHON) src/regchain/node.py
 DEVNET    := ethereum:devnet:node
 
-.PHONY: setup constraints compile test test-deep node node-stop demo deploy audit bench sample console clean distclean
+.PHONY: setup constraints compile router test test-deep node node-stop demo deploy audit bench sample console clean distclean
 
 setup: $(VENV_STAMP) $(ANVIL_STAMP)
 
@@ -59,6 +59,11 @@ $(BUILD_STAMP): $(VY_SOURCES) ape-config.yaml | setup
 	@touch $@
 
 compile: setup $(BUILD_STAMP)
+
+# Register's routing table (the generated block in contracts/Register.vy) from the desks'
+# ABIs: run after adding, removing or moving a desk function, then `make compile`.
+router: setup
+	$(VENV)/bin/python -m regchain.router
 
 test: setup $(BUILD_STAMP)
 	HYPOTHESIS_PROFILE=quick ape test tests -q

@@ -1,10 +1,10 @@
 # pragma version 0.4.3
 """
 @title AuctionDesk
-@notice One-way bidding (单向竞价): listings, escrowed bids, the close that
-        settles the best bid against cash, withdrawals.
-@dev Runs only by DELEGATECALL from Register (through the desks before it),
-     on Register's storage. The last desk: an unknown selector reverts.
+@notice One-way bidding (单向竞价, auctions.vy): listings, escrowed bids, the
+        close that settles the best bid against cash, withdrawals.
+@dev Runs only by DELEGATECALL from Register, on Register's storage (see
+     Register.vy).
 """
 
 from modules import roles
@@ -12,8 +12,6 @@ from modules import calendar
 from modules import accounts
 from modules import encumbrances
 from modules import ledger
-from modules import pledges
-from modules import freezes
 from modules import instructions
 from modules import auctions
 
@@ -22,14 +20,14 @@ initializes: calendar[roles := roles]
 initializes: accounts[roles := roles, calendar := calendar]
 initializes: encumbrances
 initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
-initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
-initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: instructions[roles := roles, calendar := calendar, ledger := ledger]
 initializes: auctions[roles := roles, calendar := calendar, ledger := ledger, instructions := instructions]
 
 exports: (
+    # the clock parameters, which Register checks at deployment
     calendar.TIME_UNIT,
     calendar.UTC_OFFSET,
+    # auctions
     auctions.list_units,
     auctions.consent_listing,
     auctions.bid,

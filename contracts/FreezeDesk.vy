@@ -1,11 +1,11 @@
 # pragma version 0.4.3
 """
 @title FreezeDesk
-@notice Judicial freezes (司法冻结, 轮候冻结): freezing, lifting, renewing
-        and tidying freezes, and court-ordered transfers.
-@dev Runs only by DELEGATECALL from Register (through AdminDesk,
-     IssuanceDesk and PledgeDesk), on Register's storage. Selectors it does
-     not serve go on to NEXT_DESK (InstructionDesk).
+@notice Judicial freezes (司法冻结, 轮候冻结, freezes.vy): freezing, lifting,
+        renewing and tidying freezes, court-ordered transfers, and the
+        migration's import of freezes.
+@dev Runs only by DELEGATECALL from Register, on Register's storage (see
+     Register.vy).
 """
 
 from modules import roles
@@ -13,28 +13,20 @@ from modules import calendar
 from modules import accounts
 from modules import encumbrances
 from modules import ledger
-from modules import pledges
 from modules import freezes
-from modules import instructions
-from modules import auctions
-
-interface Desk:
-    def TIME_UNIT() -> uint256: view
-    def UTC_OFFSET() -> uint256: view
 
 initializes: roles
 initializes: calendar[roles := roles]
 initializes: accounts[roles := roles, calendar := calendar]
 initializes: encumbrances
 initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
-initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
-initializes: instructions[roles := roles, calendar := calendar, ledger := ledger]
-initializes: auctions[roles := roles, calendar := calendar, ledger := ledger, instructions := instructions]
 
 exports: (
+    # the clock parameters, which Register checks at deployment
     calendar.TIME_UNIT,
     calendar.UTC_OFFSET,
+    # freezes
     freezes.freeze,
     freezes.lift_freeze,
     freezes.renew_freeze,
@@ -44,25 +36,16 @@ exports: (
 )
 
 
-# The next desk in the chain (InstructionDesk).
-NEXT_DESK: public(immutable(address))
-
-
 @deploy
-def __init__(time_unit_ms: bool, utc_offset_s: uint256, next_desk: address):
+def __init__(time_unit_ms: bool, utc_offset_s: uint256):
     """
     @param time_unit_ms As for Register.
     @param utc_offset_s As for Register.
-    @param next_desk The InstructionDesk.
     """
     roles.__init__(msg.sender)
     calendar.__init__(time_unit_ms, utc_offset_s)
-    assert next_desk.is_contract, "register: desk is not a contract"
-    assert staticcall Desk(next_desk).TIME_UNIT() == calendar.TIME_UNIT, "register: desk clock differs"
-    assert staticcall Desk(next_desk).UTC_OFFSET() == calendar.UTC_OFFSET, "register: desk clock differs"
-    NEXT_DESK = next_desk
 
 
 @external
 def __default__():
-    raw_call(NEXT_DESK, msg.data, is_delegate_call=True)
+    raise "register: unknown function"

@@ -1,11 +1,11 @@
 # pragma version 0.4.3
 """
 @title InstructionDesk
-@notice Transfer instructions with consent, notice and first refusal, and their
-        settlement free of payment or against an ERC-20 cash token.
-@dev Runs only by DELEGATECALL from Register (through the desks before it),
-     on Register's storage. Selectors it does not serve go on to NEXT_DESK
-     (AuctionDesk).
+@notice Transfer instructions (instructions.vy) with consent, notice and first
+        refusal, and their settlement free of payment or against an ERC-20 cash
+        token.
+@dev Runs only by DELEGATECALL from Register, on Register's storage (see
+     Register.vy).
 """
 
 from modules import roles
@@ -13,28 +13,20 @@ from modules import calendar
 from modules import accounts
 from modules import encumbrances
 from modules import ledger
-from modules import pledges
-from modules import freezes
 from modules import instructions
-from modules import auctions
-
-interface Desk:
-    def TIME_UNIT() -> uint256: view
-    def UTC_OFFSET() -> uint256: view
 
 initializes: roles
 initializes: calendar[roles := roles]
 initializes: accounts[roles := roles, calendar := calendar]
 initializes: encumbrances
 initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
-initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
-initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: instructions[roles := roles, calendar := calendar, ledger := ledger]
-initializes: auctions[roles := roles, calendar := calendar, ledger := ledger, instructions := instructions]
 
 exports: (
+    # the clock parameters, which Register checks at deployment
     calendar.TIME_UNIT,
     calendar.UTC_OFFSET,
+    # instructions
     instructions.set_cash_token,
     instructions.propose_transfer,
     instructions.propose_court_sale,
@@ -48,25 +40,17 @@ exports: (
     instructions.reclaim_lapsed,
 )
 
-# The next desk in the chain (AuctionDesk).
-NEXT_DESK: public(immutable(address))
-
 
 @deploy
-def __init__(time_unit_ms: bool, utc_offset_s: uint256, next_desk: address):
+def __init__(time_unit_ms: bool, utc_offset_s: uint256):
     """
     @param time_unit_ms As for Register.
     @param utc_offset_s As for Register.
-    @param next_desk The AuctionDesk.
     """
     roles.__init__(msg.sender)
     calendar.__init__(time_unit_ms, utc_offset_s)
-    assert next_desk.is_contract, "register: desk is not a contract"
-    assert staticcall Desk(next_desk).TIME_UNIT() == calendar.TIME_UNIT, "register: desk clock differs"
-    assert staticcall Desk(next_desk).UTC_OFFSET() == calendar.UTC_OFFSET, "register: desk clock differs"
-    NEXT_DESK = next_desk
 
 
 @external
 def __default__():
-    raw_call(NEXT_DESK, msg.data, is_delegate_call=True)
+    raise "register: unknown function"

@@ -1,13 +1,14 @@
 # pragma version 0.4.3
 """
 @title IssuanceDesk
-@notice Corporate actions on the register: registering and sealing
-        securities (their holdings are written on AdminDesk), capital increases and
-        decreases, paid-in capital, lock-ups, insiders, register-closing
-        windows, status changes and lost-key recovery.
-@dev Runs only by DELEGATECALL from Register (through AdminDesk), on
-     Register's storage. Selectors it does not serve go on to NEXT_DESK
-     (PledgeDesk).
+@notice The life of a security on the register (ledger.vy's administrative
+        functions): initial registration (the security, its holdings, the
+        migration's batches across securities, sealing), capital increases and
+        decreases, paid-in capital, lock-ups, insiders, register-closing windows,
+        transfer terms and status changes. (Lost-key recovery, which moves an
+        account's holdings, is on AdminDesk with the accounts.)
+@dev Runs only by DELEGATECALL from Register, on Register's storage (see
+     Register.vy).
 """
 
 from modules import roles
@@ -15,30 +16,23 @@ from modules import calendar
 from modules import accounts
 from modules import encumbrances
 from modules import ledger
-from modules import pledges
-from modules import freezes
-from modules import instructions
-from modules import auctions
-
-interface Desk:
-    def TIME_UNIT() -> uint256: view
-    def UTC_OFFSET() -> uint256: view
 
 initializes: roles
 initializes: calendar[roles := roles]
 initializes: accounts[roles := roles, calendar := calendar]
 initializes: encumbrances
 initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
-initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
-initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
-initializes: instructions[roles := roles, calendar := calendar, ledger := ledger]
-initializes: auctions[roles := roles, calendar := calendar, ledger := ledger, instructions := instructions]
 
 exports: (
+    # the clock parameters, which Register checks at deployment
     calendar.TIME_UNIT,
     calendar.UTC_OFFSET,
+    # initial registration
     ledger.register_security,
+    ledger.register_holdings,
+    ledger.register_holdings_many,
     ledger.seal_security,
+    # corporate actions and the register's records
     ledger.set_security_status,
     ledger.increase_capital,
     ledger.decrease_capital,
@@ -47,29 +41,19 @@ exports: (
     ledger.set_insider,
     ledger.set_register_closure,
     ledger.set_transfer_terms,
-    ledger.recover,
 )
 
 
-# The next desk in the chain (PledgeDesk).
-NEXT_DESK: public(immutable(address))
-
-
 @deploy
-def __init__(time_unit_ms: bool, utc_offset_s: uint256, next_desk: address):
+def __init__(time_unit_ms: bool, utc_offset_s: uint256):
     """
     @param time_unit_ms As for Register.
     @param utc_offset_s As for Register.
-    @param next_desk The PledgeDesk.
     """
     roles.__init__(msg.sender)
     calendar.__init__(time_unit_ms, utc_offset_s)
-    assert next_desk.is_contract, "register: desk is not a contract"
-    assert staticcall Desk(next_desk).TIME_UNIT() == calendar.TIME_UNIT, "register: desk clock differs"
-    assert staticcall Desk(next_desk).UTC_OFFSET() == calendar.UTC_OFFSET, "register: desk clock differs"
-    NEXT_DESK = next_desk
 
 
 @external
 def __default__():
-    raw_call(NEXT_DESK, msg.data, is_delegate_call=True)
+    raise "register: unknown function"

@@ -1,12 +1,11 @@
 # pragma version 0.4.3
 """
 @title PledgeDesk
-@notice Pledges (股权/份额质押): offering, registering, accepting,
-        releasing and enforcing them, and selling pledged units with the
-        pledgee's consent.
-@dev Runs only by DELEGATECALL from Register (through AdminDesk and
-     IssuanceDesk), on Register's storage. Selectors it does not serve go on
-     to NEXT_DESK (FreezeDesk).
+@notice Pledges (股权/份额质押, pledges.vy): offering, registering, accepting,
+        releasing and enforcing them, selling pledged units with the pledgee's
+        consent, and the migration's import of pledges.
+@dev Runs only by DELEGATECALL from Register, on Register's storage (see
+     Register.vy).
 """
 
 from modules import roles
@@ -15,13 +14,6 @@ from modules import accounts
 from modules import encumbrances
 from modules import ledger
 from modules import pledges
-from modules import freezes
-from modules import instructions
-from modules import auctions
-
-interface Desk:
-    def TIME_UNIT() -> uint256: view
-    def UTC_OFFSET() -> uint256: view
 
 initializes: roles
 initializes: calendar[roles := roles]
@@ -29,13 +21,12 @@ initializes: accounts[roles := roles, calendar := calendar]
 initializes: encumbrances
 initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
 initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
-initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
-initializes: instructions[roles := roles, calendar := calendar, ledger := ledger]
-initializes: auctions[roles := roles, calendar := calendar, ledger := ledger, instructions := instructions]
 
 exports: (
+    # the clock parameters, which Register checks at deployment
     calendar.TIME_UNIT,
     calendar.UTC_OFFSET,
+    # pledges
     pledges.offer_pledge,
     pledges.register_pledge,
     pledges.cancel_pledge_offer,
@@ -47,25 +38,17 @@ exports: (
     pledges.import_pledges,
 )
 
-# The next desk in the chain (FreezeDesk).
-NEXT_DESK: public(immutable(address))
-
 
 @deploy
-def __init__(time_unit_ms: bool, utc_offset_s: uint256, next_desk: address):
+def __init__(time_unit_ms: bool, utc_offset_s: uint256):
     """
     @param time_unit_ms As for Register.
     @param utc_offset_s As for Register.
-    @param next_desk The FreezeDesk.
     """
     roles.__init__(msg.sender)
     calendar.__init__(time_unit_ms, utc_offset_s)
-    assert next_desk.is_contract, "register: desk is not a contract"
-    assert staticcall Desk(next_desk).TIME_UNIT() == calendar.TIME_UNIT, "register: desk clock differs"
-    assert staticcall Desk(next_desk).UTC_OFFSET() == calendar.UTC_OFFSET, "register: desk clock differs"
-    NEXT_DESK = next_desk
 
 
 @external
 def __default__():
-    raw_call(NEXT_DESK, msg.data, is_delegate_call=True)
+    raise "register: unknown function"

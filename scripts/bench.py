@@ -43,6 +43,10 @@ GOALS: dict[str, float] = {
     # 1-second blocks of 30 M gas); reconciliation through the same no-batch profile
     "migration.province_signed_wall_s": 300,
     "migration.reconcile_holdings_per_s_no_batch": 5_000,
+    # issue 13: one hop to every desk; below the figures of the chain of six desks
+    "gas.bid": 174_967,
+    "gas.dvp_settlement": 108_128,
+    "gas.freeze": 304_084,
 }
 
 # The calendar the suite measurements publish (as tests/conftest.py does).
@@ -267,6 +271,39 @@ def measure_instructions(ctx: Ctx) -> dict:
     }}
 
 
+def measure_desks(ctx: Ctx) -> dict:
+    """The cheapest function of each desk, on the suite measure_suite deployed: little
+    work of its own, so its gas shows what reaching the desk through Register costs
+    (it must not depend on which desk serves the function). desk_admin: grant_role of
+    a role already held; desk_issuance: set_lockup; desk_pledge: cancel_pledge_offer;
+    desk_freeze: renew_freeze; desk_instruction: set_cash_token of an accepted token;
+    desk_auction: withdraw_listing without bids."""
+    reg, registrar, today, new_jsc = ctx.suite
+    gov, court, alice, bank = ctx.deployer, ctx.accounts[3], ctx.accounts[4], ctx.accounts[7]
+    sid, _ = new_jsc("desks", [(alice.address, 1_000_000)])
+    admin = gas_used(reg.grant_role(registrar, int(Role.REGISTRAR), sender=gov))
+    issuance = gas_used(reg.set_lockup(alice, sid, today + 10, doc("lock-up"), sender=registrar))
+    reg.offer_pledge(sid, bank, 1_000, doc("pledge contract"), sender=alice)
+    pledge = gas_used(reg.cancel_pledge_offer(int(reg.pledge_count()), doc("withdrawn"), sender=alice))
+    if not int(reg.roles_of(court)) & int(Role.COURT_AGENT):
+        reg.grant_role(court, int(Role.COURT_AGENT), sender=gov)
+    reg.freeze(alice, sid, 1_000, doc("desk case"), today + 30, doc("ruling"), sender=court)
+    freeze = gas_used(reg.renew_freeze(int(reg.freeze_count()), today + 60, doc("renewal"), sender=court))
+    cash = ctx.deploy("CashToken")
+    reg.set_cash_token(cash, True, doc("cash"), sender=gov)
+    instruction = gas_used(reg.set_cash_token(cash, True, doc("cash again"), sender=gov))
+    reg.list_units(sid, 1_000, 10_000, cash, today + 5, doc("listing"), sender=alice)
+    auction = gas_used(reg.withdraw_listing(int(reg.listing_count()), doc("withdrawn"), sender=alice))
+    return {"gas": {
+        "desk_admin_grant_role": admin,
+        "desk_issuance_set_lockup": issuance,
+        "desk_pledge_cancel_pledge_offer": pledge,
+        "desk_freeze_renew_freeze": freeze,
+        "desk_instruction_set_cash_token": instruction,
+        "desk_auction_withdraw_listing": auction,
+    }}
+
+
 def measure_audit(ctx: Ctx) -> dict:
     """Issue 7: the indexer's rebuild of the whole register from its events alone (a fresh
     replay, no checkpoint, eth_getLogs in 2,000-block chunks) on the suite measure_suite
@@ -487,19 +524,20 @@ def measure_migration(ctx: Ctx) -> dict:
         else:
             raise RuntimeError(f"migration anvil did not start on port {MIGRATION_PORT}")
         gov, registrar = node_accounts[0], node_accounts[1]
-        next_address = None
-        for name in suite.SUITE_ORDER:
+
+        def deploy_one(name, args):
             ct = getattr(project, name).contract_type
-            args = suite._constructor_args(name, gov, False, 8 * 3600, next_address)
             data = ct.deployment_bytecode.bytecode + abi_encode([i.type for i in ct.constructor.inputs],
                                                                 list(args)).hex()
             receipt = rpc.call("eth_sendTransactionSync",
                                [{"from": gov, "data": data, "gas": hex(30_000_000), "gasPrice": "0x0"}])
             assert int(receipt["status"], 16) == 1, f"deploying {name} failed"
-            next_address = to_checksum_address(receipt["contractAddress"])
+            return to_checksum_address(receipt["contractAddress"])
+
+        register_address = suite.deploy_each(deploy_one, gov, utc_offset_s=8 * 3600)
         rpc.close()
         abi = [item.model_dump(mode="json", by_alias=True) for item in suite.suite_contract_type().abi]
-        backend = AnvilBackend(uri, next_address, SuiteAbi(abi), gas_price=0)
+        backend = AnvilBackend(uri, register_address, SuiteAbi(abi), gas_price=0)
         backend.transact(gov, "grant_role", (registrar, int(Role.REGISTRAR), doc("registrar")), None)
         today = backend.call("today")
         for first, last in cal.chunks(today - CALENDAR_BACK_DAYS, today + CALENDAR_AHEAD_DAYS, 366):
@@ -518,13 +556,13 @@ def measure_migration(ctx: Ctx) -> dict:
             abi_path.write_text(json.dumps(abi))
             started = time.perf_counter()
             done = subprocess.run(
-                [sys.executable, *(["-m", "cProfile", "-o", os.environ["REGCHAIN_BENCH_PROFILE"]] if os.environ.get("REGCHAIN_BENCH_PROFILE") else []), "-m", "regchain.migrate", str(folder), uri, next_address, registrar,
+                [sys.executable, *(["-m", "cProfile", "-o", os.environ["REGCHAIN_BENCH_PROFILE"]] if os.environ.get("REGCHAIN_BENCH_PROFILE") else []), "-m", "regchain.migrate", str(folder), uri, register_address, registrar,
                  str(abi_path), str(Path(tmp) / "report.json")],
                 env={**os.environ, "REGCHAIN_OPERATOR_SECRET": MIGRATION_SECRET},
                 capture_output=True, text=True, timeout=3600)
             process_wall = time.perf_counter() - started
             if done.returncode == 0:
-                console = measure_console_on(uri, next_address, registrar, abi, Path(tmp) / "report.json", folder)
+                console = measure_console_on(uri, register_address, registrar, abi, Path(tmp) / "report.json", folder)
         if done.returncode != 0:
             raise RuntimeError(f"migration failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-3000:]}")
         run = json.loads(done.stdout.strip().splitlines()[-1])
@@ -535,10 +573,10 @@ def measure_migration(ctx: Ctx) -> dict:
         from regchain import indexer
 
         started = time.perf_counter()
-        state = indexer.replay(indexer.HttpRpc(uri), next_address, abi)
+        state = indexer.replay(indexer.HttpRpc(uri), register_address, abi)
         rebuild_wall = time.perf_counter() - started
         started = time.perf_counter()
-        diffs = audit_mod.compare(state, migrate.Chain.over_json_rpc(uri, next_address, registrar, abi))
+        diffs = audit_mod.compare(state, migrate.Chain.over_json_rpc(uri, register_address, registrar, abi))
         compare_wall = time.perf_counter() - started
         assert not diffs and not state.notes, (diffs + state.notes)[:5]
     finally:
@@ -708,17 +746,24 @@ def measure_migration_signed(ctx: Ctx) -> dict:
     }}
 
 
-GROUPS = [measure_baseline, measure_suite, measure_encumbrances, measure_instructions, measure_audit,
-          measure_property, measure_robustness, measure_migration, measure_migration_signed]
+GROUPS = [measure_baseline, measure_suite, measure_encumbrances, measure_instructions, measure_desks,
+          measure_audit, measure_property, measure_robustness, measure_migration,
+          measure_migration_signed]
+# The gas measurements alone (no node of their own, no migration, no property run):
+# `REGCHAIN_BENCH_GROUPS=gas ape run bench`.
+GAS_GROUPS = ("baseline", "suite", "encumbrances", "instructions", "desks")
 
 
 def selected_groups() -> list:
     """The groups REGCHAIN_BENCH_GROUPS names (comma-separated, without `measure_`:
-    e.g. `property` or `suite,encumbrances`), in GROUPS order; all of them if unset.
+    e.g. `property` or `suite,encumbrances`; `gas` names GAS_GROUPS), in GROUPS order;
+    all of them if unset.
     Groups that use what an earlier group set up (ctx.suite: encumbrances,
     instructions, audit need suite) must be named with it."""
     wanted = {n.strip().removeprefix("measure_") for n in os.environ.get("REGCHAIN_BENCH_GROUPS", "").split(",")
               if n.strip()}
+    if "gas" in wanted:
+        wanted = (wanted - {"gas"}) | set(GAS_GROUPS)
     if not wanted:
         return GROUPS
     known = {m.__name__.removeprefix("measure_") for m in GROUPS}

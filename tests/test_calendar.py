@@ -304,13 +304,11 @@ def test_deploy__milliseconds_clock_gives_the_same_days(register, governance):
         assert ms.day_of(ts * 1000) == ms.day_of(ts * 1000 + 999) == register.day_of(ts)
 
 
-def _deploy_desks(deployer, project, time_unit_ms, utc_offset_s):
-    """Deploy the desk chain (last desk first, as suite.deploy does); return the first desk."""
-    next_address = None
-    for name in reversed(suite.DESKS):
-        args = (time_unit_ms, utc_offset_s) + (() if next_address is None else (next_address,))
-        next_address = deployer.deploy(getattr(project, name), *args).address
-    return next_address
+def _deploy_desks(deployer, project, time_unit_ms, utc_offset_s, **clock_of):
+    """Deploy the desks as suite.deploy does, each with the clock given (a desk named in
+    ``clock_of``: with that (time_unit_ms, utc_offset_s) instead); return name -> address."""
+    return {name: deployer.deploy(getattr(project, name), *clock_of.get(name, (time_unit_ms, utc_offset_s))).address
+            for name in suite.DESKS}
 
 
 def test_deploy__utc_offset_of_a_day__reverts(governance, project):
@@ -318,21 +316,24 @@ def test_deploy__utc_offset_of_a_day__reverts(governance, project):
         governance.deploy(getattr(project, suite.DESKS[-1]), False, 86400)
 
 
-def test_deploy__desk_with_another_clock__reverts(register, governance, project):
-    last = governance.deploy(getattr(project, suite.DESKS[-1]), True, UTC_OFFSET_CHINA)  # milliseconds
+@pytest.mark.parametrize("desk", [suite.DESKS[0], suite.DESKS[-1]])
+def test_deploy__register_with_a_desk_of_another_clock__reverts(register, governance, project, desk):
+    desks = _deploy_desks(governance, project, False, UTC_OFFSET_CHINA, **{desk: (True, UTC_OFFSET_CHINA)})  # ms
     with ape.reverts("register: desk clock differs"):
-        governance.deploy(getattr(project, suite.DESKS[-2]), False, UTC_OFFSET_CHINA, last)
+        governance.deploy(project.Register, *suite.constructor_args("Register", governance, False, UTC_OFFSET_CHINA, desks))
 
 
 def test_deploy__register_with_another_clock__reverts(register, governance, project):
-    admin = _deploy_desks(governance, project, False, 0)  # UTC
+    desks = _deploy_desks(governance, project, False, 0)  # UTC
     with ape.reverts("register: desk clock differs"):
-        governance.deploy(project.Register, governance, False, UTC_OFFSET_CHINA, admin)
+        governance.deploy(project.Register, *suite.constructor_args("Register", governance, False, UTC_OFFSET_CHINA, desks))
 
 
-def test_deploy__desk_not_a_contract__reverts(governance, outsider, project):
+@pytest.mark.parametrize("desk", [suite.DESKS[0], suite.DESKS[-1]])
+def test_deploy__desk_not_a_contract__reverts(governance, outsider, project, desk):
+    desks = {**_deploy_desks(governance, project, False, UTC_OFFSET_CHINA), desk: outsider.address}
     with ape.reverts("register: desk is not a contract"):
-        governance.deploy(project.Register, governance, False, UTC_OFFSET_CHINA, outsider)
+        governance.deploy(project.Register, *suite.constructor_args("Register", governance, False, UTC_OFFSET_CHINA, desks))
 
 
 # ------------------------------------------------- a calendar that starts in the future

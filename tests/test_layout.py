@@ -1,41 +1,20 @@
-"""The delegatecall split stays sound: Register and its desks share one storage layout, no
-desk function is shadowed by another contract's, and each contract fits EIP-170."""
+"""The delegatecall split stays sound: every desk's variables sit in Register's slots (in
+the build that is deployed: ape-config.yaml's evm_version, london), Register's routing
+table is the one the desks' ABIs give and sends every desk function to its desk, and each
+contract fits EIP-170."""
 
 from __future__ import annotations
 
-import functools
-import json
-import subprocess
-from pathlib import Path
-
+import ape
 import pytest
 from eth_utils import function_signature_to_4byte_selector
+from web3.exceptions import ContractLogicError
 
-from regchain import suite
+from regchain import build, deployments, router, suite
 
-CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
-# Register, then its desks in the order its fallback hands selectors down.
 SUITE = ("Register",) + tuple(suite.DESKS)
 EIP170_LIMIT = 24_576
-EVM_VERSION = "london"  # ape-config.yaml's vyper.evm_version
-LOCK = "$.nonreentrant_key"
-
-
-@functools.cache
-def _layouts():
-    """`vyper -f layout` of each contract (a plain cached function, not a module fixture:
-    it touches no chain state, and a module fixture set before the session's `register`
-    would make ape rebase its snapshots)."""
-    out = {}
-    for name in SUITE:
-        result = subprocess.run(
-            # the deployed EVM version: under london the re-entrancy lock is a storage slot
-            # (under cancun and later it would be transient and not in this layout)
-            ["vyper", "--evm-version", EVM_VERSION, "-f", "layout", f"{name}.vy"],
-            cwd=CONTRACTS_DIR, capture_output=True, text=True, check=True,
-        )
-        out[name] = json.loads(result.stdout)
-    return out
+LOCK = "$.nonreentrant_key"  # the one re-entrancy lock of the desks' @nonreentrant functions
 
 
 def _slots(layout, prefix=""):
@@ -49,50 +28,98 @@ def _slots(layout, prefix=""):
     return flat
 
 
+def _abi(project, name):
+    return [item.model_dump(mode="json", by_alias=True) for item in getattr(project, name).contract_type.abi]
+
+
+def test_storage_layout__checked_for_the_deployed_evm_version(project):
+    """The layouts below are the compiler's for ape-config.yaml's evm_version, which is the
+    one `ape compile` built the deployed bytecode with (under cancun the slots differ)."""
+    assert build.evm_version() == "london"
+    for name in SUITE:
+        assert deployments.compiler_info(name)[1] == build.evm_version(), name
+
+
 @pytest.mark.parametrize("desk", SUITE[1:])
-def test_storage_layout__desk_identical_to_register(desk):
-    layouts = _layouts()
-    assert layouts[desk]["storage_layout"] == layouts["Register"]["storage_layout"]
+def test_storage_layout__desk_variables_in_register_slots(desk):
+    register = _slots(build.storage_layout("Register"))
+    variables = _slots(build.storage_layout(desk))
+    assert {"roles.governance", "calendar.clock", "ledger.security_data"} <= variables.keys()
+    assert {name: register.get(name) for name in variables} == variables
 
 
 def test_storage_layout__variables_do_not_overlap():
-    flat = _slots(_layouts()["Register"]["storage_layout"])
+    flat = _slots(build.storage_layout("Register"))
     assert {"roles", "calendar", "accounts", "ledger"} <= {name.split(".")[0] for name in flat}
-    used = [s for slot, n, _ in flat.values() for s in range(slot, slot + n)]
+    used = [s for name, (slot, n, _) in flat.items() if name != LOCK for s in range(slot, slot + n)]
     assert len(used) == len(set(used)), "two variables share a slot"
-
-
-def test_ape_config__compiles_for_the_layout_checked_here(project):
-    assert project.config.vyper.evm_version == EVM_VERSION
+    assert 0 not in used, "slot 0 is the reentrancy lock under london"
 
 
 @pytest.mark.parametrize("name", SUITE)
 def test_storage_layout__one_reentrancy_lock_in_slot_0(name):
     """The desks' @nonreentrant functions (instructions, auctions) share one lock: slot 0 of
-    Register's storage, the same slot in every contract that runs on it."""
-    lock = _layouts()[name]["storage_layout"][LOCK]
+    Register's storage, the same slot in every contract that runs on it (under london the
+    lock is a storage slot; under cancun it would be transient)."""
+    lock = build.storage_layout(name)[LOCK]
     assert (lock["slot"], lock["n_slots"]) == (0, 1)
 
 
-def _selectors(contract_type):
-    return {
-        function_signature_to_4byte_selector(
-            f"{abi.name}({','.join(i.canonical_type for i in abi.inputs)})"
-        ): abi.name
-        for abi in contract_type.abi
-        if abi.type == "function"
-    }
+def test_router__register_block_matches_the_compiled_desks(project):
+    """Register.vy's generated block is what `python -m regchain.router` makes of the
+    compiled desks' ABIs: a desk function added without regenerating fails here."""
+    table = router.routes({desk: _abi(project, desk) for desk in suite.DESKS}, _abi(project, "Register"))
+    source = router.register_path().read_text()
+    assert router.current_block(source) == router.block(table), "run: python -m regchain.router"
+    assert {r.desk for r in table} == set(suite.DESKS)
 
 
-def test_selectors__desk_functions_not_shadowed(project):
-    """A desk function whose selector Register or an earlier desk also serves would never run.
-    Only the clock parameters are served everywhere (each contract's own immutables)."""
-    shared = {"TIME_UNIT", "UTC_OFFSET"}
-    earlier = _selectors(project.Register.contract_type)
-    for name in SUITE[1:]:
-        desk = _selectors(getattr(project, name).contract_type)
-        assert {desk[s] for s in desk.keys() & earlier.keys()} <= shared | {"NEXT_DESK"}, name
-        earlier |= desk
+def test_router__every_desk_function_reaches_its_desk(project, register, outsider):
+    """Each routed selector, called through Register with zeroed arguments, runs desk code:
+    it returns or reverts with the desk's own reason, never "register: unknown function"."""
+    table = router.routes({desk: _abi(project, desk) for desk in suite.DESKS}, _abi(project, "Register"))
+    provider = ape.chain.provider
+    unknown = {"from": outsider.address, "to": register.address, "data": "0x12345678" + "00" * 32 * 8}
+    with pytest.raises(ContractLogicError, match="register: unknown function"):  # what a miss looks like
+        provider.web3.eth.call(unknown)
+    reached = 0
+    for route in table:
+        tx = {**unknown, "data": "0x" + route.selector.to_bytes(4, "big").hex() + "00" * 32 * 8}
+        try:
+            provider.web3.eth.call(tx)
+        except ContractLogicError as exc:  # the desk's revert (its reason, or none from the ABI decoder)
+            assert "register: unknown function" not in str(exc), route.signature
+        reached += 1
+    assert reached == len(table) > 50
+
+
+def test_routes__function_register_serves__raises():
+    abi = [{"type": "function", "name": "transfer", "inputs": [{"type": "address"}, {"type": "uint256"},
+                                                                 {"type": "uint256"}]}]
+    with pytest.raises(router.RouterError, match="never reached: Register serves transfer"):
+        router.routes({"PledgeDesk": abi}, abi)
+
+
+def test_routes__two_desks_one_selector__raises():
+    abi = [{"type": "function", "name": "pause", "inputs": [{"type": "bytes32"}]}]
+    with pytest.raises(router.RouterError, match="AdminDesk.pause.bytes32. and FreezeDesk.pause"):
+        router.routes({"FreezeDesk": abi, "AdminDesk": abi}, [])
+
+
+def test_routes__tuple_arguments__canonical_selector():
+    abi = [{"type": "function", "name": "open_accounts", "inputs": [
+        {"type": "tuple[]", "components": [{"type": "address"}, {"type": "bytes32"}, {"type": "uint8"},
+                                           {"type": "bool"}]}, {"type": "bytes32"}]}]
+    (route,) = router.routes({"AdminDesk": abi}, [])
+    assert route.signature == "open_accounts((address,bytes32,uint8,bool)[],bytes32)"
+    assert route.selector.to_bytes(4, "big") == function_signature_to_4byte_selector(route.signature)
+
+
+@pytest.mark.parametrize("desk", suite.DESKS)
+def test_desk__called_directly_with_unknown_selector__reverts(project, register, outsider, desk):
+    address = getattr(register, router.immutable_name(desk))()
+    with ape.reverts("register: unknown function"):
+        outsider.transfer(address, 0, data=bytes.fromhex("12345678"))
 
 
 @pytest.mark.parametrize("name", SUITE)
@@ -103,10 +130,10 @@ def test_runtime_code__compiled_under_eip170(project, name):
 
 
 def test_runtime_code__deployed_suite_under_eip170(register, project, chain):
-    addresses = [register.address, register.ADMIN_DESK()]
-    for name in SUITE[1:-1]:  # every desk but the last names the next
-        addresses.append(getattr(project, name).at(addresses[-1]).NEXT_DESK())
+    addresses = [register.address] + [getattr(register, router.immutable_name(d))() for d in suite.DESKS]
     assert len(set(addresses)) == len(SUITE)
-    for address in addresses:
-        size = len(chain.provider.get_code(address))
-        assert 0 < size < EIP170_LIMIT, f"{address}: {size} bytes"
+    for name, address in zip(SUITE, addresses):
+        code = bytes(chain.provider.get_code(address))
+        compiled = bytes.fromhex(getattr(project, name).contract_type.runtime_bytecode.bytecode[2:])
+        assert code.startswith(compiled), f"{address} is not {name}"
+        assert 0 < len(code) < EIP170_LIMIT, f"{name}: {len(code)} bytes"

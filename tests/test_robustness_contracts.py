@@ -630,16 +630,17 @@ class BoundsNode:
         from regchain import suite
 
         gov, registrar, court = self.accounts[0], self.accounts[1], self.accounts[3]
-        next_address = None
-        for name in suite.SUITE_ORDER:
+
+        def deploy_one(name, args):
             ct = getattr(project, name).contract_type
-            args = suite._constructor_args(name, gov, False, 8 * 3600, next_address)
             types = [i.type for i in ct.constructor.inputs]
             data = ct.deployment_bytecode.bytecode + abi_encode(types, list(args)).hex()
             receipt = self.rpc.call("eth_sendTransactionSync", [{"from": gov, "data": data, "gas": hex(30_000_000), "gasPrice": "0x0"}])
             assert int(receipt["status"], 16) == 1, f"deploying {name} failed"
-            next_address = to_checksum_address(receipt["contractAddress"])
-        backend = AnvilBackend(f"http://127.0.0.1:{self.port}", next_address, SuiteAbi.from_suite())
+            return to_checksum_address(receipt["contractAddress"])
+
+        register = suite.deploy_each(deploy_one, gov, utc_offset_s=8 * 3600)
+        backend = AnvilBackend(f"http://127.0.0.1:{self.port}", register, SuiteAbi.from_suite())
         send = Sender(backend, 30_000_000)
         send(gov, "grant_role", registrar, int(Role.REGISTRAR), h("registrar"))
         send(gov, "grant_role", court, int(Role.COURT_AGENT), h("court agent"))

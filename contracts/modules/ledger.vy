@@ -652,7 +652,7 @@ def register_holdings_many(batch: DynArray[HoldingWords, 256], doc: bytes32):
         assert units != 0, "ledger: zero amount"
         assert (terms >> PAID_SHIFT) & AMOUNT_MAX <= units, "ledger: paid exceeds units"
         assert acquired_day <= today, "ledger: acquired in the future"
-        assert terms >> 241 == 0, "ledger: holding terms out of range"
+        assert terms < ENCUMBERED_BIT, "ledger: holding terms out of range"
         tn = self._write_holding(key, terms, is_llc, last_day, tn, doc)
         last_day = acquired_day
         # at most MAX_BATCH items of at most AMOUNT_MAX units each: no overflow
@@ -1310,7 +1310,9 @@ def _reason(code: uint256) -> String[64]:
         return "ledger: fund transfer needs the manager's consent"
     if code == R_NEEDS_NOTICE:
         return "ledger: transfer to an outsider needs notice"
-    return "ledger: holder cap reached"
+    if code == R_HOLDER_CAP:
+        return "ledger: holder cap reached"
+    return "ledger: unknown refusal"
 
 
 @internal

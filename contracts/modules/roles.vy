@@ -5,7 +5,7 @@
         hand-over) and, per address, a set of role flags, one per permissioned
         action. Roles tied to one security (issuer agent, fund manager) are kept
         per security id.
-@dev The Python mirror of these flags is `regchain.roles`; keep them in step.
+@dev The Python mirror of these flags is `regchain.constants.Role`; keep them in step.
 """
 
 # Global roles. Bit i of the flag value is the i-th member (1, 2, 4, ...).

@@ -21,17 +21,16 @@ from __future__ import annotations
 
 from eth_utils import keccak
 
+from regchain import build
 from regchain.indexer import LP_FUND, ZERO, State, hkey
 
 LISTING_FIELDS = ("seller", "id", "units", "reserve", "cash", "end_day", "listed_day", "consented", "best_bidder",
                   "best_amount", "status", "doc")
 
 # ledger.vy's security word: ``security_data`` is a HashMap whose entry for id sits at
-# keccak(slot . id); the transfer terms are its bits 120..218. The slot is found on the
-# chain (the one whose word for a known id holds exactly the status, kind, scale and
-# holder count that ``security()`` reports), not taken from `vyper -f layout`: the
-# deployed code puts it at 19 where the layout output says 18.
-SLOT_SEARCH = range(64)
+# keccak(slot . id); the transfer terms are its bits 120..218. The slot is the compiler's
+# storage layout of Register as deployed (london: regchain.build).
+SECURITY_DATA = "ledger.security_data"
 RESTRICTED_BIT, ROFR_BIT, INSTITUTIONAL_BIT, FUND_MIN_SHIFT = 1 << 120, 1 << 121, 1 << 122, 123
 AMOUNT_MAX = 2**96 - 1
 TERMS_MASK = (AMOUNT_MAX << FUND_MIN_SHIFT) | RESTRICTED_BIT | ROFR_BIT | INSTITUTIONAL_BIT
@@ -46,17 +45,6 @@ def security_word_slot(sid: int, base: int) -> int:
 
 def _fields(word: int) -> tuple:
     return word & 0xFF, (word >> 8) & 0xFF, (word >> 16) & 0xFF, (word >> 24) & 0xFFFFFFFF
-
-
-def security_data_slot(reader, sids: list[int], views: list) -> int | None:
-    """The slot of ledger.security_data, found from up to three securities' words."""
-    cands = list(SLOT_SEARCH)
-    for sid, view in list(zip(sids, views))[:3]:
-        words = reader.storage([security_word_slot(sid, c) for c in cands])
-        cands = [c for c, w in zip(cands, words) if _fields(w) == tuple(view[:4])]
-        if len(cands) <= 1:
-            break
-    return cands[0] if len(cands) == 1 else None
 
 
 def terms_word(terms: dict, kind: int) -> int:
@@ -154,10 +142,8 @@ def compare(state: State, reader) -> list[str]:
             diffs.append(f"security {sid}: security_id(code_hash) is {by_code} on chain")
 
     # transfer terms: the security word's terms bits (no view exports them)
-    base = security_data_slot(reader, sids, views) if sids else None
-    if sids and base is None:
-        diffs.append("transfer terms: no storage slot holds the security words (security() and storage disagree)")
-    words = reader.storage([security_word_slot(sid, base) for sid in sids]) if base is not None else []
+    base = build.slot_of("Register", SECURITY_DATA)
+    words = reader.storage([security_word_slot(sid, base) for sid in sids]) if sids else []
     for sid, view, word in zip(sids, views, words):
         if _fields(word) != tuple(view[:4]):
             diffs.append(f"transfer terms of {sid}: the security word in slot {base} disagrees with security()")

@@ -233,8 +233,8 @@ DEPLOY_GAS = 8_000_000
 
 
 def deploy_suite_signed(writer, governance: str, *, time_unit_ms: bool, utc_offset_s: int) -> str:
-    """Deploy the suite as regchain.suite describes it (SUITE_ORDER, its constructor
-    arguments) through a regchain.writer.Writer (a key held here or by the node, the
+    """Deploy the suite as regchain.suite describes it (suite.deploy_each: SUITE_ORDER, its
+    constructor arguments) through a regchain.writer.Writer (a key held here or by the node, the
     chain's gas price, explicit gas limits); return Register's address. No record is
     written: the caller records what it deployed (tests and benchmarks throw it away)."""
     from eth_abi import encode as abi_encode
@@ -242,14 +242,13 @@ def deploy_suite_signed(writer, governance: str, *, time_unit_ms: bool, utc_offs
     from regchain import suite
     from regchain.writer import deploy
 
-    next_address = None
-    for name in suite.SUITE_ORDER:
+    def deploy_one(name: str, args: tuple) -> str:
         ct = getattr(project, name).contract_type
-        args = suite._constructor_args(name, governance, time_unit_ms, utc_offset_s, next_address)
         types = [i.type for i in ct.constructor.inputs]
         code = bytes.fromhex(ct.deployment_bytecode.bytecode[2:]) + abi_encode(types, list(args))
-        next_address = deploy(writer, code, DEPLOY_GAS, f"deploy {name}")
-    return next_address
+        return deploy(writer, code, DEPLOY_GAS, f"deploy {name}")
+
+    return suite.deploy_each(deploy_one, governance, time_unit_ms=time_unit_ms, utc_offset_s=utc_offset_s)
 
 
 def deploy_multicall(writer) -> str:

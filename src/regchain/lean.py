@@ -871,18 +871,18 @@ class BoaBackend(Backend):
         import boa
         import boa.interpret
 
-        from regchain.suite import SUITE_ORDER, _constructor_args
+        from regchain.suite import deploy_each
 
         contracts_dir = Path(contracts_dir or Path(__file__).resolve().parents[2] / "contracts")
         boa.interpret.set_search_paths([str(contracts_dir)])
         boa.env.eoa = to_checksum_address(governance)
-        next_address = None
-        for name in SUITE_ORDER:
+
+        def deploy_one(name, args):
             deployer = boa.load_partial(str(contracts_dir / f"{name}.vy"),
                                         compiler_args={"evm_version": SECOND_EVM_VERSION})
-            args = _constructor_args(name, governance, time_unit_ms, utc_offset_s, next_address)
-            next_address = str(deployer.deploy(*args).address)
-        return cls(next_address, abi)
+            return str(deployer.deploy(*args).address)
+
+        return cls(deploy_each(deploy_one, governance, time_unit_ms=time_unit_ms, utc_offset_s=utc_offset_s), abi)
 
 
 # ------------------------------------------------------------------ a node of our own
@@ -1012,10 +1012,7 @@ class LocalAnvil:
 
     def deploy_suite(self, governance: str, *, time_unit_ms: bool = False, utc_offset_s: int = 8 * 3600) -> str:
         """Deploy the suite as regchain.suite.deploy does; return Register's address."""
-        from regchain.suite import SUITE_ORDER, _constructor_args
+        from regchain.suite import deploy_each
 
-        next_address = None
-        for name in SUITE_ORDER:
-            next_address = self.deploy_project(
-                governance, name, _constructor_args(name, governance, time_unit_ms, utc_offset_s, next_address))
-        return next_address
+        return deploy_each(lambda name, args: self.deploy_project(governance, name, args), governance,
+                           time_unit_ms=time_unit_ms, utc_offset_s=utc_offset_s)

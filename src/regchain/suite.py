@@ -1,13 +1,14 @@
 """The deployed register as one contract: Register plus its desks.
 
-Register serves transfers and views; the desks (DESKS, in the order Register
-hands unknown selectors down the chain) serve the administrative functions by
-DELEGATECALL on Register's storage. To a caller they are one contract at
-Register's address, so Python sees them through one merged ABI.
+Register serves transfers and views; the desks (DESKS, one per concern) serve the
+administrative functions by DELEGATECALL on Register's storage, each reached in one
+hop through Register's generated routing table (regchain.router). To a caller they
+are one contract at Register's address, so Python sees them through one merged ABI.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ape import chain, project
@@ -15,14 +16,13 @@ from ethpm_types import ContractType
 
 from regchain import deployments
 from regchain.constants import UTC_OFFSET_CHINA, Role
+from regchain.router import DESKS
 
-# Register's fallback hands an unknown selector to the first desk, each desk's
-# fallback to the next; the last reverts "register: unknown function".
-DESKS = ("AdminDesk", "IssuanceDesk", "PledgeDesk", "FreezeDesk", "InstructionDesk", "AuctionDesk")
-# Deployment order: a desk needs the address of the next one.
-SUITE_ORDER = tuple(reversed(DESKS)) + ("Register",)
+# Deployment order: the desks (independent of each other), then Register, which takes
+# their addresses (in DESKS order) and routes each desk function to its desk.
+SUITE_ORDER = DESKS + ("Register",)
 
-# Clock parameters of the suite per network (constructor arguments of all three contracts).
+# Clock parameters of the suite per network (constructor arguments of every contract).
 # FISCO BCOS reports block.timestamp in milliseconds unless its feature flag is set:
 # a network running it needs time_unit_ms=True here.
 NETWORK_PARAMS = {
@@ -102,21 +102,29 @@ def at(address) -> object:
     return chain.contracts.instance_at(address, contract_type=suite_contract_type())
 
 
-def _constructor_args(name: str, governance, time_unit_ms: bool, utc_offset_s: int, next_address):
+def constructor_args(name: str, governance, time_unit_ms: bool, utc_offset_s: int,
+                     desks: Mapping[str, object]) -> tuple:
+    """The constructor arguments of ``name``: a desk's clock, or Register's governance,
+    clock and the address of every desk (``desks``: name -> address, in any order)."""
     if name == "Register":
-        return (governance, time_unit_ms, utc_offset_s, next_address)
-    if name == DESKS[-1]:
-        return (time_unit_ms, utc_offset_s)
-    return (time_unit_ms, utc_offset_s, next_address)
+        return (governance, time_unit_ms, utc_offset_s, *(desks[desk] for desk in DESKS))
+    return (time_unit_ms, utc_offset_s)
+
+
+def deploy_each(deploy_one: Callable[[str, tuple], object], governance, *, time_unit_ms: bool = False,
+                utc_offset_s: int = UTC_OFFSET_CHINA) -> object:
+    """Deploy the suite in SUITE_ORDER with ``deploy_one(name, args) -> address`` (ape's
+    sender.deploy, raw JSON-RPC, titanoboa); return Register's address."""
+    deployed: dict[str, object] = {}
+    for name in SUITE_ORDER:
+        deployed[name] = deploy_one(name, constructor_args(name, governance, time_unit_ms, utc_offset_s, deployed))
+    return deployed["Register"]
 
 
 def deploy(sender, governance, *, time_unit_ms: bool = False, utc_offset_s: int = 8 * 3600, **tx):
-    """Deploy the desks (last first) and Register; return the suite view of Register."""
-    next_address = None
-    for name in SUITE_ORDER:
-        args = _constructor_args(name, governance, time_unit_ms, utc_offset_s, next_address)
-        next_address = sender.deploy(getattr(project, name), *args, **tx).address
-    return at(next_address)
+    """Deploy the desks and Register; return the suite view of Register."""
+    return at(deploy_each(lambda name, args: sender.deploy(getattr(project, name), *args, **tx).address,
+                          governance, time_unit_ms=time_unit_ms, utc_offset_s=utc_offset_s))
 
 
 @dataclass
@@ -135,28 +143,29 @@ def deploy_or_reuse(sender, governance, *, time_unit_ms: bool = False,
     """Reuse the recorded suite on the connected network, or (re)deploy what must be.
 
     Each contract is reused only if its record is valid for this chain and its
-    constructor arguments are the wanted ones. A desk's address is a constructor
-    argument of the contract that delegates to it, so a redeployed desk forces
-    new contracts for every desk before it in the chain and for Register. Every deployment is
-    recorded in deployments/<network>.json, whose "register" names Register's address.
+    constructor arguments are the wanted ones. The desks depend on nothing; Register
+    takes every desk's address, so a redeployed desk forces a new Register (and
+    nothing else). Every deployment is recorded in deployments/<network>.json, whose
+    "register" names Register's address.
     Raises deployments.DeploymentError if the record belongs to another chain id.
     """
     steps = []
-    next_address = None
-    for name in SUITE_ORDER:
-        args = _constructor_args(name, governance, time_unit_ms, utc_offset_s, next_address)
+
+    def deploy_one(name, args):
         step = deployments.check_and_deploy(getattr(project, name), *args, sender=sender,
                                             network=network, **tx)
-        # Say why a dependent was redeployed when the reason is its dependency.
-        if steps and not steps[-1].reused and "other constructor arguments" in step.reason:
+        # Say why Register was redeployed when the reason is a redeployed desk.
+        redeployed = [s.instance.contract_type.name for s in steps if not s.reused]
+        if name == "Register" and redeployed and "other constructor arguments" in step.reason:
             step.reason = (f"deployed {name} at {step.instance.address} "
-                           f"({steps[-1].instance.contract_type.name} was redeployed)")
+                           f"({', '.join(redeployed)} redeployed)")
         steps.append(step)
-        next_address = step.instance.address
-    register = steps[-1]
-    if deployments.register_address(network) != str(register.instance.address):
-        deployments.set_register(register.instance.address, network)
-    return SuiteDeployment(at(register.instance.address), steps)
+        return step.instance.address
+
+    address = deploy_each(deploy_one, governance, time_unit_ms=time_unit_ms, utc_offset_s=utc_offset_s)
+    if deployments.register_address(network) != str(address):
+        deployments.set_register(address, network)
+    return SuiteDeployment(at(address), steps)
 
 
 def missing_roles(register, account, roles: Role) -> Role:
