@@ -166,8 +166,8 @@ def __default__():
     desk: address = empty(address)
     # BEGIN GENERATED ROUTER: `python -m regchain.router` writes this block from the desks' ABIs
     # from the desks' ABIs (60 functions: AdminDesk 17, IssuanceDesk 12, PledgeDesk 9, FreezeDesk 6, InstructionDesk 11, AuctionDesk 5); do not edit by hand
-    if selector < 2130353444:  # 0x7efa9d24
-        if selector < 1325884541:  # 0x4f07647d
+    if selector < 1984706012:  # 0x764c35dc
+        if selector < 1307807005:  # 0x4df38d1d
             if selector < 315336862:  # 0x12cba89e
                 if selector < 231823900:  # 0x0dd15a1c
                     if selector == 95728604:  # 0x05b4b3dc list_units(uint256,uint256,uint256,address,uint256,bytes32)
@@ -211,135 +211,135 @@ def __default__():
                         elif selector == 1271747025:  # 0x4bcd51d1 import_pledges(uint256,(address,address,uint256,uint256)[],bytes32)
                             desk = PLEDGE_DESK
         else:
-            if selector < 1647325231:  # 0x6230302f
-                if selector < 1569673023:  # 0x5d8f4f3f
-                    if selector == 1325884541:  # 0x4f07647d lift_freeze(uint256,bytes32)
+            if selector < 1637485202:  # 0x619a0a92
+                if selector < 1477029670:  # 0x5809af26
+                    if selector == 1307807005:  # 0x4df38d1d claim_refund(address,bytes32)
+                        desk = INSTRUCTION_DESK
+                    elif selector == 1325884541:  # 0x4f07647d lift_freeze(uint256,bytes32)
                         desk = FREEZE_DESK
                     elif selector == 1350897446:  # 0x50850f26 register_holdings_many((uint256,uint256)[],bytes32)
                         desk = ISSUANCE_DESK
-                    elif selector == 1477029670:  # 0x5809af26 seal_security(uint256,bytes32)
-                        desk = ISSUANCE_DESK
                 else:
-                    if selector < 1637485202:  # 0x619a0a92
-                        if selector == 1569673023:  # 0x5d8f4f3f consent_pledged_transfer(uint256,address,uint256,bytes32)
-                            desk = PLEDGE_DESK
-                        elif selector == 1571076142:  # 0x5da4b82e claim_refund(address)
+                    if selector < 1569673023:  # 0x5d8f4f3f
+                        if selector == 1477029670:  # 0x5809af26 seal_security(uint256,bytes32)
+                            desk = ISSUANCE_DESK
+                        elif selector == 1509856036:  # 0x59fe9324 reclaim_lapsed(uint256,bytes32)
                             desk = INSTRUCTION_DESK
                     else:
+                        if selector == 1569673023:  # 0x5d8f4f3f consent_pledged_transfer(uint256,address,uint256,bytes32)
+                            desk = PLEDGE_DESK
+                        elif selector == 1624751132:  # 0x60d7bc1c transfer_governance(address,bytes32)
+                            desk = ADMIN_DESK
+            else:
+                if selector < 1875065520:  # 0x6fc33ab0
+                    if selector < 1647325231:  # 0x6230302f
                         if selector == 1637485202:  # 0x619a0a92 renew_freeze(uint256,uint256,bytes32)
                             desk = FREEZE_DESK
                         elif selector == 1643349865:  # 0x61f38769 set_register_closure(uint256,uint256,uint256,bytes32)
                             desk = ISSUANCE_DESK
-            else:
-                if selector < 1897412524:  # 0x711837ac
-                    if selector < 1875065520:  # 0x6fc33ab0
+                    else:
                         if selector == 1647325231:  # 0x6230302f release_pledge(uint256,uint256,bytes32)
                             desk = PLEDGE_DESK
                         elif selector == 1670477829:  # 0x63917805 register_holdings(uint256,(address,uint256,uint256,uint256,uint256,bool)[],bytes32)
                             desk = ISSUANCE_DESK
-                    else:
+                else:
+                    if selector < 1897412524:  # 0x711837ac
                         if selector == 1875065520:  # 0x6fc33ab0 accept_pledge(uint256,bytes32)
                             desk = PLEDGE_DESK
                         elif selector == 1882545259:  # 0x70355c6b close_listing(uint256,bytes32)
                             desk = AUCTION_DESK
-                else:
-                    if selector < 1986759402:  # 0x766b8aea
+                    else:
                         if selector == 1897412524:  # 0x711837ac propose_transfer(address,uint256,uint256,uint256,address,bytes32)
                             desk = INSTRUCTION_DESK
                         elif selector == 1974866594:  # 0x75b612a2 recover(address,address,uint256[],bytes32)
                             desk = ADMIN_DESK
-                    else:
-                        if selector == 1986759402:  # 0x766b8aea tidy_freezes(address,uint256)
-                            desk = FREEZE_DESK
-                        elif selector == 2114985914:  # 0x7e101fba reactivate_account(address,bytes32)
-                            desk = ADMIN_DESK
     else:
-        if selector < 3117564469:  # 0xb9d24235
-            if selector < 2733147729:  # 0xa2e88651
-                if selector < 2535146743:  # 0x971b44f7
-                    if selector == 2130353444:  # 0x7efa9d24 record_paid_in(address,uint256,uint256,bytes32)
-                        desk = ISSUANCE_DESK
-                    elif selector == 2212074694:  # 0x83d994c6 enforce_pledge(uint256,address,uint256,bytes32)
-                        desk = PLEDGE_DESK
-                    elif selector == 2433818215:  # 0x91111e67 reclaim_lapsed(uint256)
-                        desk = INSTRUCTION_DESK
+        if selector < 2983964373:  # 0xb1dbaed5
+            if selector < 2663073749:  # 0x9ebb47d5
+                if selector < 2130353444:  # 0x7efa9d24
+                    if selector == 1984706012:  # 0x764c35dc revoke_security_role(uint256,address,uint256,bytes32)
+                        desk = ADMIN_DESK
+                    elif selector == 1986759402:  # 0x766b8aea tidy_freezes(address,uint256)
+                        desk = FREEZE_DESK
+                    elif selector == 2114985914:  # 0x7e101fba reactivate_account(address,bytes32)
+                        desk = ADMIN_DESK
                 else:
-                    if selector < 2663073749:  # 0x9ebb47d5
-                        if selector == 2535146743:  # 0x971b44f7 consent_listing(uint256,bytes32)
-                            desk = AUCTION_DESK
-                        elif selector == 2560730113:  # 0x98a1a401 grant_role(address,uint256)
+                    if selector < 2212074694:  # 0x83d994c6
+                        if selector == 2130353444:  # 0x7efa9d24 record_paid_in(address,uint256,uint256,bytes32)
+                            desk = ISSUANCE_DESK
+                        elif selector == 2162147321:  # 0x80dfbff9 revoke_role(address,uint256,bytes32)
                             desk = ADMIN_DESK
                     else:
+                        if selector == 2212074694:  # 0x83d994c6 enforce_pledge(uint256,address,uint256,bytes32)
+                            desk = PLEDGE_DESK
+                        elif selector == 2535146743:  # 0x971b44f7 consent_listing(uint256,bytes32)
+                            desk = AUCTION_DESK
+            else:
+                if selector < 2805905921:  # 0xa73eba01
+                    if selector < 2733147729:  # 0xa2e88651
                         if selector == 2663073749:  # 0x9ebb47d5 set_qualified(address,bool,bytes32)
                             desk = ADMIN_DESK
                         elif selector == 2677459855:  # 0x9f96cb8f set_transfer_terms(uint256,bool,bool,uint256,bytes32)
                             desk = ISSUANCE_DESK
-            else:
-                if selector < 2816212798:  # 0xa7dbff3e
-                    if selector < 2794927541:  # 0xa69735b5
+                    else:
                         if selector == 2733147729:  # 0xa2e88651 set_lockup(address,uint256,uint256,bytes32)
                             desk = ISSUANCE_DESK
-                        elif selector == 2778608383:  # 0xa59e32ff transfer_governance(address)
+                        elif selector == 2794927541:  # 0xa69735b5 publish_calendar(uint256,uint256,uint256[],bytes32)
                             desk = ADMIN_DESK
-                    else:
-                        if selector == 2794927541:  # 0xa69735b5 publish_calendar(uint256,uint256,uint256[],bytes32)
-                            desk = ADMIN_DESK
-                        elif selector == 2805905921:  # 0xa73eba01 withdraw_transfer(uint256,bytes32)
-                            desk = INSTRUCTION_DESK
                 else:
-                    if selector < 2983964373:  # 0xb1dbaed5
-                        if selector == 2816212798:  # 0xa7dbff3e accept_governance()
+                    if selector < 2899206179:  # 0xacce6023
+                        if selector == 2805905921:  # 0xa73eba01 withdraw_transfer(uint256,bytes32)
+                            desk = INSTRUCTION_DESK
+                        elif selector == 2863670123:  # 0xaab0236b accept_governance(bytes32)
                             desk = ADMIN_DESK
-                        elif selector == 2899206179:  # 0xacce6023 decrease_capital(uint256,(address,uint256)[],bytes32)
-                            desk = ISSUANCE_DESK
                     else:
-                        if selector == 2983964373:  # 0xb1dbaed5 set_security_status(uint256,uint8,bytes32)
+                        if selector == 2899206179:  # 0xacce6023 decrease_capital(uint256,(address,uint256)[],bytes32)
                             desk = ISSUANCE_DESK
-                        elif selector == 3020783598:  # 0xb40d7fee transfer_pledged(uint256,bytes32)
-                            desk = PLEDGE_DESK
+                        elif selector == 2980584741:  # 0xb1a81d25 grant_role(address,uint256,bytes32)
+                            desk = ADMIN_DESK
         else:
-            if selector < 3863727605:  # 0xe64bcdf5
-                if selector < 3698918195:  # 0xdc790333
-                    if selector == 3117564469:  # 0xb9d24235 revoke_role(address,uint256)
-                        desk = ADMIN_DESK
+            if selector < 3827513904:  # 0xe4233a30
+                if selector < 3485641809:  # 0xcfc2ac51
+                    if selector == 2983964373:  # 0xb1dbaed5 set_security_status(uint256,uint8,bytes32)
+                        desk = ISSUANCE_DESK
+                    elif selector == 3020783598:  # 0xb40d7fee transfer_pledged(uint256,bytes32)
+                        desk = PLEDGE_DESK
                     elif selector == 3467513692:  # 0xceae0f5c offer_pledge(uint256,address,uint256,bytes32)
                         desk = PLEDGE_DESK
-                    elif selector == 3682884558:  # 0xdb845bce accept_transfer(uint256,bytes32)
-                        desk = INSTRUCTION_DESK
                 else:
-                    if selector < 3822665447:  # 0xe3d93ee7
-                        if selector == 3698918195:  # 0xdc790333 grant_security_role(uint256,address,uint256)
+                    if selector < 3712013339:  # 0xdd40d41b
+                        if selector == 3485641809:  # 0xcfc2ac51 grant_security_role(uint256,address,uint256,bytes32)
                             desk = ADMIN_DESK
-                        elif selector == 3712013339:  # 0xdd40d41b amend_calendar(uint256,bool,bytes32)
-                            desk = ADMIN_DESK
+                        elif selector == 3682884558:  # 0xdb845bce accept_transfer(uint256,bytes32)
+                            desk = INSTRUCTION_DESK
                     else:
-                        if selector == 3822665447:  # 0xe3d93ee7 close_account(address,bytes32)
+                        if selector == 3712013339:  # 0xdd40d41b amend_calendar(uint256,bool,bytes32)
                             desk = ADMIN_DESK
-                        elif selector == 3827513904:  # 0xe4233a30 register_security(bytes32,uint8,uint8,uint256,bytes32)
-                            desk = ISSUANCE_DESK
+                        elif selector == 3822665447:  # 0xe3d93ee7 close_account(address,bytes32)
+                            desk = ADMIN_DESK
             else:
-                if selector < 4021046185:  # 0xefac4ba9
-                    if selector < 3981857562:  # 0xed56531a
-                        if selector == 3863727605:  # 0xe64bcdf5 freeze(address,uint256,uint256,bytes32,uint256,bytes32)
-                            desk = FREEZE_DESK
-                        elif selector == 3903403569:  # 0xe8a93631 set_insider(address,uint256,bool,bytes32)
+                if selector < 3991655785:  # 0xedebd569
+                    if selector < 3903403569:  # 0xe8a93631
+                        if selector == 3827513904:  # 0xe4233a30 register_security(bytes32,uint8,uint8,uint256,bytes32)
                             desk = ISSUANCE_DESK
+                        elif selector == 3863727605:  # 0xe64bcdf5 freeze(address,uint256,uint256,bytes32,uint256,bytes32)
+                            desk = FREEZE_DESK
                     else:
-                        if selector == 3981857562:  # 0xed56531a pause(bytes32)
+                        if selector == 3903403569:  # 0xe8a93631 set_insider(address,uint256,bool,bytes32)
+                            desk = ISSUANCE_DESK
+                        elif selector == 3981857562:  # 0xed56531a pause(bytes32)
                             desk = ADMIN_DESK
-                        elif selector == 3991655785:  # 0xedebd569 propose_court_sale(address,address,uint256,uint256,uint256,address,bytes32)
-                            desk = INSTRUCTION_DESK
                 else:
-                    if selector < 4093682103:  # 0xf400a1b7
-                        if selector == 4021046185:  # 0xefac4ba9 open_account(address,bytes32,uint8,bool,bytes32)
-                            desk = ADMIN_DESK
-                        elif selector == 4050862991:  # 0xf173438f withdraw_listing(uint256,bytes32)
-                            desk = AUCTION_DESK
-                    else:
-                        if selector == 4093682103:  # 0xf400a1b7 set_cash_token(address,bool,bytes32)
+                    if selector < 4050862991:  # 0xf173438f
+                        if selector == 3991655785:  # 0xedebd569 propose_court_sale(address,address,uint256,uint256,uint256,address,bytes32)
                             desk = INSTRUCTION_DESK
-                        elif selector == 4189705005:  # 0xf9b9d32d revoke_security_role(uint256,address,uint256)
+                        elif selector == 4021046185:  # 0xefac4ba9 open_account(address,bytes32,uint8,bool,bytes32)
                             desk = ADMIN_DESK
+                    else:
+                        if selector == 4050862991:  # 0xf173438f withdraw_listing(uint256,bytes32)
+                            desk = AUCTION_DESK
+                        elif selector == 4093682103:  # 0xf400a1b7 set_cash_token(address,bool,bytes32)
+                            desk = INSTRUCTION_DESK
     # END GENERATED ROUTER
     assert desk != empty(address), "register: unknown function"
     raw_call(desk, msg.data, is_delegate_call=True)
