@@ -180,6 +180,7 @@ class Generator:
         self.store.set("state", self.state.to_json())
         self.store.set("gen", self.gen)
         self.store.set("chain", {"chain_id": self.chain_id, "register": self.register})
+        self.store.set("last_block", self.state.last_block)
 
     # ------------------------------------------------------------ ids and references
 
