@@ -5,6 +5,7 @@ balances after each step; a re-run sends nothing; runs killed at several points 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -171,3 +172,42 @@ def test_sync__killed_then_rerun__equals_uninterrupted(tmp_path, synced, scenari
     assert {(a.object_id, a.version, a.digest) for a in anchors} == {(r.object_id, r.version, r.digest)
                                                                        for r in store.rows()}
     assert store.anchored_count() == len(store.rows())
+
+
+# ---------------------------------------------------------------- the day boundary
+
+
+def test_sync_daily__freeze_lapses_and_queued_one_takes_effect__records_at_midnight(
+        tmp_path, scenario, register, governance, registrar, court, rpc, abi, actors, alice, today, advance_days):
+    jsc = scenario["jsc"]
+    register.freeze(alice, jsc, 800, doc("case-1"), today + 1, doc("ruling 3"), sender=court)
+    lapsing = register.freeze_count()
+    register.freeze(alice, jsc, 100, doc("case-2"), today + 30, doc("ruling 4"), sender=court)  # queued: 900 > 850
+    queued = register.freeze_count()
+    advance_days(3)
+    anchor = deploy_anchor(register, governance)
+    store = Store(tmp_path / "store")
+    books = write_books(tmp_path / "books.sqlite", register, actors, scenario)
+    anchorer = anchor_mod.Anchorer(anchor, registrar, rpc)
+    generate.sync(rpc, register.address, abi, store, books, seal.Signer(PRIV), anchorer, daily=True)
+    day = today + 2  # the lapse: 00:00 of the day after expiry
+    stamp = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).strftime("%Y%m%d")
+    wallet = alice.address.lower()[2:]
+    rows = {r.object_id: r for r in store.rows()}
+    lapse = json.loads(store.read_bytes(f"{NS}:registration:d{stamp}-f{lapsing}-{wallet}", 0))
+    promoted = json.loads(store.read_bytes(f"{NS}:registration:d{stamp}-f{queued}-{wallet}", 0))
+    fr = lapse["body"]["registration_information"]["registration_rights"]["basic_information_rights"]
+    assert fr["freezing_registration"]["register_frozen_balance"] == 800
+    assert fr["freezing_registration"]["register_frozen_balance_after"] == 100
+    assert fr["available_registration"]["register_asset_balance_change"] == 700
+    assert fr["basic_information_description"]["register_time"].endswith("T00:00:00+08:00")
+    assert lapse["header"]["content"]["timestamp"] == day * 86400 - 8 * 3600
+    assert register.frozen_balance_of(alice, jsc) == 100  # the chain agrees, with no transaction
+    pr = promoted["body"]["registration_information"]["registration_rights"]["basic_information_rights"]
+    assert pr["freezing_registration"]["register_frozen_balance_change"] == 0
+    assert "轮候冻结生效" in pr["basic_information_description"]["register_description"]
+    assert rows[f"{NS}:registration:d{stamp}-f{lapsing}-{wallet}"].anchor_tx is not None
+    # a second daily run on the same day writes nothing
+    before = len(store.rows())
+    generate.sync(rpc, register.address, abi, store, books, seal.Signer(PRIV), anchorer, daily=True)
+    assert len(store.rows()) == before

@@ -259,6 +259,9 @@ class Generator:
         ev = step.event
         meta = {"chain_id": self.chain_id, "contract": self.register.lower(), "block": ev.block, "tx": ev.tx,
                 "log_index": ev.log_index, "event": ev.name}
+        if ev.name == "DayBoundary":  # no business transaction: the block is the last one seen
+            meta = {"chain_id": self.chain_id, "contract": self.register.lower(), "event": "DayBoundary",
+                    "after_block": ev.block, "freeze_id": ev.args["freeze_id"]}
         if ev.args.get("doc") and ev.args["doc"] != ZERO32:
             meta["doc"] = ev.args["doc"]
         meta.update(extra_meta or {})
@@ -274,7 +277,7 @@ class Generator:
             raise InvalidSnapshot(object_id, version, ev.block, message)
         if self.store.same_content(snap) is not True:
             snap = self.signer.seal(snap)
-        self.store.put(snap, business_tx=ev.tx, block=ev.block, log_index=ev.log_index,
+        self.store.put(snap, business_tx=None if ev.tx == ZERO32 else ev.tx, block=ev.block, log_index=ev.log_index,
                        step=MAPPING[ev.name].step if ev.name in MAPPING else ev.name)
         self.store.set_current(object_id, version, fp)
         self.written.append((object_id, version))
@@ -481,7 +484,8 @@ class Generator:
 
     def write_rights(self, step: Step, wallet: str, sid, *, report_ref: str | None = None,
                      source_type: int | None = None, description: str = "", thaw: str | None = None,
-                     note: str | None = None, at: ix.Event | None = None, register_ts: int | None = None) -> str:
+                     note: str | None = None, at: ix.Event | None = None, register_ts: int | None = None,
+                     serial: str | None = None) -> str:
         ev = at or step.event
         sec = self.sec(sid)
         scale = sec["unit_scale"]
@@ -490,7 +494,8 @@ class Generator:
         b1, p1, f1 = step.after.get(key, (0, 0, 0))
         free0, free1 = max(0, b0 - p0 - f0), max(0, b1 - p1 - f1)
         n = lambda u: number(u, scale)  # noqa: E731
-        desc = {"register_serial_number": f"{ev.block}-{ev.log_index}",
+        serial = serial or f"{ev.block}-{ev.log_index}"
+        desc = {"register_serial_number": serial,
                 "register_time": date_time(register_ts or step.ts),
                 "register_subject_ref": self.ref(self.holder_subject_id(wallet)),
                 "register_subject_type": SUBJECT_TYPE[self.state.accounts[wallet]["investor_class"]],
@@ -526,7 +531,7 @@ class Generator:
                                              "register_pledge_balance_after": n(p1)},
                      "freezing_registration": freezing,
                      "description_status_information": status}}}
-        oid = f"{self.ns}:registration:{ev.block}-{ev.log_index}-{hex40(wallet)}"
+        oid = f"{self.ns}:registration:{serial}-{hex40(wallet)}"
         return self.emit("registration", oid, inner, step, state_object=False, extra_meta={"wallet": wallet.lower()})
 
     def write_report(self, step: Step, sid, ttype: int, *, method: int, units: int | None, description: str,
@@ -861,6 +866,48 @@ class Generator:
         self.write_payment(step, sid, ref, lst["cash"], a["amount"], winner, seller, a["amount"])
         self.tail(step, [sid])
 
+    # ------------------------------------------------------------ the day boundary (no transaction)
+
+    def day_boundary(self, new_day: int, block: int) -> int:
+        """Rights records of the freezes that lapsed or took effect between the last evaluated day and
+        ``new_day`` (the freeze rule turns at 00:00 Beijing time and no transaction runs then).
+        Returns the number of records written."""
+        daily = self.gen["daily"]
+        last = daily.get("day")
+        if last is None or new_day <= last:
+            daily["day"] = max(new_day, last or new_day)
+            return 0
+        written = 0
+        s = self.state
+        for d in range(last + 1, new_day + 1):
+            ts = d * 86400 - s.utc_offset
+            stamp = (dt.date(1970, 1, 1) + dt.timedelta(days=d)).strftime("%Y%m%d")
+            for key in sorted(k for k, q in s.freeze_queue.items() if q):
+                queue = list(s.freeze_queue[key])
+                f0, flags0 = s.evaluate(key, d - 1)
+                f1, flags1 = s.evaluate(key, d)
+                changed = [fid for fid, a, b in zip(queue, flags0, flags1) if a != b]
+                lapsed = [fid for fid in queue if s.freezes[str(fid)]["expiry_day"] == d - 1]
+                events = sorted(set(changed) | set(lapsed))
+                if not events:
+                    continue
+                owner, sid = key.split("|")
+                b = s.holdings.get(key, {}).get("balance", 0)
+                p = s.pledged(key)
+                for i, fid in enumerate(events):
+                    before = (b, p, f0) if i == 0 else (b, p, f1)
+                    ev = ix.Event("DayBoundary", block, ZERO32, 0, {"freeze_id": fid}, ts)
+                    step = Step(ev, [ev], ts, {key: before}, {key: (b, p, f1)})
+                    text = ("冻结到期解除" if fid in lapsed else "轮候冻结生效") + f"（{stamp} 日切）"
+                    if fid in lapsed:
+                        daily.setdefault("lapsed", {})[str(fid)] = d
+                    self.write_rights(step, owner, int(sid), description=text, thaw=self.freeze_text(fid),
+                                      serial=f"d{stamp}-f{fid}", register_ts=ts)
+                    written += 1
+                self.tail(step, [int(sid)])
+        daily["day"] = new_day
+        return written
+
     # ------------------------------------------------------------ steps of a transaction
 
     def holdings_of_event(self, ev: ix.Event) -> set[str]:
@@ -912,6 +959,7 @@ class Generator:
         """Apply one transaction's events step by step, writing each step's objects; returns the step count."""
         n = 0
         unit = self.state.time_unit or 1
+        self.day_boundary(self.state.day_of(events[0].timestamp), events[0].block)
         for completing, group in self.split_steps(events):
             if completing is None:
                 applier.apply_all(group)  # nothing to report (roles, calendar, offers, proposals…)
@@ -964,7 +1012,7 @@ class SyncResult:
 
 def sync(rpc, register: str, abi: list, store: Store, books: books_mod.Books, signer: Signer, anchorer, *,
          to_block: int | None = None, chunk: int = 2000, echo: Callable[[str], None] | None = None,
-         crash_at: Callable[[str], None] | None = None) -> SyncResult:
+         crash_at: Callable[[str], None] | None = None, daily: bool = False) -> SyncResult:
     """Follow the register from the store's checkpoint to ``to_block`` (default: head); see the module doc."""
     started = time.monotonic()
     idx = ix.Indexer(rpc, register, abi, chunk=chunk, echo=echo)
@@ -1005,7 +1053,12 @@ def sync(rpc, register: str, abi: list, store: Store, books: books_mod.Books, si
             crash("committed")
             _anchor(store, anchorer, crash)
             store.begin()
+        if daily:  # the day boundary of today (by the chain's newest block), without waiting for a transaction
+            head = rpc.call("eth_getBlockByNumber", [hex(last), False])
+            gen.day_boundary(gen.state.day_of(int(head["timestamp"], 16)), last)
+            gen.save()
         store.commit()
+        _anchor(store, anchorer, crash)
     except BaseException:
         store.rollback()
         raise
