@@ -1,12 +1,13 @@
 """Migrate a legacy registry export onto the chain (基础数据的清理、上链).
 
-    ape run migrate --source DIR --report FILE.json [--network NET] [--account ACC] [--dry-run]
+    ape run migrate --source DIR --report FILE.json [--network NET] [--account ACC] [--dry-run] [--books DB]
 
 Reads the export folder, cleans it (shared/spec/legacy-export.md), writes what is clean
 (deploying the suite first where none is recorded), reconciles every holding, pledge and
 freeze against the chain, writes the JSON report and prints a summary. Exits non-zero if
 anything failed to reconcile. --dry-run cleans and reports without writing.
 The operator's secret (custody addresses, identity salt) comes from REGCHAIN_OPERATOR_SECRET.
+--books DB also writes the operator's books (names, codes, courts by their on-chain hashes).
 """
 
 import json
@@ -21,6 +22,7 @@ from regchain import migrate
 from regchain.legacy.clean import clean_folder
 from regchain.legacy.reader import ExportError
 from regchain.setup import SetupError, ensure_calendar, ensure_suite, one_line
+from regchain.supervise import SuperviseError
 from regchain.suite import TEST_ACCOUNT_NETWORKS
 
 
@@ -71,7 +73,9 @@ class _MigrateCommand(ConnectedProviderCommand):
 @click.option("--report", "report_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the JSON report.")
 @click.option("--dry-run", is_flag=True, help="Clean and report; write nothing on chain.")
-def cli(cli_ctx, network, account, source, report_path, dry_run):
+@click.option("--books", "books_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the operator's books (SQLite) that supervisory reporting looks names up in.")
+def cli(cli_ctx, network, account, source, report_path, dry_run, books_path):
     cli_ctx.logger.set_level("WARNING")  # one line per transaction would drown the summary
     try:
         ids = migrate.Identities.from_env()
@@ -104,7 +108,12 @@ def cli(cli_ctx, network, account, source, report_path, dry_run):
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                encoding="utf-8")
-    except (ExportError, migrate.MigrationError, SetupError) as exc:
+        if books_path is not None and not dry_run:
+            from regchain.supervise.books import Books, write_migration_books
+
+            written = write_migration_books(Books(books_path), source, result, plan)
+            click.echo(f"books: {books_path} ({', '.join(f'{k} {v}' for k, v in written.items())})")
+    except (ExportError, migrate.MigrationError, SetupError, SuperviseError) as exc:
         raise click.ClickException(str(exc)) from None
     except ApeException as exc:
         raise click.ClickException(one_line(exc)) from None

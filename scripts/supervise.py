@@ -1,5 +1,6 @@
 """Report to the supervisory chain (监管链): `ape run supervise sync|daily|serve|verify`.
 
+    ape run supervise operator --books DB --name NAME --uscc USCC --namespace NS
     ape run supervise sync   --network NET --books DB --store DIR --key SM2KEYFILE [--account ACC]
     ape run supervise daily  --network NET --books DB --store DIR --key SM2KEYFILE [--account ACC]
     ape run supervise serve  --network NET --store DIR --port P --token-file F [--tls-cert C --tls-key K]
@@ -41,6 +42,27 @@ def _fail(exc: BaseException):
 @click.group()
 def cli():
     """Supervisory data objects: generate, serve, verify."""
+
+
+@cli.command()
+@click.option("--books", "books_path", required=True, type=click.Path(dir_okay=False),
+              help="The operator's books (SQLite; created if missing).")
+@click.option("--name", required=True, help="The operator's full name (交易场所 / 登记机构).")
+@click.option("--uscc", required=True, help="The operator's unified social credit code.")
+@click.option("--namespace", required=True, help="Object id namespace, e.g. rc-20241 (market + chain id).")
+def operator(books_path, name, uscc, namespace):
+    """Record the operator (name, USCC, object id namespace) in the books."""
+    from regchain.supervise import books
+
+    try:
+        if not namespace.isascii() or "/" in namespace or ":" in namespace or not namespace:
+            raise SuperviseError(f"namespace {namespace!r}: ASCII without '/' or ':'")
+        b = books.Books(books_path)
+        b.set_operator(name, uscc, namespace)
+        b.close()
+    except Exception as exc:
+        _fail(exc)
+    click.echo(f"operator {name} ({uscc}), namespace {namespace}: {books_path}")
 
 
 def _signer(account, network_name: str):

@@ -74,3 +74,13 @@ def test_sync__bad_key_file__one_line_error(cli, files, register):
     result = invoke(cli, "sync", *generate_args(files, register), "--account", "test:1")
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: key file {files / 'key.hex'}: an SM2 private key is 64 hex characters (1 <= d < n-1)"
+
+
+def test_operator__recorded_then_bad_namespace__refused(cli, tmp_path):
+    result = invoke(cli, "operator", "--books", tmp_path / "b.sqlite", "--name", "示例股权托管交易中心",
+                    "--uscc", "91310000MA1K30XK55", "--namespace", "rc-20241")
+    assert result.exit_code == 0
+    from regchain.supervise.books import Books
+    assert Books(tmp_path / "b.sqlite").operator().namespace == "rc-20241"
+    bad = invoke(cli, "operator", "--books", tmp_path / "b.sqlite", "--name", "x", "--uscc", "y", "--namespace", "a/b")
+    assert bad.exit_code == 1 and bad.output.strip() == "Error: namespace 'a/b': ASCII without '/' or ':'"

@@ -169,3 +169,41 @@ class Books:
     def counts(self) -> dict:
         return {t: self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
                 for t in ("securities", "holders", "accounts", "documents", "cases")}
+
+
+# ---------------------------------------------------------------- written by the migration
+
+
+def write_migration_books(books: Books, source, result, plan) -> dict:
+    """The books of a migrated export: securities by ``code_hash``, holders by identity hash,
+    accounts by address (merged account numbers map to the surviving one), courts and case
+    numbers by ``case_hash``. ``result`` is the cleaned export (regchain.legacy.clean), ``plan``
+    the migration's addresses and identities (regchain.migrate.Plan). Upserts in one transaction:
+    a second run writes the same rows again and changes nothing."""
+    from regchain import calendar as cal
+    from regchain.legacy.reader import read_table
+    from regchain.migrate import case_hash, code_hash
+
+    courts = {}
+    freezes = read_table(Path(source) / "freezes.csv", "freezes")
+    for row in freezes.rows:
+        courts[row["freeze_no"].strip().upper()] = row["court"].strip()
+    secs, holders, accounts, cases = [], [], [], {}
+    for s in result.securities:
+        secs.append((_hex(code_hash(s.code)), s.code, s.name, s.issuer_id, s.name,
+                     cal.date_of(s.registered_day).isoformat(), None))
+        for f in s.freezes:
+            court = courts.get(f.freeze_no.strip().upper()) or "（法院未记载）"
+            cases[_hex(case_hash(f.case_no))] = (court, f.case_no)
+    for a in result.accounts:
+        identity = _hex(plan.identity[a.account_no])
+        holders.append((identity, a.name, a.holder_type.name, str(a.id_type), a.id_number))
+        accounts.append((_hex(plan.address[a.account_no]), a.account_no, identity))
+    with books.db:
+        books.db.executemany("INSERT OR REPLACE INTO securities VALUES (?, ?, ?, ?, ?, ?, ?)", secs)
+        books.db.executemany("INSERT OR REPLACE INTO holders VALUES (?, ?, ?, ?, ?)", holders)
+        books.db.executemany("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?)", accounts)
+        books.db.executemany("INSERT OR REPLACE INTO cases VALUES (?, ?, ?)",
+                             [(k, c, n) for k, (c, n) in cases.items()])
+    books._cache.clear()
+    return {"securities": len(secs), "holders": len(holders), "accounts": len(accounts), "cases": len(cases)}
