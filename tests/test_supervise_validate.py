@@ -278,3 +278,31 @@ def test_own_errors__registration_without_rights_description__refused():
     assert validate.own_errors(obj) == [(
         "/body/registration_information/registration_rights/basic_information_rights/description_status_information",
         "container regchain always fills is missing")]
+
+
+# ---------------------------------------------------------------- the compiled fast path agrees with jsonschema
+
+
+def _all_cases():
+    cases = {name: ex(name) for name in EXAMPLES}
+    cases.update({name: build() for name, (build, _) in FAILING.items()})
+    cases["registration-badformat"] = registration_badformat()
+    cases["subject-bad"] = subject_bad()
+    bool_code = ex("account-minimal")
+    bool_code["body"]["account_information"]["basic_account_information"]["account_type"] = True
+    cases["bool-for-integer-code"] = bool_code
+    bad_date = ex("account-rich")
+    bad_date["body"]["account_information"]["account_cycle_information"]["account_opening_information"][
+        "account_establish_date"] = "2024-02-30"
+    cases["impossible-date"] = bad_date
+    return cases
+
+
+@pytest.mark.parametrize("name", sorted(_all_cases()))
+def test_fast_path__same_verdict_as_jsonschema(name):
+    obj = _all_cases()[name]
+    full = not list(validate.validator(True).iter_errors(obj))
+    body = obj.get("body")
+    if isinstance(body, dict) and len(body) == 1:
+        assert validate._fast_valid(obj) == full
+    assert (validate.schema_errors(obj) == []) == full

@@ -28,6 +28,7 @@ Adding an event is one row of ``MAPPING`` (and a builder if no existing one fits
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -168,6 +169,41 @@ class Generator:
         self.gen: dict = {}
         self.written: list = []  # (object_id, version) written in this run
         self.step_meta: dict = {}
+        self.pending: list = []  # validated snapshots of this transaction, to seal and store (flush)
+        self._pool = None
+        self._holders: dict | None = None   # security id -> wallets holding it (built from the state once)
+        self._issued: dict | None = None    # issuer USCC -> security ids
+
+    # ------------------------------------------------------------ indexes over the replayed state
+
+    def holders(self, sid) -> list[tuple[str, dict]]:
+        """(wallet, holding) of every holder of ``sid``: the indexer's holders_of without a scan of
+        every holding (a roster is written after most steps)."""
+        if self._holders is None:
+            self._holders = {}
+            for key, h in self.state.holdings.items():
+                if h["balance"] > 0:
+                    w, i = key.split("|")
+                    self._holders.setdefault(int(i), set()).add(w)
+        return [(w, self.state.holdings[ix.hkey(w, int(sid))]) for w in self._holders.get(int(sid), ())]
+
+    def _holdings_changed(self, keys) -> None:
+        if self._holders is None:
+            return
+        for key in keys:
+            w, i = key.split("|")
+            h = self.state.holdings.get(key)
+            if h and h["balance"] > 0:
+                self._holders.setdefault(int(i), set()).add(w)
+            else:
+                self._holders.get(int(i), set()).discard(w)
+
+    def issued_by(self, uscc: str) -> list[int]:
+        if self._issued is None:
+            self._issued = {}
+            for i, sec in self.state.securities.items():
+                self._issued.setdefault(self.books.security(sec["code_hash"]).issuer_uscc, set()).add(int(i))
+        return sorted(self._issued.get(uscc, ()))
 
     # ------------------------------------------------------------ checkpoint
 
@@ -275,14 +311,37 @@ class Generator:
         if errs:
             message = f"{object_id}/{version} is invalid: {validate.describe(errs)}"
             raise InvalidSnapshot(object_id, version, ev.block, message)
-        if self.store.same_content(snap) is not True:
-            snap = self.signer.seal(snap)
-        self.store.put(snap, business_tx=None if ev.tx == ZERO32 else ev.tx, block=ev.block, log_index=ev.log_index,
-                       step=MAPPING[ev.name].step if ev.name in MAPPING else ev.name)
+        same = self.store.same_content(snap)
+        self.pending.append((snap, same, dict(business_tx=None if ev.tx == ZERO32 else ev.tx, block=ev.block,
+                                              log_index=ev.log_index,
+                                              step=MAPPING[ev.name].step if ev.name in MAPPING else ev.name)))
         self.store.set_current(object_id, version, fp)
         self.written.append((object_id, version))
-        self.crash_at("stored")
         return f"{object_id}/{version}"
+
+    def flush(self) -> None:
+        """Seal the validated snapshots of the last steps (in parallel: Tongsuo signs outside the GIL),
+        then store them in order. Called at the end of every transaction."""
+        if not self.pending:
+            return
+        todo = [i for i, (_, same, _) in enumerate(self.pending) if same is not True]
+        if len(todo) > 8:
+            sealed = list(self.pool().map(self.signer.seal, [self.pending[i][0] for i in todo]))
+        else:
+            sealed = [self.signer.seal(self.pending[i][0]) for i in todo]
+        for i, snap in zip(todo, sealed):
+            self.pending[i] = (snap,) + self.pending[i][1:]
+        for snap, same, where in self.pending:
+            self.store.put(snap, known_new=same is None, **where)
+            self.crash_at("stored")
+        self.pending = []
+
+    def pool(self):
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
+        return self._pool
 
     def _resolves(self, object_id: str, version: int) -> bool:
         cur = self.store.current(object_id)
@@ -346,15 +405,13 @@ class Generator:
         llc_capital = llc_paid = 0
         holders = 0
         has_llc = False
-        for other, sec in sorted(self.state.securities.items(), key=lambda kv: int(kv[0])):
-            if self.books.security(sec["code_hash"]).issuer_uscc != uscc:
-                continue
+        for other in self.issued_by(uscc):
+            sec = self.sec(other)
             holders += sec["holder_count"]
             if sec["kind"] == LLC and sec["status"] != 1:
                 has_llc = True
                 llc_capital += Decimal(sec["total_supply"]).scaleb(-sec["unit_scale"])
-                llc_paid += sum(Decimal(h["paid"]).scaleb(-sec["unit_scale"])
-                                for _, h in self.state.holders_of(int(other)))
+                llc_paid += Decimal(sum(h["paid"] for _, h in self.holders(other))).scaleb(-sec["unit_scale"])
         if has_llc:
             desc.update(subject_registered_capital=_num(llc_capital), subject_registered_capital_currency=CURRENCY,
                         subject_paid_in_capital=_num(llc_paid), subject_paid_in_capital_currency=CURRENCY)
@@ -450,7 +507,7 @@ class Generator:
         if sec["status"] == 1:
             return None  # created when the security is sealed
         kind, scale, supply = sec["kind"], sec["unit_scale"], sec["total_supply"]
-        holders = sorted(self.state.holders_of(int(sid)), key=lambda kv: (-kv[1]["balance"], kv[0].lower()))
+        holders = sorted(self.holders(sid), key=lambda kv: (-kv[1]["balance"], kv[0].lower()))
         roster = {"basic_information_roster": {
             "register_list_subject_ref": self.ref(self.issuer_id(sid)),
             "register_product_ref": self.ref(f"{self.ns}:product:{sid}"),
@@ -681,6 +738,8 @@ class Generator:
     def security_registered(self, step: Step) -> None:
         a = step.event.args
         self.gen["sec"][str(a["id"])] = {"doc": a["doc"], "registered": step.ts}
+        if self._issued is not None:
+            self._issued.setdefault(self.books.security(a["code_hash"]).issuer_uscc, set()).add(int(a["id"]))
         self.write_operator(step)
         self.write_issuer(a["id"], step)
         self.write_product(a["id"], step)
@@ -963,6 +1022,10 @@ class Generator:
         for completing, group in self.split_steps(events):
             if completing is None:
                 applier.apply_all(group)  # nothing to report (roles, calendar, offers, proposals…)
+                keys = set()
+                for e in group:
+                    keys |= self.holdings_of_event(e)
+                self._holdings_changed(keys)
                 continue
             ts = completing.timestamp // unit  # seconds whatever the chain's clock (FISCO BCOS: ms)
             day = self.state.day_of(completing.timestamp)
@@ -976,11 +1039,13 @@ class Generator:
             applier.apply_all(group)
             for e in group:
                 keys |= self.holdings_of_event(e)
+            self._holdings_changed(keys)
             step = Step(completing, group, ts, before, self.balances(keys, day))
             for k in keys - set(before):
                 step.before[k] = (0, 0, 0)
             getattr(self, MAPPING[completing.name].builder)(step)
             n += 1
+        self.flush()
         return n
 
 
@@ -1056,6 +1121,7 @@ def sync(rpc, register: str, abi: list, store: Store, books: books_mod.Books, si
         if daily:  # the day boundary of today (by the chain's newest block), without waiting for a transaction
             head = rpc.call("eth_getBlockByNumber", [hex(last), False])
             gen.day_boundary(gen.state.day_of(int(head["timestamp"], 16)), last)
+            gen.flush()
             gen.save()
         store.commit()
         _anchor(store, anchorer, crash)

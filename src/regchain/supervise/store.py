@@ -106,13 +106,14 @@ class Store:
         return canonical(unsigned(json.loads(data))) == canonical(unsigned(snapshot))
 
     def put(self, sealed: dict, *, business_tx: str | None, block: int | None, log_index: int | None,
-            step: str | None) -> str:
+            step: str | None, known_new: bool = False) -> str:
         """Store a sealed snapshot (file, then index row); returns its digest. An identical stored
-        content is kept as it is; a different one raises."""
+        content is kept as it is; a different one raises. ``known_new``: the caller has just seen that
+        nothing is stored under its (object_id, version)."""
         c = sealed["header"]["content"]
         oid, ver = c["object_id"], c["version"]
         path = self.path(oid, ver)
-        same = self.same_content(sealed)
+        same = None if known_new else self.same_content(sealed)
         if same is False:
             raise SuperviseError(f"stored snapshot {oid}/{ver} differs from the one generated now "
                                  "(a bug: stopping, nothing rewritten)")
