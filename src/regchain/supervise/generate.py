@@ -83,8 +83,8 @@ MAPPING: dict[str, Row] = {
     "CapitalDecreased": Row("Capital decrease", "capital_decreased"),
     "PaidInRecorded": Row("Paid-in recorded", "paid_in_recorded"),
     "Transfer": Row("Transfer", "transfer"),
-    "PledgeRegistered": Row("Pledge registered", "pledge_registered"),
-    "PledgeReleased": Row("Pledge released", "pledge_released"),
+    "PledgeRegistered": Row("Pledge registered", "pledge_changed"),
+    "PledgeReleased": Row("Pledge released", "pledge_changed"),
     "PledgeEnforced": Row("Pledge enforced", "forced_move"),
     "Frozen": Row("Freeze registered", "freeze_changed"),
     "FreezeRenewed": Row("Freeze renewed", "freeze_changed"),
@@ -818,21 +818,24 @@ class Generator:
             self.write_rights(step, wallet, sid, report_ref=ref, source_type=3, description="转让过户")
         self.tail(step, [sid])
 
-    def pledge_registered(self, step: Step) -> None:
-        a = step.event.args
-        ref = self.write_report(step, a["id"], 6, method=1, units=a["units"], description="股权质押登记",
-                                original=a["pledgor"], counterparty=a["pledgee"])
-        self.write_rights(step, a["pledgor"], a["id"], report_ref=ref, source_type=6,
-                          description=f"质押登记（质押编号 {a['pledge_id']}）")
-        self.tail(step, [a["id"]])
-
-    def pledge_released(self, step: Step) -> None:
+    def pledge_changed(self, step: Step) -> None:
+        """Pledge registered (type 6 质押融资) or released, whole or in part (type 7 还款解质押). A pledge
+        imported by the migration (its security still PENDING) is a paper record (method 2) named
+        ``pledge-<id>``, dated at its original registration; no rights record refers to it (§6 item 10)."""
         a = step.event.args
         p = self.state.pledges[str(a["pledge_id"])]
-        ref = self.write_report(step, p["id"], 7, method=1, units=a["units"], description="解除质押",
-                                original=p["pledgor"], counterparty=p["pledgee"])
-        self.write_rights(step, p["pledgor"], p["id"], report_ref=ref, source_type=7,
-                          description=f"解除质押（质押编号 {a['pledge_id']}，剩余 {a['remaining']}）")
+        registered = step.event.name == "PledgeRegistered"
+        imported = registered and self.sec(p["id"])["status"] == 1
+        ttype, text = (6, "股权质押登记") if registered else (7, "解除质押")
+        ref = self.write_report(step, p["id"], ttype, method=2 if imported else 1, units=a["units"],
+                                description=text + ("（迁移上链）" if imported else ""),
+                                original=p["pledgor"], counterparty=p["pledgee"],
+                                object_suffix=f"pledge-{a['pledge_id']}" if imported else None,
+                                settlement_ts=a["registered_at"] // (self.state.time_unit or 1) if imported else None)
+        detail = f"质押编号 {a['pledge_id']}" + ("" if registered else f"，剩余 {a['remaining']}")
+        self.write_rights(step, p["pledgor"], p["id"], report_ref=None if imported else ref,
+                          source_type=0 if imported else ttype,
+                          description=f"{'质押登记' if registered else text}（{detail}）")
         self.tail(step, [p["id"]])
 
     def forced_move(self, step: Step) -> None:
