@@ -298,11 +298,32 @@ def _all_cases():
     return cases
 
 
-@pytest.mark.parametrize("name", sorted(_all_cases()))
-def test_fast_path__same_verdict_as_jsonschema(name):
-    obj = _all_cases()[name]
+def _misspelt():
+    obj = ex("registration-minimal")
+    reg = obj["body"]["registration_information"]
+    reg["register_basic_infomation"] = reg["register_basic_information"]
+    doc = ex("transactionreport-rich")
+    d = doc["body"]["transaction_report_information"]["transaction_information"][
+        "transaction_verification_information"]["transaction_verification_doc"][0]
+    d["url"] = d.pop("uri")
+    sealed = ex("account-minimal")
+    sealed["header"]["seal"] = {"pub_key": {"type": "SM2", "value": "04"}, "digest_algo": "SM3", "signature": "x"}
+    sealed["header"]["remark"] = "更正 v1"
+    sealed["header"]["metadata"] = {"anything": [1, {"goes": True}]}
+    return {"misspelt-container": obj, "url-for-uri": doc, "sealed-with-remark": sealed}
+
+
+@pytest.mark.parametrize("name", sorted(_all_cases()) + sorted(_misspelt()))
+def test_fast_path__same_verdict_as_jsonschema_and_key_check(name):
+    obj = {**_all_cases(), **_misspelt()}[name]
     full = not list(validate.validator(True).iter_errors(obj))
+    keys_ok = not validate.unknown_keys(
+        {k: v for k, v in obj["header"].items() if k not in validate.HEADER_EXTRAS},
+        validate.schema()["properties"]["header"]) and not validate.unknown_keys(
+        {k: v for k, v in obj.items() if k != "header"}, validate.schema())
     body = obj.get("body")
     if isinstance(body, dict) and len(body) == 1:
-        assert validate._fast_valid(obj) == full
-    assert (validate.schema_errors(obj) == []) == full
+        assert validate._fast_valid(obj) == (full and keys_ok)
+    assert (validate.schema_errors(obj, fast=False) == []) == full
+    slow = validate.schema_errors(obj, fast=False) + validate.own_errors(obj)
+    assert validate.errors(obj) == slow

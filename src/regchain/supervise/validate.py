@@ -98,17 +98,41 @@ def _message(error) -> str:
     return error.message[:200]
 
 
+def _closed(node):
+    """A copy of a schema node where every object with properties admits no other keys (the
+    alternatives of a oneOf count as properties of their parent; header.seal and header.remark are
+    admitted): the compiled fast path then also refuses what ``unknown_keys`` names."""
+    if isinstance(node, list):
+        return [_closed(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _closed(v) for k, v in node.items()}
+    if out.get("type") == "object" and "properties" in out:
+        props = dict(out["properties"])
+        for alt in out.get("oneOf", []):
+            for key in alt.get("properties", {}):
+                props.setdefault(key, {})
+        out["properties"] = props
+        out["additionalProperties"] = False
+    return out
+
+
 @lru_cache(maxsize=None)
 def _compiled(body_key: str):
-    """The schema with only ``body_key``'s body alternative, compiled (fastjsonschema), formats checked.
+    """The schema with only ``body_key``'s body alternative, closed (``_closed``) and compiled
+    (fastjsonschema), formats checked.
 
     For a body with exactly one key K, the model's seven-way ``oneOf`` holds exactly when K's own
-    alternative holds (every other alternative requires its own key), so this verdict equals the
-    full schema's; tests/test_supervise_validate.py checks both agree."""
+    alternative holds (every other alternative requires its own key), so the verdict equals the full
+    schema's plus ``unknown_keys``; tests/test_supervise_validate.py checks they agree."""
     sub = dict(schema())
-    sub["properties"] = {**schema()["properties"],
+    header = dict(schema()["properties"]["header"])
+    header["properties"] = {**header["properties"], **{k: {} for k in HEADER_EXTRAS}}
+    sub["properties"] = {"header": header,
                          "body": next(a for a in schema()["properties"]["body"]["oneOf"] if a["required"] == [body_key])}
-    return fastjsonschema.compile(sub, formats={"date": lambda v: is_date(v), "date-time": lambda v: is_date_time(v)})
+    sub["definitions"] = schema()["definitions"]
+    return fastjsonschema.compile(_closed(sub), formats={"date": lambda v: is_date(v),
+                                                         "date-time": lambda v: is_date_time(v)})
 
 
 def _fast_valid(obj) -> bool:
@@ -123,10 +147,10 @@ def _fast_valid(obj) -> bool:
         return False
 
 
-def schema_errors(obj, *, format_checking: bool = True) -> list[tuple[str, str]]:
+def schema_errors(obj, *, format_checking: bool = True, fast: bool = True) -> list[tuple[str, str]]:
     """(path, message) leaf errors of the schema; empty if ``obj`` validates. A snapshot with one body
     key is first checked by the compiled validator; the errors always come from jsonschema."""
-    if format_checking and _fast_valid(obj):
+    if fast and format_checking and _fast_valid(obj):
         return []
 
     def walk(e):
@@ -212,7 +236,8 @@ def references(value, path: str = "") -> list[tuple[str, str]]:
 
 
 def own_errors(obj, *, resolves: Callable[[str, int], bool] | None = None,
-               latest_version: Callable[[str], int | None] | None = None) -> list[tuple[str, str]]:
+               latest_version: Callable[[str], int | None] | None = None,
+               keys_checked: bool = False) -> list[tuple[str, str]]:
     """The spec's own checks (§1.4 item 2). ``resolves(object_id, version)`` says whether a
     referenced snapshot is stored (or written earlier in the same step); ``latest_version(object_id)``
     gives the newest stored version (None: the object is new). Without them those checks are skipped."""
@@ -223,9 +248,10 @@ def own_errors(obj, *, resolves: Callable[[str, int], bool] | None = None,
     typ, op = content.get("type"), content.get("operation")
     object_id, version, ts = content.get("object_id"), content.get("version"), content.get("timestamp")
     header = obj.get("header") or {}
-    errors += unknown_keys({k: v for k, v in header.items() if k not in HEADER_EXTRAS},
-                           schema()["properties"]["header"], "/header")
-    errors += [(p, m) for p, m in unknown_keys({k: v for k, v in obj.items() if k != "header"}, schema())]
+    if not keys_checked:
+        errors += unknown_keys({k: v for k, v in header.items() if k not in HEADER_EXTRAS},
+                               schema()["properties"]["header"], "/header")
+        errors += unknown_keys({k: v for k, v in obj.items() if k != "header"}, schema())
     if isinstance(ts, int) and not 0 <= ts < 10**10:
         errors.append(("/header/content/timestamp", f"{ts} is not a Unix time in seconds"))
     if isinstance(object_id, str) and ("/" in object_id or not object_id.isascii()):
@@ -282,7 +308,9 @@ def own_errors(obj, *, resolves: Callable[[str, int], bool] | None = None,
 
 def errors(obj, **kwargs) -> list[tuple[str, str]]:
     """Schema errors, then the spec's own checks; empty if the snapshot may be stored."""
-    return schema_errors(obj) + own_errors(obj, **kwargs)
+    if _fast_valid(obj):  # the closed schema holds: no schema errors and no unknown keys
+        return own_errors(obj, keys_checked=True, **kwargs)
+    return schema_errors(obj, fast=False) + own_errors(obj, **kwargs)
 
 
 def describe(errs: list[tuple[str, str]], limit: int = 3) -> str:
