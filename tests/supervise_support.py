@@ -117,3 +117,23 @@ def synced(tmp_path_factory, scenario, register, governance, registrar, rpc, abi
     return {"tmp": tmp, "anchor": anchor, "result": result, "anchorer": anchorer}
 
 
+
+
+def rights_equal_chain(store: Store, register, scale: dict) -> int:
+    """Every rights record's after-balances (free, pledged, frozen) equal the chain's views at the
+    record's block (one transaction per block here); returns how many were compared."""
+    n = 0
+    for r in store.rows("type = 'registration' AND object_id NOT LIKE '%:roll:%'"):
+        obj = json.loads(store.read_bytes(r.object_id, r.version))
+        wallet = obj["header"]["metadata"]["wallet"]
+        rr = obj["body"]["registration_information"]["registration_rights"]["basic_information_rights"]
+        sid = int(rr["basic_information_description"]["register_product_ref"].split(":")[2].split("/")[0])
+        b = register.balanceOf(wallet, sid, block_id=r.block)
+        p = register.pledged_balance_of(wallet, sid, block_id=r.block)
+        f = register.frozen_balance_of(wallet, sid, block_id=r.block)
+        num = lambda u: generate.number(u, scale[sid])  # noqa: E731
+        assert rr["available_registration"]["register_asset_balance_after"] == num(max(0, b - p - f)), r.object_id
+        assert rr["pledge_registration"]["register_pledge_balance_after"] == num(p), r.object_id
+        assert rr["freezing_registration"]["register_frozen_balance_after"] == num(f), r.object_id
+        n += 1
+    return n

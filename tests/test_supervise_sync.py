@@ -15,7 +15,8 @@ from regchain.supervise import SuperviseError, anchor as anchor_mod, generate, s
 from regchain.supervise.store import Store
 
 from supervise_support import (  # noqa: F401  (fixtures)
-    NS, OPERATOR, PRIV, Crash, abi, actors, deploy_anchor, rpc, run, scenario, stored, synced, write_books)
+    NS, OPERATOR, PRIV, Crash, abi, actors, deploy_anchor, rights_equal_chain, rpc, run, scenario, stored, synced,
+    write_books)
 
 # ---------------------------------------------------------------- one run
 
@@ -49,21 +50,7 @@ def test_sync__stored_snapshots__validate_seal_and_anchor(synced, rpc):
 
 def test_sync__rights_records__equal_chain_balances_after_each_step(synced, register, scenario):
     store = Store(synced["tmp"] / "store", readonly=True)
-    rights = [r for r in store.rows("type = 'registration' AND object_id NOT LIKE '%:roll:%'")]
-    assert len(rights) >= 10
-    for r in rights:
-        obj = json.loads(store.read_bytes(r.object_id, r.version))
-        wallet = obj["header"]["metadata"]["wallet"]
-        rr = obj["body"]["registration_information"]["registration_rights"]["basic_information_rights"]
-        sid = int(rr["basic_information_description"]["register_product_ref"].split(":")[2].split("/")[0])
-        scale = 2 if sid == scenario["llc"] else 0
-        block = r.block
-        b = register.balanceOf(wallet, sid, block_id=block)
-        p = register.pledged_balance_of(wallet, sid, block_id=block)
-        f = register.frozen_balance_of(wallet, sid, block_id=block)
-        assert rr["available_registration"]["register_asset_balance_after"] == generate.number(max(0, b - p - f), scale)
-        assert rr["pledge_registration"]["register_pledge_balance_after"] == generate.number(p, scale)
-        assert rr["freezing_registration"]["register_frozen_balance_after"] == generate.number(f, scale)
+    assert rights_equal_chain(store, register, {scenario["jsc"]: 0, scenario["llc"]: 2}) >= 10
 
 
 def test_sync__pledge_and_freeze_records__carry_the_changes(synced, bob):
@@ -211,3 +198,59 @@ def test_sync_daily__freeze_lapses_and_queued_one_takes_effect__records_at_midni
     before = len(store.rows())
     generate.sync(rpc, register.address, abi, store, books, seal.Signer(PRIV), anchorer, daily=True)
     assert len(store.rows()) == before
+
+
+# ---------------------------------------------------------------- DvP and one-way bidding
+
+
+def test_sync__dvp_and_bid__reports_rights_and_payment_legs(tmp_path, scenario, register, governance, registrar,
+                                                            rpc, abi, actors, alice, bob, carol, dave, advance_days,
+                                                            today):
+    from ape import project
+
+    jsc = scenario["jsc"]
+    cash = governance.deploy(project.CashToken)
+    register.set_cash_token(cash, True, doc("cash"), sender=governance)
+    register.propose_transfer(dave, jsc, 100, 1_600, cash, doc("transfer agreement"), sender=alice)
+    iid = register.instruction_count()
+    cash.mint(dave, 1_600, sender=dave)
+    cash.approve(register, 1_600, sender=dave)
+    register.accept_transfer(iid, doc("accept"), sender=dave)
+    register.settle_transfer(iid, doc("settle"), sender=alice)
+    register.list_units(jsc, 50, 500, cash, register.today() + 3, doc("listing"), sender=alice)
+    lid = register.listing_count()
+    cash.mint(carol, 600, sender=carol)
+    cash.approve(register, 600, sender=carol)
+    register.bid(lid, 600, doc("bid"), sender=carol)
+    advance_days(4)
+    register.close_listing(lid, doc("close"), sender=bob)
+    anchor = deploy_anchor(register, governance)
+    run(tmp_path, register, anchor, registrar, rpc, abi, actors, scenario)
+    store = Store(tmp_path / "store", readonly=True)
+    by_step = {}
+    for r in store.rows():
+        by_step.setdefault(r.step, []).append(json.loads(store.read_bytes(r.object_id, r.version)))
+    dvp = {o["header"]["content"]["type"]: o for o in by_step["DvP settlement"]}
+    assert set(dvp) == {"transactionreport", "registration", "settlement"}
+    report = dvp["transactionreport"]["body"]["transaction_report_information"]
+    assert report["basic_transaction_information"]["basic_information_remark"]["transaction_type"] == 3
+    content = report["transaction_information"]["transaction_content_information"]
+    assert content["transaction_settlement_quantity"] == 100 and content["transaction_settlement_price"] == 0.16
+    docs = report["transaction_information"]["transaction_verification_information"]
+    assert docs["transaction_orderplacing_verification_doc"][0]["file_number"] == "SHZX-2024-0613-017"
+    assert docs["transaction_verification_doc"][0]["hash"] == "0x" + doc("settle").hex()
+    pay = dvp["settlement"]["body"]["capital_settlement_information"]
+    assert pay["basic_information_capital_settlement"]["settlement_value"] == 16
+    ref = pay["basic_information_capital_settlement"]["settlement_transaction_ref"]
+    assert ref == dvp["transactionreport"]["header"]["content"]["object_id"] + "/0"
+    assert pay["transferor_information"]["settlement_out_account_balance_before_transfer"] == 16
+    assert pay["transferee_information"]["settlement_in_bank_account"] == alice.address.lower()
+    bid = {o["header"]["content"]["type"]: o for o in by_step["Bid settlement"]}
+    assert bid["settlement"]["body"]["capital_settlement_information"]["basic_information_capital_settlement"][
+        "settlement_value"] == 6
+    assert "单向竞价" in bid["transactionreport"]["body"]["transaction_report_information"][
+        "basic_transaction_information"]["basic_information_remark"]["transaction_description"]
+    assert len([o for o in by_step["Bid settlement"] if o["header"]["content"]["type"] == "registration"
+                and ":roll:" not in o["header"]["content"]["object_id"]]) == 2
+    assert store.counts()["settlement"] == 2 and store.errors() == []
+    assert rights_equal_chain(store, register, {scenario["jsc"]: 0, scenario["llc"]: 2}) >= 16

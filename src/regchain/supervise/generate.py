@@ -594,7 +594,8 @@ class Generator:
     def write_report(self, step: Step, sid, ttype: int, *, method: int, units: int | None, description: str,
                      original: str | None = None, counterparty: str | None = None, price: float | None = None,
                      financing: tuple[str, str] | None = None, settle_text: str | None = None,
-                     object_suffix: str | None = None, settlement_ts: int | None = None) -> str:
+                     object_suffix: str | None = None, settlement_ts: int | None = None,
+                     order_doc: str | None = None) -> str:
         ev = step.event
         sec = self.sec(sid)
         scale = sec["unit_scale"]
@@ -634,8 +635,13 @@ class Generator:
                 party["transaction_investor_counterparty_ref"] = self.ref(self.holder_subject_id(counterparty))
                 party["transaction_investor_counterparty_name"] = self.holder_name(counterparty)
             info["transaction_party_information"] = party
+        verification = {}
+        if self.docs(order_doc):  # the instruction's or listing's document (委托文件)
+            verification["transaction_orderplacing_verification_doc"] = self.docs(order_doc)
         if self.docs(ev.args.get("doc")):
-            info["transaction_verification_information"] = {"transaction_verification_doc": self.docs(ev.args["doc"])}
+            verification["transaction_verification_doc"] = self.docs(ev.args["doc"])
+        if verification:
+            info["transaction_verification_information"] = verification
         inner = {"basic_transaction_information": basic, "transaction_information": info}
         oid = f"{self.ns}:transactionreport:{object_suffix or f'{ev.block}-{ev.log_index}'}"
         return self.emit("transactionreport", oid, inner, step, state_object=False)
@@ -902,7 +908,8 @@ class Generator:
         text = ("协议转让，券款对付（DvP）" if dvp else "协议转让，纯券过户（FoP）") + ("；法院裁定" if court else "")
         settle = f"成交金额 {exact(a['paid'], self.gen.get('decimals', {}).get(ins['cash'], 2))} 元" if dvp else None
         ref = self.write_report(step, sid, 5 if court else 3, method=1, units=a["units"], description=text,
-                                original=seller, counterparty=receiver, price=price, settle_text=settle)
+                                original=seller, counterparty=receiver, price=price, settle_text=settle,
+                                order_doc=ins["doc"])
         for wallet in (seller, receiver):
             self.write_rights(step, wallet, sid, report_ref=ref, source_type=5 if court else 3, description=text)
         if dvp:
@@ -922,7 +929,7 @@ class Generator:
                      .quantize(Decimal("0.01"), ROUND_HALF_UP))
         ref = self.write_report(step, sid, 3, method=1, units=lst["units"], description="单向竞价",
                                 original=seller, counterparty=winner, price=price,
-                                settle_text=f"成交金额 {exact(a['amount'], decimals)} 元")
+                                settle_text=f"成交金额 {exact(a['amount'], decimals)} 元", order_doc=lst["doc"])
         for wallet in (seller, winner):
             self.write_rights(step, wallet, sid, report_ref=ref, source_type=3, description="单向竞价")
         self.write_payment(step, sid, ref, lst["cash"], a["amount"], winner, seller, a["amount"])
