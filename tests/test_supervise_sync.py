@@ -254,3 +254,51 @@ def test_sync__dvp_and_bid__reports_rights_and_payment_legs(tmp_path, scenario, 
                 and ":roll:" not in o["header"]["content"]["object_id"]]) == 2
     assert store.counts()["settlement"] == 2 and store.errors() == []
     assert rights_equal_chain(store, register, {scenario["jsc"]: 0, scenario["llc"]: 2}) >= 16
+
+
+# ---------------------------------------------------------------- administrative steps
+
+
+def test_sync__administrative_steps__objects_follow_the_chain(tmp_path, scenario, register, governance, registrar,
+                                                             rpc, abi, actors, accounts, alice, bob, dave, today,
+                                                             issuer_agent):
+    jsc, llc = scenario["jsc"], scenario["llc"]
+    register.set_qualified(dave, False, doc("qualification lapsed"), sender=registrar)
+    register.suspend_account(dave, doc("ids expired"), sender=registrar)
+    register.reactivate_account(dave, doc("ids renewed"), sender=registrar)
+    register.set_security_status(jsc, 3, doc("suspension"), sender=registrar)
+    register.set_security_status(jsc, 2, doc("resumption"), sender=registrar)
+    register.set_lockup(bob, jsc, today + 100, doc("lock-up"), sender=registrar)
+    register.set_insider(bob, jsc, True, doc("director"), sender=issuer_agent)
+    register.record_paid_in(alice, llc, 90000, doc("paid-in"), sender=registrar)
+    register.decrease_capital(llc, [(alice.address, 10000)], doc("reduction"), sender=registrar)
+    new_key = accounts[9]
+    register.recover(alice, new_key, [jsc, llc], doc("recovery"), sender=registrar)
+    anchor = deploy_anchor(register, governance)
+    run(tmp_path, register, anchor, registrar, rpc, abi, actors, scenario)
+    store = Store(tmp_path / "store", readonly=True)
+    assert store.errors() == []
+    steps = {}
+    for r in store.rows():
+        steps.setdefault(r.step, []).append(json.loads(store.read_bytes(r.object_id, r.version)))
+    alice_account = f"{NS}:account:{alice.address.lower()[2:]}"
+    latest = json.loads(store.read_bytes(alice_account, max(r.version for r in store.rows()
+                                                            if r.object_id == alice_account)))
+    assert latest["header"]["metadata"]["wallet"] == new_key.address.lower()  # same object after key recovery
+    assert latest["body"]["account_information"]["basic_account_information"]["account_status"] == 1
+    dave_account = [o for o in steps["Account status changed"]
+                    if o["header"]["content"]["object_id"].endswith(dave.address.lower()[2:])]
+    assert [o["body"]["account_information"]["basic_account_information"]["account_status"]
+            for o in dave_account] == [3, 1]
+    assert "unfreezing_information" in dave_account[1]["body"]["account_information"]["account_cycle_information"]
+    qual = steps["Qualification changed"][0]["body"]["subject_information"]["basic_information_subject"]
+    assert qual["subject_qualification_information"][0]["investor_suitability_information"][0][
+        "subject_investor_qualification_status"] is False
+    status = [o["body"]["product_information"]["transaction_information"]["transaction_status"][
+        "product_transaction_status"] for o in steps["Status changed"]]
+    assert status == [2, 1]
+    notes = [o["body"]["registration_information"]["registration_rights"]["basic_information_rights"][
+        "description_status_information"]["register_asset_note"] for o in steps["Lock-up"] + steps["Insider"]]
+    assert notes == [f"限售截止日（日序）{today + 100}", "董监高：是"]
+    assert {o["header"]["content"]["type"] for o in steps["Capital decrease"]} >= {"product", "registration"}
+    assert rights_equal_chain(store, register, {jsc: 0, llc: 2}) >= 12
