@@ -23,6 +23,13 @@ def cli():
     return module.cli
 
 
+@pytest.fixture(autouse=True)
+def own_deployment_record(tmp_path, monkeypatch):
+    """The Anchor the commands deploy is recorded under tmp_path, not in the project's
+    deployments/local.json (other tests read that record's first block)."""
+    monkeypatch.setattr(deployments, "DEPLOYMENTS_DIR", str(tmp_path / "deployments"))
+
+
 @pytest.fixture
 def files(tmp_path, register, actors, scenario):
     write_books(tmp_path / "books.sqlite", register, actors, scenario).close()
@@ -84,3 +91,34 @@ def test_operator__recorded_then_bad_namespace__refused(cli, tmp_path):
     assert Books(tmp_path / "b.sqlite").operator().namespace == "rc-20241"
     bad = invoke(cli, "operator", "--books", tmp_path / "b.sqlite", "--name", "x", "--uscc", "y", "--namespace", "a/b")
     assert bad.exit_code == 1 and bad.output.strip() == "Error: namespace 'a/b': ASCII without '/' or ':'"
+
+
+def _ops():
+    spec = importlib.util.spec_from_file_location("regchain_script_ops_sv", ROOT / "scripts" / "ops.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.cli
+
+
+def test_ops__open_and_register_with_books__names_recorded_by_hash(tmp_path, register, registrar, outsider):
+    from eth_utils import keccak
+
+    from regchain.supervise.books import Books
+
+    ops = _ops()
+    base = ["--register", register.address, "--account", registrar.address]
+    books = tmp_path / "books.sqlite"
+    refused = CliRunner().invoke(ops, base + ["account", "open", outsider.address, "--identity", "id-x",
+                                              "--books", str(books)], catch_exceptions=False)
+    assert refused.exit_code == 1 and refused.output.strip() == "Error: --books needs --name, --id-number"
+    ok = CliRunner().invoke(ops, base + ["account", "open", outsider.address, "--identity", "id-x", "--books",
+                                         str(books), "--name", "王五", "--id-number", "110105198001010015",
+                                         "--account-no", "A0009"], catch_exceptions=False)
+    assert ok.exit_code == 0, ok.output
+    b = Books(books)
+    assert b.holder(keccak(text="id-x")).name == "王五" and b.account_no(outsider.address) == "A0009"
+    sec = CliRunner().invoke(ops, base + ["security", "register", "300999", "--kind", "jsc", "--total", "100",
+                                          "--books", str(books), "--name", "示例股份有限公司",
+                                          "--issuer-uscc", "91310115MA1H7QJ435"], catch_exceptions=False)
+    assert sec.exit_code == 0, sec.output
+    assert Books(books).security(keccak(text="security:300999")).issuer_uscc == "91310115MA1H7QJ435"
