@@ -603,8 +603,9 @@ def measure_supervise(ctx: Ctx) -> dict:
     an empty store: every snapshot generated, validated, sealed (SM2), stored and anchored (the Anchor
     contract, batches of 256 over JSON-RPC). province_wall_s is the sync's wall time;
     snapshots_per_s = snapshots / that time; anchor_gas_per_snapshot = gasUsed of the anchoring
-    transactions / snapshots anchored."""
-    return supervise_province(float(os.environ.get("REGCHAIN_MIGRATION_SCALE", "1")))
+    transactions / snapshots anchored. REGCHAIN_SUPERVISE_SCALE overrides the scale for this group only."""
+    return supervise_province(float(os.environ.get("REGCHAIN_SUPERVISE_SCALE")
+                                    or os.environ.get("REGCHAIN_MIGRATION_SCALE", "1")))
 
 
 def supervise_province(scale: float) -> dict:
