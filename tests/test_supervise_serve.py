@@ -13,7 +13,7 @@ import pytest
 import rlp
 import uvicorn
 from supervise_support import (  # noqa: F401  (fixtures)
-    abi, actors, deploy_anchor, rpc, run, scenario, synced, write_books)
+    abi, actors, deploy_anchor, rpc, run, scenario, synced)
 
 from regchain.supervise import seal
 from regchain.supervise.anchor import TOPIC

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 from supervise_support import (  # noqa: F401  (fixtures)
-    PRIV, abi, actors, deploy_anchor, rpc, run, scenario, synced, write_books)
+    PRIV, abi, actors, deploy_anchor, rpc, scenario, synced)
 
 from regchain.supervise import SuperviseError, seal
 from regchain.supervise.verify import load_public_key, verify_store
