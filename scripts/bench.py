@@ -47,6 +47,9 @@ GOALS: dict[str, float] = {
     "gas.bid": 174_967,
     "gas.dvp_settlement": 108_128,
     "gas.freeze": 304_084,
+    # issue 14: supervisory snapshots of a migrated province, generated + validated + sealed + stored + anchored
+    "supervise.snapshots_per_s": 2_000,
+    "supervise.anchor_gas_per_snapshot": 15_000,
 }
 
 # The calendar the suite measurements publish (as tests/conftest.py does).
@@ -480,34 +483,23 @@ MIGRATION_PORT = 8561
 MIGRATION_SECURITIES = 8_000
 MIGRATION_DIRTY = 0.02
 MIGRATION_SECRET = "bench-operator-secret-0123456789"
+BENCH_SM2_KEY = "3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8"  # a test key, bench only
 
 
-def measure_migration(ctx: Ctx) -> dict:
-    """migration.*: generate the export, start the anvil, deploy the suite there by raw
-    JSON-RPC, then run the migration (`python -m regchain.migrate`: clean, plan, write
-    over the fast JSON-RPC path, reconcile, report) in a child process, so that its
-    wall time and peak RSS are its own. province_wall_s is cleaning + planning +
-    writing + reconciliation + the report as the child timed it; gas_per_holding is the
-    gasUsed of all register_holdings(_many) transactions over the holdings written. Then the
-    indexer rebuilds the migrated register from its events (audit.events_per_s,
-    audit.rebuild_wall_s) and the audit compares it with contract state."""
-    import os
+def start_bench_node(port: int):
+    """An anvil of its own on ``port`` (london, gas price 0, no history) with the suite deployed by
+    raw JSON-RPC, the registrar's role and a published calendar:
+    (process, uri, register address, governance, registrar, merged ABI, today)."""
     import subprocess
-    import sys
-    import tempfile
     import time
 
     from eth_abi import encode as abi_encode
 
-    from regchain import migrate
-    from regchain.legacy import synth
     from regchain.lean import AnvilBackend, Rpc, SuiteAbi
 
-    scale = float(os.environ.get("REGCHAIN_MIGRATION_SCALE", "1"))
-    n_securities = max(4, round(MIGRATION_SECURITIES * scale))
-    uri = f"http://127.0.0.1:{MIGRATION_PORT}"
+    uri = f"http://127.0.0.1:{port}"
     node = subprocess.Popen(
-        ["anvil", "--host", "127.0.0.1", "--port", str(MIGRATION_PORT), "--hardfork", "london",
+        ["anvil", "--host", "127.0.0.1", "--port", str(port), "--hardfork", "london",
          "--gas-price", "0", "--base-fee", "0", "--disable-min-priority-fee",
          # no historical states: anvil otherwise keeps one per block (11 GB at a province)
          *os.environ.get("REGCHAIN_BENCH_ANVIL_ARGS", "--prune-history").split()],
@@ -522,7 +514,7 @@ def measure_migration(ctx: Ctx) -> dict:
                 rpc.close()
                 time.sleep(0.05)
         else:
-            raise RuntimeError(f"migration anvil did not start on port {MIGRATION_PORT}")
+            raise RuntimeError(f"bench anvil did not start on port {port}")
         gov, registrar = node_accounts[0], node_accounts[1]
 
         def deploy_one(name, args):
@@ -545,6 +537,36 @@ def measure_migration(ctx: Ctx) -> dict:
                              (first, last, cal.weekdays(first, last), doc("calendar")), None)
         backend.rpc.close()
 
+        return node, uri, register_address, gov, registrar, abi, today
+    except BaseException:
+        node.terminate()
+        node.wait(30)
+        raise
+
+
+def measure_migration(ctx: Ctx) -> dict:
+    """migration.*: generate the export, start the anvil, deploy the suite there by raw
+    JSON-RPC, then run the migration (`python -m regchain.migrate`: clean, plan, write
+    over the fast JSON-RPC path, reconcile, report) in a child process, so that its
+    wall time and peak RSS are its own. province_wall_s is cleaning + planning +
+    writing + reconciliation + the report as the child timed it; gas_per_holding is the
+    gasUsed of all register_holdings(_many) transactions over the holdings written. Then the
+    indexer rebuilds the migrated register from its events (audit.events_per_s,
+    audit.rebuild_wall_s) and the audit compares it with contract state."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+
+    from regchain import migrate
+    from regchain.legacy import synth
+
+    scale = float(os.environ.get("REGCHAIN_MIGRATION_SCALE", "1"))
+    n_securities = max(4, round(MIGRATION_SECURITIES * scale))
+    node, uri, register_address, gov, registrar, abi, today = start_bench_node(MIGRATION_PORT)
+    try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "export"
             export = synth.generate(seed=5, securities=n_securities, dirty=MIGRATION_DIRTY,
@@ -746,9 +768,81 @@ def measure_migration_signed(ctx: Ctx) -> dict:
     }}
 
 
+def measure_supervise(ctx: Ctx) -> dict:
+    """supervise.*: the migration group's province export (REGCHAIN_MIGRATION_SCALE) migrated onto an
+    anvil of its own (a free port), the operator's books written from it, then ``supervise sync`` from
+    an empty store: every snapshot generated, validated, sealed (SM2), stored and anchored (the Anchor
+    contract, batches of 256 over JSON-RPC). province_wall_s is the sync's wall time;
+    snapshots_per_s = snapshots / that time; anchor_gas_per_snapshot = gasUsed of the anchoring
+    transactions / snapshots anchored. REGCHAIN_SUPERVISE_SCALE overrides the scale for this group only."""
+    return supervise_province(float(os.environ.get("REGCHAIN_SUPERVISE_SCALE")
+                                    or os.environ.get("REGCHAIN_MIGRATION_SCALE", "1")))
+
+
+def supervise_province(scale: float) -> dict:
+    """The supervise.* figures for a migrated export of ``scale`` × a province (see measure_supervise);
+    callable on its own, e.g. ``supervise_province(0.01)`` for a quick look."""
+    import socket
+    import tempfile
+    import time
+
+    from eth_abi import encode as abi_encode
+
+    from regchain import indexer, migrate
+    from regchain.legacy import synth
+    from regchain.legacy.clean import clean_folder
+    from regchain.supervise import anchor, books, generate, seal
+    from regchain.supervise.store import Store
+
+    with socket.socket() as sock:  # a free port (the migration group's is fixed)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    node, uri, register, gov, registrar, abi, today = start_bench_node(port)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "export"
+            export = synth.generate(seed=5, securities=max(4, round(MIGRATION_SECURITIES * scale)),
+                                    dirty=MIGRATION_DIRTY, as_of=cal.date_of(today))
+            synth.write_export(export, folder)
+            del export
+            cleaned = clean_folder(folder, as_of=today)
+            plan = migrate.Plan.build(cleaned, migrate.Identities(MIGRATION_SECRET.encode()))
+            migrate.write(cleaned, plan, migrate.Chain.over_json_rpc(uri, register, registrar, abi))
+            b = books.Books(Path(tmp) / "books.sqlite")
+            b.set_operator("示例股权托管交易中心", "91310000MA1K30XK55", "rc-bench")
+            books.write_migration_books(b, folder, cleaned, plan)
+            rpc = indexer.HttpRpc(uri)
+            ct = project.Anchor.contract_type
+            data = ct.deployment_bytecode.bytecode + abi_encode(["address"], [register]).hex()
+            receipt = rpc.call("eth_sendTransactionSync", [{"from": gov, "data": data, "gas": hex(5_000_000),
+                                                            "gasPrice": "0x0"}])
+            anchorer = anchor.RpcAnchorer(receipt["contractAddress"], registrar, rpc)
+            store = Store(Path(tmp) / "store")
+            started = time.perf_counter()
+            result = generate.sync(rpc, register, abi, store, b, seal.Signer(BENCH_SM2_KEY), anchorer)
+            wall = time.perf_counter() - started
+            counts = store.counts()
+            store.close()
+    finally:
+        node.terminate()
+        node.wait(30)
+    return {"supervise": {
+        "snapshots_per_s": round(result.snapshots / wall),
+        "anchor_gas_per_snapshot": round(anchorer.gas_used / max(1, anchorer.sent)),
+        "province_wall_s": round(wall, 1),
+        "snapshots": result.snapshots,
+        "steps": result.steps,
+        "anchor_transactions": -(-anchorer.sent // anchor.BATCH),
+        "scale": scale,
+        **{f"count_{t}": n for t, n in counts.items()},
+    }}
+
+
+
+
 GROUPS = [measure_baseline, measure_suite, measure_encumbrances, measure_instructions, measure_desks,
           measure_audit, measure_property, measure_robustness, measure_migration,
-          measure_migration_signed]
+          measure_migration_signed, measure_supervise]
 # The gas measurements alone (no node of their own, no migration, no property run):
 # `REGCHAIN_BENCH_GROUPS=gas ape run bench`.
 GAS_GROUPS = ("baseline", "suite", "encumbrances", "instructions", "desks")

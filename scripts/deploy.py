@@ -60,7 +60,7 @@ def _ensure_multicall(network_name: str, account) -> None:
     """The multicall recorded for the network, deployed through regchain.writer if missing."""
     from ape import chain
 
-    from regchain.profiles import profile_for
+    from regchain.networks import profile_for
     from regchain.rpc import Rpc
     from regchain.writer import WriteError, Writer, signer_for_account
 

@@ -1,6 +1,6 @@
 """Migrate a legacy registry export onto the chain (基础数据的清理、上链).
 
-    ape run migrate --source DIR --report FILE.json [--network NET] [--account ACC] [--dry-run]
+    ape run migrate --source DIR --report FILE.json [--network NET] [--account ACC] [--dry-run] [--books DB]
     ape run migrate --network ethereum:consortium:node --account <alias> [--profile fisco-bcos-3] ...
 
 Reads the export folder, cleans it (docs/migration.md), writes what is clean, reconciles
@@ -15,6 +15,7 @@ used (`ape run deploy ... --new` makes one), --account must hold the registrar r
 its key signs here (a keystore account unlocked with APE_ACCOUNTS_<alias>_PASSPHRASE, or
 prompted for), through regchain.writer with the network profile (--profile or
 REGCHAIN_PROFILE: besu-qbft, fisco-bcos-3; docs/consortium-profiles.md).
+--books DB also writes the operator's books (names, codes, courts by their on-chain hashes).
 """
 
 import json
@@ -29,8 +30,9 @@ from regchain import migrate
 from regchain.legacy.clean import clean_folder
 from regchain.legacy.reader import ExportError
 from regchain import deployments
-from regchain.profiles import ProfileError, profile_for
+from regchain.networks import ProfileError, profile_for
 from regchain.setup import SetupError, ensure_calendar, ensure_suite, network_problem, one_line, recorded_suite
+from regchain.supervise import SuperviseError
 from regchain.suite import TEST_ACCOUNT_NETWORKS
 
 
@@ -83,7 +85,9 @@ class _MigrateCommand(ConnectedProviderCommand):
 @click.option("--dry-run", is_flag=True, help="Clean and report; write nothing on chain.")
 @click.option("--profile", "profile_name", default=None,
               help="Network profile (besu-qbft, fisco-bcos-3; default $REGCHAIN_PROFILE).")
-def cli(cli_ctx, network, account, source, report_path, dry_run, profile_name):
+@click.option("--books", "books_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the operator's books (SQLite) that supervisory reporting looks names up in.")
+def cli(cli_ctx, network, account, source, report_path, dry_run, profile_name, books_path):
     cli_ctx.logger.set_level("WARNING")  # one line per transaction would drown the summary
     try:
         ids = migrate.Identities.from_env()
@@ -122,7 +126,12 @@ def cli(cli_ctx, network, account, source, report_path, dry_run, profile_name):
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                encoding="utf-8")
-    except (ExportError, migrate.MigrationError, SetupError, ProfileError) as exc:
+        if books_path is not None and not dry_run:
+            from regchain.supervise.books import Books, write_migration_books
+
+            written = write_migration_books(Books(books_path), source, result, plan)
+            click.echo(f"books: {books_path} ({', '.join(f'{k} {v}' for k, v in written.items())})")
+    except (ExportError, migrate.MigrationError, SetupError, ProfileError, SuperviseError) as exc:
         raise click.ClickException(str(exc)) from None
     except ApeException as exc:
         raise click.ClickException(one_line(exc)) from None

@@ -177,6 +177,22 @@ def account():
     """Investor accounts (基础账户管理)."""
 
 
+books_opt = click.option("--books", "books_path", default=None, type=click.Path(dir_okay=False),
+                         help="Also record the names in the operator's books (SQLite) once the chain accepted.")
+
+
+def _books(books_path, **required):
+    """The operator's books, if --books is given (then every named option is required)."""
+    if books_path is None:
+        return None
+    missing = [f"--{k.replace('_', '-')}" for k, v in required.items() if not v]
+    if missing:
+        raise click.ClickException(f"--books needs {', '.join(missing)}")
+    from regchain.supervise.books import Books
+
+    return Books(books_path)
+
+
 @account.command("open")
 @click.argument("address")
 @click.option("--id-type", type=click.Choice(["RESIDENT_ID", "USCC", "PASSPORT", "OTHER"], case_sensitive=False),
@@ -187,14 +203,24 @@ def account():
 @click.option("--class", "klass", type=click.Choice([c.name.lower() for c in InvestorClass]), default="individual")
 @click.option("--qualified/--not-qualified", default=True)
 @doc_opt
+@books_opt
+@click.option("--name", default=None, help="Holder name (books only, never on chain).")
+@click.option("--account-no", default=None, help="The operator's account number (books; default: the address).")
 @click.pass_obj
-def account_open(obj, address, id_type, id_number, identity, klass, qualified, doc_text):
+def account_open(obj, address, id_type, id_number, identity, klass, qualified, doc_text, books_path, name,
+                 account_no):
     """Open an investor account; its identity is the migration's keyed hash of the id, never a bare hash."""
     address = common.address_arg(address)
     ident = common.identity_arg(id_type, id_number, identity)
-    run(obj, lambda reg, who: done(reg.open_account(address, ident, int(InvestorClass[klass.upper()]), qualified,
-                                                    docref(doc_text, f"open {address}"), sender=who),
-                                   f"account {address} opened"))
+    books = _books(books_path, name=name, id_type=id_type, id_number=id_number)
+
+    def action(reg, who):
+        done(reg.open_account(address, ident, int(InvestorClass[klass.upper()]), qualified,
+                              docref(doc_text, f"open {address}"), sender=who), f"account {address} opened")
+        if books is not None:
+            books.add_holder(ident, name, klass.upper(), id_type.upper(), id_number)
+            books.add_account(address, account_no or address, ident)
+    run(obj, action)
 
 
 def _status_command(name, fn):
@@ -261,8 +287,13 @@ def read_holdings(path: Path, default_day: int, scale: int = 0) -> list[tuple]:
               help="CSV: holder,units[,paid][,acquired][,lock_until][,insider]")
 @click.option("--seal/--no-seal", default=True, help="Seal after writing the holdings.")
 @doc_opt
+@books_opt
+@click.option("--name", default=None, help="Issuer or fund name (books only).")
+@click.option("--issuer-uscc", default=None, help="The issuer's unified social credit code (books only).")
 @click.pass_obj
-def security_register(obj, code, kind, scale, total, holdings, seal, doc_text):
+def security_register(obj, code, kind, scale, total, holdings, seal, doc_text, books_path, name, issuer_uscc):
+    books = _books(books_path, name=name, issuer_uscc=issuer_uscc)
+
     def action(reg, who):
         today = int(reg.today())
         rows = read_holdings(holdings, today, scale) if holdings else []
@@ -273,6 +304,8 @@ def security_register(obj, code, kind, scale, total, holdings, seal, doc_text):
         d = docref(doc_text, f"register {code}")
         reg.register_security(code_hash, int(Kind[kind.upper()]), scale, declared, d, sender=who)
         sid = int(reg.security_id(code_hash))
+        if books is not None:
+            books.add_security(code_hash, code, name, issuer_uscc, name, cal.date_of(today).isoformat())
         for i in range(0, len(rows), 100):
             reg.register_holdings(sid, rows[i:i + 100], d, sender=who)
         if seal and rows:

@@ -181,6 +181,12 @@ def set_fields(network: str | None = None, **fields) -> None:
     _write(net, data)
 
 
+def contract_address(name: str, network: str | None = None) -> str | None:
+    """The recorded address of contract ``name`` (e.g. "Anchor") on ``network``, or None."""
+    entry = load(network)["contracts"].get(name)
+    return entry["address"] if entry else None
+
+
 def register_address(network: str | None = None) -> str | None:
     """The recorded register address of ``network`` (default: the connected one), or None."""
     return load(network).get("register")

@@ -1,0 +1,185 @@
+"""Report to the supervisory chain (监管链): `ape run supervise sync|daily|serve|verify`.
+
+    ape run supervise operator --books DB --name NAME --uscc USCC --namespace NS
+    ape run supervise sync   --network NET --books DB --store DIR --key SM2KEYFILE [--account ACC]
+    ape run supervise daily  --network NET --books DB --store DIR --key SM2KEYFILE [--account ACC]
+    ape run supervise serve  --network NET --store DIR --port P --token-file F [--tls-cert C --tls-key K]
+    ape run supervise verify --network NET --store DIR --pubkey FILE [--anchor 0x..]
+
+sync follows the register from the store's checkpoint to the newest block and writes, validates,
+seals, stores and anchors the snapshots of every business step (regchain.supervise.generate).
+daily does the same and then writes today's day-boundary records (freezes lapsing, queued freezes
+taking effect): run it after midnight Beijing time. The SM2 key file holds the operator's private
+key as 64 hex characters; --account signs the anchoring transactions and must hold SECURITY_MANAGER.
+The Anchor contract is deployed on first use and recorded in deployments/<network>.json.
+Every failure prints one line and exits non-zero. See docs/supervision.md.
+"""
+
+import os
+from pathlib import Path
+
+import click
+from ape.cli import network_option
+
+from regchain import cli as common
+from regchain import deployments, indexer
+from regchain.supervise import SuperviseError
+
+# ape's --network option; without it the active provider (tests, console) or the devnet is used
+NETWORK = network_option(default=None)
+ACCOUNT = click.option("--account", default=None,
+                       help="Signer of the anchoring transactions: keyfile alias, test:N or a test account's address.")
+STORE = click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
+                     help="Snapshot store directory (objects/ and index.sqlite).")
+
+
+def _fail(exc: BaseException):
+    if os.environ.get("REGCHAIN_DEBUG"):
+        raise exc
+    raise click.ClickException(common.one_line(exc)) from None
+
+
+@click.group()
+def cli():
+    """Supervisory data objects: generate, serve, verify."""
+
+
+@cli.command()
+@click.option("--books", "books_path", required=True, type=click.Path(dir_okay=False),
+              help="The operator's books (SQLite; created if missing).")
+@click.option("--name", required=True, help="The operator's full name (交易场所 / 登记机构).")
+@click.option("--uscc", required=True, help="The operator's unified social credit code.")
+@click.option("--namespace", required=True, help="Object id namespace, e.g. rc-20241 (market + chain id).")
+def operator(books_path, name, uscc, namespace):
+    """Record the operator (name, USCC, object id namespace) in the books."""
+    from regchain.supervise import books
+
+    try:
+        if not namespace.isascii() or "/" in namespace or ":" in namespace or not namespace:
+            raise SuperviseError(f"namespace {namespace!r}: ASCII without '/' or ':'")
+        b = books.Books(books_path)
+        b.set_operator(name, uscc, namespace)
+        b.close()
+    except Exception as exc:
+        _fail(exc)
+    click.echo(f"operator {name} ({uscc}), namespace {namespace}: {books_path}")
+
+
+def _signer(account, network_name: str):
+    from ape import accounts
+
+    from regchain.suite import TEST_ACCOUNT_NETWORKS
+
+    if account is not None:
+        return common.signer(account)
+    if network_name in TEST_ACCOUNT_NETWORKS:
+        return accounts.test_accounts[0]
+    raise SuperviseError("pass --account: it signs the anchoring transactions (SECURITY_MANAGER)")
+
+
+def _generate(network_name, account, books_path, store_dir, key_file, register, daily):
+    from ape import project
+
+    from regchain.suite import TX_PARAMS
+    from regchain.supervise import anchor, books, generate, seal
+    from regchain.supervise.store import Store
+
+    signer = seal.Signer.from_file(key_file)
+    address = common.register_address(register)
+    who = _signer(account, network_name)
+    tx = TX_PARAMS.get(network_name, {})
+    deployed = deployments.check_and_deploy(project.Anchor, address, sender=who, name="Anchor", **tx)
+    if not deployed.reused:
+        click.echo(deployed.reason)
+    rpc = indexer.HttpRpc.from_ape()
+    store = Store(store_dir)
+    b = books.Books(books_path)
+    try:
+        anchorer = anchor.Anchorer(deployed.instance, who, rpc, tx_params=tx, echo=click.echo,
+                                   first_block=common.first_block(network_name))
+        result = generate.sync(rpc, address, indexer.abi_of_suite(), store, b, signer, anchorer,
+                               echo=click.echo, daily=daily)
+        counts = store.counts()
+    finally:
+        store.close()
+        b.close()
+    click.echo(f"{result.steps} steps, {result.snapshots} new snapshots, {result.anchored} anchored, "
+               f"up to block {result.last_block} ({result.seconds:.1f} s)")
+    click.echo("by type: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+    click.echo(f"store: {Path(store_dir).resolve()}")
+
+
+def _generate_command(name: str, daily: bool, help_text: str):
+    @cli.command(name, help=help_text)
+    @NETWORK
+    @ACCOUNT
+    @click.option("--books", "books_path", required=True, type=click.Path(dir_okay=False),
+                  help="The operator's books (SQLite).")
+    @STORE
+    @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False),
+                  help="File with the operator's SM2 private key (64 hex).")
+    @click.option("--register", default=None, help="Register address (default: the deployment record).")
+    def command(network, account, books_path, store_dir, key_file, register):
+        try:
+            with common.connected(network):
+                _generate(common.network_name(), account, books_path, store_dir, key_file, register, daily)
+        except click.ClickException:
+            raise
+        except Exception as exc:
+            _fail(exc)
+
+    return command
+
+
+sync = _generate_command("sync", False, "Generate, validate, seal, store and anchor up to the newest block.")
+daily = _generate_command("daily", True, "sync, then today's day-boundary records (run after 00:00 Beijing time).")
+
+
+@cli.command()
+@NETWORK
+@STORE
+@click.option("--port", default=8600, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--token-file", required=True, type=click.Path(dir_okay=False), help="File holding the bearer token.")
+@click.option("--tls-cert", default=None, type=click.Path(dir_okay=False))
+@click.option("--tls-key", default=None, type=click.Path(dir_okay=False))
+def serve(network, store_dir, port, host, token_file, tls_cert, tls_key):
+    """The regulator's pull interface (HTTP, bearer token; TLS when given a certificate)."""
+    from regchain.supervise import serve as serve_mod
+
+    try:
+        if bool(tls_cert) != bool(tls_key):
+            raise SuperviseError("give both --tls-cert and --tls-key, or neither")
+        token = Path(token_file).read_text().strip()
+        with common.connected(network):
+            rpc = indexer.HttpRpc.from_ape()
+            click.echo(f"serving {store_dir} on {'https' if tls_cert else 'http'}://{host}:{port}")
+            serve_mod.run(store_dir, token, rpc, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+    except Exception as exc:
+        _fail(exc)
+
+
+@cli.command()
+@NETWORK
+@STORE
+@click.option("--pubkey", required=True, type=click.Path(dir_okay=False),
+              help="File with the operator's SM2 public key (130 hex: 04, X, Y).")
+@click.option("--anchor", "anchor_address", default=None, help="Anchor contract (default: the deployment record).")
+def verify(network, store_dir, pubkey, anchor_address):
+    """Re-validate every snapshot, compare its SM3 with its anchor, verify its seal."""
+    from regchain.supervise.verify import load_public_key, verify_store
+
+    try:
+        public = load_public_key(pubkey)
+        with common.connected(network):
+            name = common.network_name()
+            address = anchor_address or deployments.contract_address("Anchor", name)
+            if not address:
+                raise SuperviseError(f"no Anchor recorded for network '{name}': pass --anchor")
+            report = verify_store(store_dir, indexer.HttpRpc.from_ape(), address, public)
+    except Exception as exc:
+        _fail(exc)
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        raise click.ClickException(f"{len(report.failures)} failures")

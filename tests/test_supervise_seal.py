@@ -1,0 +1,88 @@
+"""The seal: canonical bytes, SM3, SM2 with Tongsuo, and interoperability with pure-Python gmssl."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from gmssl import func, sm2
+from gmssl import sm3 as gm_sm3
+
+from regchain.supervise import SuperviseError, seal, validate
+
+EXAMPLES = json.loads((Path(__file__).parent / "data" / "supervise_examples.json").read_text("utf-8"))
+PRIV = "3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8"
+
+
+@pytest.fixture(scope="module")
+def signer():
+    return seal.Signer(PRIV)
+
+
+def gmssl_xy(priv: str) -> str:
+    """X‖Y (128 hex, no 04) as gmssl derives it: gmssl wants the public key without the prefix."""
+    return sm2.CryptSM2(private_key=priv, public_key="")._kg(int(priv, 16), sm2.default_ecc_table["g"])
+
+
+def test_sm3__abc__standard_vector():
+    assert seal.sm3(b"abc") == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+    data = seal.canonical(EXAMPLES["registration-rich"])
+    assert seal.sm3(data) == gm_sm3.sm3_hash(func.bytes_to_list(data))
+
+
+def test_canonical__sorted_compact_utf8():
+    assert seal.canonical({"b": 1, "a": {"名": "张三", "x": [1, 2.5]}}) == \
+        '{"a":{"x":[1,2.5],"名":"张三"},"b":1}'.encode()
+
+
+def test_signer__public_key__same_point_as_gmssl(signer):
+    assert signer.public_hex == "04" + gmssl_xy(PRIV)
+
+
+def test_seal__tongsuo_signature__gmssl_verifies(signer):
+    sealed = signer.seal(copy.deepcopy(EXAMPLES["transactionreport-rich"]))
+    message = seal.canonical(seal.unsigned(sealed))
+    gm = sm2.CryptSM2(private_key=None, public_key=gmssl_xy(PRIV))
+    assert gm.verify_with_sm3(sealed["header"]["seal"]["signature"], message)
+    assert not gm.verify_with_sm3(sealed["header"]["seal"]["signature"], message + b" ")
+
+
+def test_verify__gmssl_signature__tongsuo_verifies(signer):
+    message = seal.canonical(EXAMPLES["subject-person-rich"])
+    gm = sm2.CryptSM2(private_key=PRIV, public_key=gmssl_xy(PRIV))
+    signature = gm.sign_with_sm3(message)  # SM3(Z_A ‖ M), default user id
+    assert seal.verify(signer.public_hex, message, signature)
+    assert not seal.verify(signer.public_hex, message.replace("张三".encode(), "李四".encode()), signature)
+
+
+def test_seal__sealed_snapshot__validates_and_verifies(signer):
+    sealed = signer.seal(copy.deepcopy(EXAMPLES["account-rich"]))
+    assert validate.errors(sealed) == []
+    assert seal.seal_problem(sealed, signer.public_hex) is None
+    assert len(sealed["header"]["seal"]["signature"]) == 128
+
+
+def test_seal_problem__tampered_body__signature_does_not_verify(signer):
+    sealed = signer.seal(copy.deepcopy(EXAMPLES["account-rich"]))
+    sealed["body"]["account_information"]["basic_account_information"]["account_status"] = 3
+    assert seal.seal_problem(sealed, signer.public_hex) == "signature does not verify"
+
+
+def test_seal_problem__other_key__named(signer):
+    other = seal.Signer("11" * 32)
+    sealed = other.seal(copy.deepcopy(EXAMPLES["account-rich"]))
+    assert seal.seal_problem(sealed, signer.public_hex) == "sealed by another key"
+    assert seal.seal_problem(copy.deepcopy(EXAMPLES["account-rich"]), signer.public_hex) == "no header.seal"
+
+
+@pytest.mark.parametrize("bad", ["", "xyz", "00" * 32, "ff" * 32, PRIV[:-1]])
+def test_signer__bad_private_key__one_line_error(bad):
+    with pytest.raises(SuperviseError, match="an SM2 private key is 64 hex characters"):
+        seal.Signer(bad)
+
+
+def test_public_key_from_hex__not_on_curve__refused():
+    with pytest.raises(SuperviseError, match="not a point of the curve"):
+        seal.public_key_from_hex("04" + "01" * 64)
