@@ -78,19 +78,33 @@ node-stop:
 	@$(NODE) stop
 
 # The demo migrates a generated export dated today (one per day: a new day brings new
-# codes, the same day re-runs idempotently). The operator's secret for the devnet lives
-# in .node/ (never in the repository); set REGCHAIN_OPERATOR_SECRET to use your own.
+# codes, the same day re-runs idempotently), then reports to the supervisory chain: the
+# operator's books (.node/books.sqlite: the demo's holders and securities, the migrated
+# export's) name every subject, and `supervise sync` writes, seals, stores (.node/supervise)
+# and anchors the snapshots of every step not yet reported (docs/demo.md). The operator's
+# secret and SM2 key for the devnet live in .node/ (never in the repository); set
+# REGCHAIN_OPERATOR_SECRET to use your own secret.
 DEMO_DAY    := $(shell date +%Y%m%d)
 DEMO_SAMPLE := samples/demo-$(DEMO_DAY)
 DEMO_SECRET := .node/operator-secret
+DEMO_SM2KEY := .node/operator-sm2.key
+DEMO_SM2PUB := .node/operator-sm2.pub
+DEMO_BOOKS  := .node/books.sqlite
+DEMO_STORE  := .node/supervise
+DEMO_ENV    := REGCHAIN_OPERATOR_SECRET=$${REGCHAIN_OPERATOR_SECRET:-$$(cat $(DEMO_SECRET))}
 
 demo: setup $(BUILD_STAMP) node
-	ape run demo --network $(DEVNET)
+	@test -s $(DEMO_SECRET) || $(VENV)/bin/python -c "import secrets; print(secrets.token_hex(32))" > $(DEMO_SECRET)
+	@test -s $(DEMO_SM2KEY) || $(VENV)/bin/python -c "import secrets; print(secrets.token_hex(32))" > $(DEMO_SM2KEY)
+	@test -s $(DEMO_SM2PUB) || $(VENV)/bin/python -c "from regchain.supervise.seal import Signer; \
+		print(Signer.from_file('$(DEMO_SM2KEY)').public_hex)" > $(DEMO_SM2PUB)
+	ape run supervise operator --books $(DEMO_BOOKS) --name 示例股权托管交易中心 --uscc 91310000MA1K30XK55 --namespace rc-20231
+	$(DEMO_ENV) ape run demo --network $(DEVNET) --books $(DEMO_BOOKS)
 	@test -d $(DEMO_SAMPLE) || $(VENV)/bin/python -m regchain.legacy.synth --out $(DEMO_SAMPLE) \
 		--seed $(DEMO_DAY) --securities 8 --dirty 0.15 --encoding gbk --headers zh
-	@test -s $(DEMO_SECRET) || $(VENV)/bin/python -c "import secrets; print(secrets.token_hex(32))" > $(DEMO_SECRET)
-	REGCHAIN_OPERATOR_SECRET=$${REGCHAIN_OPERATOR_SECRET:-$$(cat $(DEMO_SECRET))} \
-		ape run migrate --source $(DEMO_SAMPLE) --report $(DEMO_SAMPLE)-report.json --network $(DEVNET)
+	$(DEMO_ENV) ape run migrate --source $(DEMO_SAMPLE) --report $(DEMO_SAMPLE)-report.json --network $(DEVNET) \
+		--books $(DEMO_BOOKS)
+	ape run supervise sync --network $(DEVNET) --books $(DEMO_BOOKS) --store $(DEMO_STORE) --key $(DEMO_SM2KEY)
 
 deploy: setup $(BUILD_STAMP) node
 	ape run deploy --network $(DEVNET)

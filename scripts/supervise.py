@@ -19,14 +19,15 @@ import os
 from pathlib import Path
 
 import click
-from ape.cli import network_option
 
 from regchain import cli as common
 from regchain import deployments, indexer
 from regchain.supervise import SuperviseError
 
-# ape's --network option; without it the active provider (tests, console) or the devnet is used
-NETWORK = network_option(default=None)
+# the network choice as text (as ops and audit take it; ape's network_option would hand over a
+# network object, which regchain.cli.connected cannot parse); without it the active provider
+# (tests, console) or the devnet is used
+NETWORK = click.option("--network", default=None, help=f"ape network choice (default {common.DEFAULT_NETWORK}).")
 ACCOUNT = click.option("--account", default=None,
                        help="Signer of the anchoring transactions: keyfile alias, test:N or a test account's address.")
 STORE = click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
@@ -103,8 +104,8 @@ def _generate(network_name, account, books_path, store_dir, key_file, register, 
     finally:
         store.close()
         b.close()
-    click.echo(f"{result.steps} steps, {result.snapshots} new snapshots, {result.anchored} anchored, "
-               f"up to block {result.last_block} ({result.seconds:.1f} s)")
+    click.echo(f"{result.steps} steps, {result.snapshots} new snapshots, {anchorer.sent} anchored now "
+               f"({result.anchored} in all), up to block {result.last_block} ({result.seconds:.1f} s)")
     click.echo("by type: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
     click.echo(f"store: {Path(store_dir).resolve()}")
 
@@ -120,6 +121,9 @@ def _generate_command(name: str, daily: bool, help_text: str):
                   help="File with the operator's SM2 private key (64 hex).")
     @click.option("--register", default=None, help="Register address (default: the deployment record).")
     def command(network, account, books_path, store_dir, key_file, register):
+        from ape.logging import logger
+
+        logger.set_level("WARNING")  # our own lines say what happens; no per-transaction INFO
         try:
             with common.connected(network):
                 _generate(common.network_name(), account, books_path, store_dir, key_file, register, daily)
