@@ -100,25 +100,31 @@ def _ops():
     return module.cli
 
 
-def test_ops__open_and_register_with_books__names_recorded_by_hash(tmp_path, register, registrar, outsider):
-    from eth_utils import keccak
-
+def test_ops__open_and_register_with_books__names_recorded_by_hash(tmp_path, monkeypatch, register, registrar,
+                                                                    outsider):
+    """ops records names in the books under the same keyed identity and code hash it puts on chain
+    (the migration's functions), and refuses --books without the names the books need."""
+    from regchain import migrate
     from regchain.supervise.books import Books
 
+    monkeypatch.setenv("REGCHAIN_OPERATOR_SECRET", "ops-books-operator-secret-0123456789")
     ops = _ops()
-    base = ["--register", register.address, "--account", registrar.address]
+    base = ["--register", register.address, "--account", registrar.address, "--yes"]
     books = tmp_path / "books.sqlite"
-    refused = CliRunner().invoke(ops, base + ["account", "open", outsider.address, "--identity", "id-x",
+    holder = ["--id-type", "RESIDENT_ID", "--id-number", "110105198001010015"]
+    refused = CliRunner().invoke(ops, base + ["account", "open", outsider.address, *holder,
                                               "--books", str(books)], catch_exceptions=False)
-    assert refused.exit_code == 1 and refused.output.strip() == "Error: --books needs --name, --id-number"
-    ok = CliRunner().invoke(ops, base + ["account", "open", outsider.address, "--identity", "id-x", "--books",
-                                         str(books), "--name", "王五", "--id-number", "110105198001010015",
-                                         "--account-no", "A0009"], catch_exceptions=False)
+    assert refused.exit_code == 1 and refused.output.strip() == "Error: --books needs --name"
+    ok = CliRunner().invoke(ops, base + ["account", "open", outsider.address, *holder, "--books",
+                                         str(books), "--name", "王五", "--account-no", "A0009"],
+                            catch_exceptions=False)
     assert ok.exit_code == 0, ok.output
+    identity = migrate.Identities.from_env().identity_hash("RESIDENT_ID:110105198001010015")
+    assert bytes(register.identity_of(outsider.address)) == identity
     b = Books(books)
-    assert b.holder(keccak(text="id-x")).name == "王五" and b.account_no(outsider.address) == "A0009"
+    assert b.holder(identity).name == "王五" and b.account_no(outsider.address) == "A0009"
     sec = CliRunner().invoke(ops, base + ["security", "register", "300999", "--kind", "jsc", "--total", "100",
                                           "--books", str(books), "--name", "示例股份有限公司",
                                           "--issuer-uscc", "91310115MA1H7QJ435"], catch_exceptions=False)
     assert sec.exit_code == 0, sec.output
-    assert Books(books).security(keccak(text="security:300999")).issuer_uscc == "91310115MA1H7QJ435"
+    assert Books(books).security(migrate.code_hash("300999")).issuer_uscc == "91310115MA1H7QJ435"
