@@ -62,6 +62,8 @@ exports: (
     # has no room for them)
     ledger.register_holdings,
     ledger.register_holdings_many,
+    # lost-key recovery (IssuanceDesk has no room for it)
+    ledger.recover,
 )
 
 # The next desk in the chain (IssuanceDesk).

@@ -41,6 +41,8 @@ exports: (
     freezes.tidy_freezes,
     freezes.court_transfer,
     freezes.import_freezes,
+    # migration of pledges (PledgeDesk has no room for it)
+    pledges.import_pledges,
 )
 
 

@@ -41,13 +41,13 @@ exports: (
     ledger.seal_security,
     ledger.set_security_status,
     ledger.increase_capital,
+    ledger.increase_capital_waived,
     ledger.decrease_capital,
     ledger.record_paid_in,
     ledger.set_lockup,
     ledger.set_insider,
     ledger.set_register_closure,
     ledger.set_transfer_terms,
-    ledger.recover,
 )
 
 
