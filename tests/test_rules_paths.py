@@ -146,27 +146,22 @@ def test_enforce_pledge__by_pledgee_of_fund_with_manager_consent(
 def test_consent_enforcement__not_fund_manager__reverts(register, institutions, fund):
     a, b = institutions
     pid = pledge(register, a, b, fund, 1_000_000)
-    with ape.reverts():
+    with ape.reverts("roles: caller is not fund manager"):
         register.consent_enforcement(pid, b, 1_000_000, doc("consent"), sender=b)
 
 
-def test_enforce_pledge__fund_below_minimum_on_either_side__reverts(
-    register, governance, issuer_agent, court, institutions, fund
-):
+@pytest.mark.parametrize("case, reason", [
+    ("pledgor left below the minimum", "ledger: below the fund's minimum holding"),
+    ("individual receiver", "ledger: receiver not an institutional investor"),
+])
+def test_enforce_pledge__by_court__fund_receiver_rules__revert(register, court, institutions, alice, fund, case, reason):
+    """Never overridden, not even by a court: a would keep 500,000 units, below the
+    fund's 1,000,000 minimum; an individual into an institutional-only fund."""
     a, b = institutions
-    pid = pledge(register, a, b, fund, 2_500_000)
-    # a would keep 500,000, below the fund's 1,000,000 minimum: refused even for the court
-    with ape.reverts("ledger: below the fund's minimum holding"):
-        register.enforce_pledge(pid, b, 2_500_000, doc("ruling"), sender=court)
-
-
-def test_enforce_pledge__individual_into_institutional_fund__reverts(
-    register, court, institutions, alice, fund
-):
-    a, b = institutions
-    pid = pledge(register, a, b, fund, 1_000_000)
-    with ape.reverts("ledger: receiver not an institutional investor"):
-        register.enforce_pledge(pid, alice, 1_000_000, doc("ruling"), sender=court)
+    units, receiver = (2_500_000, b) if case.startswith("pledgor") else (1_000_000, alice.address)
+    pid = pledge(register, a, b, fund, units)
+    with ape.reverts(reason):
+        register.enforce_pledge(pid, receiver, units, doc("ruling"), sender=court)
 
 
 def test_court_transfer__register_closed__reverts(register, court, issuer_agent, alice, buyer, sid):

@@ -24,9 +24,13 @@ names the manager of each fund.
 Pledges and freezes (pledges.vy, freezes.vy, encumbrances.vy) are kept per
 holding: the accepted pledges in rank order with their pledged total, and the
 open freezes in registration order with the persisted "has taken effect" flag;
-`_evaluate` is the queue rule of encumbrances.vy (see its docstring), and
-`_encumbered` = pledged + frozen in force is what `check_transfer` refuses to
-move ("ledger: amount exceeds free balance"). Transfer instructions
+`_evaluate` is the claim rule of encumbrances.vy (each open freeze claims, in
+registration order, what is neither pledged nor claimed before it), and
+`_encumbered` = pledged + claimed is what `check_transfer` refuses to move
+("ledger: amount exceeds free balance"). Enforcement by the pledgee is a
+transfer under `check_transfer` (the fund manager's consent from
+`consent_enforcement`); by the court agent, and court transfers, it is
+`_court_move`. `recover` refuses a target that holds anything. Transfer instructions
 (instructions.vy) keep their stage, acceptance, consent, exercisers and the
 cash they escrow; cash-token balances, the register's escrow and pull refunds
 are modelled per token. One-way bidding (auctions.vy) keeps each listing

@@ -22,7 +22,13 @@ agent), judicial freezes (freeze, lift, renew, tidy, court transfer, lapse by
 moving the clock) and transfer instructions (propose, court sale, accept with
 DvP escrow, consent/reject by the fund manager, first-refusal exercise,
 settle, withdraw, lapse, reclaim, refund claims) against a CashToken that
-`prepare_cash` sets up. Steps take turns: the registrar's (one in three),
+`prepare_cash` sets up, recoveries of lost keys (the registrar's turn) and
+the fund manager's consent to enforcing a fund pledge. After every step the
+law's own invariants (`_law_invariants`, stated from the law and the chain's
+numbers, not from how the code works) hold: no unit reached an account that
+was not active and qualified when it arrived, no locked-up unit left but by a
+court path, no unit a pledge or freeze held left but by its own enforcement,
+holders within the kind's statutory cap. Steps take turns: the registrar's (one in three),
 transfers (one in three), encumbrances and instructions (one in three, the
 clock among them). After each step, besides the above: pledged <= balance and
 frozen in force <= balance on every holding read, the freezes in force of a
