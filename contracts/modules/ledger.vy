@@ -55,11 +55,11 @@ MAX_BATCH: constant(uint256) = 200
 # each takes its up to 8 pledges and 64 freezes along (~2.3M gas more than a plain
 # one), so a recovery of MAX_BATCH ids of which this many are encumbered (and every
 # one with an insider quota record) leaves half of a 30M block free.
-MAX_RECOVER_ENCUMBERED: constant(uint256) = 2
+MAX_RECOVER_ENCUMBERED: constant(uint256) = 1
 # Most encumbered holdings one capital decrease may reduce: each reads its up to 64
 # freeze words (~140k gas), so MAX_BATCH holdings of which this many are encumbered
 # leave half of a 30M block free.
-MAX_DECREASE_ENCUMBERED: constant(uint256) = 32
+MAX_DECREASE_ENCUMBERED: constant(uint256) = 24
 # Largest balance or supply of one security: 2**96 - 1 smallest units.
 AMOUNT_MAX: constant(uint256) = (1 << 96) - 1
 BYTE_MASK: constant(uint256) = 255
@@ -1054,7 +1054,7 @@ def recover(old_owner: address, new_owner: address, ids: DynArray[uint256, 256],
     @param old_owner The lost address.
     @param new_owner The new address (fresh, or already recovered to).
     @param ids Securities to move; at most MAX_BATCH per call, of which at
-           most MAX_RECOVER_ENCUMBERED (8) carry pledges or freezes (they
+           most MAX_RECOVER_ENCUMBERED (1) carries pledges or freezes (they
            move along); recover more in further calls to the same `new_owner`.
     @param doc Reference (hash) of the recovery application.
     """

@@ -62,9 +62,9 @@ MEETING_CLOSED_DAYS = 20
 RECORD_DATE_CLOSED_DAYS = 5
 MAX_BATCH = 200
 # Most encumbered holdings (with pledges or freezes) one recover call may move (ledger.vy).
-MAX_RECOVER_ENCUMBERED = 2
+MAX_RECOVER_ENCUMBERED = 1
 # Most encumbered holdings one decrease_capital call may reduce (ledger.vy).
-MAX_DECREASE_ENCUMBERED = 32
+MAX_DECREASE_ENCUMBERED = 24
 # Most pledges or freezes one import_pledges / import_freezes batch may write.
 MAX_IMPORT = 50
 AMOUNT_MAX = 2**96 - 1

@@ -67,6 +67,7 @@ from regchain.constants import (
     RECORD_DATE_CLOSED_DAYS,
     TRANSFER_REASONS,
     MAX_FREEZES,
+    MAX_RECOVER_ENCUMBERED,
     MAX_PLEDGES,
     AccountStatus,
     FreezeStatus,
@@ -1103,7 +1104,7 @@ class RegisterModel:
                          "ledger: recovery target already holds")
                 if self.pledge_ids.get(okey) or self.freeze_queue.get(okey):
                     encumbered += 1
-                    _require(encumbered <= 2, "ledger: too many encumbered holdings in one recovery")
+                    _require(encumbered <= MAX_RECOVER_ENCUMBERED, "ledger: too many encumbered holdings in one recovery")
                 balance = h.balance
                 self.holdings[nkey] = copy.copy(h)
                 self.holdings[okey] = Holding()
