@@ -3,7 +3,7 @@
 @title FreezeDesk
 @notice Judicial freezes (司法冻结, 轮候冻结, freezes.vy): freezing, lifting,
         renewing and tidying freezes, court-ordered transfers, and the
-        migration's import of freezes.
+        migration's import of freezes and pledges.
 @dev Runs only by DELEGATECALL from Register, on Register's storage (see
      Register.vy).
 """
@@ -13,6 +13,7 @@ from modules import calendar
 from modules import accounts
 from modules import encumbrances
 from modules import ledger
+from modules import pledges
 from modules import freezes
 
 initializes: roles
@@ -20,6 +21,7 @@ initializes: calendar[roles := roles]
 initializes: accounts[roles := roles, calendar := calendar]
 initializes: encumbrances
 initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
+initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 
 exports: (
@@ -33,6 +35,8 @@ exports: (
     freezes.tidy_freezes,
     freezes.court_transfer,
     freezes.import_freezes,
+    # migration of pledges (PledgeDesk has no room for it)
+    pledges.import_pledges,
 )
 
 

@@ -35,6 +35,7 @@ exports: (
     # corporate actions and the register's records
     ledger.set_security_status,
     ledger.increase_capital,
+    ledger.increase_capital_waived,
     ledger.decrease_capital,
     ledger.record_paid_in,
     ledger.set_lockup,

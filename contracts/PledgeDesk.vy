@@ -33,9 +33,9 @@ exports: (
     pledges.accept_pledge,
     pledges.release_pledge,
     pledges.enforce_pledge,
+    pledges.consent_enforcement,
     pledges.consent_pledged_transfer,
     pledges.transfer_pledged,
-    pledges.import_pledges,
 )
 
 

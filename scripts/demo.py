@@ -261,8 +261,9 @@ def run(network_name: str, books=None):
     click.echo("\n== capital increase (增资)")
     subs = [(demo.who["alice"].address, 2_000_000, 2_000_000),
             (demo.who["carol"].address, 1_000_000, 250_000)]
-    reg.increase_capital(llc, subs, demo.doc(f"{llc_code} capital increase resolution"),
-                         sender=registrar)
+    # carol is not a shareholder: the resolution waives pre-emption (Company Law art 227)
+    reg.increase_capital_waived(llc, subs, demo.doc(f"{llc_code} pre-emption waiver"),
+                                demo.doc(f"{llc_code} capital increase resolution"), sender=registrar)
     click.echo(f"  {llc_code}: +2,000,000 to alice (fully paid), +1,000,000 to carol "
                f"(250,000 paid); registered capital now {int(reg.totalSupply(llc)):,}")
     demo.transfer("LLC", llc, "carol", "bob", 100_000)       # carol subscribed today

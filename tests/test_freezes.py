@@ -1,5 +1,6 @@
-"""Judicial freezes (司法冻结, 轮候冻结; design rule 9, issue 4): freezing by the court agent,
-in force at once or queued, lifting that promotes queued freezes in registration order,
+"""Judicial freezes (司法冻结, 轮候冻结; design rule 9, issues 4 and 12): freezing by the court
+agent, in force at once or queued (a queued freeze claims the free units at once and the
+rest as they free up), lifting that promotes queued freezes in registration order,
 expiry that takes effect with nobody acting, tidying, renewal that keeps the rank, and
 court-ordered transfers (司法划转) that override the holding period and lock-up but take
 neither pledged units nor units of an earlier-ranking freeze."""
@@ -65,12 +66,13 @@ def test_freeze__in_force_at_once_when_it_fits(register, chain, court, alice, bo
     assert_encumbrances_fit(register, alice, sid)
 
 
-def test_freeze__queued_when_it_does_not_fit(register, court, alice, sid):
+def test_freeze__queued_when_it_does_not_fit__claims_what_is_free(register, court, alice, sid):
     f1, _ = freeze(register, court, alice, sid, 600, case="case A")
     f2, receipt = freeze(register, court, alice, sid, 600, case="case B")
     assert in_force(register, receipt) is False
     assert register.freeze_of(f2).status == FreezeStatus.OPEN
-    assert register.frozen_balance_of(alice, sid) == 600
+    # f2 waits for 200 more, and holds the 400 that were free
+    assert register.frozen_balance_of(alice, sid) == 1000
     assert queue(register, alice, sid) == [(f1, True), (f2, False)]
     assert_encumbrances_fit(register, alice, sid)
 
@@ -86,11 +88,12 @@ def test_freeze__several_in_force_until_the_holding_is_full(register, court, ali
     assert register.can_transfer(alice, bob, sid, 1) == (False, FREE)
 
 
-def test_freeze__may_overlap_pledged_units(register, court, alice, bob, bank, sid):
+def test_freeze__of_pledged_units__waits_behind_the_pledge(register, court, alice, bob, bank, sid):
+    """The pledge ranks first: the freeze holds the 400 free units and waits for the 600."""
     pledge(register, alice, bank, sid, 600)
     fid, receipt = freeze(register, court, alice, sid, 1000)
-    assert in_force(register, receipt) is True
-    assert register.frozen_balance_of(alice, sid) == 1000
+    assert in_force(register, receipt) is False
+    assert register.frozen_balance_of(alice, sid) == 400
     assert register.pledged_balance_of(alice, sid) == 600
     assert register.can_transfer(alice, bob, sid, 1) == (False, FREE)
     assert_encumbrances_fit(register, alice, sid)
@@ -153,14 +156,15 @@ def test_lift_freeze__promotes_queued_freezes_in_order_as_far_as_they_fit(regist
     f3, _ = freeze(register, court, alice, sid, 400)
     f4, _ = freeze(register, court, alice, sid, 200)
     assert queue(register, alice, sid) == [(f1, True), (f2, False), (f3, False), (f4, False)]
+    assert register.frozen_balance_of(alice, sid) == 1000  # f2 holds the 300 left
     receipt = register.lift_freeze(f1, doc("lifted"), sender=court)
     assert events(receipt, register.FreezeLifted) == [
         {"freeze_id": f1, "actor": court.address, "doc": doc("lifted")}]
-    # f2 and f3 fit together (900); f4 would not fit after them and waits
+    # f2 and f3 fit together (900); f4 takes the 100 left and waits for the rest
     assert events(receipt, register.FreezeTookEffect) == [{"freeze_id": f2}, {"freeze_id": f3}]
     assert register.freeze_of(f1).status == FreezeStatus.LIFTED
     assert queue(register, alice, sid) == [(f2, True), (f3, True), (f4, False)]
-    assert register.frozen_balance_of(alice, sid) == 900
+    assert register.frozen_balance_of(alice, sid) == 1000
     assert_encumbrances_fit(register, alice, sid)
 
 
@@ -170,8 +174,9 @@ def test_lift_freeze__a_later_smaller_freeze_never_jumps_an_earlier_one(register
     f3, receipt = freeze(register, court, alice, sid, 100)  # would fit beside f1, but f2 waits first
     assert in_force(register, receipt) is False
     assert queue(register, alice, sid) == [(f1, True), (f2, False), (f3, False)]
-    assert register.frozen_balance_of(alice, sid) == 800
-    assert register.can_transfer(alice, bob, sid, 200) == (True, "")
+    # f2 holds the 200 f1 leaves, f3 nothing yet; the holder moves nothing
+    assert register.frozen_balance_of(alice, sid) == 1000
+    assert register.can_transfer(alice, bob, sid, 1) == (False, FREE)
     # lifting f2 (still waiting) lets f3 take effect
     receipt = register.lift_freeze(f2, doc("lifted"), sender=court)
     assert events(receipt, register.FreezeTookEffect) == [{"freeze_id": f3}]
@@ -212,10 +217,10 @@ def test_lift_freeze__unknown_or_not_open__reverts(register, court, alice, sid):
 def test_freeze__expiry_takes_effect_with_nobody_acting(register, court, alice, bob, advance_days, sid):
     f1, _ = freeze(register, court, alice, sid, 600, days=2)
     f2, _ = freeze(register, court, alice, sid, 700, days=30)
-    assert register.can_transfer(alice, bob, sid, 401) == (False, FREE)
+    assert register.can_transfer(alice, bob, sid, 1) == (False, FREE)
     advance_days(2)  # the expiry day itself: still in force
     assert queue(register, alice, sid) == [(f1, True), (f2, False)]
-    assert register.frozen_balance_of(alice, sid) == 600
+    assert register.frozen_balance_of(alice, sid) == 1000
     advance_days(1)  # past it: lapsed, and f2 takes effect on its own
     assert register.frozen_balance_of(alice, sid) == 700
     assert queue(register, alice, sid) == [(f1, False), (f2, True)]
@@ -267,9 +272,9 @@ def test_renew_freeze__before_expiry_keeps_rank(register, court, alice, advance_
         {"freeze_id": f1, "expiry_day": new_expiry, "actor": court.address, "doc": doc("renewal")}]
     assert register.freeze_of(f1).expiry_day == new_expiry
     advance_days(10)
-    # f1 is still first and in force; f2 still waits behind it
+    # f1 is still first and in force; f2 still waits behind it, holding the 400 left
     assert queue(register, alice, sid) == [(f1, True), (f2, False)]
-    assert register.frozen_balance_of(alice, sid) == 600
+    assert register.frozen_balance_of(alice, sid) == 1000
 
 
 def test_renew_freeze__not_extending__reverts(register, court, alice, sid):
@@ -325,10 +330,10 @@ def test_court_transfer__overrides_lockup_and_holding_period(register, registrar
         register.court_transfer(fid, buyer, 1, doc("auction"), sender=court)
 
 
-def test_court_transfer__queued_freeze__reverts(register, court, alice, buyer, sid):
-    freeze(register, court, alice, sid, 600)
+def test_court_transfer__queued_freeze__only_what_it_holds(register, court, alice, buyer, sid):
+    freeze(register, court, alice, sid, 1000)
     f2, _ = freeze(register, court, alice, sid, 600)
-    with ape.reverts("freezes: freeze not in force"):
+    with ape.reverts("freezes: freeze holds no units"):
         register.court_transfer(f2, buyer, 100, doc("auction"), sender=court)
 
 
@@ -341,7 +346,7 @@ def test_court_transfer__lapsed_freeze__reverts(register, court, alice, buyer, a
 
 def test_court_transfer__exceeds_freeze__reverts(register, court, alice, buyer, sid):
     fid, _ = freeze(register, court, alice, sid, 600)
-    with ape.reverts("freezes: amount exceeds freeze"):
+    with ape.reverts("freezes: amount exceeds units the freeze holds"):
         register.court_transfer(fid, buyer, 601, doc("auction"), sender=court)
     with ape.reverts("freezes: zero amount"):
         register.court_transfer(fid, buyer, 0, doc("auction"), sender=court)
@@ -350,7 +355,7 @@ def test_court_transfer__exceeds_freeze__reverts(register, court, alice, buyer, 
 def test_court_transfer__pledged_units__reverts(register, court, alice, bank, buyer, sid):
     pledge(register, alice, bank, sid, 600)
     fid, _ = freeze(register, court, alice, sid, 1000)
-    with ape.reverts("freezes: units are pledged"):
+    with ape.reverts("freezes: amount exceeds units the freeze holds"):
         register.court_transfer(fid, buyer, 401, doc("auction"), sender=court)
     register.court_transfer(fid, buyer, 400, doc("auction"), sender=court)
     assert register.balanceOf(alice, sid) == 600
@@ -359,13 +364,13 @@ def test_court_transfer__pledged_units__reverts(register, court, alice, bank, bu
 
 
 def test_court_transfer__units_of_an_earlier_freeze__reverts(register, court, alice, bank, buyer, sid):
-    """Freeze A (600) ranks first; then a pledge takes the other 400; freeze B (300) is
-    counted in force beside A, but every unit it could cover belongs to A or the pledge.
-    B's court-ordered transfer must not take any of them (design rule 9)."""
+    """Freeze A (600) ranks first; then a pledge takes the other 400; freeze B (300) holds
+    nothing: every unit it could cover belongs to A or the pledge. B's court-ordered
+    transfer must not take any of them (design rule 9)."""
     fa, _ = freeze(register, court, alice, sid, 600, case="case A")
     pledge(register, alice, bank, sid, 400)
     fb, _ = freeze(register, court, alice, sid, 300, case="case B")
-    with ape.reverts("freezes: units are pledged"):
+    with ape.reverts("freezes: freeze holds no units"):
         register.court_transfer(fb, buyer, 300, doc("auction B"), sender=court)
     # A's court can still take all of A's units
     register.court_transfer(fa, buyer, 600, doc("auction A"), sender=court)
@@ -411,8 +416,8 @@ def test_recover__freezes_move_with_the_holding(register, registrar, court, alic
     assert register.freeze_of(f1).owner == new_key
     assert queue(register, new_key, sid) == [(f1, True), (f2, False)]
     assert queue(register, alice, sid) == []
-    assert register.frozen_balance_of(new_key, sid) == 600
-    assert register.can_transfer(new_key, bob, sid, 401) == (False, FREE)
+    assert register.frozen_balance_of(new_key, sid) == 1000
+    assert register.can_transfer(new_key, bob, sid, 1) == (False, FREE)
     receipt = register.lift_freeze(f1, doc("lifted"), sender=court)
     assert events(receipt, register.FreezeTookEffect) == [{"freeze_id": f2}]
 
@@ -424,7 +429,7 @@ def test_court_transfer__more_than_left_after_earlier_freezes__reverts(register,
     fb, _ = freeze(register, court, alice, sid, 300, case="case B")
     register.court_transfer(fa, buyer, 500, doc("auction A"), sender=court)
     assert register.frozen_balance_of(alice, sid) == 500
-    with ape.reverts("freezes: amount exceeds freeze"):
+    with ape.reverts("freezes: amount exceeds units the freeze holds"):
         register.court_transfer(fb, buyer, 301, doc("auction B"), sender=court)
     register.court_transfer(fb, buyer, 300, doc("auction B"), sender=court)
     assert register.frozen_balance_of(alice, sid) == 200

@@ -33,7 +33,8 @@ def scenario(chain, accounts, register, registrar, court, issuer_agent, governan
     register.transfer(carol, jsc, 100, sender=bob)             # insider quota
     register.set_lockup(carol, jsc, today + 30, doc("lockup"), sender=registrar)
     register.record_paid_in(bob, llc, 200, doc("paid"), sender=registrar)
-    register.increase_capital(llc, [(dave.address, 100, 50)], doc("increase"), sender=registrar)
+    register.increase_capital_waived(llc, [(dave.address, 100, 50)], doc("waiver"), doc("increase"),
+                                     sender=registrar)
     register.decrease_capital(jsc, [(carol.address, 50)], doc("decrease"), sender=registrar)
     register.approve(bob, jsc, 50, sender=alice)
     register.transferFrom(alice, carol, jsc, 20, sender=bob)   # spends 20 of the allowance

@@ -11,6 +11,7 @@ import pytest
 from eth_utils import to_checksum_address
 
 from conftest import CALENDAR_AHEAD_DAYS, doc, events, wallet
+from regchain.model import months_later
 from regchain import calendar as cal
 from regchain.constants import (
     AMOUNT_MAX, HOLDER_CAP, HOLDING_PERIOD_TRADING_DAYS, MAX_BATCH, TRANSFER_REASONS,
@@ -836,9 +837,20 @@ def test_transfer__insider_receipt_does_not_raise_the_base(
     accepted(register, alice, bob, jsc, 250)
 
 
-def test_transfer__former_insider_unlimited(register, issuer_agent, jsc, alice, bob):
+def test_transfer__former_insider_for_six_months__reverts_then_unlimited(
+    register, issuer_agent, jsc, alice, bob, advance_days
+):
+    """Company Law art 160: nothing for six months after leaving office (through the
+    corresponding day six months later, Civil Code art 202), then no limit."""
     register.set_insider(alice, jsc, True, doc("appointed"), sender=issuer_agent)
     register.set_insider(alice, jsc, False, doc("resigned"), sender=issuer_agent)
+    left = register.today()
+    until = months_later(left, 6)
+    reason = "ledger: former insider within six months of leaving"
+    assert register.can_transfer(alice, bob, jsc, 1) == (False, reason)
+    advance_days(until - left)  # the last day of the six months
+    assert register.can_transfer(alice, bob, jsc, 1) == (False, reason)
+    advance_days(1)
     accepted(register, alice, bob, jsc, 1000)
 
 
@@ -1102,13 +1114,16 @@ def test_increase_capital__unqualified_existing_holder_accepted(register, regist
 
 def test_increase_capital__holder_cap__reverts(register, registrar, full_llc, alice, carol):
     with ape.reverts("ledger: holder cap reached"):
-        register.increase_capital(full_llc, [(carol.address, 10, 10)], doc("inc"), sender=registrar)
-    register.increase_capital(full_llc, [(alice.address, 10, 10)], doc("inc"), sender=registrar)
+        register.increase_capital_waived(full_llc, [(carol.address, 10, 10)], doc("waiver"), doc("inc"),
+                                         sender=registrar)
+    register.increase_capital_waived(full_llc, [(alice.address, 10, 10)], doc("waiver"), doc("inc"),
+                                     sender=registrar)
     assert register.holder_count(full_llc) == 50
 
 
 def test_increase_capital__llc_paid_in_accumulates(register, registrar, llc, alice):
-    receipt = register.increase_capital(llc, [(alice.address, 100, 40)], doc("inc"), sender=registrar)
+    receipt = register.increase_capital_waived(llc, [(alice.address, 100, 40)], doc("waiver"), doc("inc"),
+                                               sender=registrar)
 
     assert events(receipt, register.Issued)[0]["paid"] == 40
     assert (register.holding(alice, llc).balance, register.holding(alice, llc).paid) == (1100, 640)
@@ -1289,7 +1304,7 @@ def test_recover__nothing_to_recover__reverts(register, registrar, jsc, alice, r
 
 def test_recover__target_already_holds__reverts(register, registrar, jsc, llc, alice, recovery_target):
     register.recover(alice, recovery_target, [jsc], doc("lost key 1/2"), sender=registrar)
-    register.increase_capital(llc, [(recovery_target, 10, 10)], doc("inc"), sender=registrar)
+    register.increase_capital_waived(llc, [(recovery_target, 10, 10)], doc("waiver"), doc("inc"), sender=registrar)
 
     with ape.reverts("ledger: recovery target already holds"):
         register.recover(alice, recovery_target, [llc], doc("lost key 2/2"), sender=registrar)

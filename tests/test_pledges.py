@@ -363,16 +363,32 @@ def lock_and_refresh(register, registrar, alice, bob, sid, today):
     register.set_lockup(alice, sid, today + 100, doc("lock-up"), sender=registrar)
 
 
-def test_enforce_pledge__to_pledgee_past_lockup_and_holding_period(register, registrar, alice, bob, bank, sid):
+def test_enforce_pledge__by_pledgee_under_lockup_or_holding_period__reverts(register, registrar, alice, bob, bank, sid):
+    """A pledgee's own enforcement is a transfer: it does not override the lock-up or the
+    holding period (only a court-ordered path does)."""
     pid = pledge(register, alice, bank, sid, 400)
     lock_and_refresh(register, registrar, alice, bob, sid, register.today())
+    with ape.reverts("ledger: holding locked up"):
+        register.enforce_pledge(pid, bank, 250, doc("default"), sender=bank)
+    register.set_lockup(alice, sid, 0, doc("lock-up lifted"), sender=registrar)
+    with ape.reverts("ledger: holding period not met"):
+        register.enforce_pledge(pid, bank, 250, doc("default"), sender=bank)
+    assert register.pledged_balance_of(alice, sid) == 400
+    assert register.balanceOf(bank, sid) == 0
+
+
+def test_enforce_pledge__by_pledgee_to_itself(register, alice, bank, sid):
+    pid = pledge(register, alice, bank, sid, 400)
     receipt = register.enforce_pledge(pid, bank, 250, doc("default"), sender=bank)
     assert events(receipt, register.PledgeEnforced) == [{
         "pledge_id": pid, "receiver": bank.address, "units": 250, "remaining": 150,
         "actor": bank.address, "doc": doc("default")}]
     assert [(e["sender"], e["receiver"], e["amount"]) for e in events(receipt, register.Transfer)] == [
         (alice.address, bank.address, 250)]
-    assert register.balanceOf(alice, sid) == 760
+    assert events(receipt, register.ForcedTransfer) == [{
+        "sender": alice.address, "receiver": bank.address, "id": sid, "amount": 250, "path": 3, "ref": pid,
+        "actor": bank.address, "doc": doc("default")}]
+    assert register.balanceOf(alice, sid) == 750
     assert register.balanceOf(bank, sid) == 250
     assert register.pledged_balance_of(alice, sid) == 150
     assert register.pledge_of(pid).status == PledgeStatus.PLEDGED
@@ -385,9 +401,57 @@ def test_enforce_pledge__to_pledgee_past_lockup_and_holding_period(register, reg
     assert_encumbrances_fit(register, alice, sid)
 
 
+def test_enforce_pledge__by_court_agent_past_lockup_and_holding_period__lockup_goes_along(
+    register, registrar, court, alice, bob, bank, sid
+):
+    pid = pledge(register, alice, bank, sid, 400)
+    today = register.today()
+    lock_and_refresh(register, registrar, alice, bob, sid, today)
+    receipt = register.enforce_pledge(pid, bank, 250, doc("ruling"), sender=court)
+    assert events(receipt, register.ForcedTransfer) == [{
+        "sender": alice.address, "receiver": bank.address, "id": sid, "amount": 250, "path": 2, "ref": pid,
+        "actor": court.address, "doc": doc("ruling")}]
+    assert register.balanceOf(bank, sid) == 250
+    # the units moved under lock-up keep their lock-up day at the receiver
+    assert register.holding(bank, sid).lock_until_day == today + 100
+
+
+@pytest.mark.parametrize("state", ["suspended", "closed"])
+def test_enforce_pledge__by_pledgee_from_suspended_or_closed_account__reverts(
+    register, registrar, court, alice, bank, sid, state
+):
+    pid = pledge(register, alice, bank, sid, 400)
+    if state == "suspended":
+        register.suspend_account(alice, doc("suspension"), sender=registrar)
+    else:
+        register.close_account(alice, doc("closing"), sender=registrar)
+    with ape.reverts("ledger: sender account not active"):
+        register.enforce_pledge(pid, bank, 400, doc("default"), sender=bank)
+    # a court-ordered enforcement is not stopped by the pledgor's account
+    register.enforce_pledge(pid, bank, 400, doc("ruling"), sender=court)
+    assert register.balanceOf(bank, sid) == 400
+
+
+def test_enforce_pledge__by_pledgee_insider_over_annual_limit__reverts(
+    register, governance, issuer_agent, alice, bank, sid
+):
+    register.set_insider(alice, sid, True, doc("appointment"), sender=issuer_agent)
+    pid = pledge(register, alice, bank, sid, 400)
+    with ape.reverts("ledger: insider annual limit exceeded"):
+        register.enforce_pledge(pid, bank, 400, doc("default"), sender=bank)
+    register.enforce_pledge(pid, bank, 250, doc("default"), sender=bank)  # 25 % of 1000
+    assert register.balanceOf(bank, sid) == 250
+
+
+def test_enforce_pledge__by_pledgee_register_closed__reverts(register, issuer_agent, alice, bank, sid):
+    pid = pledge(register, alice, bank, sid, 400)
+    register.set_register_closure(sid, register.today() + 3, 0, doc("meeting"), sender=issuer_agent)
+    with ape.reverts("ledger: register closed"):
+        register.enforce_pledge(pid, bank, 400, doc("default"), sender=bank)
+
+
 def test_enforce_pledge__to_a_qualified_buyer(register, registrar, alice, bob, bank, buyer, sid):
     pid = pledge(register, alice, bank, sid, 400)
-    lock_and_refresh(register, registrar, alice, bob, sid, register.today())
     holders = register.holder_count(sid)
     receipt = register.enforce_pledge(pid, buyer, 400, doc("auction"), sender=bank)
     assert events(receipt, register.PledgeEnforced)[0]["receiver"] == buyer.address

@@ -13,7 +13,7 @@ action with no precondition on that argument), and EDGE_EXPECTED pins the exact
 reason of the cases that matter. Views called with huge ids return zeros.
 
 Bounds: `worst_cases` builds the largest state every bounded loop can meet (8
-accepted pledges and 8 open freezes on one holding, the largest batch of every
+accepted pledges and 64 open freezes on one holding, the largest batch of every
 batched function) and measures each function's gas; each must fit a 30 M block
 with margin. `make bench` runs the same function (reliability.max_gas_worst_case).
 """
@@ -33,7 +33,8 @@ from eth_utils import keccak, to_checksum_address
 from regchain import calendar as cal
 from regchain import profiles
 from regchain.constants import (
-    AMOUNT_MAX, MAX_IMPORT, MAX_RECOVER_ENCUMBERED, InvestorClass, Kind, Role, SecurityRole, holding_words,
+    AMOUNT_MAX, MAX_DECREASE_ENCUMBERED, MAX_FREEZES, MAX_IMPORT, MAX_PLEDGES, MAX_RECOVER_ENCUMBERED,
+    InvestorClass, Kind, Role, SecurityRole, holding_words,
 )
 from regchain.lean import AnvilBackend, RpcError, SuiteAbi, decode_revert
 
@@ -479,16 +480,17 @@ def worst_cases(backend: AnvilBackend, gov: str, registrar: str, court: str, ali
         rows = [(a, 1_000, 1_000, today - 1 - i, today + 400, True) for i, a in enumerate(holders)]
         big, used = new_security("big", [(a, 1_000) for a in holders], seal=False, batch=rows)
         gas["register_holdings (200, insiders, lock-ups, 200 days)"] = used[0]
-        # 8 pledges and 8 freezes on each of the 200 holdings, imported MAX_IMPORT at a time
-        loaded = holders[:encumbered_holders]
-        pl = [(a, bank, 1, 1_600_000_000 + k) for a in loaded for k in range(8)]
-        fr = [(a, 1, h(f"case {k}"), 1_600_000_000 + k, today + 300) for a in loaded for k in range(8)]
+        # 8 pledges and 64 freezes on each of the encumbered holdings (at most
+        # MAX_DECREASE_ENCUMBERED: a decrease takes no more), imported MAX_IMPORT at a time
+        loaded = holders[:min(encumbered_holders, MAX_DECREASE_ENCUMBERED)]
+        pl = [(a, bank, 1, 1_600_000_000 + k) for a in loaded for k in range(MAX_PLEDGES)]
+        fr = [(a, 1, h(f"case {k}"), 1_600_000_000 + k, today + 300) for a in loaded for k in range(MAX_FREEZES)]
         gas[f"import_pledges ({MAX_IMPORT})"] = max(send(registrar, "import_pledges", big, pl[i:i + MAX_IMPORT],
                                                          h("imp")) for i in range(0, len(pl), MAX_IMPORT))
         gas[f"import_freezes ({MAX_IMPORT})"] = max(send(registrar, "import_freezes", big, fr[i:i + MAX_IMPORT],
                                                          h("imp")) for i in range(0, len(fr), MAX_IMPORT))
         send(registrar, "seal_security", big, h("seal"))
-        gas[f"decrease_capital (200, {encumbered_holders} with 8+8 encumbrances, insiders)"] = send(
+        gas[f"decrease_capital (200, {len(loaded)} with 8+64 encumbrances, insiders)"] = send(
             registrar, "decrease_capital", big, [(a, 1) for a in holders], h("decrease"))
 
         # increase_capital: 199 new holders and one existing
@@ -496,35 +498,36 @@ def worst_cases(backend: AnvilBackend, gov: str, registrar: str, court: str, ali
         gas["increase_capital (200, 199 new holders)"] = send(
             registrar, "increase_capital", inc, [(a, 10, 10) for a in [alice] + holders[:199]], h("increase"))
 
-        # one holding with 8 accepted pledges and 8 freezes in force
+        # one holding with 8 accepted pledges and 64 freezes in force
         sid, _ = new_security("encumbered", [(alice, 1_000_000), (bob, 1_000_000)])
         send(gov, "grant_security_role", sid, gov, int(SecurityRole.ISSUER_AGENT), h("issuer agent"))
         send(gov, "set_insider", alice, sid, True, h("insider"))
         first_pledge = call("pledge_count") + 1
-        for k in range(8):
+        for k in range(MAX_PLEDGES):
             gas["offer_pledge"] = send(alice, "offer_pledge", sid, bank, 1_000, h(f"pledge {k}"))
-        for k in range(8):
+        for k in range(MAX_PLEDGES):
             gas["accept_pledge (8th on the holding)"] = send(bank, "accept_pledge", first_pledge + k, h("accept"))
         first_freeze = call("freeze_count") + 1
-        for k in range(8):
-            gas["freeze (8th on the holding, 8 pledges)"] = send(
+        for k in range(MAX_FREEZES):
+            gas["freeze (64th on the holding, 8 pledges)"] = send(
                 court, "freeze", alice, sid, 1_000, h(f"case {k}"), today + 30, h("ruling"))
-        gas["transfer (8 pledges + 8 freezes, insider, new holder)"] = send(alice, "transfer", holders[0], sid, 1)
+        last_freeze = first_freeze + MAX_FREEZES - 1
+        gas["transfer (8 pledges + 64 freezes, insider, new holder)"] = send(alice, "transfer", holders[0], sid, 1)
         send(bank, "consent_pledged_transfer", first_pledge + 7, bob, 10, h("consent"))
-        gas["transfer_pledged (8 pledges + 8 freezes)"] = send(alice, "transfer_pledged", first_pledge + 7, h("sale"))
-        gas["enforce_pledge (court; 8 pledges + 8 freezes)"] = send(
+        gas["transfer_pledged (8 pledges + 64 freezes)"] = send(alice, "transfer_pledged", first_pledge + 7, h("sale"))
+        gas["enforce_pledge (court; 8 pledges + 64 freezes)"] = send(
             court, "enforce_pledge", first_pledge, bob, 10, h("enforce"))
-        gas["renew_freeze (8th)"] = send(court, "renew_freeze", first_freeze + 7, today + 60, h("renew"))
-        gas["court_transfer (8th freeze, 8 pledges)"] = send(
-            court, "court_transfer", first_freeze + 7, bob, 10, h("court"))
-        gas["recover (1 id, 8 pledges + 8 freezes)"] = send(registrar, "recover", alice, addr(1_000), [sid],
-                                                             h("recover"))
-        # a freeze of the whole holding with 7 waiting behind it: lifting it promotes 7
+        gas["renew_freeze (64th)"] = send(court, "renew_freeze", last_freeze, today + 60, h("renew"))
+        gas["court_transfer (64th freeze, 8 pledges)"] = send(
+            court, "court_transfer", last_freeze, bob, 10, h("court"))
+        gas["recover (1 id, 8 pledges + 64 freezes)"] = send(registrar, "recover", alice, addr(1_000), [sid],
+                                                              h("recover"))
+        # a freeze of the whole holding with 63 waiting behind it: lifting it promotes 63
         send(court, "freeze", bob, sid, call("balanceOf", bob, sid), h("whole"), today + 30, h("ruling"))
         whole = call("freeze_count")
-        for k in range(7):
+        for k in range(MAX_FREEZES - 1):
             send(court, "freeze", bob, sid, 1, h(f"queued {k}"), today + 30, h("ruling"))
-        gas["lift_freeze (promotes 7)"] = send(court, "lift_freeze", whole, h("lift"))
+        gas["lift_freeze (promotes 63)"] = send(court, "lift_freeze", whole, h("lift"))
 
         # register_holdings_many: 200 items of 200 pending securities (a HoldingsRegistered,
         # a new supply and holder count each), insiders with lock-ups, each acquired on
@@ -544,22 +547,24 @@ def worst_cases(backend: AnvilBackend, gov: str, registrar: str, court: str, ali
             send(registrar, "seal_security", s, h("seal"))
 
         # recover: `recover_ids` ids of the lost key, the most one call may move with
-        # encumbrances (MAX_RECOVER_ENCUMBERED) with 8 pledges and 8 freezes each; the lost
+        # encumbrances (MAX_RECOVER_ENCUMBERED) with 8 pledges and 64 freezes each; the lost
         # key is an insider of each, with this year's quota record (moved along too)
         encumbered = []
         for k in range(min(MAX_RECOVER_ENCUMBERED, recover_ids)):
             s, _ = new_security(f"recover {k}", [(lost, 100)], seal=False,
                                 batch=[(lost, 100, 100, today - 60, 0, True)])
-            send(registrar, "import_pledges", s, [(lost, bank, 1, 1_600_000_000 + j) for j in range(8)], h("i"))
-            send(registrar, "import_freezes", s, [(lost, 1, h(f"c{j}"), 1_600_000_000 + j, today + 300)
-                                                  for j in range(8)], h("i"))
+            send(registrar, "import_pledges", s, [(lost, bank, 1, 1_600_000_000 + j) for j in range(MAX_PLEDGES)],
+                 h("i"))
+            fr = [(lost, 1, h(f"c{j}"), 1_600_000_000 + j, today + 300) for j in range(MAX_FREEZES)]
+            for i in range(0, len(fr), MAX_IMPORT):
+                send(registrar, "import_freezes", s, fr[i:i + MAX_IMPORT], h("i"))
             send(registrar, "seal_security", s, h("seal"))
             encumbered.append(s)
         ids = encumbered + many[:recover_ids - len(encumbered)]
         for s in ids:  # a capital decrease of an insider's holding writes its quota record
             send(registrar, "decrease_capital", s, [(lost, 1)], h("quota"))
         assert call("insider_quota_of", lost, ids[-1])[0] != 0
-        gas[f"recover ({len(ids)} ids, {len(encumbered)} with 8 pledges + 8 freezes)"] = send(
+        gas[f"recover ({len(ids)} ids, {len(encumbered)} with 8 pledges + 64 freezes)"] = send(
             registrar, "recover", lost, found, ids, h("recover"))
 
         # the calendar: 400 trading days in one publication, then an amendment that
@@ -576,13 +581,13 @@ def worst_cases(backend: AnvilBackend, gov: str, registrar: str, court: str, ali
         gas["amend_calendar (32 words renumbered)"] = send(
             registrar, "amend_calendar", day, not call("is_trading_day", day), h("amend"))
 
-        # tidy: 8 freezes lapse together
+        # tidy: 64 freezes lapse together
         tidy, _ = new_security("tidy", [(bob, 100), (bank, 100)])
-        for k in range(8):
+        for k in range(MAX_FREEZES):
             send(court, "freeze", bob, tidy, 1, h(f"short {k}"), today, h("ruling"))
         rpc.call("evm_increaseTime", [hex(2 * 86400)])
         rpc.call("evm_mine")
-        gas["tidy_freezes (8 lapsed)"] = send(alice, "tidy_freezes", bob, tidy)
+        gas["tidy_freezes (64 lapsed)"] = send(alice, "tidy_freezes", bob, tidy)
     return gas
 
 
@@ -680,7 +685,7 @@ def worst():
 
 
 def _recover_200(worst) -> int:
-    """Gas of recover(200 ids, MAX_RECOVER_ENCUMBERED of them with 8 pledges + 8 freezes)."""
+    """Gas of recover(200 ids, MAX_RECOVER_ENCUMBERED of them with 8 pledges + 64 freezes)."""
     n, g = next((int(k.split("(")[1].split()[0]), v) for k, v in worst.items()
                 if k.startswith("recover (") and not k.startswith("recover (1 id"))
     assert n == 200, f"recover measured with {n} ids"
@@ -704,7 +709,7 @@ def test_bounds__import_max_batch__leaves_half_the_block_free(worst):
 
 
 def test_bounds__recover_max_batch_of_encumbered_ids__fits_a_block(worst):
-    """MAX_BATCH ids of which MAX_RECOVER_ENCUMBERED carry 8 pledges and 8 freezes each: it
+    """MAX_BATCH ids of which MAX_RECOVER_ENCUMBERED carry 8 pledges and 64 freezes each: it
     fits a block with the margin every function keeps (more encumbered holdings take
     further calls)."""
     assert _recover_200(worst) <= BLOCK_GAS_LIMIT * MARGIN, f"{_recover_200(worst):,} gas"

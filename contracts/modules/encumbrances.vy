@@ -9,22 +9,32 @@
        bits 96..103 number of open freezes;
      - up to MAX_FREEZES packed freeze words in registration order:
        bits 0..95 frozen units, 96..127 expiry day (in force through that
-       day), 128..191 freeze id, bit 192 "has taken effect";
+       day), 128..191 freeze id, bit 192 "has taken effect" (claims all its
+       units);
      - the ids of its accepted pledges in rank (registration) order.
-     Reading the queue in order, skipping lapsed freezes: a freeze that has
-     taken effect stays in force and holds its units (or what is left of
-     the balance after the freezes before it, if a forced move shrank the
-     holding); a waiting freeze takes effect when every earlier one is in
-     force and it fits whole into the rest. The first that does not fit
-     waits, and so does everything after it (轮候). This is computed when
-     read, so a lapse or a lift promotes waiting freezes without anyone
-     acting; writes persist the "has taken effect" bit (`_settle`).
+     Claims (轮候冻结): every open freeze that has not lapsed claims, in
+     registration order, the units of the holding that are neither pledged
+     nor claimed by an earlier freeze, up to its quantity. A freeze still
+     short of its quantity (queued, waiting) takes units the moment they
+     become free: a lift or lapse of an earlier freeze, a release of a pledge.
+     Claimed units can neither be transferred nor pledged, so while any
+     freeze is short the holding has no free units at all. Pledges
+     registered before a freeze rank before it (their units are not free);
+     a pledge registered after it could only take units that were free then.
+     A freeze that claims all its units is "in force"; it stays so (forced
+     moves take only units of their own freeze or pledge). This is computed
+     when read, so a lapse or a lift needs no actor; writes persist the
+     "has taken effect" bit (`_settle`) for the FreezeTookEffect event.
+     Registration times (`registered_at` of pledges and freezes) are in
+     seconds whatever the chain's clock (block.timestamp // TIME_UNIT).
 """
 
 # Most accepted pledges and open freezes one holding may carry: every loop
-# over them is bounded by these, so no call can run out of gas.
+# over them is bounded by these, so no call can run out of gas. A court's
+# freeze must register: 64 open freezes is more than a real holding sees
+# (the worst cases are measured in tests/test_robustness_contracts.py).
 MAX_PLEDGES: constant(uint256) = 8
-MAX_FREEZES: constant(uint256) = 8
+MAX_FREEZES: constant(uint256) = 64
 
 UNITS_MASK: constant(uint256) = (1 << 96) - 1
 PLEDGED_MASK: constant(uint256) = (1 << 96) - 1
@@ -91,13 +101,16 @@ freeze_count: public(uint256)
 # Registration sequence shared by pledges and freezes: ranks two
 # registrations in the same second (`seq` of each record).
 registration_seq: public(uint256)
+# The fund manager's consent to a pledgee's enforcement, by pledge id:
+# receiver << 96 | units (pledges.consent_enforcement).
+enforcement_consent: HashMap[uint256, uint256]
 
 
 @internal
 @view
 def _locked(key: uint256, balance: uint256, day: uint256) -> uint256:
     """
-    @dev Units of the holding that may not move: pledged plus frozen in force.
+    @dev Units of the holding that may not move: pledged plus claimed by freezes.
     """
     return (self.enc_data[key] & PLEDGED_MASK) + self._evaluate(key, balance, day, MAX_FREEZES)[0]
 
@@ -106,29 +119,31 @@ def _locked(key: uint256, balance: uint256, day: uint256) -> uint256:
 @view
 def _evaluate(key: uint256, balance: uint256, day: uint256, stop: uint256) -> (uint256, uint256):
     """
-    @dev (units held by the freezes in force before index `stop`, bit mask of
-         the freezes in force) under the rule in the module's @dev.
+    @dev (units claimed by the open freezes before index `stop`, bit mask of
+         the freezes that claim all their units) under the rule in the
+         module's @dev: in registration order, lapsed ones skipped, each
+         claims what is neither pledged nor claimed before it.
     """
-    count: uint256 = self.enc_data[key] >> COUNT_SHIFT
+    e: uint256 = self.enc_data[key]
+    count: uint256 = e >> COUNT_SHIFT
+    pledged: uint256 = e & PLEDGED_MASK
+    if count == 0 or pledged >= balance:
+        return 0, 0
+    free: uint256 = balance - pledged
     total: uint256 = 0
     mask: uint256 = 0
-    waiting: bool = False
     for i: uint256 in range(MAX_FREEZES):
-        if i >= count or i >= stop:
+        if i >= count or i >= stop or total == free:
             break
         w: uint256 = self.freeze_words[key][i]
         if (w >> EXPIRY_SHIFT) & MASK32 < day:
-            continue  # lapsed: it holds nothing and blocks no one
+            continue  # lapsed: it claims nothing
         units: uint256 = w & UNITS_MASK
-        if w & IN_FORCE_BIT != 0:
-            # total <= balance throughout: each step adds at most balance - total
-            total += min(units, balance - total)
+        # total < free here: the claim is what is left, up to the freeze's units
+        claim: uint256 = min(units, free - total)
+        total += claim
+        if claim == units:
             mask |= 1 << i
-        elif not waiting and total + units <= balance:
-            total += units
-            mask |= 1 << i
-        else:
-            waiting = True
     return total, mask
 
 

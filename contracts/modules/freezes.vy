@@ -7,9 +7,18 @@
         and takes effect, in registration order, as they are lifted or lapse.
         Court-ordered transfers (司法划转/拍卖过户) move units under the
         court's own freeze in force.
-@dev Which freezes are in force is computed on read (encumbrances.vy), so a
-     lapse needs no actor; `tidy_freezes` (anyone) only cleans up storage.
+@dev Which units each freeze claims is computed on read (encumbrances.vy),
+     so a lapse needs no actor; `tidy_freezes` (anyone) only cleans up storage.
+     A term is at most three years, a renewal at most three years again (SPC
+     provisions on seizure, freezing and attachment in civil enforcement,
+     art 27 (2020): 冻结其他财产权的期限不得超过三年, 续行期限不得超过该期限),
+     counted as Civil Code art 202 counts a period in years. A court's freeze
+     is never refused for the number on a holding below MAX_FREEZES (64).
+     Registration times are seconds whatever the chain's clock.
 """
+
+# Longest term of a freeze, and of each renewal, in months (three years).
+MAX_TERM_MONTHS: constant(uint256) = 36
 
 from . import roles
 from . import calendar
@@ -76,8 +85,9 @@ event CourtTransferred:
 def freeze(owner: address, id: uint256, units: uint256, case_hash: bytes32, expiry_day: uint256, doc: bytes32):
     """
     @notice Freeze `units` of `owner`'s holding of `id` until the end of
-            `expiry_day`. In force at once if it fits into the units not
-            frozen by earlier freezes; otherwise it waits behind them.
+            `expiry_day` (at most three years). It claims at once the units
+            neither pledged nor claimed by earlier freezes, up to `units`, and
+            the rest as they become free (queued, 轮候).
     @param owner The holder.
     @param id The security id.
     @param units Smallest units, at most the holding.
@@ -92,7 +102,8 @@ def freeze(owner: address, id: uint256, units: uint256, case_hash: bytes32, expi
     assert ledger.security_data[id] & ledger.BYTE_MASK != 0, "freezes: unknown security"
     today: uint256 = calendar._today()
     assert expiry_day >= today, "freezes: expiry in the past"
-    self._add_freeze(owner, id, units, case_hash, block.timestamp, expiry_day, today, doc)
+    assert expiry_day <= ledger._months_later(today, MAX_TERM_MONTHS), "freezes: term longer than three years"
+    self._add_freeze(owner, id, units, case_hash, block.timestamp // calendar.TIME_UNIT, expiry_day, today, doc)
 
 
 @external
@@ -119,7 +130,7 @@ def import_freezes(id: uint256, batch: DynArray[FreezeImport, 256], doc: bytes32
         assert item.owner != empty(address), "freezes: zero address"
         assert item.units != 0, "freezes: zero amount"
         assert item.expiry_day >= today, "freezes: expiry in the past"
-        assert item.registered_at <= block.timestamp, "freezes: registered in the future"
+        assert item.registered_at <= block.timestamp // calendar.TIME_UNIT, "freezes: registered in the future"
         key: uint256 = ledger._key(item.owner, id)
         count: uint256 = encumbrances.enc_data[key] >> encumbrances.COUNT_SHIFT
         if count != 0:
@@ -151,7 +162,8 @@ def lift_freeze(freeze_id: uint256, doc: bytes32):
 @external
 def renew_freeze(freeze_id: uint256, expiry_day: uint256, doc: bytes32):
     """
-    @notice Extend a freeze before it lapses (续冻); it keeps its rank.
+    @notice Extend a freeze before it lapses (续冻); it keeps its rank. The
+            renewal is at most three years after the current expiry.
     @param freeze_id The freeze.
     @param expiry_day The new last day, later than the current one.
     @param doc Reference (hash) of the renewal notice.
@@ -160,7 +172,7 @@ def renew_freeze(freeze_id: uint256, expiry_day: uint256, doc: bytes32):
     assert not calendar._paused(), "freezes: paused"
     f: encumbrances.Freeze = self._open_freeze(freeze_id)
     assert expiry_day > f.expiry_day, "freezes: renewal must extend the expiry"
-    assert expiry_day <= encumbrances.MASK32, "freezes: day out of range"
+    assert expiry_day <= ledger._months_later(f.expiry_day, MAX_TERM_MONTHS), "freezes: renewal longer than three years"
     key: uint256 = ledger._key(f.owner, f.id)
     i: uint256 = encumbrances._freeze_index(key, freeze_id)
     mask: uint256 = encumbrances.MASK32 << encumbrances.EXPIRY_SHIFT
@@ -182,24 +194,28 @@ def tidy_freezes(owner: address, id: uint256):
     assert id <= ledger.AMOUNT_MAX, "freezes: unknown security"
     key: uint256 = ledger._key(owner, id)
     today: uint256 = calendar._today()
-    removed: uint256 = 0
-    for k: uint256 in range(encumbrances.MAX_FREEZES):
-        count: uint256 = encumbrances.enc_data[key] >> encumbrances.COUNT_SHIFT
-        lapsed_at: uint256 = max_value(uint256)
-        for i: uint256 in range(encumbrances.MAX_FREEZES):
-            if i >= count:
-                break
-            if (encumbrances.freeze_words[key][i] >> encumbrances.EXPIRY_SHIFT) & encumbrances.MASK32 < today:
-                lapsed_at = i
-                break
-        if lapsed_at == max_value(uint256):
+    e: uint256 = encumbrances.enc_data[key]
+    count: uint256 = e >> encumbrances.COUNT_SHIFT
+    # one pass: the open ones move down over the lapsed ones, in registration order
+    kept: uint256 = 0
+    for i: uint256 in range(encumbrances.MAX_FREEZES):
+        if i >= count:
             break
-        w: uint256 = encumbrances.freeze_words[key][lapsed_at]
-        freeze_id: uint256 = (w >> encumbrances.FREEZE_ID_SHIFT) & encumbrances.MASK64
-        encumbrances._remove_freeze_at(key, lapsed_at)
-        encumbrances.freeze_of[freeze_id].status = encumbrances.LAPSED
-        log FreezeLapsed(freeze_id=freeze_id)
-        removed += 1
+        w: uint256 = encumbrances.freeze_words[key][i]
+        if (w >> encumbrances.EXPIRY_SHIFT) & encumbrances.MASK32 < today:
+            freeze_id: uint256 = (w >> encumbrances.FREEZE_ID_SHIFT) & encumbrances.MASK64
+            encumbrances.freeze_of[freeze_id].status = encumbrances.LAPSED
+            log FreezeLapsed(freeze_id=freeze_id)
+        else:
+            if kept != i:
+                encumbrances.freeze_words[key][kept] = w
+            kept += 1
+    removed: uint256 = count - kept
+    for i: uint256 in range(encumbrances.MAX_FREEZES):
+        if kept + i >= count:
+            break
+        encumbrances.freeze_words[key][kept + i] = 0
+    encumbrances.enc_data[key] = (e & encumbrances.PLEDGED_MASK) | (kept << encumbrances.COUNT_SHIFT)
     assert removed != 0, "freezes: nothing to tidy"
     ledger._set_encumbered(owner, id)
     self._settle_and_log(key, ledger._balance(owner, id), today, encumbrances.MAX_FREEZES)
@@ -208,31 +224,34 @@ def tidy_freezes(owner: address, id: uint256):
 @external
 def court_transfer(freeze_id: uint256, receiver: address, units: uint256, doc: bytes32):
     """
-    @notice Court-ordered transfer (司法划转/拍卖过户): move units held by this
-            freeze, which must be in force, to a qualified account; the
-            holding period and lock-up do not apply. Units held by earlier
-            freezes and pledged units cannot be taken.
-    @param freeze_id The court's freeze in force.
+    @notice Court-ordered transfer (司法划转/拍卖过户): move units this freeze
+            holds (claims) to the buyer or the account the court names. The
+            ruling overrides lock-up, the holding period, insider limits, the
+            holder's account status, the manager's consent and the notice to
+            other shareholders (given in the court's sale, Company Law art 85);
+            the receiver's account, qualification and institutional status,
+            the register closure, the holder cap and a fund's minimum apply.
+            Units held by earlier freezes and pledged units cannot be taken.
+    @param freeze_id The court's freeze.
     @param receiver The buyer or the account named by the court.
-    @param units Smallest units, at most the freeze's.
+    @param units Smallest units, at most what the freeze holds now.
     @param doc Reference (hash) of the ruling.
     """
     roles._check_role(roles.Role.COURT_AGENT)
     f: encumbrances.Freeze = self._open_freeze(freeze_id)
     assert units != 0, "freezes: zero amount"
-    assert units <= f.units, "freezes: amount exceeds freeze"
     key: uint256 = ledger._key(f.owner, f.id)
     balance: uint256 = ledger._balance(f.owner, f.id)
     today: uint256 = calendar._today()
     i: uint256 = encumbrances._freeze_index(key, freeze_id)
     # freezes in force now stay in force on what is left after the move
     self._settle_and_log(key, balance, today, encumbrances.MAX_FREEZES)
-    assert encumbrances._evaluate(key, balance, today, encumbrances.MAX_FREEZES)[1] & (1 << i) != 0, "freezes: freeze not in force"
-    held_before: uint256 = encumbrances._evaluate(key, balance, today, i)[0]
-    assert units + held_before <= balance, "freezes: units held by an earlier freeze"
-    # a pledge that overlaps a freeze was registered before it and ranks first
-    pledged: uint256 = encumbrances.enc_data[key] & encumbrances.PLEDGED_MASK
-    assert units + held_before + pledged <= balance, "freezes: units are pledged"
+    # what this freeze claims: pledged units and earlier freezes' come first
+    held: uint256 = (
+        encumbrances._evaluate(key, balance, today, i + 1)[0] - encumbrances._evaluate(key, balance, today, i)[0]
+    )
+    assert held != 0, "freezes: freeze holds no units"
+    assert units <= held, "freezes: amount exceeds units the freeze holds"
     remaining: uint256 = f.units - units
     if remaining == 0:
         encumbrances._remove_freeze_at(key, i)
@@ -242,7 +261,7 @@ def court_transfer(freeze_id: uint256, receiver: address, units: uint256, doc: b
         encumbrances.freeze_words[key][i] = (w & ~encumbrances.UNITS_MASK) | remaining
     encumbrances.freeze_of[freeze_id].units = remaining
     ledger._set_encumbered(f.owner, f.id)
-    ledger._forced_move(f.owner, receiver, f.id, units)
+    ledger._court_move(f.owner, receiver, f.id, units, ledger.COURT_TRANSFER, freeze_id, doc)
     log CourtTransferred(
         freeze_id=freeze_id, receiver=receiver, units=units, remaining=remaining, actor=msg.sender, doc=doc
     )
@@ -252,8 +271,9 @@ def court_transfer(freeze_id: uint256, receiver: address, units: uint256, doc: b
 @view
 def frozen_balance_of(owner: address, id: uint256) -> uint256:
     """
-    @notice Units of `owner`'s holding of `id` frozen by freezes in force
-            today (lapsed ones excluded, waiting ones not counted).
+    @notice Units of `owner`'s holding of `id` claimed by its open freezes
+            today (lapsed ones excluded; a queued freeze counts what it has
+            claimed so far).
     """
     if id > ledger.AMOUNT_MAX:
         return 0
@@ -267,7 +287,8 @@ def frozen_balance_of(owner: address, id: uint256) -> uint256:
 def freeze_queue_of(owner: address, id: uint256) -> (DynArray[uint256, encumbrances.MAX_FREEZES], DynArray[bool, encumbrances.MAX_FREEZES]):
     """
     @notice The open freezes of a holding in registration order, and for each
-            whether it is in force today (false: waiting or lapsed).
+            whether it is in force today, claiming all its units (false:
+            queued, short of its units, or lapsed).
     """
     ids: DynArray[uint256, encumbrances.MAX_FREEZES] = []
     flags: DynArray[bool, encumbrances.MAX_FREEZES] = []

@@ -11,7 +11,16 @@
      the two account words and the two holding words.
      Holding word: bits 0..95 balance, 96..191 paid-in units (LLC only),
      192..215 trading-day number of the last acquisition, 216..239 lock-up day
-     (no transfer before it), bit 240 insider.
+     (no transfer before it), bit 240 insider, 241 encumbered, 242 former
+     insider (no transfer through the day in its insider quota record, six
+     months after leaving office: Company Law art 160).
+     Paths that move units (docs/paths-and-rules.md): holders' transfers and
+     settlements run every rule (_check); a pledgee's enforcement too
+     (_enforcement_move, the manager's consent supplied by its own record);
+     court-ordered moves (_court_move) override lock-up, the holding period,
+     insider limits, the sender's account status, consent and notice, never
+     the receiver's rules, the register closure, the holder cap or the fund
+     minimum; each forced move logs ForcedTransfer besides Transfer.
      Security word: bits 0..7 status, 8..15 kind, 16..23 unit scale,
      24..55 holder count, 56..87 meeting day, 88..119 dividend record day,
      120..218 transfer terms (right of first refusal, institutional only,
@@ -43,10 +52,14 @@ DELISTED: constant(uint256) = 4
 # Most holdings one batch may write (fits a 30M-gas block with margin).
 MAX_BATCH: constant(uint256) = 200
 # Most encumbered holdings (carrying pledges or freezes) one recover call may move:
-# each takes its up to 8 pledges and 8 freezes along (~530k gas more than a plain
+# each takes its up to 8 pledges and 64 freezes along (~2.3M gas more than a plain
 # one), so a recovery of MAX_BATCH ids of which this many are encumbered (and every
 # one with an insider quota record) leaves half of a 30M block free.
-MAX_RECOVER_ENCUMBERED: constant(uint256) = 8
+MAX_RECOVER_ENCUMBERED: constant(uint256) = 1
+# Most encumbered holdings one capital decrease may reduce: each reads its up to 64
+# freeze words (~140k gas), so MAX_BATCH holdings of which this many are encumbered
+# leave half of a 30M block free.
+MAX_DECREASE_ENCUMBERED: constant(uint256) = 24
 # Largest balance or supply of one security: 2**96 - 1 smallest units.
 AMOUNT_MAX: constant(uint256) = (1 << 96) - 1
 BYTE_MASK: constant(uint256) = 255
@@ -58,6 +71,11 @@ MAX_UNIT_SCALE: constant(uint256) = 18
 
 # rules
 HOLDING_PERIOD_TRADING_DAYS: constant(uint256) = 5
+# a former insider transfers nothing for six months after leaving office (art 160)
+INSIDER_LEFT_MONTHS: constant(uint256) = 6
+# a fund investor holds at least RMB 1 million (私募投资基金监督管理暂行办法 art 12):
+# the default minimum holding, in units of RMB 1 (times 10**unit_scale smallest units)
+FUND_MINIMUM_UNITS: constant(uint256) = 10**6
 INSIDER_ANNUAL_PERCENT: constant(uint256) = 25
 MEETING_CLOSED_DAYS: constant(uint256) = 20
 RECORD_DATE_CLOSED_DAYS: constant(uint256) = 5
@@ -69,6 +87,11 @@ LOCK_SHIFT: constant(uint256) = 216
 INSIDER_BIT: constant(uint256) = 1 << 240
 # set while the holding carries pledges or freezes (encumbrances.vy)
 ENCUMBERED_BIT: constant(uint256) = 1 << 241
+# set when the insider flag is removed: the holding is barred through the day in
+# bits 208..239 of its insider quota record
+FORMER_INSIDER_BIT: constant(uint256) = 1 << 242
+LEFT_SHIFT: constant(uint256) = 208
+LOW_208: constant(uint256) = (1 << 208) - 1
 
 # supply word: units in issue below, the declared total from this bit
 DECLARED_SHIFT: constant(uint256) = 96
@@ -113,6 +136,13 @@ R_FUND_MINIMUM: constant(uint256) = 21
 # the last two are checked last: a settled transfer instruction accepts them
 R_NEEDS_CONSENT: constant(uint256) = 22
 R_NEEDS_NOTICE: constant(uint256) = 23
+R_FORMER_INSIDER: constant(uint256) = 24
+
+# forced moves (ForcedTransfer.path)
+COURT_TRANSFER: constant(uint8) = 1
+COURT_ENFORCEMENT: constant(uint8) = 2
+PLEDGEE_ENFORCEMENT: constant(uint8) = 3
+RECOVERY: constant(uint8) = 4
 
 IERC165_ID: constant(bytes4) = 0x01ffc9a7
 IERC6909_ID: constant(bytes4) = 0x0f632fb3
@@ -299,6 +329,24 @@ event RegisterClosureSet:
     record_day: uint256
     actor: indexed(address)
     doc: bytes32
+
+# A move that is not the holder's own transfer (court transfer, enforcement of a
+# pledge by the court agent or the pledgee, recovery), logged after its Transfer.
+# `ref` is the freeze or pledge id (0 for a recovery).
+event ForcedTransfer:
+    sender: indexed(address)
+    receiver: indexed(address)
+    id: indexed(uint256)
+    amount: uint256
+    path: uint8
+    ref: uint256
+    actor: address
+    doc: bytes32
+
+event PreemptionWaived:
+    id: indexed(uint256)
+    waiver: bytes32
+    actor: indexed(address)
 
 event HoldingRecovered:
     old_owner: indexed(address)
@@ -557,7 +605,12 @@ def register_security(code_hash: bytes32, kind: uint8, unit_scale: uint8, declar
     if convert(kind, uint256) == LLC:
         terms = RESTRICTED_BIT | ROFR_BIT  # Company Law art 84, unless the articles say otherwise
     elif convert(kind, uint256) >= LP_FUND:
-        terms = RESTRICTED_BIT  # fund shares move only with the manager's consent
+        # fund shares move only with the manager's consent, to institutions, and each
+        # investor holds at least RMB 1 million (one unit = RMB 1 unless set_transfer_terms
+        # says otherwise)
+        terms = RESTRICTED_BIT | INSTITUTIONAL_BIT | (
+            (FUND_MINIMUM_UNITS * 10 ** convert(unit_scale, uint256)) << FUND_MIN_SHIFT
+        )
     self.security_data[id] = (
         PENDING | (convert(kind, uint256) << KIND_SHIFT) | (convert(unit_scale, uint256) << SCALE_SHIFT) | terms
     )
@@ -680,6 +733,8 @@ def seal_security(id: uint256, doc: bytes32):
     words: uint256 = self.supply_data[id]
     supply: uint256 = words & AMOUNT_MAX
     assert supply == words >> DECLARED_SHIFT, "ledger: holdings do not add up to the declared total"
+    if (sec >> KIND_SHIFT) & BYTE_MASK >= LP_FUND:
+        assert (sec >> FUND_MIN_SHIFT) & AMOUNT_MAX != 0, "ledger: fund has no minimum holding"
     self.security_data[id] = (sec & ~BYTE_MASK) | ACTIVE
     log SecuritySealed(id=id, total_supply=supply, actor=msg.sender, doc=doc)
 
@@ -710,13 +765,39 @@ def set_security_status(id: uint256, status: uint8, doc: bytes32):
 @external
 def increase_capital(id: uint256, batch: DynArray[Subscription, 256], doc: bytes32):
     """
-    @notice Capital increase (增资): new units to subscribers. A subscriber who
-            did not hold the security must be a qualified investor; the holder
-            cap holds; each subscriber's acquisition day becomes today.
+    @notice Capital increase (增资) under LLC pre-emption where it applies: see
+            increase_capital_waived, with no waiver.
     @param id The security id (ACTIVE).
     @param batch The subscriptions; `paid` is the paid-in part (LLC only).
     @param doc Reference (hash) of the resolution.
     """
+    self._increase_capital(id, batch, empty(bytes32), doc)
+
+
+@external
+def increase_capital_waived(id: uint256, batch: DynArray[Subscription, 256], waiver: bytes32, doc: bytes32):
+    """
+    @notice Capital increase (增资): new units to subscribers. A subscriber who
+            did not hold the security must be a qualified investor; the holder
+            cap holds; an institutional-only security takes no individual; a
+            fund subscriber ends at or above the fund's minimum holding; each
+            subscriber's acquisition day becomes today. LLC pre-emption
+            (Company Law art 227): unless `waiver` names the shareholders'
+            resolution or the articles that say otherwise, the batch offers
+            every shareholder its part pro rata to paid-in capital (to the
+            holdings if nothing is paid in): each holder once, in ascending
+            address order, no outsider, nobody above its share rounded up.
+    @param id The security id (ACTIVE).
+    @param batch The subscriptions; `paid` is the paid-in part (LLC only).
+    @param waiver Hash of the resolution or articles waiving pre-emption (LLC), or zero.
+    @param doc Reference (hash) of the resolution.
+    """
+    assert waiver != empty(bytes32), "ledger: zero waiver"
+    self._increase_capital(id, batch, waiver, doc)
+
+
+@internal
+def _increase_capital(id: uint256, batch: DynArray[Subscription, 256], waiver: bytes32, doc: bytes32):
     roles._check_role(roles.Role.SECURITY_MANAGER)
     now: uint256 = calendar._now()
     assert now & calendar.NOW_PAUSED == 0, "ledger: paused"
@@ -729,6 +810,14 @@ def increase_capital(id: uint256, batch: DynArray[Subscription, 256], doc: bytes
     tn: uint256 = (now >> calendar.TN_SHIFT) & calendar.MASK40
     kind: uint256 = (sec >> KIND_SHIFT) & BYTE_MASK
     is_llc: bool = kind == LLC
+    if is_llc:
+        if waiver == empty(bytes32):
+            self._check_preemption(id, batch, (sec >> HOLDERS_SHIFT) & MASK32)
+        else:
+            log PreemptionWaived(id=id, waiver=waiver, actor=msg.sender)
+    minimum: uint256 = 0
+    if kind >= LP_FUND:
+        minimum = (sec >> FUND_MIN_SHIFT) & AMOUNT_MAX
     holders: uint256 = (sec >> HOLDERS_SHIFT) & MASK32
     cap: uint256 = self._cap(kind)
     added: uint256 = 0
@@ -745,17 +834,20 @@ def increase_capital(id: uint256, batch: DynArray[Subscription, 256], doc: bytes
             assert data & accounts.QUALIFIED_BIT != 0, "ledger: subscriber not qualified"
             holders += 1
             assert holders <= cap, "ledger: holder cap reached"
+        if sec & INSTITUTIONAL_BIT != 0:
+            assert (data >> 8) & BYTE_MASK != accounts.INDIVIDUAL, "ledger: subscriber not an institutional investor"
         if h & INSIDER_BIT != 0:
             self._insider_snapshot(item.holder, id, balance, today)
         new_balance: uint256 = balance + item.units
         assert new_balance <= AMOUNT_MAX, "ledger: amount too large"
+        assert new_balance >= minimum, "ledger: below the fund's minimum holding"
         paid: uint256 = 0
         if is_llc:
             paid = ((h >> PAID_SHIFT) & AMOUNT_MAX) + item.paid
         lock: uint256 = (h >> LOCK_SHIFT) & MASK24
         self.holding_data[self._key(item.holder, id)] = (
             new_balance | (paid << PAID_SHIFT) | (tn << ACQUIRED_SHIFT) | (lock << LOCK_SHIFT)
-            | (h & (INSIDER_BIT | ENCUMBERED_BIT))
+            | (h & (INSIDER_BIT | ENCUMBERED_BIT | FORMER_INSIDER_BIT))
         )
         added += item.units
         log Issued(receiver=item.holder, id=id, amount=item.units, paid=item.paid if is_llc else item.units, acquired_day=today)
@@ -785,6 +877,7 @@ def decrease_capital(id: uint256, batch: DynArray[Reduction, 256], doc: bytes32)
     holders: uint256 = (sec >> HOLDERS_SHIFT) & MASK32
     today: uint256 = calendar._today()
     removed: uint256 = 0
+    encumbered: uint256 = 0
     for item: Reduction in batch:
         assert item.holder != empty(address), "ledger: zero address"
         assert item.units != 0, "ledger: zero amount"
@@ -792,6 +885,8 @@ def decrease_capital(id: uint256, batch: DynArray[Reduction, 256], doc: bytes32)
         balance: uint256 = h & AMOUNT_MAX
         assert balance >= item.units, "ledger: insufficient balance"
         if h & ENCUMBERED_BIT != 0:
+            encumbered += 1
+            assert encumbered <= MAX_DECREASE_ENCUMBERED, "ledger: too many encumbered holdings in one decrease"
             locked: uint256 = encumbrances._locked(self._key(item.holder, id), balance, today)
             assert item.units + locked <= balance, "ledger: amount exceeds free balance"
         if h & INSIDER_BIT != 0:
@@ -831,6 +926,7 @@ def set_transfer_terms(id: uint256, first_refusal: bool, institutional_only: boo
     assert sec & BYTE_MASK != 0, "ledger: unknown security"
     kind: uint256 = (sec >> KIND_SHIFT) & BYTE_MASK
     assert fund_minimum == 0 or kind >= LP_FUND, "ledger: minimum holding is for funds"
+    assert fund_minimum != 0 or kind < LP_FUND, "ledger: fund has no minimum holding"
     assert fund_minimum <= AMOUNT_MAX, "ledger: amount too large"
     terms: uint256 = fund_minimum << FUND_MIN_SHIFT
     if first_refusal:
@@ -896,7 +992,9 @@ def set_lockup(owner: address, id: uint256, lock_until_day: uint256, doc: bytes3
 def set_insider(owner: address, id: uint256, insider: bool, doc: bytes32):
     """
     @notice Put a holder on or off the security's insider list (董监高): an
-            insider disposes of at most 25 % of its start-of-year holding a year.
+            insider disposes of at most 25 % of its start-of-year holding a
+            year; after leaving office it disposes of nothing for six months
+            (through the corresponding day six months after today, art 160).
     @param owner The holder.
     @param id The security id.
     @param insider On or off the list.
@@ -908,6 +1006,12 @@ def set_insider(owner: address, id: uint256, insider: bool, doc: bytes32):
     assert self.security_data[id] & BYTE_MASK != 0, "ledger: unknown security"
     h: uint256 = self.holding_data[self._key(owner, id)]
     assert (h & INSIDER_BIT != 0) != insider, "ledger: insider flag unchanged"
+    if not insider:
+        # the six months run from today; a record of an earlier leaving is replaced
+        q: uint256 = self.insider_quota[self._key(owner, id)]
+        until: uint256 = self._months_later(calendar._today(), INSIDER_LEFT_MONTHS)
+        self.insider_quota[self._key(owner, id)] = (q & LOW_208) | (until << LEFT_SHIFT)
+        h |= FORMER_INSIDER_BIT
     self.holding_data[self._key(owner, id)] = h ^ INSIDER_BIT
     log InsiderSet(owner=owner, id=id, insider=insider, actor=msg.sender, doc=doc)
 
@@ -940,11 +1044,17 @@ def recover(old_owner: address, new_owner: address, ids: DynArray[uint256, 256],
     @notice Lost key: move the listed holdings of `old_owner`, with their
             acquisition days, lock-ups and insider quotas, to `new_owner`.
             A fresh `new_owner` takes over the account and `old_owner` is
-            closed; the holder count does not change.
+            closed; the holder count does not change. A target that holds
+            anything of a listed security (units, a lock-up, an insider flag
+            or record, a pledge or freeze, even on no units) is refused, never
+            merged: its pledges and freezes rank by their own registration,
+            two queues cannot become one without reordering a court's or a
+            pledgee's rank, and a recovery moves one holder's holding to the
+            same holder's new key, where there is nothing to merge with.
     @param old_owner The lost address.
     @param new_owner The new address (fresh, or already recovered to).
     @param ids Securities to move; at most MAX_BATCH per call, of which at
-           most MAX_RECOVER_ENCUMBERED (8) carry pledges or freezes (they
+           most MAX_RECOVER_ENCUMBERED (1) carries pledges or freezes (they
            move along); recover more in further calls to the same `new_owner`.
     @param doc Reference (hash) of the recovery application.
     """
@@ -960,7 +1070,12 @@ def recover(old_owner: address, new_owner: address, ids: DynArray[uint256, 256],
         h: uint256 = self.holding_data[self._key(old_owner, id)]
         amount: uint256 = h & AMOUNT_MAX
         assert amount != 0, "ledger: nothing to recover"
-        assert self.holding_data[self._key(new_owner, id)] & AMOUNT_MAX == 0, "ledger: recovery target already holds"
+        # only a stale acquisition day of units sold may be there
+        assert (
+            self.holding_data[self._key(new_owner, id)] & ~(MASK24 << ACQUIRED_SHIFT) == 0
+            and not encumbrances._is_encumbered(self._key(new_owner, id))
+            and self.insider_quota[self._key(new_owner, id)] == 0
+        ), "ledger: recovery target already holds"
         self.holding_data[self._key(new_owner, id)] = h
         self.holding_data[self._key(old_owner, id)] = 0
         if h & ENCUMBERED_BIT != 0:
@@ -972,6 +1087,9 @@ def recover(old_owner: address, new_owner: address, ids: DynArray[uint256, 256],
             self.insider_quota[self._key(new_owner, id)] = q
             self.insider_quota[self._key(old_owner, id)] = 0
         log Transfer(caller=msg.sender, sender=old_owner, receiver=new_owner, id=id, amount=amount)
+        log ForcedTransfer(
+            sender=old_owner, receiver=new_owner, id=id, amount=amount, path=RECOVERY, ref=0, actor=msg.sender, doc=doc
+        )
         log HoldingRecovered(old_owner=old_owner, new_owner=new_owner, id=id, amount=amount, actor=msg.sender, doc=doc)
 
 
@@ -1061,14 +1179,19 @@ def _clock_now() -> uint256:
 
 
 @internal
-def _forced_move(sender: address, receiver: address, id: uint256, amount: uint256):
+def _court_move(sender: address, receiver: address, id: uint256, amount: uint256, path: uint8, ref: uint256, doc: bytes32):
     """
-    @dev Court-ordered transfer or pledge enforcement: the receiver's account,
-         qualification and the holder cap apply; the holding period, lock-up,
-         register closure and insider limit do not. The caller has already
-         released the encumbrance the units move under.
+    @dev Court-ordered transfer (court_transfer, or a pledge enforced by the
+         court agent): the ruling overrides the lock-up and the holding period
+         (units moved under lock-up keep their lock-up day at the receiver),
+         insider limits, the sender's account status, the manager's consent and
+         the first-refusal notice (given in the court's sale, Company Law art
+         85); the receiver's account, qualification and institutional status,
+         the register closure, the holder cap and the fund minimum on both
+         sides apply. The caller has checked that the units are the ones its
+         freeze or pledge holds and released them.
     """
-    now: uint256 = calendar._now()
+    now: uint256 = self._clock_now()
     assert now & calendar.NOW_PAUSED == 0, "ledger: paused"
     assert amount != 0, "ledger: zero amount"
     assert receiver != empty(address), "ledger: zero address"
@@ -1078,16 +1201,130 @@ def _forced_move(sender: address, receiver: address, id: uint256, amount: uint25
     assert status != 0, "ledger: unknown security"
     assert status == ACTIVE or status == SUSPENDED, "ledger: security not active"
     assert now & calendar.NOW_PUBLISHED != 0, "ledger: calendar not published for today"
-    receiver_data: uint256 = accounts.account_data[receiver]
-    assert receiver_data & BYTE_MASK == accounts.ACTIVE, "ledger: receiver account not active"
-    assert receiver_data & accounts.QUALIFIED_BIT != 0, "ledger: receiver not qualified"
+    day: uint256 = (now >> calendar.DAY_SHIFT) & calendar.MASK40
+    code: uint256 = self._receiver_refusal(receiver, sec)
+    if code == OK and self._closed(sec, day):
+        code = R_REGISTER_CLOSED
     sh: uint256 = self.holding_data[self._key(sender, id)]
     rh: uint256 = self.holding_data[self._key(receiver, id)]
     balance: uint256 = sh & AMOUNT_MAX
-    assert balance >= amount, "ledger: insufficient balance"
-    if rh & AMOUNT_MAX == 0 and balance != amount:
-        assert (sec >> HOLDERS_SHIFT) & MASK32 < self._cap((sec >> KIND_SHIFT) & BYTE_MASK), "ledger: holder cap reached"
+    if code == OK and balance < amount:
+        code = R_BALANCE
+    if code == OK:
+        code = self._receiving_refusal(sec, balance, amount, rh)
+    if code != OK:
+        raise self._reason(code)
+    lock: uint256 = (sh >> LOCK_SHIFT) & MASK24
+    if day < lock and lock > (rh >> LOCK_SHIFT) & MASK24:
+        rh = (rh & ~(MASK24 << LOCK_SHIFT)) | (lock << LOCK_SHIFT)
     self._apply(sender, receiver, id, amount, now, sec, sh, rh)
+    log ForcedTransfer(
+        sender=sender, receiver=receiver, id=id, amount=amount, path=path, ref=ref, actor=msg.sender, doc=doc
+    )
+
+
+@internal
+def _enforcement_move(sender: address, receiver: address, id: uint256, amount: uint256, ref: uint256, consented: bool, doc: bytes32):
+    """
+    @dev A pledgee's own enforcement: a transfer under every rule (_check);
+         the fund manager's consent is `consented` (its consent to this
+         enforcement), and an outsider of a security with first refusal is
+         refused (the notice of a court sale gives the other holders their
+         right). The caller has released the pledged units.
+    """
+    now: uint256 = self._clock_now()
+    code: uint256 = 0
+    sec: uint256 = 0
+    sh: uint256 = 0
+    rh: uint256 = 0
+    code, sec, sh, rh = self._check(sender, receiver, id, amount, now)
+    if code == R_NEEDS_CONSENT and consented:
+        code = OK
+    if code != OK:
+        raise self._reason(code)
+    self._apply(sender, receiver, id, amount, now, sec, sh, rh)
+    log ForcedTransfer(
+        sender=sender, receiver=receiver, id=id, amount=amount, path=PLEDGEE_ENFORCEMENT, ref=ref,
+        actor=msg.sender, doc=doc
+    )
+
+
+@internal
+@view
+def _closed(sec: uint256, day: uint256) -> bool:
+    """
+    @dev Whether the register of security word `sec` is closed on `day` (20
+         days before a meeting, 5 before a record day, art 159). _check keeps
+         its own inline copy (hot path).
+    """
+    meeting: uint256 = (sec >> MEETING_SHIFT) & MASK32
+    record: uint256 = (sec >> RECORD_SHIFT) & MASK32
+    if meeting != 0 and day <= meeting and day + MEETING_CLOSED_DAYS >= meeting:
+        return True
+    return record != 0 and day <= record and day + RECORD_DATE_CLOSED_DAYS >= record
+
+
+@internal
+@view
+def _receiving_refusal(sec: uint256, balance: uint256, amount: uint256, rh: uint256) -> uint256:
+    """
+    @dev The holder cap and a fund's minimum on both sides for a move of
+         `amount` out of `balance` to holding word `rh`. _check keeps its own
+         inline copy (hot path).
+    """
+    if rh & AMOUNT_MAX == 0 and balance != amount:
+        if (sec >> HOLDERS_SHIFT) & MASK32 >= self._cap((sec >> KIND_SHIFT) & BYTE_MASK):
+            return R_HOLDER_CAP
+    if (sec >> KIND_SHIFT) & BYTE_MASK >= LP_FUND:
+        minimum: uint256 = (sec >> FUND_MIN_SHIFT) & AMOUNT_MAX
+        if (balance != amount and balance - amount < minimum) or (rh & AMOUNT_MAX) + amount < minimum:
+            return R_FUND_MINIMUM
+    return OK
+
+
+@internal
+@view
+def _account_active(wallet: address) -> bool:
+    return accounts.account_data[wallet] & BYTE_MASK == accounts.ACTIVE
+
+
+@internal
+@view
+def _same_holder(a: address, b: address) -> bool:
+    # two addresses of one holder (the salted identity hash they were opened with)
+    return accounts.identity_of[a] == accounts.identity_of[b]
+
+
+@internal
+@view
+def _check_preemption(id: uint256, batch: DynArray[Subscription, 256], holders: uint256):
+    """
+    @dev LLC pre-emption without a waiver (art 227): `batch` names each of the
+         `holders` shareholders once (ascending addresses), no outsider, and
+         each subscribes at most its share of the increase pro rata to paid-in
+         capital (to the holdings where nothing is paid in), rounded up.
+    """
+    assert len(batch) == holders, "ledger: pre-emption: every shareholder must be offered"
+    last: uint256 = 0
+    total_paid: uint256 = 0
+    total_units: uint256 = 0
+    added: uint256 = 0
+    for item: Subscription in batch:
+        assert convert(item.holder, uint256) > last, "ledger: pre-emption: subscribers not in ascending order"
+        last = convert(item.holder, uint256)
+        h: uint256 = self.holding_data[self._key(item.holder, id)]
+        assert h & AMOUNT_MAX != 0, "ledger: pre-emption: outsider needs a waiver"
+        assert item.units <= AMOUNT_MAX, "ledger: amount too large"
+        total_paid += (h >> PAID_SHIFT) & AMOUNT_MAX
+        total_units += h & AMOUNT_MAX
+        added += item.units
+    use_paid: bool = total_paid != 0
+    basis: uint256 = total_paid if use_paid else total_units
+    for item: Subscription in batch:
+        h: uint256 = self.holding_data[self._key(item.holder, id)]
+        part: uint256 = (h >> PAID_SHIFT) & AMOUNT_MAX if use_paid else h & AMOUNT_MAX
+        # at most ceil(added * part / basis): every factor is below 2**104
+        assert item.units * basis < added * part + basis, "ledger: pre-emption: subscription above pro-rata share"
 
 
 @internal
@@ -1244,9 +1481,10 @@ def _check(
         return R_LOCKED, 0, 0, 0
     if (now >> calendar.TN_SHIFT) & calendar.MASK40 < ((sh >> ACQUIRED_SHIFT) & MASK24) + HOLDING_PERIOD_TRADING_DAYS:
         return R_HOLDING_PERIOD, 0, 0, 0
-    if sh & INSIDER_BIT != 0:
-        if not self._insider_allows(sender, id, balance, amount, day):
-            return R_INSIDER, 0, 0, 0
+    if sh & (INSIDER_BIT | FORMER_INSIDER_BIT) != 0:
+        insider_code: uint256 = self._insider_refusal(sender, id, sh, balance, amount, day)
+        if insider_code != OK:
+            return insider_code, 0, 0, 0
     rh: uint256 = self.holding_data[(convert(receiver, uint256) << 96) | id]
     if rh & AMOUNT_MAX == 0 and balance != amount:
         if (sec >> HOLDERS_SHIFT) & MASK32 >= self._cap((sec >> KIND_SHIFT) & BYTE_MASK):
@@ -1310,6 +1548,8 @@ def _reason(code: uint256) -> String[64]:
         return "ledger: fund transfer needs the manager's consent"
     if code == R_NEEDS_NOTICE:
         return "ledger: transfer to an outsider needs notice"
+    if code == R_FORMER_INSIDER:
+        return "ledger: former insider within six months of leaving"
     if code == R_HOLDER_CAP:
         return "ledger: holder cap reached"
     return "ledger: unknown refusal"
@@ -1353,14 +1593,23 @@ def _with_holders(sec: uint256, holders: uint256) -> uint256:
 
 @internal
 @view
-def _insider_allows(owner: address, id: uint256, balance: uint256, amount: uint256, day: uint256) -> bool:
+def _insider_refusal(owner: address, id: uint256, h: uint256, balance: uint256, amount: uint256, day: uint256) -> uint256:
+    """
+    @dev An insider's 25 % a year and a former insider's six months (art 160)
+         for holding word `h`: R_INSIDER, R_FORMER_INSIDER or OK.
+    """
     q: uint256 = self.insider_quota[self._key(owner, id)]
-    base: uint256 = balance
-    used: uint256 = 0
-    if q & MASK16 == self._year_of(day):
-        base = (q >> 16) & AMOUNT_MAX
-        used = (q >> 112) & AMOUNT_MAX
-    return (used + amount) * 100 <= base * INSIDER_ANNUAL_PERCENT
+    if h & FORMER_INSIDER_BIT != 0 and day <= (q >> LEFT_SHIFT) & MASK32:
+        return R_FORMER_INSIDER
+    if h & INSIDER_BIT != 0:
+        base: uint256 = balance
+        used: uint256 = 0
+        if q & MASK16 == self._year_of(day):
+            base = (q >> 16) & AMOUNT_MAX
+            used = (q >> 112) & AMOUNT_MAX
+        if (used + amount) * 100 > base * INSIDER_ANNUAL_PERCENT:
+            return R_INSIDER
+    return OK
 
 
 @internal
@@ -1372,7 +1621,8 @@ def _insider_dispose(owner: address, id: uint256, balance: uint256, amount: uint
     if q & MASK16 == year:
         base = (q >> 16) & AMOUNT_MAX
         used = (q >> 112) & AMOUNT_MAX
-    self.insider_quota[self._key(owner, id)] = year | (base << 16) | ((used + amount) << 112)
+    # the former-insider day above bit 208 stays
+    self.insider_quota[self._key(owner, id)] = (q & ~LOW_208) | year | (base << 16) | ((used + amount) << 112)
 
 
 @internal
@@ -1381,20 +1631,62 @@ def _insider_snapshot(owner: address, id: uint256, balance_before: uint256, day:
     year: uint256 = self._year_of(day)
     q: uint256 = self.insider_quota[self._key(owner, id)]
     if q & MASK16 != year:
-        self.insider_quota[self._key(owner, id)] = year | (balance_before << 16)
+        self.insider_quota[self._key(owner, id)] = (q & ~LOW_208) | year | (balance_before << 16)
+
+
+@internal
+@pure
+def _civil(day: uint256) -> (uint256, uint256, uint256):
+    # (year, month 1..12, day of month) of a day number (days since 1970-01-01),
+    # proleptic Gregorian (H. Hinnant's civil_from_days)
+    z: uint256 = day + 719468
+    era: uint256 = z // 146097
+    doe: uint256 = z - era * 146097
+    yoe: uint256 = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy: uint256 = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp: uint256 = (5 * doy + 2) // 153
+    d: uint256 = doy - (153 * mp + 2) // 5 + 1
+    if mp >= 10:
+        return yoe + era * 400 + 1, mp - 9, d
+    return yoe + era * 400, mp + 3, d
 
 
 @internal
 @pure
 def _year_of(day: uint256) -> uint256:
-    # civil year of a day number (days since 1970-01-01), proleptic Gregorian
-    z: uint256 = day + 719468
-    era: uint256 = z // 146097
-    doe: uint256 = z - era * 146097
-    yoe: uint256 = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    year: uint256 = yoe + era * 400
-    doy: uint256 = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp: uint256 = (5 * doy + 2) // 153
-    if mp >= 10:
-        year += 1
-    return year
+    return self._civil(day)[0]
+
+
+@internal
+@pure
+def _months_later(day: uint256, months: uint256) -> uint256:
+    """
+    @dev The day `months` calendar months after `day`: the same day of the
+         month, or the month's last day (Civil Code art 202: a period in
+         months ends on the corresponding day).
+    """
+    y: uint256 = 0
+    m: uint256 = 0
+    d: uint256 = 0
+    y, m, d = self._civil(day)
+    t: uint256 = y * 12 + m - 1 + months
+    y = t // 12
+    m = t % 12 + 1
+    last: uint256 = 31
+    if m == 2:
+        last = 28
+        if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0):
+            last = 29
+    elif m == 4 or m == 6 or m == 9 or m == 11:
+        last = 30
+    d = min(d, last)
+    # days_from_civil
+    if m <= 2:
+        y -= 1
+        m += 9
+    else:
+        m -= 3
+    era: uint256 = y // 400
+    yoe: uint256 = y - era * 400
+    doe: uint256 = yoe * 365 + yoe // 4 - yoe // 100 + (153 * m + 2) // 5 + d - 1
+    return era * 146097 + doe - 719468

@@ -8,6 +8,14 @@
         court agent (Civil Code arts 414, 436, 443).
 @dev Pledged units cannot be transferred, pledged again or cancelled by a
      capital decrease: ledger.vy counts them out of the free balance.
+     The pledgee is a registered, active account of another holder (another
+     identity). Enforcement is a transfer: by the pledgee, every transfer
+     rule applies (ledger._check: both accounts, qualification,
+     institutional-only, register closure, lock-up, holding period, insider
+     limits, holder cap, fund minimum), a fund's manager consents
+     (consent_enforcement) and an LLC outsider is refused (first refusal
+     needs the notice of a court sale). By the court agent it is a
+     court-ordered move (ledger._court_move). Registration times are seconds.
 """
 
 from . import roles
@@ -68,6 +76,13 @@ event PledgeEnforced:
     receiver: indexed(address)
     units: uint256
     remaining: uint256
+    actor: indexed(address)
+    doc: bytes32
+
+event EnforcementConsented:
+    pledge_id: indexed(uint256)
+    receiver: indexed(address)
+    units: uint256
     actor: indexed(address)
     doc: bytes32
 
@@ -135,6 +150,7 @@ def accept_pledge(pledge_id: uint256, doc: bytes32):
     p: encumbrances.Pledge = encumbrances.pledge_of[pledge_id]
     assert p.status == encumbrances.OFFERED, "pledges: not an open offer"
     assert msg.sender == p.pledgee, "pledges: caller is not the pledgee"
+    assert ledger._account_active(p.pledgee), "pledges: pledgee account not active"
     key: uint256 = ledger._key(p.pledgor, p.id)
     assert len(encumbrances.pledge_ids[key]) < encumbrances.MAX_PLEDGES, "pledges: too many pledges on holding"
     balance: uint256 = ledger._balance(p.pledgor, p.id)
@@ -143,7 +159,9 @@ def accept_pledge(pledge_id: uint256, doc: bytes32):
     encumbrances.pledge_ids[key].append(pledge_id)
     encumbrances.enc_data[key] += p.units
     encumbrances.pledge_of[pledge_id].status = encumbrances.PLEDGED
-    encumbrances.pledge_of[pledge_id].registered_at = block.timestamp
+    # seconds whatever the chain's clock (migrated pledges carry seconds too)
+    registered_at: uint256 = block.timestamp // calendar.TIME_UNIT
+    encumbrances.pledge_of[pledge_id].registered_at = registered_at
     encumbrances.pledge_of[pledge_id].seq = encumbrances._next_seq()
     ledger._set_encumbered(p.pledgor, p.id)
     log PledgeRegistered(
@@ -152,7 +170,7 @@ def accept_pledge(pledge_id: uint256, doc: bytes32):
         pledgee=p.pledgee,
         id=p.id,
         units=p.units,
-        registered_at=block.timestamp,
+        registered_at=registered_at,
         doc=doc,
     )
 
@@ -176,10 +194,18 @@ def release_pledge(pledge_id: uint256, units: uint256, doc: bytes32):
 @external
 def enforce_pledge(pledge_id: uint256, receiver: address, units: uint256, doc: bytes32):
     """
-    @notice On default, move pledged units to the pledgee or a qualified buyer
-            named in the enforcement. Account and cap rules apply, the holding
-            period and lock-up do not. Where a court froze the holding after
-            the pledge was registered, only the court agent may enforce.
+    @notice On default, move pledged units to the pledgee or a buyer named in
+            the enforcement. It is a transfer. By the pledgee: every transfer
+            rule applies (accounts of both sides, qualification, register
+            closure, lock-up, holding period, insider limits, cap, fund
+            minimum), a fund needs its manager's consent_enforcement, and an
+            LLC outsider (first refusal) is refused: the court sells with
+            notice. By the court agent: a court-ordered move (lock-up, holding
+            period, insider limits, the pledgor's account status, consent and
+            notice are the court's; every rule about the receiver, the register
+            closure and the holder cap still apply). Where a court froze the
+            holding after the pledge was registered, only the court agent may
+            enforce.
     @param pledge_id The pledge.
     @param receiver The pledgee or the buyer.
     @param units Smallest units to move.
@@ -189,16 +215,45 @@ def enforce_pledge(pledge_id: uint256, receiver: address, units: uint256, doc: b
     assert p.status == encumbrances.PLEDGED, "pledges: pledge not in force"
     is_court: bool = roles.Role.COURT_AGENT in roles.roles_of[msg.sender]
     assert msg.sender == p.pledgee or is_court, "pledges: caller is not the pledgee or court agent"
-    if not is_court:
-        assert not self._frozen_after(p), "pledges: frozen, enforce through the court agent"
-    # freezes in force keep holding what is left after the pledged units go
     key: uint256 = ledger._key(p.pledgor, p.id)
-    encumbrances._settle(key, ledger._balance(p.pledgor, p.id), calendar._today())
-    self._reduce(pledge_id, p, units, encumbrances.ENFORCED)
-    ledger._forced_move(p.pledgor, receiver, p.id, units)
+    today: uint256 = calendar._today()
+    if is_court:
+        # freezes keep claiming what is left after the pledged units go
+        encumbrances._settle(key, ledger._balance(p.pledgor, p.id), today)
+        self._reduce(pledge_id, p, units, encumbrances.ENFORCED)
+        ledger._court_move(p.pledgor, receiver, p.id, units, ledger.COURT_ENFORCEMENT, pledge_id, doc)
+    else:
+        assert not self._frozen_after(p, key, today), "pledges: frozen, enforce through the court agent"
+        # nothing claims the released units: a freeze registered before the pledge
+        # claims all its units (it did when the pledge was accepted), none after it is open
+        self._reduce(pledge_id, p, units, encumbrances.ENFORCED)
+        ledger._enforcement_move(
+            p.pledgor, receiver, p.id, units, pledge_id, self._take_consent(pledge_id, receiver, units), doc
+        )
     log PledgeEnforced(
         pledge_id=pledge_id, receiver=receiver, units=units, remaining=p.units - units, actor=msg.sender, doc=doc
     )
+
+
+@external
+def consent_enforcement(pledge_id: uint256, receiver: address, units: uint256, doc: bytes32):
+    """
+    @notice The fund manager consents that the pledgee enforces up to `units`
+            of a pledge of fund shares to `receiver` (the manager's consent to
+            a transfer, Partnership Law arts 22-23, 73). 0 units withdraws it.
+    @param pledge_id The pledge (of a fund security).
+    @param receiver The pledgee or the buyer the manager admits.
+    @param units Smallest units.
+    @param doc Reference (hash) of the consent.
+    """
+    assert not calendar._paused(), "pledges: paused"
+    p: encumbrances.Pledge = encumbrances.pledge_of[pledge_id]
+    assert p.status == encumbrances.PLEDGED, "pledges: pledge not in force"
+    roles._check_security_role(p.id, roles.SecurityRole.FUND_MANAGER)
+    assert units <= p.units, "pledges: amount exceeds pledge"
+    assert receiver != empty(address) or units == 0, "pledges: zero address"
+    encumbrances.enforcement_consent[pledge_id] = (convert(receiver, uint256) << 96) | units
+    log EnforcementConsented(pledge_id=pledge_id, receiver=receiver, units=units, actor=msg.sender, doc=doc)
 
 
 @external
@@ -267,7 +322,7 @@ def import_pledges(id: uint256, batch: DynArray[PledgeImport, 256], doc: bytes32
         assert item.pledgee != empty(address), "pledges: zero address"
         assert item.pledgee != item.pledgor, "pledges: pledgee is the pledgor"
         assert item.units != 0, "pledges: zero amount"
-        assert item.registered_at <= block.timestamp, "pledges: registered in the future"
+        assert item.registered_at <= block.timestamp // calendar.TIME_UNIT, "pledges: registered in the future"
         key: uint256 = ledger._key(item.pledgor, id)
         ids: DynArray[uint256, encumbrances.MAX_PLEDGES] = encumbrances.pledge_ids[key]
         assert len(ids) < encumbrances.MAX_PLEDGES, "pledges: too many pledges on holding"
@@ -331,6 +386,8 @@ def _offer(pledgor: address, pledgee: address, id: uint256, units: uint256, doc:
     assert not calendar._paused(), "pledges: paused"
     assert pledgee != empty(address), "pledges: zero address"
     assert pledgee != pledgor, "pledges: pledgee is the pledgor"
+    assert ledger._account_active(pledgee), "pledges: pledgee account not active"
+    assert not ledger._same_holder(pledgor, pledgee), "pledges: pledgee is the pledgor"
     assert units != 0, "pledges: zero amount"
     status: uint256 = ledger.security_data[id] & ledger.BYTE_MASK
     assert status != 0, "pledges: unknown security"
@@ -370,19 +427,33 @@ def _reduce(pledge_id: uint256, p: encumbrances.Pledge, units: uint256, final_st
 
 @internal
 @view
-def _frozen_after(p: encumbrances.Pledge) -> bool:
+def _frozen_after(p: encumbrances.Pledge, key: uint256, day: uint256) -> bool:
     """
-    @dev Whether a freeze registered after the pledge is in force on the holding.
+    @dev Whether a freeze registered after the pledge is open on the holding
+         (in force or queued, not lapsed).
     """
-    key: uint256 = ledger._key(p.pledgor, p.id)
-    balance: uint256 = ledger._balance(p.pledgor, p.id)
-    mask: uint256 = encumbrances._evaluate(key, balance, calendar._today(), encumbrances.MAX_FREEZES)[1]
+    count: uint256 = encumbrances.enc_data[key] >> encumbrances.COUNT_SHIFT
     for i: uint256 in range(encumbrances.MAX_FREEZES):
-        if mask >> i == 0:
+        if i >= count:
             break
-        if mask & (1 << i) != 0:
-            w: uint256 = encumbrances.freeze_words[key][i]
-            f: encumbrances.Freeze = encumbrances.freeze_of[(w >> encumbrances.FREEZE_ID_SHIFT) & encumbrances.MASK64]
-            if f.registered_at > p.registered_at or (f.registered_at == p.registered_at and f.seq > p.seq):
-                return True
+        w: uint256 = encumbrances.freeze_words[key][i]
+        if (w >> encumbrances.EXPIRY_SHIFT) & encumbrances.MASK32 < day:
+            continue
+        fid: uint256 = (w >> encumbrances.FREEZE_ID_SHIFT) & encumbrances.MASK64
+        at: uint256 = encumbrances.freeze_of[fid].registered_at
+        if at > p.registered_at or (at == p.registered_at and encumbrances.freeze_of[fid].seq > p.seq):
+            return True
     return False
+
+
+@internal
+def _take_consent(pledge_id: uint256, receiver: address, units: uint256) -> bool:
+    """
+    @dev Use up the fund manager's consent to enforcing `units` to `receiver`,
+         if there is one that covers them; whether there was.
+    """
+    c: uint256 = encumbrances.enforcement_consent[pledge_id]
+    if c >> 96 != convert(receiver, uint256) or c & ledger.AMOUNT_MAX < units:
+        return False
+    encumbrances.enforcement_consent[pledge_id] = c - units
+    return True

@@ -62,7 +62,9 @@ MEETING_CLOSED_DAYS = 20
 RECORD_DATE_CLOSED_DAYS = 5
 MAX_BATCH = 200
 # Most encumbered holdings (with pledges or freezes) one recover call may move (ledger.vy).
-MAX_RECOVER_ENCUMBERED = 8
+MAX_RECOVER_ENCUMBERED = 1
+# Most encumbered holdings one decrease_capital call may reduce (ledger.vy).
+MAX_DECREASE_ENCUMBERED = 24
 # Most pledges or freezes one import_pledges / import_freezes batch may write.
 MAX_IMPORT = 50
 AMOUNT_MAX = 2**96 - 1
@@ -89,6 +91,7 @@ TRANSFER_REASONS = (
     "ledger: amount exceeds free balance",
     "ledger: holding locked up",
     "ledger: holding period not met",
+    "ledger: former insider within six months of leaving",
     "ledger: insider annual limit exceeded",
     "ledger: holder cap reached",
     "ledger: below the fund's minimum holding",
@@ -114,7 +117,7 @@ class FreezeStatus(IntEnum):
 
 # Most accepted pledges and open freezes on one holding (encumbrances.vy).
 MAX_PLEDGES = 8
-MAX_FREEZES = 8
+MAX_FREEZES = 64
 
 
 class InstructionStage(IntEnum):

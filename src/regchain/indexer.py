@@ -31,11 +31,10 @@ DvP ``InstructionSettled``, the amount of a SOLD ``ListingClosed`` and ``RefundC
 ``RefundCredited``/``RefundClaimed`` move ``refunds``. A listing's ``listed_day`` (not in
 ``Listed``) is the day of its block.
 
-Freezes: which freezes are in force is derived with the contract's own rule
-(encumbrances.vy): read the queue in registration order, skip lapsed ones; one that has
-taken effect holds min(units, what is left); a waiting one takes effect if every earlier
-one is in force and it fits whole; the first that does not fit waits and so does
-everything after it. The "has taken effect" bit is persisted where the contract persists
+Freezes: which units each freeze claims is derived with the contract's own rule
+(encumbrances.vy): read the queue in registration order, skip lapsed ones; each claims
+min(units, what is neither pledged nor claimed before it); one that claims all its
+units is in force, one short of them is queued (轮候) and takes units as they free up. The "has taken effect" bit is persisted where the contract persists
 it (freeze, import, lift, tidy, court transfer, pledge enforcement). The events'
 ``Frozen.in_force`` and ``FreezeTookEffect`` are used as a cross-check only: any
 disagreement is listed in ``State.notes``. (enforce_pledge persists the bit without a
@@ -75,6 +74,8 @@ OFFERED, PLEDGED, RELEASED, ENFORCED, CANCELLED = 1, 2, 3, 4, 5
 OPEN, LIFTED, EXECUTED, LAPSED = 1, 2, 3, 4
 SECURITY_MANAGER, COURT_AGENT = 2, 16
 LP_FUND = 3
+# ForcedTransfer.path (ledger.vy)
+COURT_TRANSFER, COURT_ENFORCEMENT, PLEDGEE_ENFORCEMENT, RECOVERY = 1, 2, 3, 4
 # instruction stages (instructions.vy); I_LAPSED is stored only by reclaim_lapsed (InstructionLapsed)
 I_PROPOSED, I_SETTLED, I_REJECTED, I_WITHDRAWN, I_LAPSED = 1, 2, 3, 4, 5
 # listing statuses (auctions.vy)
@@ -108,7 +109,8 @@ CATEGORY_OF = {
     "FreezeRenewed": ASSET_MAP, "FreezeLapsed": ASSET_MAP,
     "Transfer": TRANSFERS, "Approval": TRANSFERS, "OperatorSet": TRANSFERS,
     "Paused": TRANSFERS, "Unpaused": TRANSFERS,
-    "PledgeEnforced": SETTLEMENT, "CourtTransferred": SETTLEMENT,
+    "PledgeEnforced": SETTLEMENT, "CourtTransferred": SETTLEMENT, "ForcedTransfer": SETTLEMENT,
+    "EnforcementConsented": ASSET_MAP, "PreemptionWaived": ASSETS,
     "CalendarPublished": SETTLEMENT, "CalendarAmended": SETTLEMENT,
     "TransferTermsSet": ASSETS,
     "CashTokenSet": CASH, "RefundCredited": CASH, "RefundClaimed": CASH,
@@ -367,9 +369,11 @@ class State:
         return sum(self.pledges[str(p)]["units"] for p in self.pledge_ids.get(key, []))
 
     def evaluate(self, key: str, day: int, stop: int | None = None) -> tuple[int, list[bool]]:
-        """(units held by the freezes in force, in-force flag per queued freeze): encumbrances.vy."""
+        """(units claimed by the open freezes, in-force flag per queued freeze): encumbrances.vy."""
         balance = self.holdings.get(key, {}).get("balance", 0)
-        total, waiting, flags = 0, False, []
+        pledged = sum(self.pledges[str(p)]["units"] for p in self.pledge_ids.get(key, []))
+        free = max(balance - pledged, 0)
+        total, flags = 0, []
         for i, fid in enumerate(self.freeze_queue.get(key, [])):
             if stop is not None and i >= stop:
                 break
@@ -377,15 +381,9 @@ class State:
             if f["expiry_day"] < day:
                 flags.append(False)
                 continue
-            if f["took_effect"]:
-                total += min(f["units"], balance - total)
-                flags.append(True)
-            elif not waiting and total + f["units"] <= balance:
-                total += f["units"]
-                flags.append(True)
-            else:
-                waiting = True
-                flags.append(False)
+            claim = min(f["units"], free - total)
+            total += claim
+            flags.append(claim == f["units"])
         return total, flags
 
     def frozen(self, key: str, day: int) -> int:
@@ -571,9 +569,11 @@ class Applier:
             "meeting_day": 0, "record_day": 0, "total_supply": 0, "declared_total": a["declared_total"],
             "code_hash": a["code_hash"], "registered_block": ev.block}
         self.s.security_count = max(self.s.security_count, a["id"])
-        # ledger.register_security: LLC shares carry first refusal (Company Law art 84) unless set otherwise
-        self.s.transfer_terms[str(a["id"])] = {"first_refusal": a["kind"] == LLC, "institutional_only": False,
-                                               "fund_minimum": 0}
+        # ledger.register_security: LLC shares carry first refusal (Company Law art 84), fund
+        # shares go to institutions holding at least RMB 1 million (10**6 units), unless set otherwise
+        fund = a["kind"] >= LP_FUND
+        self.s.transfer_terms[str(a["id"])] = {"first_refusal": a["kind"] == LLC, "institutional_only": fund,
+                                               "fund_minimum": 10**(6 + a["unit_scale"]) if fund else 0}
 
     def on_TransferTermsSet(self, ev):
         a = ev.args
@@ -646,15 +646,23 @@ class Applier:
             sec["total_supply"] -= amount
             self._changed(ev, sender, sid)
             return
-        if nxt is not None and nxt.name == "HoldingRecovered" and nxt.args["id"] == sid:
+        forced = nxt.args["path"] if nxt is not None and nxt.name == "ForcedTransfer" else 0
+        if forced == RECOVERY:
             self._recover_holding(sender, receiver, sid)
             self._changed(ev, sender, sid)
             self._changed(ev, receiver, sid)
             return
         day = self.day(ev)
-        if nxt is not None and nxt.name in ("PledgeEnforced", "CourtTransferred"):
-            # both persist which freezes are in force before the units move
+        if forced in (COURT_TRANSFER, COURT_ENFORCEMENT):
+            # both persist which freezes are in force before the units move, and units
+            # moved under lock-up keep their lock-up day at the receiver
             self._settle(hkey(sender, sid), day)
+            lock = self._holding(sender, sid)["lock_until_day"]
+            rh = self._holding(receiver, sid)
+            if day < lock and lock > rh["lock_until_day"]:
+                rh["lock_until_day"] = lock
+        elif forced == PLEDGEE_ENFORCEMENT:
+            pass
         elif nxt is not None and nxt.name in ("InstructionSettled", "ListingClosed"):
             pass  # settlement: whoever settles or closes spends no allowance
         elif a["caller"] != sender:  # transferFrom by a spender
@@ -790,7 +798,7 @@ class Applier:
             imported = None  # either path: registration time unknown
         self.s.freezes[str(fid)] = {
             "owner": owner, "id": sid, "units": a["units"], "case_hash": a["case_hash"],
-            "agent": a["actor"], "registered_at": None if imported in (True, None) else ev.timestamp,
+            "agent": a["actor"], "registered_at": None if imported in (True, None) else ev.timestamp // self.s.time_unit,
             "seq": self._next_seq(), "expiry_day": a["expiry_day"], "status": OPEN,
             "took_effect": False, "doc": a["doc"], "registered_block": ev.block}
         self.s.freeze_count = max(self.s.freeze_count, fid)

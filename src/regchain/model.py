@@ -24,9 +24,13 @@ names the manager of each fund.
 Pledges and freezes (pledges.vy, freezes.vy, encumbrances.vy) are kept per
 holding: the accepted pledges in rank order with their pledged total, and the
 open freezes in registration order with the persisted "has taken effect" flag;
-`_evaluate` is the queue rule of encumbrances.vy (see its docstring), and
-`_encumbered` = pledged + frozen in force is what `check_transfer` refuses to
-move ("ledger: amount exceeds free balance"). Transfer instructions
+`_evaluate` is the claim rule of encumbrances.vy (each open freeze claims, in
+registration order, what is neither pledged nor claimed before it), and
+`_encumbered` = pledged + claimed is what `check_transfer` refuses to move
+("ledger: amount exceeds free balance"). Enforcement by the pledgee is a
+transfer under `check_transfer` (the fund manager's consent from
+`consent_enforcement`); by the court agent, and court transfers, it is
+`_court_move`. `recover` refuses a target that holds anything. Transfer instructions
 (instructions.vy) keep their stage, acceptance, consent, exercisers and the
 cash they escrow; cash-token balances, the register's escrow and pull refunds
 are modelled per token. One-way bidding (auctions.vy) keeps each listing
@@ -63,6 +67,7 @@ from regchain.constants import (
     RECORD_DATE_CLOSED_DAYS,
     TRANSFER_REASONS,
     MAX_FREEZES,
+    MAX_RECOVER_ENCUMBERED,
     MAX_PLEDGES,
     AccountStatus,
     FreezeStatus,
@@ -102,6 +107,7 @@ class Reason:
     NOT_QUALIFIED = "ledger: receiver not qualified"
     INSTITUTIONAL = "ledger: receiver not an institutional investor"
     REGISTER_CLOSED = "ledger: register closed"
+    FORMER_INSIDER = "ledger: former insider within six months of leaving"
     BALANCE = "ledger: insufficient balance"
     ENCUMBERED = "ledger: amount exceeds free balance"
     LOCKED = "ledger: holding locked up"
@@ -118,7 +124,8 @@ _CHECK_ORDER = (
     Reason.PAUSED, Reason.ZERO_AMOUNT, Reason.ZERO_ADDRESS, Reason.SELF, Reason.UNKNOWN_SECURITY,
     Reason.NOT_SEALED, Reason.SUSPENDED, Reason.DELISTED, Reason.CALENDAR, Reason.SENDER_ACCOUNT,
     Reason.RECEIVER_ACCOUNT, Reason.NOT_QUALIFIED, Reason.INSTITUTIONAL, Reason.REGISTER_CLOSED,
-    Reason.BALANCE, Reason.ENCUMBERED, Reason.LOCKED, Reason.HOLDING_PERIOD, Reason.INSIDER,
+    Reason.BALANCE, Reason.ENCUMBERED, Reason.LOCKED, Reason.HOLDING_PERIOD, Reason.FORMER_INSIDER,
+    Reason.INSIDER,
     Reason.HOLDER_CAP, Reason.FUND_MINIMUM, Reason.NEEDS_CONSENT, Reason.NEEDS_NOTICE,
 )
 assert _CHECK_ORDER == tuple(TRANSFER_REASONS), "model: transfer reasons out of step with constants"
@@ -251,6 +258,23 @@ class Holding:
     acquired: int = 0
     lock_until_day: int = 0
     insider: bool = False
+    # last day of a former insider's six months (0: never left office)
+    left_until_day: int = 0
+
+
+def months_later(day: int, months: int) -> int:
+    """ledger.vy `_months_later`: the corresponding day `months` later (or the month's last day)."""
+    d = dt.date(1970, 1, 1) + dt.timedelta(days=day)
+    t = d.year * 12 + d.month - 1 + months
+    y, m = divmod(t, 12)
+    m += 1
+    last = (dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return (dt.date(y, m, min(d.day, last)) - dt.date(1970, 1, 1)).days
+
+
+FUND_MINIMUM_UNITS = 10**6
+MAX_TERM_MONTHS = 36
+INSIDER_LEFT_MONTHS = 6
 
 
 @dataclass
@@ -359,6 +383,8 @@ class RegisterModel:
         self.freezes: dict[int, FreezeRec] = {}
         self.pledge_ids: dict[tuple[str, int], list[int]] = {}   # rank order
         self.pledged: dict[tuple[str, int], int] = {}
+        # the fund manager's consent to a pledgee's enforcement: pledge id -> (receiver, units)
+        self.enforcement_consents: dict[int, tuple[str, int]] = {}
         self.freeze_queue: dict[tuple[str, int], list[int]] = {}  # registration order
         self.pledge_count = 0
         self.freeze_count = 0
@@ -376,7 +402,7 @@ class RegisterModel:
         self.listing_count = 0
 
     _STATE = ("paused", "calendar", "accounts", "securities", "holdings", "insider_quota", "security_ids",
-              "pledges", "freezes", "pledge_ids", "pledged", "freeze_queue", "pledge_count", "freeze_count",
+              "pledges", "freezes", "pledge_ids", "pledged", "enforcement_consents", "freeze_queue", "pledge_count", "freeze_count",
               "registration_seq", "instructions", "instruction_count", "cash", "escrowed", "refunds",
               "listings", "listing_count")
 
@@ -558,8 +584,10 @@ class RegisterModel:
         _require(declared_total != 0, "ledger: zero amount")
         _require(declared_total <= AMOUNT_MAX, "ledger: amount too large")
         id = len(self.securities) + 1
+        fund = int(kind) >= Kind.LP_FUND
         self.securities[id] = Security(int(kind), int(unit_scale), declared_total, code_hash,
-                                       first_refusal=int(kind) == Kind.LLC)
+                                       first_refusal=int(kind) == Kind.LLC, institutional_only=fund,
+                                       fund_minimum=FUND_MINIMUM_UNITS * 10**int(unit_scale) if fund else 0)
         self.security_ids[code_hash] = id
         return id
 
@@ -568,6 +596,7 @@ class RegisterModel:
         self._not_paused("ledger")
         sec = self._security(id)
         _require(fund_minimum == 0 or sec.kind >= Kind.LP_FUND, "ledger: minimum holding is for funds")
+        _require(fund_minimum != 0 or sec.kind < Kind.LP_FUND, "ledger: fund has no minimum holding")
         _require(fund_minimum <= AMOUNT_MAX, "ledger: amount too large")
         sec.first_refusal, sec.institutional_only, sec.fund_minimum = (
             bool(first_refusal), bool(institutional_only), int(fund_minimum))
@@ -619,6 +648,7 @@ class RegisterModel:
         _require(sec.status == SecurityStatus.PENDING, "ledger: security already sealed")
         _require(sec.total_supply == sec.declared_total,
                  "ledger: holdings do not add up to the declared total")
+        _require(sec.kind < Kind.LP_FUND or sec.fund_minimum != 0, "ledger: fund has no minimum holding")
         sec.status = SecurityStatus.ACTIVE
 
     def set_security_status(self, id: int, status: int) -> None:
@@ -631,14 +661,16 @@ class RegisterModel:
         _require(status != sec.status, "ledger: status unchanged")
         sec.status = int(status)
 
-    def increase_capital(self, id: int, batch) -> None:
-        """batch: iterable of (holder, units, paid)."""
+    def increase_capital(self, id: int, batch, waiver: bytes = ZERO_BYTES32) -> None:
+        """batch: iterable of (holder, units, paid); `waiver`: the LLC pre-emption waiver's hash."""
         batch = list(batch)
         self._not_paused("ledger")
         _require(len(batch) != 0, "ledger: empty batch")
         _require(len(batch) <= MAX_BATCH, "ledger: batch too large")
         sec = self._active_security(id)
         _require(self.calendar.is_published(self.today), "ledger: calendar not published for today")
+        if sec.kind == Kind.LLC and bytes(waiver) == ZERO_BYTES32:
+            self._check_preemption(id, batch)
         tn = self._today_number()
         with self._atomic():
             sec = self.securities[id]
@@ -653,15 +685,37 @@ class RegisterModel:
                 if h.balance == 0:
                     _require(account.qualified, "ledger: subscriber not qualified")
                     _require(sec.holder_count + 1 <= sec.holder_cap, "ledger: holder cap reached")
+                if sec.institutional_only:
+                    _require(account.investor_class != InvestorClass.INDIVIDUAL,
+                             "ledger: subscriber not an institutional investor")
                 if h.insider:
                     self._insider_snapshot(holder, id, h.balance)
                 _require(h.balance + units <= AMOUNT_MAX, "ledger: amount too large")
+                if sec.kind >= Kind.LP_FUND:
+                    _require(h.balance + units >= sec.fund_minimum, Reason.FUND_MINIMUM)
                 self._set_balance(holder, id, h.balance + units)
                 h.paid = h.paid + paid if sec.kind == Kind.LLC else 0
                 h.acquired = tn
                 sec.total_supply += units
             _require(sec.total_supply <= AMOUNT_MAX, "ledger: amount too large")
             sec.declared_total = sec.total_supply
+
+    def _check_preemption(self, id: int, batch) -> None:
+        """ledger.vy `_check_preemption` (Company Law art 227)."""
+        sec = self.securities[id]
+        _require(len(batch) == sec.holder_count, "ledger: pre-emption: every shareholder must be offered")
+        last = 0
+        for holder, _units, _paid in batch:
+            _require(int(_addr(holder), 16) > last, "ledger: pre-emption: subscribers not in ascending order")
+            last = int(_addr(holder), 16)
+            _require(self.holding(holder, id).balance != 0, "ledger: pre-emption: outsider needs a waiver")
+        hs = [self.holding(holder, id) for holder, _, _ in batch]
+        total_paid = sum(h.paid for h in hs)
+        basis = total_paid or sum(h.balance for h in hs)
+        added = sum(u for _, u, _ in batch)
+        for (holder, units, _paid), h in zip(batch, hs):
+            part = h.paid if total_paid else h.balance
+            _require(units * basis < added * part + basis, "ledger: pre-emption: subscription above pro-rata share")
 
     def decrease_capital(self, id: int, batch) -> None:
         """batch: iterable of (holder, units). Unpaid LLC units go first."""
@@ -704,7 +758,10 @@ class RegisterModel:
         _require(_addr(owner) != ZERO_ADDRESS, "ledger: zero address")
         self._security(id)
         _require(self.holding(owner, id).insider != insider, "ledger: insider flag unchanged")
-        self._holding(owner, id).insider = bool(insider)
+        h = self._holding(owner, id)
+        if not insider:
+            h.left_until_day = months_later(self.today, INSIDER_LEFT_MONTHS)
+        h.insider = bool(insider)
 
     def set_register_closure(self, id: int, meeting_day: int, record_day: int) -> None:
         self._not_paused("ledger")
@@ -744,27 +801,20 @@ class RegisterModel:
         return self.pledged.get(key, 0) + self._evaluate(key)[0]
 
     def _evaluate(self, key, stop: int = MAX_FREEZES) -> tuple[int, int]:
-        """(units held by the freezes in force before index `stop`, bit mask of
-        those in force) today: the queue rule of encumbrances.vy. Lapsed
-        freezes (expiry_day < today) are skipped; one that has taken effect
-        holds min(units, balance - held before it); a waiting one takes effect
-        if nothing before it waits and it fits whole; the first that does not
-        fit waits, and so does everything after it."""
-        balance = self.holding(*key).balance
+        """(units claimed by the freezes before index `stop`, bit mask of those
+        claiming all their units) today: the rule of encumbrances.vy. Lapsed
+        freezes (expiry_day < today) are skipped; in registration order each
+        claims what is neither pledged nor claimed before it, up to its units."""
+        free = max(self.holding(*key).balance - self.pledged.get(key, 0), 0)
         total = mask = 0
-        waiting = False
         for i, fid in enumerate(self.freeze_queue.get(key, [])[:stop]):
             f = self.freezes[fid]
             if f.expiry_day < self.today:
                 continue
-            if f.taken_effect:
-                total += min(f.units, balance - total)
+            claim = min(f.units, free - total)
+            total += claim
+            if claim == f.units:
                 mask |= 1 << i
-            elif not waiting and total + f.units <= balance:
-                total += f.units
-                mask |= 1 << i
-            else:
-                waiting = True
         return total, mask
 
     def _settle(self, key) -> None:
@@ -815,6 +865,8 @@ class RegisterModel:
         _require(not self.paused, "pledges: paused")
         _require(_addr(pledgee) != ZERO_ADDRESS, "pledges: zero address")
         _require(_addr(pledgee) != _addr(pledgor), "pledges: pledgee is the pledgor")
+        _require(self.account(pledgee).status == AccountStatus.ACTIVE, "pledges: pledgee account not active")
+        _require(self.account(pledgee).identity != self.account(pledgor).identity, "pledges: pledgee is the pledgor")
         _require(units != 0, "pledges: zero amount")
         sec = self.securities.get(id)
         _require(sec is not None, "pledges: unknown security")
@@ -837,6 +889,7 @@ class RegisterModel:
         p = self.pledges.get(pledge_id)
         _require(p is not None and p.status == PledgeStatus.OFFERED, "pledges: not an open offer")
         _require(_addr(caller) == p.pledgee, "pledges: caller is not the pledgee")
+        _require(self.account(p.pledgee).status == AccountStatus.ACTIVE, "pledges: pledgee account not active")
         key = (p.pledgor, p.id)
         _require(len(self.pledge_ids.get(key, [])) < MAX_PLEDGES, "pledges: too many pledges on holding")
         _require(p.units + self._encumbered(p.pledgor, p.id) <= self.balance_of(p.pledgor, p.id),
@@ -864,25 +917,46 @@ class RegisterModel:
             self.pledge_ids[key].remove(pledge_id)
 
     def frozen_after(self, pledge_id: int) -> bool:
-        """Whether a freeze registered after the pledge is in force on its holding."""
+        """Whether a freeze registered after the pledge is open (not lapsed) on its holding."""
         p = self.pledges[pledge_id]
-        key = (p.pledgor, p.id)
-        mask = self._evaluate(key)[1]
-        return any(mask & (1 << i) and self.freezes[fid].seq > p.seq
-                   for i, fid in enumerate(self.freeze_queue.get(key, [])))
+        return any(self.freezes[fid].seq > p.seq and self.freezes[fid].expiry_day >= self.today
+                   for fid in self.freeze_queue.get((p.pledgor, p.id), []))
+
+    def consent_enforcement(self, caller, pledge_id: int, receiver, units: int) -> None:
+        _require(not self.paused, "pledges: paused")
+        p = self.pledges.get(pledge_id)
+        _require(p is not None and p.status == PledgeStatus.PLEDGED, "pledges: pledge not in force")
+        self._check_fund_manager(caller, p.id)
+        _require(units <= p.units, "pledges: amount exceeds pledge")
+        _require(_addr(receiver) != ZERO_ADDRESS or units == 0, "pledges: zero address")
+        self.enforcement_consents[pledge_id] = (_addr(receiver), units)
 
     def enforce_pledge(self, caller, pledge_id: int, receiver, units: int) -> None:
+        """By the court agent a court-ordered move (`_court_move`); by the pledgee a
+        transfer under every rule, the manager's consent from consent_enforcement."""
         p = self.pledges.get(pledge_id)
         _require(p is not None and p.status == PledgeStatus.PLEDGED, "pledges: pledge not in force")
         is_court = self._has_role(caller, Role.COURT_AGENT)
         _require(_addr(caller) == p.pledgee or is_court, "pledges: caller is not the pledgee or court agent")
-        if not is_court:
-            _require(not self.frozen_after(pledge_id), "pledges: frozen, enforce through the court agent")
         with self._atomic():
             p = self.pledges[pledge_id]
-            self._settle((p.pledgor, p.id))
+            if is_court:
+                self._settle((p.pledgor, p.id))
+                self._reduce(p, pledge_id, units, PledgeStatus.ENFORCED)
+                self._court_move(p.pledgor, receiver, p.id, units)
+                return
+            _require(not self.frozen_after(pledge_id), "pledges: frozen, enforce through the court agent")
             self._reduce(p, pledge_id, units, PledgeStatus.ENFORCED)
-            self._forced_move(p.pledgor, receiver, p.id, units)
+            to, left = self.enforcement_consents.get(pledge_id, (ZERO_ADDRESS, 0))
+            consented = to == _addr(receiver) and left >= units
+            if consented:
+                self.enforcement_consents[pledge_id] = (to, left - units)
+            reason = self.check_transfer(p.pledgor, receiver, p.id, units)
+            if reason == Reason.NEEDS_CONSENT and consented:
+                reason = None
+            if reason is not None:
+                raise Refused(reason)
+            self._apply(p.pledgor, receiver, p.id, units)
 
     # ------------------------------------------------------------- freezes
 
@@ -894,6 +968,7 @@ class RegisterModel:
         _require(units != 0, "freezes: zero amount")
         _require(id in self.securities, "freezes: unknown security")
         _require(expiry_day >= self.today, "freezes: expiry in the past")
+        _require(expiry_day <= months_later(self.today, MAX_TERM_MONTHS), "freezes: term longer than three years")
         _require(expiry_day <= MASK32, "freezes: day out of range")
         _require(units <= self.balance_of(owner, id), "freezes: amount exceeds holding")
         key = (_addr(owner), id)
@@ -925,7 +1000,7 @@ class RegisterModel:
         _require(not self.paused, "freezes: paused")
         f = self._open_freeze(freeze_id)
         _require(expiry_day > f.expiry_day, "freezes: renewal must extend the expiry")
-        _require(expiry_day <= MASK32, "freezes: day out of range")
+        _require(expiry_day <= months_later(f.expiry_day, MAX_TERM_MONTHS), "freezes: renewal longer than three years")
         f.expiry_day = expiry_day
 
     def tidy_freezes(self, owner, id: int) -> None:
@@ -944,26 +1019,25 @@ class RegisterModel:
         self._check_role(caller, Role.COURT_AGENT)
         f = self._open_freeze(freeze_id)
         _require(units != 0, "freezes: zero amount")
-        _require(units <= f.units, "freezes: amount exceeds freeze")
         key = (f.owner, f.id)
-        balance = self.balance_of(f.owner, f.id)
         with self._atomic():
             f = self.freezes[freeze_id]
             self._settle(key)
             i = self.freeze_queue[key].index(freeze_id)
-            _require(self._evaluate(key)[1] & (1 << i) != 0, "freezes: freeze not in force")
-            held_before = self._evaluate(key, i)[0]
-            _require(units + held_before <= balance, "freezes: units held by an earlier freeze")
-            _require(units + held_before + self.pledged.get(key, 0) <= balance, "freezes: units are pledged")
+            held = self._evaluate(key, i + 1)[0] - self._evaluate(key, i)[0]
+            _require(held != 0, "freezes: freeze holds no units")
+            _require(units <= held, "freezes: amount exceeds units the freeze holds")
             f.units -= units
             if f.units == 0:
                 self.freeze_queue[key].remove(freeze_id)
                 f.status = FreezeStatus.EXECUTED
-            self._forced_move(f.owner, receiver, f.id, units)
+            self._court_move(f.owner, receiver, f.id, units)
 
-    def _forced_move(self, sender, receiver, id: int, amount: int) -> None:
-        """ledger.vy `_forced_move`: account, qualification and cap rules; not
-        the holding period, lock-up, register closure or insider limit."""
+    def _court_move(self, sender, receiver, id: int, amount: int) -> None:
+        """ledger.vy `_court_move`: the receiver's account, qualification and
+        institutional status, the register closure, the cap and a fund's minimum
+        on both sides; not the lock-up (it goes along), the holding period,
+        insider limits, the sender's account, consent or notice."""
         _require(not self.paused, "ledger: paused")
         _require(amount != 0, "ledger: zero amount")
         _require(_addr(receiver) != ZERO_ADDRESS, "ledger: zero address")
@@ -975,11 +1049,74 @@ class RegisterModel:
         to = self.account(receiver)
         _require(to.status == AccountStatus.ACTIVE, Reason.RECEIVER_ACCOUNT)
         _require(to.qualified, Reason.NOT_QUALIFIED)
+        _require(not (sec.institutional_only and to.investor_class == InvestorClass.INDIVIDUAL), Reason.INSTITUTIONAL)
+        _require(not self._closed(sec), Reason.REGISTER_CLOSED)
         balance = self.balance_of(sender, id)
         _require(balance >= amount, Reason.BALANCE)
-        if self.balance_of(receiver, id) == 0 and balance != amount:
+        received = self.balance_of(receiver, id)
+        if received == 0 and balance != amount:
             _require(sec.holder_count < sec.holder_cap, Reason.HOLDER_CAP)
+        if sec.kind >= Kind.LP_FUND:
+            left = balance - amount
+            _require(not ((left != 0 and left < sec.fund_minimum) or received + amount < sec.fund_minimum),
+                     Reason.FUND_MINIMUM)
+        lock = self.holding(sender, id).lock_until_day
+        if self.today < lock and lock > self.holding(receiver, id).lock_until_day:
+            self._holding(receiver, id).lock_until_day = lock
         self._apply(sender, receiver, id, amount)
+
+    def _closed(self, sec: Security) -> bool:
+        day = self.today
+        return ((sec.meeting_day != 0 and day <= sec.meeting_day <= day + MEETING_CLOSED_DAYS)
+                or (sec.record_day != 0 and day <= sec.record_day <= day + RECORD_DATE_CLOSED_DAYS))
+
+    def recover(self, old_owner, new_owner, ids) -> None:
+        """ledger.vy `recover` with accounts._recover: a target holding anything of an id is refused."""
+        ids = list(ids)
+        self._not_paused("ledger")
+        _require(len(ids) != 0, "ledger: empty batch")
+        _require(len(ids) <= MAX_BATCH, "ledger: batch too large")
+        old, new = self.account(old_owner), self.account(new_owner)
+        _require(old.status != AccountStatus.UNOPENED, "accounts: unknown account")
+        _require(_addr(new_owner) != ZERO_ADDRESS, "accounts: zero address")
+        _require(_addr(new_owner) != _addr(old_owner), "accounts: recovery to the same address")
+        with self._atomic():
+            if new.status == AccountStatus.UNOPENED:
+                status = AccountStatus.ACTIVE if old.status == AccountStatus.CLOSED else old.status
+                self.accounts[_addr(new_owner)] = Account(status, old.investor_class, old.qualified, old.identity)
+                old.status = AccountStatus.CLOSED
+            else:
+                _require(new.identity == old.identity, "accounts: recovery target has another identity")
+            encumbered = 0
+            for id in ids:
+                _require(id <= AMOUNT_MAX, "ledger: unknown security")
+                h = self.holding(old_owner, id)
+                _require(h.balance != 0, "ledger: nothing to recover")
+                okey, nkey = (_addr(old_owner), id), (_addr(new_owner), id)
+                t = self.holding(new_owner, id)
+                _require(t == Holding(acquired=t.acquired) and not self.pledge_ids.get(nkey)
+                         and not self.freeze_queue.get(nkey) and nkey not in self.insider_quota,
+                         "ledger: recovery target already holds")
+                if self.pledge_ids.get(okey) or self.freeze_queue.get(okey):
+                    encumbered += 1
+                    _require(encumbered <= MAX_RECOVER_ENCUMBERED, "ledger: too many encumbered holdings in one recovery")
+                balance = h.balance
+                self.holdings[nkey] = copy.copy(h)
+                self.holdings[okey] = Holding()
+                sec = self.securities.get(id)
+                if sec is not None:
+                    sec.holders.discard(okey[0])
+                    sec.holders.add(nkey[0])
+                for fid in self.freeze_queue.pop(okey, []):
+                    self.freezes[fid].owner = nkey[0]
+                    self.freeze_queue.setdefault(nkey, []).append(fid)
+                for pid in self.pledge_ids.pop(okey, []):
+                    self.pledges[pid].pledgor = nkey[0]
+                    self.pledge_ids.setdefault(nkey, []).append(pid)
+                if okey in self.pledged:
+                    self.pledged[nkey] = self.pledged.pop(okey)
+                if okey in self.insider_quota:
+                    self.insider_quota[nkey] = self.insider_quota.pop(okey)
 
     # ------------------------------------------------------------- transfers
 
@@ -1026,6 +1163,8 @@ class RegisterModel:
             return Reason.LOCKED
         if self._today_number() < sh.acquired + HOLDING_PERIOD_TRADING_DAYS:
             return Reason.HOLDING_PERIOD
+        if sh.left_until_day and day <= sh.left_until_day:
+            return Reason.FORMER_INSIDER
         if sh.insider and not self._insider_allows(sender, id, sh.balance, amount):
             return Reason.INSIDER
         if self.holding(receiver, id).balance == 0 and sh.balance != amount:

@@ -22,7 +22,13 @@ agent), judicial freezes (freeze, lift, renew, tidy, court transfer, lapse by
 moving the clock) and transfer instructions (propose, court sale, accept with
 DvP escrow, consent/reject by the fund manager, first-refusal exercise,
 settle, withdraw, lapse, reclaim, refund claims) against a CashToken that
-`prepare_cash` sets up. Steps take turns: the registrar's (one in three),
+`prepare_cash` sets up, recoveries of lost keys (the registrar's turn) and
+the fund manager's consent to enforcing a fund pledge. After every step the
+law's own invariants (`_law_invariants`, stated from the law and the chain's
+numbers, not from how the code works) hold: no unit reached an account that
+was not active and qualified when it arrived, no locked-up unit left but by a
+court path, no unit a pledge or freeze held left but by its own enforcement,
+holders within the kind's statutory cap. Steps take turns: the registrar's (one in three),
 transfers (one in three), encumbrances and instructions (one in three, the
 clock among them). After each step, besides the above: pledged <= balance and
 frozen in force <= balance on every holding read, the freezes in force of a
@@ -82,6 +88,7 @@ from hypothesis.stateful import (
 
 from regchain import calendar as cal
 from regchain.constants import (
+    HOLDER_CAP,
     AccountStatus,
     FreezeStatus,
     InstructionStage,
@@ -269,6 +276,13 @@ class RegisterMachine(RuleBasedStateMachine):
         self.version = 0  # bumped by every operation: caches below are per version
         self._cache: dict = {}
         self.steps = 0  # steps checked so far in this example
+        # the law's invariants (`_law_invariants`): what passed in this step, the
+        # accounts as they were before it, and each holding as last read from the chain
+        # (balance, lock-up day, units pledged or frozen)
+        self.step_done: list[str] = []
+        self.before: tuple[dict, dict] | None = None
+
+    before = None  # see _law_snapshot
 
     def teardown(self):
         try:
@@ -294,6 +308,8 @@ class RegisterMachine(RuleBasedStateMachine):
         """Run `model_op`, then `fn(*args)` from `sender` on the chain: both
         pass, or the chain reverts with exactly the reason the model gives."""
         self.version += 1
+        if self.before is None:  # the register as this step found it (the chain equals the model)
+            self.before = self._law_snapshot()
         try:
             model_op()
         except Refused as refusal:
@@ -304,6 +320,7 @@ class RegisterMachine(RuleBasedStateMachine):
         self.chain.transact(sender, fn, args, None)
         STATS[label] += 1
         event(label)
+        self.step_done.append(label)
         return None
 
     def _cached(self, key, compute):
@@ -406,8 +423,13 @@ class RegisterMachine(RuleBasedStateMachine):
         if kind >= Kind.LP_FUND:
             role |= SecurityRole.FUND_MANAGER
             self.model.fund_managers[sid] = {w.issuer_agent.lower()}
-        self.chain.transact(w.governance, "grant_security_role",
-                            (sid, w.issuer_agent, int(role), doc("issuer agent")), None)
+        self.chain.transact(w.governance, "grant_security_role", (sid, w.issuer_agent, int(role), doc("issuer agent")), None)
+        if kind >= Kind.LP_FUND:
+            # the pool are individuals with small holdings: a fund open to them, with a
+            # minimum holding of 100 units (the default, institutions only and RMB 1 million
+            # in units, is tested in tests/test_rules_paths.py)
+            self._expect("fund terms", w.registrar, "set_transfer_terms", (sid, False, False, 100, doc("terms")),
+                         lambda: self.model.set_transfer_terms(sid, False, False, 100))
         self._expect("register holdings", w.registrar, "register_holdings", (sid, items, doc("holdings")),
                      lambda: self.model.register_holdings(sid, items))
         if fillers:
@@ -603,6 +625,7 @@ class RegisterMachine(RuleBasedStateMachine):
         supplies = {sid: sum(h.balance for (o, s), h in self.model.holdings.items() if s == sid)
                     for sid in securities}
         step = self.steps
+        done, before, today_now = list(self.step_done), self.before, self.model.today
 
         def then(got):
             # no ordinary transfer or settlement takes a holding below what was locked before it
@@ -613,6 +636,8 @@ class RegisterMachine(RuleBasedStateMachine):
             if cash is not None:
                 assert got[("escrowed", None)] == got[("register cash", None)], (
                     f"after step {step}", "escrowed != the register's cash")
+            if before is not None:
+                self._law_invariants(step, done, before, got, today_now)
             # holdings read back of a touched security add up with the rest of the model
             for sid in securities:
                 supply, count = got[("security", sid)][7], got[("security", sid)][3]
@@ -634,10 +659,59 @@ class RegisterMachine(RuleBasedStateMachine):
         self.touched_listings.clear()
         self.touched_cash.clear()
         self.guarded.clear()
+        self.step_done.clear()
+        self.before = None
         self._touched_today = False
         self.steps += 1
 
     _touched_today = True  # the first check reads the clock
+
+    # steps whose units reach a holding without a transfer to it: the same holder's new
+    # key (recovery), initial registration and a capital increase
+    NOT_TRANSFERS = ("recover", "register holdings", "increase capital")
+    # court-ordered paths, the only ones that may move locked-up units
+    COURT_PATHS = ("court transfer", "enforce pledge by court")
+    # paths that move units a pledge or freeze holds: its own enforcement or court transfer
+    OWN_ENFORCEMENT = ("court transfer", "enforce pledge by court", "enforce pledge by pledgee")
+
+    def _law_snapshot(self) -> tuple[dict, dict]:
+        """Accounts (status, qualified) and holdings (balance, lock-up day, units pledged
+        or claimed by freezes) before a step's first operation."""
+        m = self.model
+        accounts = {a: (acc.status, acc.qualified) for a, acc in m.accounts.items()}
+        encumbered = set(m.pledged) | set(m.freeze_queue)
+        holdings = {k: (h.balance, h.lock_until_day, m._encumbered(*k) if k in encumbered else 0)
+                    for k, h in m.holdings.items()}
+        return accounts, holdings
+
+    def _law_invariants(self, step, done, before, got, today):
+        """Stated from the law, on the chain's numbers after the step against the register
+        as the step found it, not from how the code works: no unit reaches an account that
+        was not active and qualified when it arrived; no locked-up unit leaves but by a
+        court path; no unit a pledge or freeze holds leaves but by its own enforcement or
+        release (or the holder's recovery); holders never exceed the kind's statutory cap
+        (Company Law arts 42, 92; Partnership Law art 61; Securities Law art 9). Capital
+        decreases cancel units and are not transfers."""
+        accounts, holdings = before
+        for key in [k for (what, k) in got if what == "holding"]:
+            owner, sid = key
+            balance = got[("holding", key)][0]
+            was, lock, held = holdings.get((owner.lower(), sid), (0, 0, 0))
+            if balance > was and not any(d.startswith(self.NOT_TRANSFERS) for d in done):
+                status, qualified = accounts.get(owner.lower(), (AccountStatus.UNOPENED, False))
+                assert status == AccountStatus.ACTIVE and qualified, (
+                    f"after step {step}", "units reached an account not active and qualified", self.name(owner),
+                    sid, done)
+            if balance < was and not any(d.startswith(("recover", "decrease capital")) for d in done):
+                if lock > today:
+                    assert any(d.startswith(self.COURT_PATHS) for d in done), (
+                        f"after step {step}", "locked-up units left without a court order", self.name(owner), sid,
+                        done)
+                if not any(d.startswith(self.OWN_ENFORCEMENT) for d in done):
+                    assert balance >= held, (f"after step {step}", "units held by a pledge or freeze moved",
+                                             self.name(owner), sid, balance, held, done)
+        for (what, sid), sec in [(k, v) for k, v in got.items() if k[0] == "security"]:
+            assert sec[3] <= HOLDER_CAP[Kind(sec[1])], (f"after step {step}", "statutory holder cap", sid, sec[3])
 
     def register_matches_model_everywhere(self):
         """The whole register of the pool (and the fillers): every account,
@@ -804,9 +878,12 @@ class RegisterRules(RegisterMachine):
                   and self._pool_addresses(AccountStatus.ACTIVE))
     @precondition(admin_turn)  # evaluated first (hypothesis: innermost first)
     @rule(pick=st.integers(0, 255), subscribers=st.lists(st.integers(0, 255), min_size=1, max_size=2, unique=True),
-          units=st.lists(st.tuples(st.integers(1, 5_000), st.integers(0, 5_000)), min_size=2, max_size=2))
-    def increase_capital(self, pick, subscribers, units):
-        """Existing holders or qualified newcomers subscribe (the model still decides the cap)."""
+          units=st.lists(st.tuples(st.integers(1, 5_000), st.integers(0, 5_000)), min_size=2, max_size=2),
+          waive=st.booleans())
+    def increase_capital(self, pick, subscribers, units, waive):
+        """Existing holders or qualified newcomers subscribe (the model still decides the cap);
+        an LLC's pre-emption is waived by resolution if `waive`, else the batch must offer
+        every shareholder its pro-rata part (mostly refused: the model names the reason)."""
         m = self.model
         actives = self._securities(SecurityStatus.ACTIVE)
         sid = actives[pick % len(actives)]
@@ -822,8 +899,13 @@ class RegisterRules(RegisterMachine):
         chosen = list(dict.fromkeys(candidates[s % len(candidates)] for s in subscribers))
         batch = [(a, u, min(p, u)) for a, (u, p) in zip(chosen, units)]
         note(f"increase #{sid}: {[(self.name(a), u) for a, u, _ in batch]}")
-        self._expect("increase capital", self.world.registrar, "increase_capital", (sid, batch, doc("increase")),
-                     lambda: m.increase_capital(sid, batch))
+        if waive:
+            self._expect("increase capital waived", self.world.registrar, "increase_capital_waived",
+                         (sid, batch, doc("waiver"), doc("increase")),
+                         lambda: m.increase_capital(sid, batch, doc("waiver")))
+        else:
+            self._expect("increase capital", self.world.registrar, "increase_capital", (sid, batch, doc("increase")),
+                         lambda: m.increase_capital(sid, batch))
         self._touch(sid, chosen)
         self._preview_free_balance(sid, chosen)
 
@@ -1173,6 +1255,50 @@ class RegisterRules(RegisterMachine):
                      lambda: self.model.court_transfer(self.world.court, fid, receiver, units))
         self._touch(f.id, [f.owner, receiver])
         self.touched_freezes.update(queue)
+
+    @precondition(lambda self: admin_turn(self) and self._pool_holdings())
+    @rule(pick=st.integers(0, 2**16), who=st.integers(0, 255), some=st.booleans())
+    def recover(self, pick, who, some):
+        """Lost key: the registrar moves a pool holder's holdings (all, or the picked
+        one) to another pool address: a fresh one takes the account over; an opened
+        one is another holder (refused), and one that holds anything of a listed
+        security is refused too (never merged)."""
+        m = self.model
+        candidates = self._pool_holdings()
+        sid, old = candidates[pick % len(candidates)]
+        new = self._other(old, who)
+        ids = [sid] if some else [s for s in m.securities if m.balance_of(old, s) > 0]
+        note(f"recover {[f'#{i}' for i in ids]} of {self.name(old)} -> {self.name(new)}")
+        keys = [(old.lower(), i) for i in ids]
+        pledges = [p for k in keys for p in m.pledge_ids.get(k, [])]
+        freezes = [f for k in keys for f in m.freeze_queue.get(k, [])]
+        self._expect("recover", self.world.registrar, "recover", (old, new, ids, doc("recovery")),
+                     lambda: m.recover(old, new, ids))
+        for i in ids:
+            self._touch(i, [old, new])
+        self._touch(accounts=[old, new])
+        self.touched_pledges.update(pledges)
+        self.touched_freezes.update(freezes)
+
+    @precondition(lambda self: encumbrance_turn(self) and self._fund_pledges())
+    @rule(pick=st.integers(0, 255), to_pledgee=st.booleans(), who=st.integers(0, 255), part=st.integers(1, 100),
+          wrong=st.integers(0, 7).map(lambda i: i == 5))
+    def consent_enforcement(self, pick, to_pledgee, who, part, wrong):
+        """The fund manager (or, refused, the pledgee) consents that the pledgee
+        enforces part of a fund pledge to itself or another pool account."""
+        pids = self._fund_pledges()
+        pid = pids[pick % len(pids)]
+        p = self.model.pledges[pid]
+        receiver = p.pledgee if to_pledgee else self._other(p.pledgor, who)
+        units = max(1, p.units * part // 100)
+        caller = p.pledgee if wrong else self.world.issuer_agent
+        note(f"consent to enforcing {units} of pledge {pid} to {self.name(receiver)} by {self.name(caller)}")
+        self._expect("consent enforcement", caller, "consent_enforcement", (pid, receiver, units, doc("consent")),
+                     lambda: self.model.consent_enforcement(caller, pid, receiver, units))
+
+    def _fund_pledges(self):
+        return [pid for pid in self._pledges(PledgeStatus.PLEDGED)
+                if self.model.securities[self.model.pledges[pid].id].kind >= Kind.LP_FUND]
 
     def _encumbered_transfers(self):
         return self._cached("encumbered", lambda: [
