@@ -44,6 +44,11 @@ exports: (
     accounts.reactivate_account,
     accounts.close_account,
     accounts.set_qualified,
+    # initial registration of holdings, of one security or (migration) of several in one
+    # batch (IssuanceDesk, which serves the rest of initial registration, has no room)
+    ledger.register_holdings,
+    ledger.register_holdings_many,
+    # lost-key recovery
     ledger.recover,
 )
 

@@ -28,9 +28,9 @@ exports: (
     calendar.TIME_UNIT,
     calendar.UTC_OFFSET,
     # initial registration
+    # (register_holdings and register_holdings_many are on AdminDesk: with the capital
+    # changes' pre-emption rules this desk has no room for them under EIP-170)
     ledger.register_security,
-    ledger.register_holdings,
-    ledger.register_holdings_many,
     ledger.seal_security,
     # corporate actions and the register's records
     ledger.set_security_status,

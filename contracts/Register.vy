@@ -165,9 +165,9 @@ def __default__():
     selector: uint256 = convert(slice(msg.data, 0, 4), uint256)
     desk: address = empty(address)
     # BEGIN GENERATED ROUTER: `python -m regchain.router` writes this block from the desks' ABIs
-    # from the desks' ABIs (60 functions: AdminDesk 17, IssuanceDesk 12, PledgeDesk 9, FreezeDesk 6, InstructionDesk 11, AuctionDesk 5); do not edit by hand
+    # from the desks' ABIs (62 functions: AdminDesk 19, IssuanceDesk 11, PledgeDesk 9, FreezeDesk 7, InstructionDesk 11, AuctionDesk 5); do not edit by hand
     if selector < 1984706012:  # 0x764c35dc
-        if selector < 1307807005:  # 0x4df38d1d
+        if selector < 1271747025:  # 0x4bcd51d1
             if selector < 315336862:  # 0x12cba89e
                 if selector < 231823900:  # 0x0dd15a1c
                     if selector == 95728604:  # 0x05b4b3dc list_units(uint256,uint256,uint256,address,uint256,bytes32)
@@ -200,25 +200,29 @@ def __default__():
                         elif selector == 710218724:  # 0x2a5513e4 reject_transfer(uint256,bytes32)
                             desk = INSTRUCTION_DESK
                 else:
-                    if selector < 1232857750:  # 0x497bea96
+                    if selector < 1000787636:  # 0x3ba6ceb4
                         if selector == 793620127:  # 0x2f4dae9f unpause(bytes32)
                             desk = ADMIN_DESK
-                        elif selector == 1000787636:  # 0x3ba6ceb4 open_accounts((address,bytes32,uint8,bool)[],bytes32)
-                            desk = ADMIN_DESK
-                    else:
-                        if selector == 1232857750:  # 0x497bea96 increase_capital(uint256,(address,uint256,uint256)[],bytes32)
-                            desk = ISSUANCE_DESK
-                        elif selector == 1271747025:  # 0x4bcd51d1 import_pledges(uint256,(address,address,uint256,uint256)[],bytes32)
+                        elif selector == 856164932:  # 0x33080a44 consent_enforcement(uint256,address,uint256,bytes32)
                             desk = PLEDGE_DESK
+                    else:
+                        if selector == 1000787636:  # 0x3ba6ceb4 open_accounts((address,bytes32,uint8,bool)[],bytes32)
+                            desk = ADMIN_DESK
+                        elif selector == 1232857750:  # 0x497bea96 increase_capital(uint256,(address,uint256,uint256)[],bytes32)
+                            desk = ISSUANCE_DESK
         else:
             if selector < 1637485202:  # 0x619a0a92
                 if selector < 1477029670:  # 0x5809af26
-                    if selector == 1307807005:  # 0x4df38d1d claim_refund(address,bytes32)
-                        desk = INSTRUCTION_DESK
-                    elif selector == 1325884541:  # 0x4f07647d lift_freeze(uint256,bytes32)
-                        desk = FREEZE_DESK
-                    elif selector == 1350897446:  # 0x50850f26 register_holdings_many((uint256,uint256)[],bytes32)
-                        desk = ISSUANCE_DESK
+                    if selector < 1325884541:  # 0x4f07647d
+                        if selector == 1271747025:  # 0x4bcd51d1 import_pledges(uint256,(address,address,uint256,uint256)[],bytes32)
+                            desk = FREEZE_DESK
+                        elif selector == 1307807005:  # 0x4df38d1d claim_refund(address,bytes32)
+                            desk = INSTRUCTION_DESK
+                    else:
+                        if selector == 1325884541:  # 0x4f07647d lift_freeze(uint256,bytes32)
+                            desk = FREEZE_DESK
+                        elif selector == 1350897446:  # 0x50850f26 register_holdings_many((uint256,uint256)[],bytes32)
+                            desk = ADMIN_DESK
                 else:
                     if selector < 1569673023:  # 0x5d8f4f3f
                         if selector == 1477029670:  # 0x5809af26 seal_security(uint256,bytes32)
@@ -241,7 +245,7 @@ def __default__():
                         if selector == 1647325231:  # 0x6230302f release_pledge(uint256,uint256,bytes32)
                             desk = PLEDGE_DESK
                         elif selector == 1670477829:  # 0x63917805 register_holdings(uint256,(address,uint256,uint256,uint256,uint256,bool)[],bytes32)
-                            desk = ISSUANCE_DESK
+                            desk = ADMIN_DESK
                 else:
                     if selector < 1897412524:  # 0x711837ac
                         if selector == 1875065520:  # 0x6fc33ab0 accept_pledge(uint256,bytes32)
@@ -300,12 +304,16 @@ def __default__():
         else:
             if selector < 3827513904:  # 0xe4233a30
                 if selector < 3485641809:  # 0xcfc2ac51
-                    if selector == 2983964373:  # 0xb1dbaed5 set_security_status(uint256,uint8,bytes32)
-                        desk = ISSUANCE_DESK
-                    elif selector == 3020783598:  # 0xb40d7fee transfer_pledged(uint256,bytes32)
-                        desk = PLEDGE_DESK
-                    elif selector == 3467513692:  # 0xceae0f5c offer_pledge(uint256,address,uint256,bytes32)
-                        desk = PLEDGE_DESK
+                    if selector < 3359183090:  # 0xc83910f2
+                        if selector == 2983964373:  # 0xb1dbaed5 set_security_status(uint256,uint8,bytes32)
+                            desk = ISSUANCE_DESK
+                        elif selector == 3020783598:  # 0xb40d7fee transfer_pledged(uint256,bytes32)
+                            desk = PLEDGE_DESK
+                    else:
+                        if selector == 3359183090:  # 0xc83910f2 increase_capital_waived(uint256,(address,uint256,uint256)[],bytes32,bytes32)
+                            desk = ISSUANCE_DESK
+                        elif selector == 3467513692:  # 0xceae0f5c offer_pledge(uint256,address,uint256,bytes32)
+                            desk = PLEDGE_DESK
                 else:
                     if selector < 3712013339:  # 0xdd40d41b
                         if selector == 3485641809:  # 0xcfc2ac51 grant_security_role(uint256,address,uint256,bytes32)
