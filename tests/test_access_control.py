@@ -77,6 +77,7 @@ def _calls(register, c, alice, bob, carol):
         "seal_security": ((c["full"], d), NOT_SECURITY_MANAGER),
         "set_security_status": ((jsc, 3, d), NOT_SECURITY_MANAGER),
         "increase_capital": ((jsc, [(alice.address, 10, 10)], d), NOT_SECURITY_MANAGER),
+        "increase_capital_waived": ((jsc, [(alice.address, 10, 10)], doc("waiver"), d), NOT_SECURITY_MANAGER),
         "decrease_capital": ((jsc, [(alice.address, 10)], d), NOT_SECURITY_MANAGER),
         "record_paid_in": ((alice, llc, 60, d), NOT_SECURITY_MANAGER),
         "set_lockup": ((alice, jsc, today + 5, d), NOT_SECURITY_MANAGER),
@@ -109,7 +110,7 @@ GOVERNANCE_FUNCTIONS = [
 REGISTRAR_FUNCTIONS = [
     "open_account", "open_accounts", "suspend_account", "reactivate_account", "close_account",
     "set_qualified", "register_security", "register_holdings", "register_holdings_many", "seal_security",
-    "set_security_status", "increase_capital", "decrease_capital", "record_paid_in",
+    "set_security_status", "increase_capital", "increase_capital_waived", "decrease_capital", "record_paid_in",
     "set_lockup", "publish_calendar", "amend_calendar", "recover",
 ]
 ISSUER_AGENT_FUNCTIONS = ["set_insider", "set_register_closure"]
@@ -120,6 +121,8 @@ COURT_FUNCTIONS = ["freeze", "lift_freeze", "renew_freeze", "court_transfer"]
 PARTY_FUNCTIONS = {
     "offer_pledge", "accept_pledge", "cancel_pledge_offer", "release_pledge", "enforce_pledge",
     "consent_pledged_transfer", "transfer_pledged", "tidy_freezes",
+    # the fund manager's consent to a pledgee's enforcement: specified in tests/test_rules_paths.py
+    "consent_enforcement",
     # transfer instructions: seller, buyer, manager, exercising holders, refund owners,
     # and the governance-only cash-token list; specified in tests/test_instructions*.py
     "propose_transfer", "propose_court_sale", "accept_transfer", "consent_transfer",
