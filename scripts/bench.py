@@ -284,12 +284,12 @@ def measure_desks(ctx: Ctx) -> dict:
     reg, registrar, today, new_jsc = ctx.suite
     gov, court, alice, bank = ctx.deployer, ctx.accounts[3], ctx.accounts[4], ctx.accounts[7]
     sid, _ = new_jsc("desks", [(alice.address, 1_000_000)])
-    admin = gas_used(reg.grant_role(registrar, int(Role.REGISTRAR), sender=gov))
+    admin = gas_used(reg.grant_role(registrar, int(Role.REGISTRAR), doc("registrar"), sender=gov))
     issuance = gas_used(reg.set_lockup(alice, sid, today + 10, doc("lock-up"), sender=registrar))
     reg.offer_pledge(sid, bank, 1_000, doc("pledge contract"), sender=alice)
     pledge = gas_used(reg.cancel_pledge_offer(int(reg.pledge_count()), doc("withdrawn"), sender=alice))
     if not int(reg.roles_of(court)) & int(Role.COURT_AGENT):
-        reg.grant_role(court, int(Role.COURT_AGENT), sender=gov)
+        reg.grant_role(court, int(Role.COURT_AGENT), doc("court agent"), sender=gov)
     reg.freeze(alice, sid, 1_000, doc("desk case"), today + 30, doc("ruling"), sender=court)
     freeze = gas_used(reg.renew_freeze(int(reg.freeze_count()), today + 60, doc("renewal"), sender=court))
     cash = ctx.deploy("CashToken")

@@ -240,3 +240,11 @@ def advance_days(chain):
         chain.mine()
 
     return _advance
+
+
+@pytest.fixture(scope="module")
+def sid(register, alice, bob, bank, buyer, open_account, new_security):
+    """A sealed JSC (test_pledges, test_freezes, test_rules_paths): alice and bob hold 1000 each, acquired 60 days ago."""
+    for who in (alice, bob, bank, buyer):
+        open_account(who)
+    return new_security([(alice, 1000), (bob, 1000)])

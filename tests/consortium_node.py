@@ -248,8 +248,8 @@ def provision(uri: str, profile_name: str, governance_key: str | None = None) ->
     multicall = deployments.deploy_multicall(gov)
     abi = [item.model_dump(mode="json", by_alias=True) for item in suite.suite_contract_type().abi]
     sabi = SuiteAbi(abi)
-    gov.transact(register, sabi["grant_role"].encode((registrar.address, int(Role.REGISTRAR))), 300_000,
-                 "grant_role")
+    gov.transact(register, sabi["grant_role"].encode((registrar.address, int(Role.REGISTRAR),
+                                                       keccak(text="registrar"))), 300_000, "grant_role")
     reader = AnvilBackend(uri, register, sabi, gas_price=0)
     reader.rpc.batches = prof.batches
     today = reader.call("today")

@@ -82,7 +82,7 @@ def festival(chain, governance, registrar, alice, bob):
     before = chain.provider.get_block("latest").timestamp
     _set_clock(chain, "2026-02-11")
     reg = suite.deploy(governance, governance)
-    reg.grant_role(registrar, Role.REGISTRAR, sender=governance)
+    reg.grant_role(registrar, Role.REGISTRAR, doc("registrar"), sender=governance)
     lines = []
     ensure_calendar(reg, registrar, back_days=60, ahead_days=300, echo=lines.append)
     for who in (alice, bob):

@@ -14,11 +14,9 @@ from regchain.constants import MAX_FREEZES, FreezeStatus
 
 
 @pytest.fixture(scope="module", autouse=True)
-def sid(register, alice, bob, bank, buyer, open_account, new_security):
-    """A sealed JSC: alice and bob hold 1000 each, acquired 60 days ago."""
-    for who in (alice, bob, bank, buyer):
-        open_account(who)
-    return new_security([(alice, 1000), (bob, 1000)])
+def _security(sid):
+    """Every test here starts from the module's JSC (conftest's sid)."""
+    return sid
 
 
 def freeze(register, court, owner, sid, units, days=30, case="case"):

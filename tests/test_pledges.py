@@ -16,14 +16,6 @@ NEW_KEY = "0x000000000000000000000000000000000000bEEF"  # a recovery target with
 
 
 @pytest.fixture(scope="module")
-def sid(register, alice, bob, bank, buyer, open_account, new_security):
-    """A sealed JSC: alice and bob hold 1000 each, acquired 60 days ago."""
-    for who in (alice, bob, bank, buyer):
-        open_account(who)
-    return new_security([(alice, 1000), (bob, 1000)])
-
-
-@pytest.fixture(scope="module")
 def full_llc(register, registrar, sid, alice, new_security):
     """An LLC at its cap of 50 holders: alice 100 and 49 custody accounts 10 each."""
     crowd = [wallet(i, 0x91ED) for i in range(49)]

@@ -17,26 +17,13 @@ are enforced. Each test here failed on the code before issue 12:
 
 import ape
 import pytest
-from conftest import FREE, doc, events
-from eth_utils import to_checksum_address
+from conftest import FREE, doc, events, wallet
 
 from regchain.constants import MAX_FREEZES, InvestorClass, Kind, SecurityRole
 from regchain.model import months_later
 
 NEW_KEY = "0x000000000000000000000000000000000000bEEF"
 NOTICE = "ledger: transfer to an outsider needs notice"
-
-
-def wallet(i: int) -> str:
-    return to_checksum_address("0x" + (0x12A1_0000 + i).to_bytes(20, "big").hex())
-
-
-@pytest.fixture(scope="module")
-def sid(register, alice, bob, bank, buyer, open_account, new_security):
-    """A sealed JSC: alice and bob hold 1000 each, acquired 60 days ago."""
-    for who in (alice, bob, bank, buyer):
-        open_account(who)
-    return new_security([(alice, 1000), (bob, 1000)])
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +70,7 @@ def freeze(register, court, owner, sid, units, days=30, case="case"):
 
 def test_offer_pledge__pledgee_without_account__reverts(register, alice, sid):
     with ape.reverts("pledges: pledgee account not active"):
-        register.offer_pledge(sid, wallet(7), 100, doc("pledge contract"), sender=alice)
+        register.offer_pledge(sid, wallet(7, 0x12A1), 100, doc("pledge contract"), sender=alice)
 
 
 def test_offer_pledge__pledgee_closed_account__reverts(register, registrar, alice, bank, sid):
@@ -134,7 +121,7 @@ def test_enforce_pledge__by_pledgee_of_fund_with_manager_consent(
     register, governance, issuer_agent, institutions, fund
 ):
     a, b = institutions
-    register.grant_security_role(fund, issuer_agent, SecurityRole.FUND_MANAGER, sender=governance)
+    register.grant_security_role(fund, issuer_agent, SecurityRole.FUND_MANAGER, doc("manager"), sender=governance)
     pid = pledge(register, a, b, fund, 1_000_000)
     receipt = register.consent_enforcement(pid, b, 1_000_000, doc("consent"), sender=issuer_agent)
     assert events(receipt, register.EnforcementConsented) == [{

@@ -653,7 +653,8 @@ def reconcile(result: CleanResult, plan: Plan, chain: Chain,
             for owner, fs in frozen.items():
                 ids, flags = next(queues)
                 wanted = sorted(fs, key=lambda f: f.queue)
-                expected = expected_in_force(wanted, balance_of.get(owner, 0))
+                expected = expected_in_force(wanted, balance_of.get(owner, 0),
+                                             sum(p.units for p in pledged.get(owner, ())))
                 if len(ids) != len(wanted):
                     mismatches.append(f"{sec.code}/{owner}: {len(ids)} freezes on chain, {len(wanted)} in the source")
                 for f, fid, in_force, want_in_force in zip(wanted, ids, flags, expected):
@@ -675,19 +676,18 @@ def _group(items: list, key: Callable) -> dict[str, list]:
     return {k: by[k] for k in sorted(by)}
 
 
-def expected_in_force(freezes: list, balance: int) -> list[bool]:
+def expected_in_force(freezes: list, balance: int, pledged: int = 0) -> list[bool]:
     """Which of a holding's migrated freezes (queue order, lapsed ones already skipped)
-    the register holds in force: each that fits behind the ones before it, until the
-    first that does not (encumbrances.vy). A QUEUED freeze whose predecessor lapsed is
-    in force; `queue_notes` tells the operator where that differs from the export."""
-    total, waiting, out = 0, False, []
+    the register holds in force, by the claim rule of encumbrances.vy: each freeze, in
+    registration order, claims what is neither pledged nor claimed before it, up to its
+    units, and is in force when it claims all of them (a later, smaller freeze can be in
+    force behind one that waits). A QUEUED freeze in force by that rule, or a FREEZE that
+    waits behind pledged units, is what `queue_notes` tells the operator about."""
+    free, total, out = max(balance - pledged, 0), 0, []
     for f in freezes:
-        if not waiting and total + f.units <= balance:
-            total += f.units
-            out.append(True)
-        else:
-            waiting = True
-            out.append(False)
+        claim = min(f.units, free - total)
+        total += claim
+        out.append(claim == f.units)
     return out
 
 
@@ -696,16 +696,20 @@ def queue_notes(result: CleanResult, plan: Plan) -> list[str]:
     notes = []
     for sec in result.securities:
         balance_of = {h.account_no: h.units for h in sec.holdings}
+        pledged_of: dict[str, int] = {}
+        for p in sec.pledges:
+            pledged_of[p.pledgor] = pledged_of.get(p.pledgor, 0) + p.units
         by_holding: dict[str, list] = {}
         for f in sec.freezes:
             by_holding.setdefault(f.account_no, []).append(f)
         for account_no, fs in by_holding.items():
             fs = sorted(fs, key=lambda f: f.queue)
-            for f, in_force in zip(fs, expected_in_force(fs, balance_of.get(account_no, 0))):
+            for f, in_force in zip(fs, expected_in_force(fs, balance_of.get(account_no, 0),
+                                                         pledged_of.get(account_no, 0))):
                 if in_force != (f.kind == FreezeKind.FREEZE):
                     notes.append(f"freeze {f.freeze_no} is {f.kind} in the export but "
                                  f"{'in force' if in_force else 'waiting'} on chain "
-                                 "(a freeze before it lapsed or no longer applies)")
+                                 "(a freeze before it lapsed or no longer applies, or pledged units come first)")
     return notes
 
 

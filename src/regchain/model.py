@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import datetime as dt
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
