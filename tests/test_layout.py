@@ -56,13 +56,21 @@ def test_storage_layout__variables_do_not_overlap():
     assert 0 not in used, "slot 0 is the reentrancy lock under london"
 
 
-@pytest.mark.parametrize("name", SUITE)
+@pytest.mark.parametrize("name", ("Register", "InstructionDesk", "AuctionDesk"))
 def test_storage_layout__one_reentrancy_lock_in_slot_0(name):
     """The desks' @nonreentrant functions (instructions, auctions) share one lock: slot 0 of
     Register's storage, the same slot in every contract that runs on it (under london the
-    lock is a storage slot; under cancun it would be transient)."""
+    lock is a storage slot; under cancun it would be transient). The other desks initialize
+    neither module and have no lock; no variable of theirs sits in slot 0 (the test above)."""
     lock = build.storage_layout(name)[LOCK]
     assert (lock["slot"], lock["n_slots"]) == (0, 1)
+
+
+@pytest.mark.parametrize("desk", ("AdminDesk", "IssuanceDesk", "PledgeDesk", "FreezeDesk"))
+def test_storage_layout__desk_without_lock_leaves_slot_0_free(desk):
+    flat = _slots(build.storage_layout(desk))
+    assert LOCK not in flat
+    assert all(slot != 0 for slot, _, _ in flat.values())
 
 
 def test_router__register_block_matches_the_compiled_desks(project):
