@@ -725,12 +725,17 @@ BUSINESS = [
     ("security", "role-revoke", "revoke_security_role", "Take a role on SECURITY from ACCOUNT."),
     ("capital", "increase", "increase_capital", "Capital increase (增资) of SECURITY: BATCH is a CSV "
                                                 "holder,units,paid (units and paid in the security's unit)."),
+    ("capital", "increase-waived", "increase_capital_waived", "Capital increase of an LLC outside pre-emption: "
+                                                              "WAIVER is the shareholders' resolution that waives it "
+                                                              "(text, hashed, or a 0x hash); BATCH as for increase."),
     ("capital", "decrease", "decrease_capital", "Capital decrease (减资) of SECURITY: BATCH is a CSV holder,units."),
     ("capital", "paid-in", "record_paid_in", "Record OWNER's paid-in capital of SECURITY (LLC shares)."),
     ("pledge", "register", "register_pledge", "The registrar registers a pledge on the parties' joint application."),
     ("pledge", "cancel", "cancel_pledge_offer", "The pledgor withdraws an offer the bank has not accepted."),
     ("pledge", "consent", "consent_pledged_transfer", "The pledgee consents to the pledgor transferring pledged "
                                                       "units to RECEIVER."),
+    ("pledge", "consent-enforcement", "consent_enforcement", "The fund manager consents to the pledgee enforcing "
+                                                             "UNITS of the pledge to RECEIVER."),
     ("pledge", "transfer", "transfer_pledged", "The pledgor transfers the pledged units the pledgee consented to."),
     ("freeze", "tidy", "tidy_freezes", "Remove lapsed freezes from OWNER's queue on SECURITY (anyone may)."),
     ("instruction", "propose", "propose_transfer", "The seller proposes a transfer of UNITS of SECURITY to BUYER for "
@@ -772,6 +777,8 @@ def _arg_kind(fn: str, inp, has_security: bool) -> str:
         return "doc"
     if n == "case_hash":
         return "case"
+    if t == "bytes32":  # another document than the step's own (a resolution waiving pre-emption)
+        return "document"
     if t.startswith("tuple"):
         return "batch"
     if t == "uint256[]" and n == "ids":
@@ -822,6 +829,8 @@ def _business_command(group, name: str, fn: str, help_text: str, abi):
                 except KeyError:
                     raise click.ClickException(f"unknown security role {v!r}; one of "
                                                f"{', '.join(r.name for r in SecurityRole)}") from None
+            elif kind == "document":
+                early[inp.name] = common.doc_ref(v)
             elif kind == "int":
                 if not str(v).isdigit():
                     raise click.ClickException(f"{inp.name}: {v!r} is not a whole number")
@@ -854,7 +863,7 @@ def _business_command(group, name: str, fn: str, help_text: str, abi):
                         args.append(_batch(Path(v), inp, scale))
                 elif kind == "bool":
                     args.append(bool(v))
-                elif kind == "case":
+                elif kind in ("case", "document"):
                     args.append(early[inp.name])
                 elif inp.name in RECORD_OF and not str(v).isdigit():
                     raise click.ClickException(f"{inp.name}: {v!r} is not a number")

@@ -39,6 +39,7 @@ DECISION = {
     "register_security": "ledger: paused", "register_holdings": "ledger: paused",
     "register_holdings_many": "ledger: paused", "seal_security": "ledger: paused",
     "set_security_status": "ledger: paused", "increase_capital": "ledger: paused",
+    "increase_capital_waived": "ledger: paused", "consent_enforcement": "pledges: paused",
     "decrease_capital": "ledger: paused", "record_paid_in": "ledger: paused", "set_lockup": "ledger: paused",
     "set_insider": "ledger: paused", "set_register_closure": "ledger: paused",
     "set_transfer_terms": "ledger: paused", "recover": "ledger: paused",
@@ -171,6 +172,8 @@ def _prepare(fn, r, w, a, advance_days):
         return registrar, (jsc, 3, D)
     if fn == "increase_capital":
         return registrar, (jsc, [(alice.address, 10, 10)], D)
+    if fn == "increase_capital_waived":
+        return registrar, (llc, [(dave.address, 10, 10)], doc("waiver"), D)
     if fn == "decrease_capital":
         return registrar, (jsc, [(alice.address, 10)], D)
     if fn == "record_paid_in":
@@ -199,6 +202,11 @@ def _prepare(fn, r, w, a, advance_days):
         return bank, (offer(accept=True), bob, 10, D)
     if fn == "consent_pledged_transfer":
         return bank, (offer(accept=True), bob, 10, D)
+    if fn == "consent_enforcement":  # the fund manager's consent to a pledge of fund units
+        r.offer_pledge(fund, bank, 2_000, D, sender=alice)
+        pid = _last(r, "pledge_count")
+        r.accept_pledge(pid, D, sender=bank)
+        return agent, (pid, bank, 2_000, D)
     if fn == "transfer_pledged":
         pid = offer(accept=True)
         r.consent_pledged_transfer(pid, bob, 10, D, sender=bank)
