@@ -66,7 +66,9 @@ def scenario(register, registrar, court, alice, bob, carol, dave, open_account, 
     register.lift_freeze(register.freeze_count() - 1, doc("lifting"), sender=court)  # promotes the queued one
     register.court_transfer(register.freeze_count(), dave, 100, doc("enforcement ruling"), sender=court)
     register.release_pledge(pid, 150, doc("final release"), sender=carol)
-    register.increase_capital(llc, [(bob.address, 25000, 25000)], doc("resolution"), sender=registrar)
+    # bob alone subscribes: the shareholders' resolution waives pre-emption (Company Law art 227)
+    register.increase_capital_waived(llc, [(bob.address, 25000, 25000)], doc("waiver"), doc("resolution"),
+                                     sender=registrar)
     return {"jsc": jsc, "llc": llc}
 
 

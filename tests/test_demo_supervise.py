@@ -71,7 +71,7 @@ def sync(supervise, files, register: str) -> list[str]:
 def test_demo_then_sync__books_name_every_subject__rerun_reports_only_new_steps(demo, supervise, files):
     register = run_demo(demo, files)
     b = books_mod.Books(files / "books.sqlite")
-    assert b.counts() == {"securities": 2, "holders": 5, "accounts": 5, "documents": 8, "cases": 0}
+    assert b.counts() == {"securities": 2, "holders": 5, "accounts": 5, "documents": 9, "cases": 0}
     assert b.security(demo.common.code_hash("DEMO-1-LLC")).issuer_name == "演示1号科技有限公司"
     b.close()
 

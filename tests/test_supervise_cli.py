@@ -111,7 +111,7 @@ def test_ops__open_and_register_with_books__names_recorded_by_hash(tmp_path, mon
     ops = _ops()
     base = ["--register", register.address, "--account", registrar.address, "--yes"]
     books = tmp_path / "books.sqlite"
-    holder = ["--id-type", "RESIDENT_ID", "--id-number", "110105198001010015"]
+    holder = ["--id-type", "RESIDENT_ID", "--id-number", "110105198001010016"]
     refused = CliRunner().invoke(ops, base + ["account", "open", outsider.address, *holder,
                                               "--books", str(books)], catch_exceptions=False)
     assert refused.exit_code == 1 and refused.output.strip() == "Error: --books needs --name"
@@ -119,7 +119,7 @@ def test_ops__open_and_register_with_books__names_recorded_by_hash(tmp_path, mon
                                          str(books), "--name", "王五", "--account-no", "A0009"],
                             catch_exceptions=False)
     assert ok.exit_code == 0, ok.output
-    identity = migrate.Identities.from_env().identity_hash("RESIDENT_ID:110105198001010015")
+    identity = migrate.Identities.from_env().identity_hash("RESIDENT_ID:110105198001010016")
     assert bytes(register.identity_of(outsider.address)) == identity
     b = Books(books)
     assert b.holder(identity).name == "王五" and b.account_no(outsider.address) == "A0009"

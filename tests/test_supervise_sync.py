@@ -65,11 +65,11 @@ def test_sync__pledge_and_freeze_records__carry_the_changes(synced, bob):
     assert pledge["available_registration"]["register_asset_balance_change"] == -200
     frozen = [o["body"]["registration_information"]["registration_rights"]["basic_information_rights"]
               for o in steps["Freeze registered"]]
-    assert [f["freezing_registration"]["register_frozen_balance_change"] for f in frozen] == [300, 0]
+    assert [f["freezing_registration"]["register_frozen_balance_change"] for f in frozen] == [300, 300]  # the queued freeze claims the 300 free units at once (issue 12)
     assert "轮候冻结" in frozen[1]["basic_information_description"]["register_description"]
     lifted = steps["Freeze lifted"][0]["body"]["registration_information"]["registration_rights"][
         "basic_information_rights"]
-    assert lifted["freezing_registration"]["register_frozen_balance_change"] == 100  # −300 lifted, +400 promoted
+    assert lifted["freezing_registration"]["register_frozen_balance_change"] == -200  # −300 lifted; the queued one claimed 300 already and takes 100 more
     assert "上海市浦东新区人民法院" in lifted["freezing_registration"]["register_thaw_description"]
 
 
@@ -184,9 +184,9 @@ def test_sync_daily__freeze_lapses_and_queued_one_takes_effect__records_at_midni
     lapse = json.loads(store.read_bytes(f"{NS}:registration:d{stamp}-f{lapsing}-{wallet}", 0))
     promoted = json.loads(store.read_bytes(f"{NS}:registration:d{stamp}-f{queued}-{wallet}", 0))
     fr = lapse["body"]["registration_information"]["registration_rights"]["basic_information_rights"]
-    assert fr["freezing_registration"]["register_frozen_balance"] == 800
+    assert fr["freezing_registration"]["register_frozen_balance"] == 850  # 800, and the 50 units the queued freeze claims at once (issue 12)
     assert fr["freezing_registration"]["register_frozen_balance_after"] == 100
-    assert fr["available_registration"]["register_asset_balance_change"] == 700
+    assert fr["available_registration"]["register_asset_balance_change"] == 750
     assert fr["basic_information_description"]["register_time"].endswith("T00:00:00+08:00")
     assert lapse["header"]["content"]["timestamp"] == day * 86400 - 8 * 3600
     assert register.frozen_balance_of(alice, jsc) == 100  # the chain agrees, with no transaction
