@@ -11,10 +11,14 @@ deployments/<network>.json and grants the registrar role to --registrar if it do
 hold it yet. --roles FILE (YAML or JSON; see regchain.setup.RolesFile) also grants the
 court agent and per-security roles and hands governance over; only what is missing is sent.
 
-On local and devnet (and the test networks) the deployer is the first test account
+--network, --account and --json are regchain's common options (regchain.cli): the network
+defaults to $REGCHAIN_NETWORK, else the devnet (never ape's throw-away local chain).
+On the test networks (local, devnet, ...) the deployer is the first test account
 (anvil's default mnemonic accounts are unlocked; ape signs locally) and the registrar
-defaults to the deployer. Elsewhere pass --account (a keyfile alias; with
-APE_ACCOUNTS_<alias>_PASSPHRASE set it signs without prompting) and --registrar or --roles.
+defaults to the deployer. Elsewhere pass --account (a keystore alias, unlocked unattended
+with APE_ACCOUNTS_<alias>_PASSPHRASE, or a key file) and --registrar or --roles. Inputs
+(addresses, the roles file, the account) are checked before connecting. --json prints the
+deployment record as one JSON document.
 The `consortium` network takes REGCHAIN_RPC_URI, REGCHAIN_CHAIN_ID, REGCHAIN_TIME_UNIT_MS
 and REGCHAIN_UTC_OFFSET_S from the environment (docs/runbook.md, "Connect and deploy"). There a new
 suite is deployed only with --new (without it, a missing or unusable record stops the
@@ -24,39 +28,56 @@ recorded beside the suite (docs/consortium-profiles.md).
 """
 
 import click
-from ape.cli import ConnectedProviderCommand, account_option, ape_cli_context, network_option
+from ape.cli import ape_cli_context
+from ape.exceptions import ApeException
 
+from regchain import cli as common
 from regchain import deployments
-from regchain.setup import SetupError, ensure_suite, load_roles, must_deploy_new, network_problem
-from regchain.suite import TEST_ACCOUNT_NETWORKS
+from regchain.setup import SetupError, checked_address, ensure_suite, load_roles, must_deploy_new, network_problem
 
 
-@click.command(cls=ConnectedProviderCommand)
+@click.command()
 @ape_cli_context()
-@network_option()
-@account_option(prompt=False)
+@common.network_option()
+@common.account_option("Who deploys and signs the grants (the suite's first governance; default on the test "
+                       "networks: test:0)")
 @click.option("--governance", default=None, help="Governance address (default: the deployer).")
 @click.option("--registrar", default=None,
               help="Address to hold the registrar role (default on local/devnet: the deployer).")
 @click.option("--roles", "roles_file", default=None, type=click.Path(dir_okay=False),
               help="Roles file (YAML or JSON): governance, registrar, court_agent, securities.")
-@click.option("--new", "new", is_flag=True,
-              help="Deploy a new suite where none usable is recorded (required outside the test networks).")
-def cli(cli_ctx, network, account, governance, registrar, roles_file, new):
+@common.new_option()
+@common.json_option()
+def cli(cli_ctx, network, account, governance, registrar, roles_file, new, as_json):
+    """Deploy (or reuse) the register suite on --network, record it in deployments/<network>.json,
+    grant the registrar role and wire a roles file. Outside the test networks a new suite is
+    deployed only with --new."""
+    echo = common.echo_for(as_json)
     try:
-        if problem := network_problem(network.name):
-            raise SetupError(problem)
+        # every input first: nothing is connected to for a bad address, roles file or account
+        governance = checked_address(governance, "--governance")
+        registrar = checked_address(registrar, "--registrar")
         roles = load_roles(roles_file) if roles_file else None
-        must_deploy_new(network.name, new)
-        suite = ensure_suite(network.name, account=account, governance=governance, registrar=registrar,
-                             roles=roles, echo=click.echo)
-        if network.name not in TEST_ACCOUNT_NETWORKS:
-            _ensure_multicall(network.name, suite.deployer)
+        name = common.network_name_of(network)
+        if problem := network_problem(name):
+            raise SetupError(problem)
+        signer = common.account_for(account, name)
+        with common.connected(network):
+            must_deploy_new(name, new)
+            suite = ensure_suite(name, account=signer, governance=governance, registrar=registrar,
+                                 roles=roles, echo=echo)
+            if not common.is_test_network(name):
+                _ensure_multicall(name, suite.deployer, echo)
+            record = deployments.load(name)
     except SetupError as exc:
         raise click.ClickException(str(exc)) from None
+    except ApeException as exc:
+        raise click.ClickException(common.one_line(exc)) from None
+    if as_json:
+        common.emit_json({"ok": True, "network": name, "record": record})
 
 
-def _ensure_multicall(network_name: str, account) -> None:
+def _ensure_multicall(network_name: str, account, echo=click.echo) -> None:
     """The multicall recorded for the network, deployed through regchain.writer if missing."""
     from ape import chain
 
@@ -66,7 +87,7 @@ def _ensure_multicall(network_name: str, account) -> None:
 
     recorded = deployments.load(network_name).get("multicall")
     if recorded and len(bytes(chain.provider.get_code(recorded))) > 0:
-        click.echo(f"multicall {recorded}")
+        echo(f"multicall {recorded}")
         return
     uri = getattr(chain.provider, "http_uri", None) or chain.provider.uri
     rpc = Rpc(uri)
@@ -78,4 +99,4 @@ def _ensure_multicall(network_name: str, account) -> None:
     finally:
         rpc.close()
     deployments.set_fields(network_name, multicall=address)
-    click.echo(f"multicall {address} (deployed)")
+    echo(f"multicall {address} (deployed)")

@@ -9,6 +9,10 @@ summary. Exits non-zero if anything failed to reconcile. --dry-run cleans and re
 without writing.
 The operator's secret (custody addresses, identity salt) comes from REGCHAIN_OPERATOR_SECRET.
 
+--network, --account and --json are regchain's common options (regchain.cli): the network
+defaults to $REGCHAIN_NETWORK, else the devnet (never ape's throw-away local chain); --json
+prints the summary as one JSON document. The inputs (folder, secret, profile, account) are
+checked before connecting.
 On the local test networks the suite is deployed where none is recorded and the calendar
 published. Elsewhere (the `consortium` network) nothing is deployed: the recorded suite is
 used (`ape run deploy ... --new` makes one), --account must hold the registrar role, and
@@ -20,12 +24,14 @@ REGCHAIN_PROFILE: besu-qbft, fisco-bcos-3; docs/consortium-profiles.md).
 
 import json
 import os
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
-from ape.cli import ConnectedProviderCommand, account_option, ape_cli_context, network_option
+from ape.cli import ape_cli_context
 from ape.exceptions import ApeException
 
+from regchain import cli as common
 from regchain import migrate
 from regchain.legacy.clean import clean_folder
 from regchain.legacy.reader import ExportError
@@ -33,7 +39,6 @@ from regchain import deployments
 from regchain.networks import ProfileError, profile_for
 from regchain.setup import SetupError, ensure_calendar, ensure_suite, network_problem, one_line, recorded_suite
 from regchain.supervise import SuperviseError
-from regchain.suite import TEST_ACCOUNT_NETWORKS
 
 
 def _bar(items, desc, total):
@@ -61,76 +66,79 @@ class _CleaningBars:
             bar.close()
 
 
-class _MigrateCommand(ConnectedProviderCommand):
-    """A dry run never touches a node, so it does not connect to one: an export can be
-    checked offline (and no local node is started just to be left unused)."""
-
-    def invoke(self, ctx):
-        if ctx.params.get("dry_run"):
-            return self._invoke(ctx)
-        try:
-            return super().invoke(ctx)
-        except ApeException as exc:  # connecting failed (node down, wrong chain): one line
-            raise click.ClickException(one_line(exc)) from None
-
-
-@click.command(cls=_MigrateCommand)
+@click.command()
 @ape_cli_context()
-@network_option()
-@account_option(prompt=False)
+@common.network_option()
+@common.account_option("Who writes (holds the registrar role; default on the test networks: test:0)")
 @click.option("--source", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder of the legacy export (securities.csv, accounts.csv, ...).")
 @click.option("--report", "report_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the JSON report.")
-@click.option("--dry-run", is_flag=True, help="Clean and report; write nothing on chain.")
+@click.option("--dry-run", is_flag=True, help="Clean and report; write nothing on chain (and connect to no node).")
 @click.option("--profile", "profile_name", default=None,
               help="Network profile (besu-qbft, fisco-bcos-3; default $REGCHAIN_PROFILE).")
 @click.option("--books", "books_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the operator's books (SQLite) that supervisory reporting looks names up in.")
-def cli(cli_ctx, network, account, source, report_path, dry_run, profile_name, books_path):
+@common.json_option()
+def cli(cli_ctx, network, account, source, report_path, dry_run, profile_name, books_path, as_json):
+    """Clean a legacy export, write what is clean, reconcile it against the chain and write the
+    report (exit 1 if anything does not reconcile). Outside the test networks nothing is
+    deployed: the recorded suite is used."""
     cli_ctx.logger.set_level("WARNING")  # one line per transaction would drown the summary
+    echo = common.echo_for(as_json)
     try:
+        # every input first: a bad folder, secret, profile or account connects to nothing
+        if not source.is_dir():
+            raise click.ClickException(f"--source {source}: no such folder")
         ids = migrate.Identities.from_env()
-        register = None
-        if not dry_run:
-            profile = profile_for(network.name, name=profile_name)
-            if network.name in TEST_ACCOUNT_NETWORKS:
-                suite = ensure_suite(network.name, account=account, echo=lambda line: None)
-                register, signer = suite.register, suite.registrar_signer
-                if signer is None:
-                    raise migrate.MigrationError("the signing account does not hold the registrar role")
-                # local test chains: the market's days (provisional past the official data), as `make demo` does
-                ensure_calendar(register, signer, provisional=True, echo=lambda line: None)
-            else:
-                if problem := network_problem(network.name):
-                    raise SetupError(problem)
-                register, signer = recorded_suite(network.name, account), account
-            today = register.today()
-            if register.horizon_day() < today:
-                raise migrate.MigrationError(
-                    f"the trading calendar is not published up to today (day {today}); publish it first")
-        as_of = register.today() if register is not None else migrate.as_of_today()
+        register = profile = name = None
+        stack = ExitStack()
+        if not dry_run:  # a dry run never touches a node: an export can be checked offline
+            name = common.network_name_of(network)
+            if problem := network_problem(name):
+                raise SetupError(problem)
+            profile = profile_for(name, name=profile_name)
+            account = common.account_for(account, name)
+            stack.enter_context(common.connected(network))
+        with stack:
+            if not dry_run:
+                if common.is_test_network(name):
+                    suite = ensure_suite(name, account=account, echo=lambda line: None)
+                    register, signer = suite.register, suite.registrar_signer
+                    if signer is None:
+                        raise migrate.MigrationError("the signing account does not hold the registrar role")
+                    # local test chains: the market's days (provisional past the official data), as `make demo` does
+                    ensure_calendar(register, signer, provisional=True, echo=lambda line: None)
+                else:  # never deploys: the recorded suite, or one line saying how to deploy
+                    register, signer = recorded_suite(name, account), account
+                today = register.today()
+                if register.horizon_day() < today:
+                    raise migrate.MigrationError(
+                        f"the trading calendar is not published up to today (day {today}); publish it first")
+            as_of = register.today() if register is not None else migrate.as_of_today()
 
-        click.echo(f"cleaning {source} ...")
-        result = clean_folder(source, as_of=as_of, progress=_CleaningBars())
-        plan = migrate.Plan.build(result, ids)
-        stats = reconciliation = None
-        token_ids = None
-        if not dry_run:
-            chain = migrate.Chain(register, signer, profile=profile,
-                                  multicall=deployments.load(network.name).get("multicall"))
-            stats = migrate.write(result, plan, chain, bar=_bar)
-            reconciliation = migrate.reconcile(result, plan, chain, bar=_bar)
-            token_ids = reconciliation["token_ids"]
-        report = migrate.fill_report(result, plan, token_ids, reconciliation)
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-        report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
-                               encoding="utf-8")
-        if books_path is not None and not dry_run:
-            from regchain.supervise.books import Books, write_migration_books
+            echo(f"cleaning {source} ...")
+            result = clean_folder(source, as_of=as_of, progress=_CleaningBars())
+            plan = migrate.Plan.build(result, ids)
+            stats = reconciliation = None
+            token_ids = None
+            if not dry_run:
+                chain = migrate.Chain(register, signer, profile=profile,
+                                      multicall=deployments.load(name).get("multicall"))
+                stats = migrate.write(result, plan, chain, bar=_bar)
+                reconciliation = migrate.reconcile(result, plan, chain, bar=_bar)
+                token_ids = reconciliation["token_ids"]
+            report = migrate.fill_report(result, plan, token_ids, reconciliation)
+            report_path.parent.mkdir(parents=True, exist_ok=True)
+            report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+                                   encoding="utf-8")
+            if books_path is not None and not dry_run:
+                from regchain.supervise.books import Books, write_migration_books
 
-            written = write_migration_books(Books(books_path), source, result, plan)
-            click.echo(f"books: {books_path} ({', '.join(f'{k} {v}' for k, v in written.items())})")
+                written = write_migration_books(Books(books_path), source, result, plan)
+                echo(f"books: {books_path} ({', '.join(f'{k} {v}' for k, v in written.items())})")
+    except click.ClickException:
+        raise
     except (ExportError, migrate.MigrationError, SetupError, ProfileError, SuperviseError) as exc:
         raise click.ClickException(str(exc)) from None
     except ApeException as exc:
@@ -144,7 +152,12 @@ def cli(cli_ctx, network, account, source, report_path, dry_run, profile_name, b
         raise click.ClickException(f"unexpected {type(exc).__name__}: {one_line(exc)} "
                                    "(REGCHAIN_DEBUG=1 shows the traceback)") from None
 
-    click.echo(migrate.summary(result, stats, reconciliation, dry_run, plan))
-    click.echo(f"report: {report_path}")
-    if reconciliation and reconciliation["mismatches"]:
-        raise click.ClickException(f"{len(reconciliation['mismatches'])} records failed to reconcile")
+    mismatches = len(reconciliation["mismatches"]) if reconciliation else 0
+    if as_json:
+        common.emit_json({"ok": not mismatches, "network": name, "report": str(report_path),
+                          "summary": migrate.summary_data(result, stats, reconciliation, dry_run, plan)})
+    else:
+        click.echo(migrate.summary(result, stats, reconciliation, dry_run, plan))
+        click.echo(f"report: {report_path}")
+    if mismatches:
+        raise click.ClickException(f"{mismatches} records failed to reconcile")

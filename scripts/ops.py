@@ -13,8 +13,10 @@
     role grant|revoke ADDRESS ROLE[,ROLE]
     show holder ADDRESS | show cap-table ID [--csv FILE] | show history OWNER ID
 
---account is a keyfile alias (passphrase from REGCHAIN_PASSPHRASE, or prompted), test:N,
-or the address of an unlocked test account. Document references (--doc) are hashed text or
+--network, --account and --json are the options every regchain command shares
+(regchain.cli): the network defaults to $REGCHAIN_NETWORK, else the devnet; --account is a
+keystore alias (unlocked unattended with APE_ACCOUNTS_<alias>_PASSPHRASE), test:N on the
+test networks, or a key file. Arguments are checked before connecting. Document references (--doc) are hashed text or
 a 0x 32-byte hash. A refused action prints the contract's reason in one line and exits 1.
 SECURITY is a security's code (hashed as the migration hashes codes) or #id; amounts are
 decimals in the security's unit (its unit_scale). Every write is described and asks for
@@ -26,7 +28,6 @@ Reads (show ...) come from the register rebuilt from events (regchain.indexer).
 from __future__ import annotations
 
 import csv
-import json
 import os
 import sys
 from pathlib import Path
@@ -48,6 +49,7 @@ class Ctx:
         self.custody, self.instruction = custody, instruction  # --for, --instruction
         self.lines: list[str] = []          # what `done` reports (--json: collected, printed at the end)
         self.transactions: list[dict] = []  # every transaction sent, with its decoded events
+        self.data: dict = {}                # structured results of reads (--json)
 
 
 def say(text: str) -> None:
@@ -57,6 +59,13 @@ def say(text: str) -> None:
         obj.lines.append(text)
     else:
         click.echo(text)
+
+
+def record(key: str, value) -> None:
+    """A structured result for the --json document (a read's rows)."""
+    obj = click.get_current_context().find_object(Ctx)
+    if obj is not None:
+        obj.data[key] = value
 
 
 def _plain(value):
@@ -118,11 +127,16 @@ def run(ctx: Ctx, action, needs_signer: bool = True):
     """Connect, call action(register, signer); a revert becomes one line and exit 1. With a
     signer the register is wrapped in Confirming; with --json the result is one JSON document."""
     try:
+        who = None
+        if needs_signer:  # resolved (and a keystore unlocked) before connecting
+            if ctx.custody:
+                who = common.custody_signer(ctx.custody)
+            elif ctx.account is None:
+                raise click.ClickException("pass --account (keystore alias, test:N or a key file)")
+            else:
+                who = common.account_for(ctx.account, common.network_name_of(ctx.network))
         with common.connected(ctx.network):
             reg = common.register(ctx.register_address)
-            who = None
-            if needs_signer:
-                who = common.custody_signer(ctx.custody) if ctx.custody else common.signer(ctx.account)
             result = action(Confirming(reg, ctx) if needs_signer else reg, who)
     except click.exceptions.Abort:
         raise click.ClickException("not sent: not confirmed") from None
@@ -134,8 +148,7 @@ def run(ctx: Ctx, action, needs_signer: bool = True):
         raise click.ClickException(f"refused: {common.one_line(exc)}"
                                    if getattr(exc, "revert_message", None) else common.one_line(exc)) from None
     if ctx.as_json:
-        click.echo(json.dumps({"ok": True, "result": ctx.lines, "transactions": ctx.transactions},
-                              ensure_ascii=False))
+        common.emit_json({"ok": True, "result": ctx.lines, "transactions": ctx.transactions, **ctx.data})
     return result
 
 
@@ -151,12 +164,12 @@ def docref(text, default):
 
 
 @click.group()
-@click.option("--network", default=None, help=f"ape network choice (default {common.DEFAULT_NETWORK}).")
-@click.option("--register", "register_address", default=None, help="Register address (default: the record).")
-@click.option("--account", default=None, help="Signer: keyfile alias, test:N or a test account's address.")
+@common.network_option()
+@click.option("--register", "register_address", default=None,
+              help="Register address (default: the network's deployment record).")
+@common.account_option("Who signs the writes")
 @click.option("--yes", is_flag=True, help="Send without asking (every write is described first).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document (transactions, "
-                                                       "decoded events) for scripts.")
+@common.json_option()
 @click.option("--for", "custody", default=None, metavar="ID_TYPE:NUMBER",
               help="Sign as the custody address the operator keeps for this holder (key from "
                    "$REGCHAIN_OPERATOR_SECRET, as migrated); needs --instruction.")
@@ -164,6 +177,10 @@ def docref(text, default):
                                                   "0x hash), recorded as the document of every transaction.")
 @click.pass_context
 def cli(ctx, network, register_address, account, yes, as_json, custody, instruction):
+    """The register's day-to-day business, one command per business action: each write is
+    described, confirmed (or --yes), sent, and its events printed decoded; a refusal prints
+    the rule's reason in one line and exits 1. `ape run ops GROUP --help` lists a group's
+    commands."""
     if custody is not None and not instruction:
         raise click.ClickException("--for needs --instruction: the holder's written instruction")
     ctx.obj = Ctx(network, register_address, account, yes, as_json, custody, instruction)
@@ -200,8 +217,10 @@ def _books(books_path, **required):
 @click.option("--id-number", default=None, help="The id number: cleaned and hashed with the operator's secret "
                                                 "($REGCHAIN_OPERATOR_SECRET) as the migration does.")
 @click.option("--identity", default=None, help="Or the identity hash itself (0x and 64 hex digits), computed elsewhere.")
-@click.option("--class", "klass", type=click.Choice([c.name.lower() for c in InvestorClass]), default="individual")
-@click.option("--qualified/--not-qualified", default=True)
+@click.option("--class", "klass", type=click.Choice([c.name.lower() for c in InvestorClass]), default="individual",
+              show_default=True, help="Investor class (individual, institution, fund, ...).")
+@click.option("--qualified/--not-qualified", default=True, show_default=True,
+              help="Whether the holder is a qualified investor (合格投资者).")
 @doc_opt
 @books_opt
 @click.option("--name", default=None, help="Holder name (books only, never on chain).")
@@ -224,7 +243,7 @@ def account_open(obj, address, id_type, id_number, identity, klass, qualified, d
 
 
 def _status_command(name, fn):
-    @account.command(name)
+    @account.command(name, help=f"{name.capitalize()} the investor account at ADDRESS (registrar).")
     @click.argument("address")
     @doc_opt
     @click.pass_obj
@@ -232,7 +251,6 @@ def _status_command(name, fn):
         address = common.address_arg(address)
         run(obj, lambda reg, who: done(getattr(reg, fn)(address, docref(doc_text, f"{name} {address}"), sender=who),
                                        f"account {address}: {name}"))
-    cmd.__doc__ = f"{name.capitalize()} an account."
     return cmd
 
 
@@ -243,10 +261,12 @@ _status_command("close", "close_account")
 
 @account.command("qualify")
 @click.argument("address")
-@click.option("--qualified/--not-qualified", default=True)
+@click.option("--qualified/--not-qualified", default=True, show_default=True,
+              help="Qualified investor (合格投资者) or not.")
 @doc_opt
 @click.pass_obj
 def account_qualify(obj, address, qualified, doc_text):
+    """Record whether the holder at ADDRESS is a qualified investor."""
     address = common.address_arg(address)
     run(obj, lambda reg, who: done(reg.set_qualified(address, qualified, docref(doc_text, f"qualify {address}"),
                                                      sender=who), f"account {address}: qualified={qualified}"))
@@ -280,7 +300,8 @@ def read_holdings(path: Path, default_day: int, scale: int = 0) -> list[tuple]:
 
 @security.command("register")
 @click.argument("code")
-@click.option("--kind", type=click.Choice([k.name.lower() for k in Kind]), required=True)
+@click.option("--kind", type=click.Choice([k.name.lower() for k in Kind]), required=True,
+              help="Kind of security: joint-stock company shares, LLC shares, a fund's units, ...")
 @click.option("--scale", default=0, show_default=True, help="Decimals of one unit.")
 @click.option("--total", default=None, help="Declared total in the security's unit (default: the sum of --holdings).")
 @click.option("--holdings", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
@@ -292,6 +313,13 @@ def read_holdings(path: Path, default_day: int, scale: int = 0) -> list[tuple]:
 @click.option("--issuer-uscc", default=None, help="The issuer's unified social credit code (books only).")
 @click.pass_obj
 def security_register(obj, code, kind, scale, total, holdings, seal, doc_text, books_path, name, issuer_uscc):
+    """Register the security CODE (its code, cleaned and hashed as the migration does) with its
+    initial holdings (股权初始登记), and seal it unless --no-seal."""
+    common.code_hash(code)
+    if total is not None:
+        common.amount_arg(total, scale, "--total")
+    if holdings:
+        read_holdings(holdings, 0, scale)  # every row checked before connecting
     books = _books(books_path, name=name, issuer_uscc=issuer_uscc)
 
     def action(reg, who):
@@ -322,6 +350,7 @@ def security_register(obj, code, kind, scale, total, holdings, seal, doc_text, b
 @click.pass_obj
 def security_status(obj, security, status, doc_text):
     """Suspend, reactivate or delist SECURITY (its code, or #id)."""
+    common.security_text(security)
     def action(reg, who):
         sid = common.security_arg(reg, security)
         done(reg.set_security_status(sid, int(SecurityStatus[status.upper()]),
@@ -336,7 +365,8 @@ def calendar():
 
 
 @calendar.command("publish")
-@click.option("--ahead-days", default=366, show_default=True)
+@click.option("--ahead-days", default=366, show_default=True, type=click.IntRange(1, 800),
+              help="Publish up to today + this many days.")
 @click.option("--provisional", is_flag=True,
               help="Past the official holidays in the pinned package, publish weekdays less the fixed-date "
                    "statutory holidays (amend the rest when the year's notice is out).")
@@ -345,7 +375,7 @@ def calendar_publish(obj, ahead_days, provisional):
     """Publish the market's trading days (weekdays less the official holidays of mainland China,
     adjusted working weekends closed) from the day after the horizon to today + N days."""
     run(obj, lambda reg, who: ensure_calendar(reg, who, ahead_days=ahead_days, provisional=provisional,
-                                              echo=click.echo))
+                                              echo=say))
 
 
 @calendar.command("amend")
@@ -372,7 +402,7 @@ def calendar_amend(obj, first, last, closed, doc_text):
             done(reg.amend_calendar(day, not closed, d, sender=who),
                  f"{cal.date_of(day)} {'closed' if closed else 'trades'}")
             changed += 1
-        click.echo(f"{changed} day{'s' if changed != 1 else ''} amended")
+        say(f"{changed} day{'s' if changed != 1 else ''} amended")
     run(obj, action)
 
 
@@ -392,6 +422,8 @@ def transfer(obj, receiver, security, amount):
     """Transfer AMOUNT (in the security's unit) of SECURITY (code or #id) from the signer to
     RECEIVER; checked with can_transfer first."""
     receiver = common.address_arg(receiver)
+    common.security_text(security)
+    common.amount_text(amount)
 
     def action(reg, who):
         sid = common.security_arg(reg, security)
@@ -420,6 +452,8 @@ def pledge():
 def pledge_offer(obj, security, pledgee, units, doc_text):
     """The pledgor (signer) offers UNITS of SECURITY (code or #id) to PLEDGEE (the bank)."""
     pledgee = common.address_arg(pledgee)
+    common.security_text(security)
+    common.amount_text(units, "units")
 
     def action(reg, who):
         sid = common.security_arg(reg, security)
@@ -434,6 +468,7 @@ def pledge_offer(obj, security, pledgee, units, doc_text):
 @doc_opt
 @click.pass_obj
 def pledge_accept(obj, pledge_id, doc_text):
+    """The pledgee (signer, the bank) accepts the offered pledge PLEDGE_ID: it is registered."""
     run(obj, lambda reg, who: done(reg.accept_pledge(pledge_id, docref(doc_text, f"accept {pledge_id}"), sender=who),
                                    f"pledge {pledge_id} accepted"))
 
@@ -445,6 +480,7 @@ def pledge_accept(obj, pledge_id, doc_text):
 @click.pass_obj
 def pledge_release(obj, pledge_id, units, doc_text):
     """The pledgee releases UNITS (in the security's unit) of pledge PLEDGE_ID."""
+    common.amount_text(units, "units")
     def action(reg, who):
         amount = _units(reg, int(reg.pledge_of(pledge_id).id), units)
         done(reg.release_pledge(pledge_id, amount, docref(doc_text, f"release {pledge_id}"), sender=who),
@@ -461,6 +497,7 @@ def pledge_release(obj, pledge_id, units, doc_text):
 def pledge_enforce(obj, pledge_id, receiver, units, doc_text):
     """Enforce pledge PLEDGE_ID: UNITS (in the security's unit) to RECEIVER."""
     receiver = common.address_arg(receiver)
+    common.amount_text(units, "units")
 
     def action(reg, who):
         amount = _units(reg, int(reg.pledge_of(pledge_id).id), units)
@@ -488,6 +525,8 @@ def freeze():
 def freeze_add(obj, owner, security, units, case_no, expiry, doc_text):
     """A court's freeze of UNITS (in the security's unit) of OWNER's SECURITY (code or #id)."""
     owner = common.address_arg(owner)
+    common.security_text(security)
+    common.amount_text(units, "units")
     expiry_day = common.day_arg(expiry)
     case = common.case_hash(case_no)
 
@@ -507,6 +546,7 @@ def freeze_add(obj, owner, security, units, case_no, expiry, doc_text):
 @doc_opt
 @click.pass_obj
 def freeze_lift(obj, freeze_id, doc_text):
+    """The court's agent lifts freeze FREEZE_ID (解除冻结); a waiting freeze behind it may take effect."""
     run(obj, lambda reg, who: done(reg.lift_freeze(freeze_id, docref(doc_text, f"lift {freeze_id}"), sender=who),
                                    f"freeze {freeze_id} lifted"))
 
@@ -517,6 +557,7 @@ def freeze_lift(obj, freeze_id, doc_text):
 @doc_opt
 @click.pass_obj
 def freeze_renew(obj, freeze_id, expiry, doc_text):
+    """The court's agent renews freeze FREEZE_ID (续行冻结) to EXPIRY (YYYY-MM-DD)."""
     expiry_day = common.day_arg(expiry)
     run(obj, lambda reg, who: done(reg.renew_freeze(freeze_id, expiry_day,
                                                     docref(doc_text, f"renew {freeze_id}"), sender=who),
@@ -532,6 +573,7 @@ def freeze_renew(obj, freeze_id, expiry, doc_text):
 def court_transfer(obj, freeze_id, receiver, units, doc_text):
     """Court-ordered transfer of UNITS (in the security's unit) held by freeze FREEZE_ID in force."""
     receiver = common.address_arg(receiver)
+    common.amount_text(units, "units")
 
     def action(reg, who):
         amount = _units(reg, int(reg.freeze_of(freeze_id).id), units)
@@ -564,7 +606,9 @@ def _roles(text: str) -> int:
 @doc_opt
 @click.pass_obj
 def role_grant(obj, address, roles, doc_text):
+    """Grant ADDRESS the global ROLES (comma-separated: REGISTRAR, COURT_AGENT, ...)."""
     address = common.address_arg(address)
+    _roles(roles)
     d = docref(doc_text, f"grant {roles} {address}")
     run(obj, lambda reg, who: done(reg.grant_role(address, _roles(roles), d, sender=who), f"{address}: granted {roles}"))
 
@@ -575,7 +619,9 @@ def role_grant(obj, address, roles, doc_text):
 @doc_opt
 @click.pass_obj
 def role_revoke(obj, address, roles, doc_text):
+    """Take the global ROLES (comma-separated) from ADDRESS."""
     address = common.address_arg(address)
+    _roles(roles)
     d = docref(doc_text, f"revoke {roles} {address}")
     run(obj, lambda reg, who: done(reg.revoke_role(address, _roles(roles), d, sender=who), f"{address}: revoked {roles}"))
 
@@ -596,6 +642,7 @@ def _state(reg):
 @click.argument("address")
 @click.pass_obj
 def show_holder(obj, address):
+    """ADDRESS's account and holdings: units, pledged, frozen, free, lock-ups."""
     address = common.address_arg(address)
 
     def action(reg, _):
@@ -603,9 +650,9 @@ def show_holder(obj, address):
         today = int(reg.today())
         acc = s.accounts.get(address)
         if acc is None:
-            click.echo(f"{address}: no account")
+            say(f"{address}: no account")
         else:
-            click.echo(f"{address}: {['unopened', 'active', 'suspended', 'closed'][acc['status']]}, "
+            say(f"{address}: {['unopened', 'active', 'suspended', 'closed'][acc['status']]}, "
                        f"{InvestorClass(acc['investor_class']).name.lower()}, "
                        f"{'qualified' if acc['qualified'] else 'not qualified'}, identity {acc['identity'][:18]}…")
         for k, h in sorted(s.holdings.items()):
@@ -613,7 +660,7 @@ def show_holder(obj, address):
             if owner != address or not h["balance"]:
                 continue
             pledged, frozen = s.pledged(k), s.frozen(k, today)
-            click.echo(f"  security {sid:>4}: {h['balance']:>14,} units, pledged {pledged:,}, frozen {frozen:,}, "
+            say(f"  security {sid:>4}: {h['balance']:>14,} units, pledged {pledged:,}, frozen {frozen:,}, "
                        f"free {h['balance'] - pledged - frozen:,}"
                        + (f", locked until {cal.date_of(h['lock_until_day'])}" if h["lock_until_day"] > today else "")
                        + (", insider" if h["insider"] else ""))
@@ -626,6 +673,7 @@ def show_holder(obj, address):
               help="Also write the cap table to this CSV file.")
 @click.pass_obj
 def show_cap_table(obj, sid, csv_path):
+    """The cap table (股东名册) of security SID today: holders, units, paid-in, share, encumbrances."""
     def action(reg, _):
         s = _state(reg)
         sec = s.securities.get(str(sid))
@@ -641,18 +689,19 @@ def show_cap_table(obj, sid, csv_path):
                          "frozen": s.frozen(k, today),
                          "lock_until": cal.date_of(h["lock_until_day"]).isoformat() if h["lock_until_day"] else "",
                          "insider": h["insider"]})
-        click.echo(f"security {sid} ({Kind(sec['kind']).name}, {SecurityStatus(sec['status']).name}): "
+        say(f"security {sid} ({Kind(sec['kind']).name}, {SecurityStatus(sec['status']).name}): "
                    f"{sec['total_supply']:,} units, {sec['holder_count']} holders")
-        click.echo(f"  {'holder':<44}{'units':>14}{'paid-in':>14}{'share %':>10}{'pledged':>12}{'frozen':>12}")
+        say(f"  {'holder':<44}{'units':>14}{'paid-in':>14}{'share %':>10}{'pledged':>12}{'frozen':>12}")
         for r in rows:
-            click.echo(f"  {r['holder']:<44}{r['units']:>14,}{r['paid']:>14,}{float(r['share_pct']):>10.2f}"
+            say(f"  {r['holder']:<44}{r['units']:>14,}{r['paid']:>14,}{float(r['share_pct']):>10.2f}"
                        f"{r['pledged']:>12,}{r['frozen']:>12,}")
+        record("cap_table", rows)
         if csv_path:
             with csv_path.open("w", newline="", encoding="utf-8") as fh:
                 w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["holder"])
                 w.writeheader()
                 w.writerows(rows)
-            click.echo(f"wrote {csv_path}")
+            say(f"wrote {csv_path}")
     run(obj, action, needs_signer=False)
 
 
@@ -689,9 +738,9 @@ def show_history(obj, owner, sid):
         idx.checkpoint = None
         state_ref = [idx.state]
         idx.sync(on_event=on_event)
-        click.echo(f"history of {owner} in security {sid}: {len(lines)} events")
+        say(f"history of {owner} in security {sid}: {len(lines)} events")
         for ln in lines:
-            click.echo(ln)
+            say(ln)
     run(obj, action, needs_signer=False)
 
 
@@ -836,8 +885,15 @@ def _business_command(group, name: str, fn: str, help_text: str, abi):
                     raise click.ClickException(f"{inp.name}: {v!r} is not a whole number")
                 early[inp.name] = int(v)
             elif kind == "batch":
-                if not Path(v).is_file():
-                    raise click.ClickException(f"{inp.name}: no file {v}")
+                common.file_arg(v, inp.name)
+            elif kind == "security":
+                common.security_text(v)
+            elif kind == "securities":
+                for one in str(v).split(","):
+                    if one.strip():
+                        common.security_text(one)
+            elif kind == "units":
+                common.amount_text(v, inp.name)
 
         def action(reg, who):
             sid = None

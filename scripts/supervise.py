@@ -11,8 +11,11 @@ seals, stores and anchors the snapshots of every business step (regchain.supervi
 daily does the same and then writes today's day-boundary records (freezes lapsing, queued freezes
 taking effect): run it after midnight Beijing time. The SM2 key file holds the operator's private
 key as 64 hex characters; --account signs the anchoring transactions and must hold SECURITY_MANAGER.
-The Anchor contract is deployed on first use and recorded in deployments/<network>.json.
-Every failure prints one line and exits non-zero. See docs/supervision.md.
+The Anchor contract is deployed on first use and recorded in deployments/<network>.json; outside
+the test networks only with --new (as `ape run deploy --new` for the suite), never unasked.
+--network, --account and --json are regchain's common options (regchain.cli); the inputs (key
+files, paths) are checked before connecting. Every failure prints one line and exits non-zero.
+See docs/supervision.md.
 """
 
 import os
@@ -24,12 +27,9 @@ from regchain import cli as common
 from regchain import deployments, indexer
 from regchain.supervise import SuperviseError
 
-# the network choice as text (as ops and audit take it; ape's network_option would hand over a
-# network object, which regchain.cli.connected cannot parse); without it the active provider
-# (tests, console) or the devnet is used
-NETWORK = click.option("--network", default=None, help=f"ape network choice (default {common.DEFAULT_NETWORK}).")
-ACCOUNT = click.option("--account", default=None,
-                       help="Signer of the anchoring transactions: keyfile alias, test:N or a test account's address.")
+NETWORK = common.network_option()
+ACCOUNT = common.account_option("Who signs the anchoring transactions (holds SECURITY_MANAGER; default on the "
+                                "test networks: test:0)")
 STORE = click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
                      help="Snapshot store directory (objects/ and index.sqlite).")
 
@@ -69,45 +69,44 @@ def operator(books_path, name, uscc, namespace):
 def _signer(account, network_name: str):
     from ape import accounts
 
-    from regchain.suite import TEST_ACCOUNT_NETWORKS
-
     if account is not None:
-        return common.signer(account)
-    if network_name in TEST_ACCOUNT_NETWORKS:
+        return common.account_for(account, network_name)
+    if common.is_test_network(network_name):
         return accounts.test_accounts[0]
     raise SuperviseError("pass --account: it signs the anchoring transactions (SECURITY_MANAGER)")
 
 
-def _generate(network_name, account, books_path, store_dir, key_file, register, daily):
+def _generate(network_name, who, signer, books_path, store_dir, register, daily, new, echo):
     from ape import project
 
     from regchain.suite import TX_PARAMS
-    from regchain.supervise import anchor, books, generate, seal
+    from regchain.supervise import anchor, books, generate
     from regchain.supervise.store import Store
 
-    signer = seal.Signer.from_file(key_file)
     address = common.register_address(register)
-    who = _signer(account, network_name)
     tx = TX_PARAMS.get(network_name, {})
+    if not new and not common.is_test_network(network_name):
+        instance, reason = deployments.check("Anchor", project.Anchor, network_name, [address])
+        if instance is None:
+            raise SuperviseError(f"{reason}: this would deploy a new Anchor on '{network_name}'; pass --new to do so")
     deployed = deployments.check_and_deploy(project.Anchor, address, sender=who, name="Anchor", **tx)
     if not deployed.reused:
-        click.echo(deployed.reason)
+        echo(deployed.reason)
     rpc = indexer.HttpRpc.from_ape()
     store = Store(store_dir)
     b = books.Books(books_path)
     try:
-        anchorer = anchor.Anchorer(deployed.instance, who, rpc, tx_params=tx, echo=click.echo,
+        anchorer = anchor.Anchorer(deployed.instance, who, rpc, tx_params=tx, echo=echo,
                                    first_block=common.first_block(network_name))
         result = generate.sync(rpc, address, indexer.abi_of_suite(), store, b, signer, anchorer,
-                               echo=click.echo, daily=daily)
+                               echo=echo, daily=daily)
         counts = store.counts()
     finally:
         store.close()
         b.close()
-    click.echo(f"{result.steps} steps, {result.snapshots} new snapshots, {anchorer.sent} anchored now "
-               f"({result.anchored} in all), up to block {result.last_block} ({result.seconds:.1f} s)")
-    click.echo("by type: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
-    click.echo(f"store: {Path(store_dir).resolve()}")
+    return {"steps": result.steps, "snapshots": result.snapshots, "anchored_now": anchorer.sent,
+            "anchored": result.anchored, "last_block": result.last_block, "seconds": round(result.seconds, 3),
+            "by_type": dict(counts), "store": str(Path(store_dir).resolve()), "anchor": str(deployed.instance.address)}
 
 
 def _generate_command(name: str, daily: bool, help_text: str):
@@ -120,17 +119,35 @@ def _generate_command(name: str, daily: bool, help_text: str):
     @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False),
                   help="File with the operator's SM2 private key (64 hex).")
     @click.option("--register", default=None, help="Register address (default: the deployment record).")
-    def command(network, account, books_path, store_dir, key_file, register):
+    @common.new_option("Anchor contract")
+    @common.json_option()
+    def command(network, account, books_path, store_dir, key_file, register, new, as_json):
         from ape.logging import logger
 
+        from regchain.supervise import seal
+
         logger.set_level("WARNING")  # our own lines say what happens; no per-transaction INFO
+        echo = common.echo_for(as_json)
         try:
+            signer = seal.Signer.from_file(key_file)  # the inputs first: no connection for a bad one
+            if register is not None:
+                common.address_arg(register)
+            name = common.network_name_of(network)
+            who = _signer(account, name)
             with common.connected(network):
-                _generate(common.network_name(), account, books_path, store_dir, key_file, register, daily)
+                out = _generate(common.network_name(), who, signer, books_path, store_dir, register, daily, new,
+                                echo)
         except click.ClickException:
             raise
         except Exception as exc:
             _fail(exc)
+        if as_json:
+            common.emit_json({"ok": True, **out})
+            return
+        click.echo(f"{out['steps']} steps, {out['snapshots']} new snapshots, {out['anchored_now']} anchored now "
+                   f"({out['anchored']} in all), up to block {out['last_block']} ({out['seconds']:.1f} s)")
+        click.echo("by type: " + ", ".join(f"{t} {n}" for t, n in out["by_type"].items()))
+        click.echo(f"store: {out['store']}")
 
     return command
 
@@ -142,11 +159,12 @@ daily = _generate_command("daily", True, "sync, then today's day-boundary record
 @cli.command()
 @NETWORK
 @STORE
-@click.option("--port", default=8600, show_default=True, type=int)
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8600, show_default=True, type=click.IntRange(1, 65535), help="TCP port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--token-file", required=True, type=click.Path(dir_okay=False), help="File holding the bearer token.")
-@click.option("--tls-cert", default=None, type=click.Path(dir_okay=False))
-@click.option("--tls-key", default=None, type=click.Path(dir_okay=False))
+@click.option("--tls-cert", default=None, type=click.Path(dir_okay=False),
+              help="TLS certificate (PEM) to serve https; needs --tls-key.")
+@click.option("--tls-key", default=None, type=click.Path(dir_okay=False), help="The certificate's private key (PEM).")
 def serve(network, store_dir, port, host, token_file, tls_cert, tls_key):
     """The regulator's pull interface (HTTP, bearer token; TLS when given a certificate)."""
     from regchain.supervise import serve as serve_mod
@@ -169,12 +187,17 @@ def serve(network, store_dir, port, host, token_file, tls_cert, tls_key):
 @click.option("--pubkey", required=True, type=click.Path(dir_okay=False),
               help="File with the operator's SM2 public key (130 hex: 04, X, Y).")
 @click.option("--anchor", "anchor_address", default=None, help="Anchor contract (default: the deployment record).")
-def verify(network, store_dir, pubkey, anchor_address):
+@common.json_option()
+def verify(network, store_dir, pubkey, anchor_address, as_json):
     """Re-validate every snapshot, compare its SM3 with its anchor, verify its seal."""
     from regchain.supervise.verify import load_public_key, verify_store
 
     try:
         public = load_public_key(pubkey)
+        if anchor_address is not None:
+            common.address_arg(anchor_address)
+        if not Path(store_dir).is_dir():
+            raise SuperviseError(f"--store {store_dir}: no such directory")
         with common.connected(network):
             name = common.network_name()
             address = anchor_address or deployments.contract_address("Anchor", name)
@@ -183,7 +206,12 @@ def verify(network, store_dir, pubkey, anchor_address):
             report = verify_store(store_dir, indexer.HttpRpc.from_ape(), address, public)
     except Exception as exc:
         _fail(exc)
-    for line in report.lines():
-        click.echo(line)
+    if as_json:
+        common.emit_json({"ok": report.ok, "checked": report.checked, "by_type": dict(sorted(report.by_type.items())),
+                          "failures_by_kind": dict(sorted(report.counts().items())),
+                          "failures": [{"kind": k, "object": o, "detail": d} for k, o, d in report.failures]})
+    else:
+        for line in report.lines():
+            click.echo(line)
     if not report.ok:
         raise click.ClickException(f"{len(report.failures)} failures")

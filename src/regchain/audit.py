@@ -304,12 +304,21 @@ def verify_report(report: dict, state: State, reader) -> tuple[int, list[str]]:
     return len(secs) + len(accs), diffs
 
 
+def count_map(state: State) -> dict:
+    """What the rebuild holds, by kind (the audit's --json counts)."""
+    return {"accounts": len(state.accounts), "securities": len(state.securities),
+            "holdings": sum(1 for h in state.holdings.values() if h["balance"] > 0),
+            "pledges": len(state.pledges), "freezes": len(state.freezes), "instructions": len(state.instructions),
+            "listings": len(state.listings), "cash_tokens": len(state.escrowed), "events": state.events,
+            "last_block": state.last_block}
+
+
 def counts(state: State) -> str:
-    holders = sum(1 for h in state.holdings.values() if h["balance"] > 0)
-    return (f"{len(state.accounts)} accounts, {len(state.securities)} securities, {holders} holdings, "
-            f"{len(state.pledges)} pledges, {len(state.freezes)} freezes, {len(state.instructions)} instructions, "
-            f"{len(state.listings)} listings, {len(state.escrowed)} cash tokens, {state.events} events "
-            f"to block {state.last_block}")
+    c = count_map(state)
+    return (f"{c['accounts']} accounts, {c['securities']} securities, {c['holdings']} holdings, "
+            f"{c['pledges']} pledges, {c['freezes']} freezes, {c['instructions']} instructions, "
+            f"{c['listings']} listings, {c['cash_tokens']} cash tokens, {c['events']} events "
+            f"to block {c['last_block']}")
 
 
 def key(owner: str, sid: int) -> str:

@@ -96,6 +96,19 @@ def code_hash(code: str) -> bytes:
     return keccak(text=f"security:{code}")
 
 
+def code_hash_of(text: str) -> bytes:
+    """The code hash of a security code as a person writes it (command line, roles file):
+    cleaned as the migration cleans the export's codes (`norm_id`), then hashed, so that
+    " shzx-001 " names the security the migration registered as SHZX-001. ValueError if
+    nothing is left of it."""
+    from regchain.legacy.clean import norm_id
+
+    code = norm_id(str(text))
+    if not code:
+        raise ValueError(f"security code {text!r} is empty")
+    return code_hash(code)
+
+
 def case_hash(case_no: str) -> bytes:
     return keccak(text=f"case:{case_no}")
 
@@ -730,22 +743,40 @@ def fill_report(result: CleanResult, plan: Plan, token_ids: dict[str, int] | Non
     return report
 
 
-def summary(result: CleanResult, stats: WriteStats | None, reconciliation: dict | None,
-            dry_run: bool, plan: Plan | None = None) -> str:
-    """What a person reads: rows per file and status, reasons, writes, reconciliation."""
-    lines = ["Migration " + ("(dry run: nothing written on chain)" if dry_run else "summary")]
-    for file, counts in sorted(result.counts().items()):
-        parts = ", ".join(f"{n} {status.lower()}" for status, n in sorted(counts.items()))
-        lines.append(f"  {file:<16} {parts}")
+def summary_data(result: CleanResult, stats: WriteStats | None, reconciliation: dict | None,
+                 dry_run: bool, plan: Plan | None = None) -> dict:
+    """The summary as data (`ape run migrate --json`): rows per file and status, reasons,
+    warnings, notes, writes, reconciliation."""
     reasons: dict[str, int] = {}
     for row in result.rows:
         for r in row.reasons:
             reasons[r] = reasons.get(r, 0) + 1
-    if reasons:
-        lines.append("  reasons: " + ", ".join(f"{r} {n}" for r, n in sorted(reasons.items())))
-    if result.warnings:
-        lines.append(f"  warnings: {len(result.warnings)} (first: {result.warnings[0]})")
-    for note in queue_notes(result, plan) if plan is not None else []:
+    return {
+        "dry_run": dry_run,
+        "rows": {file: {status.lower(): n for status, n in sorted(counts.items())}
+                 for file, counts in sorted(result.counts().items())},
+        "reasons": dict(sorted(reasons.items())),
+        "warnings": [str(w) for w in result.warnings],
+        "notes": queue_notes(result, plan) if plan is not None else [],
+        "written": None if stats is None else dict(vars(stats)),
+        "reconciliation": None if reconciliation is None else {
+            "checked": reconciliation["checked"], "mismatches": list(reconciliation["mismatches"])},
+    }
+
+
+def summary(result: CleanResult, stats: WriteStats | None, reconciliation: dict | None,
+            dry_run: bool, plan: Plan | None = None) -> str:
+    """What a person reads: rows per file and status, reasons, writes, reconciliation."""
+    data = summary_data(result, stats, reconciliation, dry_run, plan)
+    lines = ["Migration " + ("(dry run: nothing written on chain)" if dry_run else "summary")]
+    for file, counts in data["rows"].items():
+        parts = ", ".join(f"{n} {status}" for status, n in counts.items())
+        lines.append(f"  {file:<16} {parts}")
+    if data["reasons"]:
+        lines.append("  reasons: " + ", ".join(f"{r} {n}" for r, n in data["reasons"].items()))
+    if data["warnings"]:
+        lines.append(f"  warnings: {len(data['warnings'])} (first: {data['warnings'][0]})")
+    for note in data["notes"]:
         lines.append(f"  note: {note}")
     if stats is not None:
         lines.append(f"  written: {stats.accounts_opened} accounts, {stats.securities_registered} "

@@ -308,7 +308,12 @@ def _security_id(register, key) -> int:
         if int(register.security_count()) < key or key == 0:
             raise SetupError(f"roles file: no security {key} on this register")
         return key
-    sid = int(register.security_id(keccak(text=f"security:{key}")))  # the code hash `ape run ops` uses
+    from regchain.migrate import code_hash_of  # the code cleaned and hashed as the migration does
+
+    try:
+        sid = int(register.security_id(code_hash_of(key)))
+    except ValueError as exc:
+        raise SetupError(f"roles file: {exc}") from None
     if sid == 0:
         raise SetupError(f"roles file: no security registered under code '{key}'")
     return sid
