@@ -24,7 +24,9 @@ from eth_account import Account
 from regchain import cli as common
 from regchain import migrate
 from regchain.constants import Kind, Role, SecurityRole
+from regchain import deployments
 from regchain.setup import SetupError, ensure_roles, load_roles
+from supervise_support import PRIV, actors, scenario, write_books  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ("deploy", "migrate", "ops", "audit", "supervise")
@@ -290,7 +292,7 @@ def keystore(tmp_path, monkeypatch):
 
 
 def test_account_for__keystore_alias_with_APE_ACCOUNTS_passphrase__signs_unattended(keystore, monkeypatch, register,
-                                                                                   governance, alice, scripts):
+                                                                                   governance, outsider, scripts):
     from conftest import doc
 
     monkeypatch.setenv("APE_ACCOUNTS_convention-op_PASSPHRASE", "right-phrase")
@@ -298,40 +300,35 @@ def test_account_for__keystore_alias_with_APE_ACCOUNTS_passphrase__signs_unatten
     governance.transfer(keystore.address, 10**18)  # ape refuses a sender without balance, even at gas price 0
     result = CliRunner(mix_stderr=False).invoke(
         scripts["ops"], ["--register", register.address, "--account", "convention-op", "--yes", "--json",
-                         "account", "open", alice.address, "--id-type", "PASSPORT", "--id-number", "E1234567C"],
+                         "account", "open", outsider.address, "--id-type", "PASSPORT", "--id-number", "E1234567C"],
         env={"REGCHAIN_OPERATOR_SECRET": SECRET})
 
     assert result.exit_code == 0, result.output
-    assert register.account_of(alice).status == 1
+    assert register.account_of(outsider).status == 1
     sent = json.loads(result.stdout)["transactions"]  # stdout: the one JSON document
     assert [e["event"] for e in sent[0]["events"]] == ["AccountOpened"]
 
 
-def test_account_for__keystore_alias_without_passphrase_and_no_terminal__locked_names_the_variable(keystore):
-    with pytest.raises(click.ClickException) as err:
-        common.account_for("convention-op", "devnet")
-
-    assert err.value.message == ("account 'convention-op' is locked: set APE_ACCOUNTS_convention-op_PASSPHRASE to "
-                                 "sign unattended")
-
-
-def test_account_for__only_the_retired_REGCHAIN_PASSPHRASE__locked_says_it_is_not_read(keystore, monkeypatch):
-    monkeypatch.setenv("REGCHAIN_PASSPHRASE", "right-phrase")
-
-    with pytest.raises(click.ClickException) as err:
-        common.account_for("convention-op", "consortium")
-
-    assert err.value.message == ("account 'convention-op' is locked: set APE_ACCOUNTS_convention-op_PASSPHRASE to "
-                                 "sign unattended (REGCHAIN_PASSPHRASE is no longer read)")
+LOCKED = "account 'convention-op' is locked: set APE_ACCOUNTS_convention-op_PASSPHRASE to sign unattended"
+UNLOCK_REFUSED = {
+    "no passphrase, no terminal": ({}, LOCKED),
+    "only the retired REGCHAIN_PASSPHRASE": ({"REGCHAIN_PASSPHRASE": "right-phrase"},
+                                             LOCKED + " (REGCHAIN_PASSPHRASE is no longer read)"),
+    "wrong passphrase": ({"APE_ACCOUNTS_convention-op_PASSPHRASE": "wrong-phrase"},
+                         "account 'convention-op': wrong passphrase in APE_ACCOUNTS_convention-op_PASSPHRASE"),
+}
 
 
-def test_account_for__wrong_passphrase__one_line(keystore, monkeypatch):
-    monkeypatch.setenv("APE_ACCOUNTS_convention-op_PASSPHRASE", "wrong-phrase")
+@pytest.mark.parametrize("case", list(UNLOCK_REFUSED))
+def test_account_for__keystore_alias_not_unlockable__one_line_naming_the_variable(keystore, monkeypatch, case):
+    environ, message = UNLOCK_REFUSED[case]
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
 
     with pytest.raises(click.ClickException) as err:
         common.account_for("convention-op", "consortium")
 
-    assert err.value.message == "account 'convention-op': wrong passphrase in APE_ACCOUNTS_convention-op_PASSPHRASE"
+    assert err.value.message == message
 
 
 def test_account_for__key_file__signs_as_its_address_on_any_network(tmp_path):
@@ -383,6 +380,85 @@ def test_migrate_json__dry_run__the_summary_as_one_document(scripts, tmp_path, m
     report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     migrated = sum(1 for s in report["securities"].values() if s["status"] == "MIGRATED")
     assert document["summary"]["rows"]["securities.csv"].get("migrated", 0) == migrated
+
+
+@pytest.fixture
+def own_records(tmp_path, monkeypatch):
+    """What the commands deploy is recorded under tmp_path, not in the project's deployments/."""
+    monkeypatch.setattr(deployments, "DEPLOYMENTS_DIR", str(tmp_path / "deployments"))
+    return tmp_path / "deployments"
+
+
+def test_deploy_json__the_record_as_one_document__rerun_reuses_it(scripts, own_records):
+    first = CliRunner(mix_stderr=False).invoke(scripts["deploy"], ["--json"], catch_exceptions=False)
+    again = CliRunner(mix_stderr=False).invoke(scripts["deploy"], ["--json"], catch_exceptions=False)
+
+    assert first.exit_code == 0, first.output
+    record = json.loads(first.stdout)["record"]
+    assert record == json.loads((own_records / "local.json").read_text())
+    assert set(record["contracts"]) >= {"Register"} and record["register"] == record["contracts"]["Register"]["address"]
+    assert again.exit_code == 0 and json.loads(again.stdout)["record"]["register"] == record["register"]
+    assert f"reusing Register at {record['register']}" in again.stderr
+
+
+def test_ops_json__cap_table__rows_in_the_document(scripts, register, alice, bob, open_account, new_security):
+    open_account(alice)
+    open_account(bob)
+    sid = new_security([(alice, 700), (bob, 300)])
+
+    result = CliRunner(mix_stderr=False).invoke(scripts["ops"], ["--register", register.address, "--json", "show",
+                                                                 "cap-table", str(sid)], catch_exceptions=False)
+
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["cap_table"]
+    assert {r["holder"]: r["units"] for r in rows} == {alice.address: 700, bob.address: 300}
+
+
+@pytest.fixture
+def supervise_files(tmp_path, register, actors, scenario, own_records):
+    write_books(tmp_path / "books.sqlite", register, actors, scenario).close()
+    (tmp_path / "key.hex").write_text(PRIV + "\n")
+    from regchain.supervise import seal
+
+    (tmp_path / "pub.hex").write_text(seal.Signer(PRIV).public_hex)
+    return tmp_path
+
+
+def test_supervise_json__sync_then_verify__counts_as_documents(scripts, supervise_files, register):
+    f = supervise_files
+    synced = CliRunner(mix_stderr=False).invoke(
+        scripts["supervise"], ["sync", "--books", str(f / "books.sqlite"), "--store", str(f / "store"), "--key",
+                               str(f / "key.hex"), "--register", register.address, "--account", "test:1", "--json"],
+        catch_exceptions=False)
+    verified = CliRunner(mix_stderr=False).invoke(
+        scripts["supervise"], ["verify", "--store", str(f / "store"), "--pubkey", str(f / "pub.hex"), "--json"],
+        catch_exceptions=False)
+
+    assert synced.exit_code == 0, synced.output
+    sync_doc = json.loads(synced.stdout)
+    assert sync_doc["ok"] is True and sync_doc["snapshots"] == sum(sync_doc["by_type"].values()) > 0
+    assert sync_doc["anchored_now"] == sync_doc["anchored"] > 0
+    assert verified.exit_code == 0, verified.output
+    verify_doc = json.loads(verified.stdout)
+    assert verify_doc == {"ok": True, "checked": sync_doc["snapshots"], "by_type": verify_doc["by_type"],
+                          "failures_by_kind": {}, "failures": []}
+    assert sum(verify_doc["by_type"].values()) == sync_doc["snapshots"]
+
+
+def test_supervise_sync__no_anchor_recorded_off_the_test_networks__refused_without_new(register, registrar,
+                                                                                       own_records, tmp_path):
+    spec = importlib.util.spec_from_file_location("regchain_convention_supervise_mod", ROOT / "scripts" / "supervise.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from regchain.supervise import SuperviseError, seal
+
+    with pytest.raises(SuperviseError) as err:
+        module._generate("consortium", registrar, seal.Signer(PRIV), tmp_path / "b.sqlite", tmp_path / "store",
+                         register.address, False, False, lambda line: None)
+
+    assert str(err.value) == (f"no Anchor recorded in {own_records / 'consortium.json'}: this would deploy a new "
+                              "Anchor on 'consortium'; pass --new to do so")
+    assert not (own_records / "consortium.json").exists()
 
 
 # ---------------------------------------------------------------- roles files name securities as migrated

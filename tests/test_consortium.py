@@ -21,7 +21,7 @@ from eth_utils import keccak
 from web3 import Web3
 
 from regchain import calendar as cal
-from regchain import setup, suite
+from regchain import migrate, setup, suite
 from regchain.constants import InvestorClass, Kind, Role, SecurityRole
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,7 +197,7 @@ def test_deploy_with_roles__then_scenario(node, tmp_path):
     for who in (alice, bob):
         chain.send("open_account", who, keccak(text=f"id:{who}"), int(InvestorClass.INDIVIDUAL), True,
                    keccak(text="open"), sender=registrar)
-    code = keccak(text=f"security:SIM-{node.network}")  # the code hash `ape run ops` uses
+    code = migrate.code_hash_of(f"SIM-{node.network}")  # the code hash `ape run ops` and the migration use
     chain.send("register_security", code, int(Kind.JSC), 0, 1000, keccak(text="reg"), sender=registrar)
     sid = chain.call("security_id", code)
     chain.send("register_holdings", sid, [(alice, 1000, 1000, monday, 0, False)], keccak(text="h"),
