@@ -132,6 +132,27 @@ def test_target_network__unset_with_a_connected_provider__uses_it_not_another(ne
     assert common.target_network("ethereum:devnet:node") == "ethereum:devnet:node"
 
 
+def test_ape_run__no_network_option__connects_to_REGCHAIN_NETWORK_not_a_throw_away_chain(unreachable):
+    """As an operator runs it (`ape run`, no provider connected yet): the default is the
+    environment's network; an unknown one there is named as coming from the environment."""
+    import os
+    import subprocess
+
+    uri, seen = unreachable
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+
+    down = subprocess.run(["ape", "run", "audit"], cwd=ROOT, env={**env, "REGCHAIN_NETWORK": uri},
+                          capture_output=True, text=True, timeout=300)
+    unknown = subprocess.run(["ape", "run", "audit"], cwd=ROOT, env={**env, "REGCHAIN_NETWORK": "ethereum:nowhere"},
+                             capture_output=True, text=True, timeout=300)
+
+    assert down.returncode == 1 and seen["connections"] > 0
+    assert down.stderr.strip().splitlines()[-1] == f"Error: cannot connect to {uri}: No (supported) node found on '{uri}'."
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().splitlines()[-1] == ("Error: $REGCHAIN_NETWORK 'ethereum:nowhere': No network in "
+                                                       "'ethereum' named 'nowhere'. (see `ape networks list`)")
+
+
 # ---------------------------------------------------------------- input checked before connecting
 
 

@@ -46,7 +46,7 @@ def default_network(environ=None) -> str:
     return env.get(NETWORK_ENV, "").strip() or DEFAULT_NETWORK
 
 
-def _provider_of(choice: str):
+def _provider_of(choice: str, what: str = "--network"):
     """ape's provider for a network choice, not connected; one line if ape knows no such network."""
     from ape.exceptions import ApeException
     from ape import networks
@@ -55,7 +55,7 @@ def _provider_of(choice: str):
         return networks.get_provider_from_choice(choice)
     except ApeException as exc:  # "No network in 'ethereum' named 'x'. Options:" (the list follows)
         reason = one_line(exc).removesuffix("Options:").strip()
-        raise click.ClickException(f"--network {choice!r}: {reason} (see `ape networks list`)") from None
+        raise click.ClickException(f"{what} {choice!r}: {reason} (see `ape networks list`)") from None
 
 
 def _check_network(ctx, param, value):
@@ -141,7 +141,12 @@ def network_name_of(choice: str | None) -> str:
     target = target_network(choice)
     if target is None:
         return network_name()
-    return _provider_of(target).network.name
+    return _provider_of(target, _source(choice)).network.name
+
+
+def _source(choice: str | None) -> str:
+    """Where a network choice came from, for its error line."""
+    return "--network" if choice is not None or not os.environ.get(NETWORK_ENV, "").strip() else f"${NETWORK_ENV}"
 
 
 def is_test_network(name: str) -> bool:
@@ -165,14 +170,15 @@ def connected(choice: str | None):
     if target is None:
         yield networks.active_provider
         return
-    provider = _provider_of(target)
+    provider = _provider_of(target, _source(choice))
     if problem := network_problem(provider.network.name):
         raise click.ClickException(problem)
     with ExitStack() as stack:
         try:
             active = stack.enter_context(networks.parse_network_choice(target))
         except ApeException as exc:
-            raise click.ClickException(f"cannot connect to {target}: {one_line(exc)}") from None
+            hint = " (`make node` starts the devnet)" if target == DEFAULT_NETWORK else ""
+            raise click.ClickException(f"cannot connect to {target}: {one_line(exc)}{hint}") from None
         yield active
 
 
