@@ -192,6 +192,7 @@ def workdir(tmp_path, monkeypatch):
     (tmp_path / "export").mkdir()
     (tmp_path / "not-json.json").write_text("{not json")
     (tmp_path / "bad.key").write_text("not a key")
+    (tmp_path / "holdings.csv").write_text("holder,units\n0x123,5\n")
     (tmp_path / "sm2.key").write_text(SM2_KEY)
     (tmp_path / "operator.key").write_text("0x" + "5c" * 32)
     from regchain.supervise import seal
@@ -218,6 +219,8 @@ BAD_INPUT = {
     "ops empty code": ("ops", ["--network", "NET", "transfer", ADDR, " ", "5"], "Error: security code '' is empty"),
     "ops units of a business command": ("ops", ["--network", "NET", "capital", "paid-in", ADDR, "SHZX-001", "x"],
                                         "Error: paid: amount 'x' is not a positive number"),
+    "ops bad holdings row": ("ops", ["--network", "NET", "security", "register", "SHZX-002", "--kind", "jsc",
+                                     "--holdings", "holdings.csv"], "Error: holdings.csv:2: '0x123' is not an address"),
     "ops missing batch file": ("ops", ["--network", "NET", "capital", "increase", "SHZX-001", "missing.csv"],
                                "Error: batch: no file missing.csv"),
     "ops test account off the test networks": (

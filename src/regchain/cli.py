@@ -276,13 +276,6 @@ def unlock(account):
     return ApeSigner(private_key="0x" + bytes(key).hex())
 
 
-def signer(alias: str | None):
-    """The signer of a write on the connected network (account_for), required."""
-    if alias is None:
-        raise click.ClickException("pass --account (keystore alias, test:N or a key file)")
-    return account_for(alias, network_name())
-
-
 # ---------------------------------------------------------------- the register
 
 
