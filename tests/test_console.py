@@ -131,6 +131,23 @@ def test_sql_indexer__resumes_from_its_checkpoint__applies_only_new_blocks(migra
     db.close()
 
 
+def test_index_db__postgres_dropped_its_connections__reconnects_and_the_write_lands(postgres_server):
+    url = postgres_server.new_database()
+    db = IndexDb(url)
+    owner = "0x" + "ab" * 20
+    db.write("n", None, [], [(1, owner, 5, 0, 100, "10", "10", "0", "0", 0)])
+    postgres_server.admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          f"WHERE datname = '{url.rsplit('/', 1)[1]}'")
+
+    db.write("n", None, [], [(1, owner, 6, 0, 101, "7", "7", "2", "0", 0)])
+
+    assert db.register_on("n", 1, 100) == [{"owner": owner, "balance": 10, "paid": 10, "pledged": 0, "frozen": 0,
+                                            "lock_until_day": 0}]
+    assert db.register_on("n", 1, 101) == [{"owner": owner, "balance": 7, "paid": 7, "pledged": 2, "frozen": 0,
+                                            "lock_until_day": 0}]
+    db.close()
+
+
 def test_sql_indexer__register_of_today__equals_the_chain(console, migrated, register):
     sid = migrated["sid"]
     f = console["follower"]

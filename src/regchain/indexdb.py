@@ -191,9 +191,21 @@ class IndexDb:
                 self._all.append(c)
         return c
 
+    def run(self, work):
+        """``work(connection)``, once more on a new connection if the server dropped this one
+        (a PostgreSQL restart, a terminated backend): every write here is a whole transaction
+        of upserts, so doing it again is safe."""
+        c = self.conn()
+        try:
+            return work(c)
+        except Exception:
+            if self.dialect.alive(c):
+                raise
+        return work(self.conn())
+
     def query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
         """Rows of a SELECT written with ``?`` placeholders (either database)."""
-        return self.conn().execute(self.dialect.sql(sql), tuple(params)).fetchall()
+        return self.run(lambda c: c.execute(self.dialect.sql(sql), tuple(params)).fetchall())
 
     def close(self) -> None:
         """Close the connections of every thread (PostgreSQL's are the server's; SQLite's close
@@ -217,30 +229,34 @@ class IndexDb:
                 "schema": row[4], "state": row[5]}
 
     def forget(self, network_key: str) -> None:
-        c = self.conn()
-        with self.dialect.transaction(c):
-            for table in COLUMNS:
-                c.execute(self.dialect.sql(f"DELETE FROM {table} WHERE network_key = ?"), (network_key,))
+        def work(c):
+            with self.dialect.transaction(c):
+                for table in COLUMNS:
+                    c.execute(self.dialect.sql(f"DELETE FROM {table} WHERE network_key = ?"), (network_key,))
+        self.run(work)
 
     def write(self, network_key: str, state: State | None, events: list[dict], holdings: list[tuple]) -> None:
         """The rows of the events applied since the last write and, with ``state``, the checkpoint,
         in one transaction. Rows are keyed by (block, log index): a resume from an older checkpoint
         writes the same rows again, so the state may be written less often than the rows."""
-        c, sql = self.conn(), self.dialect.sql
-        with self.dialect.transaction(c):
-            cur = c.cursor()
-            if state is not None:
-                cur.execute(sql(upsert("checkpoint")),
-                            (network_key, state.chain_id, state.address, state.last_block, state.last_block_hash,
-                             state.schema, json.dumps(state.to_json(), ensure_ascii=False)))
-            if events:
-                cur.executemany(sql(upsert("events")),
-                                [(network_key, e["block"], e["log_index"], e["tx"], e["timestamp"], e["day"],
-                                  e["event"], e["category"], e["sid"], e["doc"],
-                                  json.dumps(e["fields"], ensure_ascii=False)) for e in events])
-            if holdings:
-                cur.executemany(sql(upsert("holdings")), [(network_key, *h) for h in holdings])
-            cur.close()
+        sql = self.dialect.sql
+
+        def work(c):
+            with self.dialect.transaction(c):
+                cur = c.cursor()
+                if state is not None:
+                    cur.execute(sql(upsert("checkpoint")),
+                                (network_key, state.chain_id, state.address, state.last_block, state.last_block_hash,
+                                 state.schema, json.dumps(state.to_json(), ensure_ascii=False)))
+                if events:
+                    cur.executemany(sql(upsert("events")),
+                                    [(network_key, e["block"], e["log_index"], e["tx"], e["timestamp"], e["day"],
+                                      e["event"], e["category"], e["sid"], e["doc"],
+                                      json.dumps(e["fields"], ensure_ascii=False)) for e in events])
+                if holdings:
+                    cur.executemany(sql(upsert("holdings")), [(network_key, *h) for h in holdings])
+                cur.close()
+        self.run(work)
 
     # ------------------------------------------------------------ reading
 
