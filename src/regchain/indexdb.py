@@ -83,10 +83,15 @@ def display(location) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     u = urlsplit(location)
-    if u.password is None:
+    netloc = u.netloc
+    if u.password is not None:
+        user, host = netloc.rsplit("@", 1)
+        netloc = f"{user.split(':', 1)[0]}:***@{host}"
+    query = "&".join("password=***" if kv.lower().startswith("password=") else kv for kv in u.query.split("&")) \
+        if u.query else u.query
+    if (netloc, query) == (u.netloc, u.query):
         return location
-    netloc = f"{u.username}:***@{u.hostname or ''}" + (f":{u.port}" if u.port else "")
-    return urlunsplit(u._replace(netloc=netloc))
+    return urlunsplit(u._replace(netloc=netloc, query=query))
 
 
 class Sqlite:
