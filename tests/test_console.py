@@ -131,6 +131,22 @@ def test_sql_indexer__resumes_from_its_checkpoint__applies_only_new_blocks(migra
     db.close()
 
 
+def test_index_db__holder_series__holders_and_units_at_the_end_of_each_day(index_db_location):
+    db = IndexDb(index_db_location)
+    a, b, c = ("0x" + ch * 40 for ch in "abc")
+    # (sid, owner, block, log index, day, balance, paid, pledged, frozen, lock-up)
+    db.write("n", None, [], [(1, a, 1, 0, 10, "10", "10", "0", "0", 0), (1, b, 1, 1, 10, "5", "5", "0", "0", 0),
+                             (2, c, 2, 0, 10, "99", "99", "0", "0", 0),  # another security
+                             (1, a, 3, 0, 11, "4", "4", "0", "0", 0), (1, b, 3, 1, 11, "11", "11", "0", "0", 0),
+                             (1, a, 4, 0, 12, "0", "0", "0", "0", 0), (1, c, 5, 0, 12, "3", "3", "0", "0", 0),
+                             (1, a, 6, 0, 12, "2", "2", "0", "0", 0)])
+
+    assert db.holder_series("n", 1) == [(10, 2, 15), (11, 2, 15), (12, 3, 16)]
+    assert db.holder_series("n", 2) == [(10, 1, 99)]
+    assert db.holder_series("other", 1) == []
+    db.close()
+
+
 def test_index_db__postgres_dropped_its_connections__reconnects_and_the_write_lands(postgres_server):
     url = postgres_server.new_database()
     db = IndexDb(url)

@@ -280,11 +280,15 @@ class IndexDb:
         """(day, holders, units held) at the end of each day a holding of ``sid`` changed."""
         balances: dict[str, int] = {}
         series: list[tuple[int, int, int]] = []
+        holders = units = 0  # kept as the rows go (a recount per row was quadratic in the history)
         for owner, day, balance in self.query(
                 "SELECT owner, day, balance FROM holdings WHERE network_key = ? AND sid = ? "
                 "ORDER BY block, log_index", (network_key, sid)):
-            balances[owner] = int(balance)
-            point = (day, sum(1 for b in balances.values() if b > 0), sum(balances.values()))
+            new, old = int(balance), balances.get(owner, 0)
+            balances[owner] = new
+            holders += (new > 0) - (old > 0)
+            units += new - old
+            point = (day, holders, units)
             if series and series[-1][0] == day:
                 series[-1] = point
             else:
