@@ -58,12 +58,19 @@ class PostgresServer:
                          "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C")
         if done.returncode != 0:
             raise RuntimeError("initdb: " + _last_line(done.stderr or done.stdout))
-        opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off")
-        done = self._run(bindir, "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
-                         "-o", opts, "start")
-        if done.returncode != 0:
+        for attempt in range(3):  # the free port may be taken between picking and binding it
+            if attempt:
+                self.port = _free_port()
+            opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                    "-c synchronous_commit=off -c full_page_writes=off")
+            done = self._run(bindir, "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
+                             "-o", opts, "start")
+            if done.returncode == 0:
+                break
             log = self.log.read_text(errors="replace") if self.log.exists() else ""
+            if "could not create any TCP/IP sockets" not in log:
+                break
+        if done.returncode != 0:
             raise RuntimeError("pg_ctl start: " + _last_line(log or done.stderr or done.stdout))
         self.admin(f"CREATE ROLE {USER} LOGIN PASSWORD '{PASSWORD}'")
 
@@ -91,8 +98,10 @@ class PostgresServer:
 
 
 def _last_line(text: str) -> str:
+    """The line that says why: the first FATAL/ERROR of a server log or a tool's error, else the last line."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[-1] if lines else "no output"
+    why = [ln for ln in lines if any(k in ln for k in ("FATAL:", "ERROR:", "PANIC:", "error:"))]
+    return why[0] if why else lines[-1] if lines else "no output"
 
 
 @pytest.fixture(scope="session")
