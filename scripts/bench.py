@@ -649,7 +649,12 @@ def measure_console_on(uri: str, address: str, registrar: str, abi: list, report
     register page: state, names from the report and export, template, charts) for the security
     whose holder count is nearest 200, as the operator; follow_lag_s is the worst of
     FOLLOW_ROUNDS times from a transaction's receipt to the follower's state showing it (the
-    follower polls every 0.5 s, as `make console` runs it)."""
+    follower polls every 0.5 s, as `make console` runs it).
+
+    `REGCHAIN_BENCH_INDEX_DB=postgresql://USER@HOST/DBNAME` measures with the database on that
+    PostgreSQL server instead (docs/console.md; the bench's rows are keyed "bench:province"
+    and replaced on each run); indexer.db says which. `REGCHAIN_BENCH_GROUPS=migration` runs
+    the migration with these figures alone, REGCHAIN_MIGRATION_SCALE sizes the province."""
     import statistics
     import tempfile
     import time
@@ -662,7 +667,8 @@ def measure_console_on(uri: str, address: str, registrar: str, abi: list, report
     from regchain.console.names import open_names
 
     with tempfile.TemporaryDirectory() as tmp:
-        follower = Follower(uri, address, abi, Path(tmp) / "index.sqlite", "bench:province")
+        db = os.environ.get("REGCHAIN_BENCH_INDEX_DB") or str(Path(tmp) / "index.sqlite")
+        follower = Follower(uri, address, abi, db, "bench:province")
         started = time.perf_counter()
         follower.step()
         catch_up = time.perf_counter() - started
@@ -708,7 +714,8 @@ def measure_console_on(uri: str, address: str, registrar: str, abi: list, report
     return {"console": {"cap_table_ms": round(statistics.median(times) * 1000, 1),
                         "cap_table_holders": secs[sid]["holder_count"]},
             "indexer": {"follow_lag_s": round(max(lags), 2), "follow_lag_median_s": round(statistics.median(lags), 2),
-                        "catch_up_s": round(catch_up, 1), "events": follower.state.events}}
+                        "catch_up_s": round(catch_up, 1), "events": follower.state.events,
+                        "db": follower.db.dialect.name}}
 
 
 def measure_migration_signed(ctx: Ctx) -> dict:

@@ -13,6 +13,8 @@ from regchain import calendar as cal
 from regchain import profiles, suite
 from regchain.constants import InvestorClass, Kind, Role, SecurityRole
 
+from pg_cluster import index_db_location, postgres_server  # noqa: F401  (fixtures: the indexer on PostgreSQL)
+
 profiles.load()
 
 # The calendar the tests publish: weekdays from ~1.5 years back to ~1 year ahead.

@@ -1,7 +1,11 @@
 """The web console (regchain.console) over a migrated sample on the test node: the indexer's
-SQLite database following the chain, the pages per role, the exports, and a real browser
+database following the chain, the pages per role, the exports, and a real browser
 (Debian's chromium driven by Playwright) that logs in, finds a security by its code, checks
 the cap table against the chain, exports it as CSV and saves screenshots under docs/.
+
+Every test of the database and the pages runs twice: over SQLite and over a throw-away
+PostgreSQL server (tests/pg_cluster.py). The browser test runs over SQLite only; over
+PostgreSQL the same pages are checked through HTTP.
 
 Every test here reads; the chain is written only by the module's fixtures (ape reverts what
 a test writes, and the follower would then have indexed blocks that are gone), except the
@@ -12,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import socket
 import threading
 import time
@@ -49,6 +54,7 @@ def migrated(tmp_path_factory, register, registrar, chain):
     """A clean synthetic export (4 securities) migrated onto the test register; its report
     beside its folder, as `make demo` writes them."""
     ape_chain = chain
+    gas_limit_before = ape_chain.blocks.head.gas_limit
     base = tmp_path_factory.mktemp("console")
     folder = base / "sample"
     synth.write_export(synth.generate(seed=15, securities=4, dirty=0.0, as_of=cal.date_of(register.today()),
@@ -57,9 +63,8 @@ def migrated(tmp_path_factory, register, registrar, chain):
     plan = migrate.Plan.build(cleaned, migrate.Identities(SECRET.encode()))
     chain = migrate.Chain(register, registrar)
     migrate.write(cleaned, plan, chain)
-    # the migration restores anvil's block gas limit for the next block; ape sizes its
-    # transactions by the latest block's, which is still the raised one until a block is mined
-    ape_chain.mine()
+    # the writer leaves the latest block at the node's own gas limit (ape sizes its transactions by it)
+    assert ape_chain.blocks.head.gas_limit == gas_limit_before
     rec = migrate.reconcile(cleaned, plan, chain)
     assert rec["mismatches"] == []
     report = migrate.fill_report(cleaned, plan, rec["token_ids"], rec)
@@ -71,20 +76,22 @@ def migrated(tmp_path_factory, register, registrar, chain):
             "accounts": {a.account_no: a for a in cleaned.accounts}}
 
 
-@pytest.fixture(scope="module")
-def console(migrated, chain, register):
-    """The console app over the test node: follower (started), names from the report, two users."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def console(request, migrated, chain, register):
+    """The console app over the test node: follower (started) writing into a SQLite file, then
+    into a PostgreSQL database; names from the report, two users."""
     users = Users(migrated["base"] / "users.json")
     for name, (role, password) in PASSWORDS.items():
         users.add(name, role, password)
     uri = getattr(chain.provider, "http_uri", None) or chain.provider.uri
-    follower = Follower(uri, register.address, indexer.abi_of_suite(), migrated["base"] / "index.sqlite",
-                        "test:console")
+    db = (str(migrated["base"] / "index.sqlite") if request.param == "sqlite"
+          else request.getfixturevalue("postgres_server").new_database())
+    follower = Follower(uri, register.address, indexer.abi_of_suite(), db, "test:console")
     follower.step()
     sessions = Sessions()
     app = create_app(follower, open_names(migrated["report"]), users, sessions)
     follower.start(interval=0.2)
-    yield {"app": app, "follower": follower, "sessions": sessions, "uri": uri}
+    yield {"app": app, "follower": follower, "sessions": sessions, "uri": uri, "backend": request.param}
     follower.stop()
 
 
@@ -105,12 +112,13 @@ def holder_name(migrated, address: str) -> str:
 # ---------------------------------------------------------------- the indexer's database
 
 
-def test_sql_indexer__resumes_from_its_checkpoint__applies_only_new_blocks(migrated, chain, register, tmp_path):
+def test_sql_indexer__resumes_from_its_checkpoint__applies_only_new_blocks(migrated, chain, register,
+                                                                           index_db_location):
     uri = getattr(chain.provider, "http_uri", None) or chain.provider.uri
-    db = IndexDb(tmp_path / "i.sqlite")
+    db = IndexDb(index_db_location)
     first = SqlIndexer(indexer.HttpRpc(uri), register.address, indexer.abi_of_suite(), db=db, network_key="n")
     state = first.sync()
-    n_events = db.conn().execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    n_events = db.query("SELECT COUNT(*) FROM events")[0][0]
     assert n_events == state.events > 0
 
     again = SqlIndexer(indexer.HttpRpc(uri), register.address, indexer.abi_of_suite(), db=db, network_key="n")
@@ -119,7 +127,41 @@ def test_sql_indexer__resumes_from_its_checkpoint__applies_only_new_blocks(migra
 
     assert seen == [] and again.state.last_block >= state.last_block
     assert again.state.to_json()["holdings"] == state.to_json()["holdings"]
-    assert db.conn().execute("SELECT COUNT(*) FROM events").fetchone()[0] == n_events
+    assert db.query("SELECT COUNT(*) FROM events")[0][0] == n_events
+    db.close()
+
+
+def test_index_db__holder_series__holders_and_units_at_the_end_of_each_day(index_db_location):
+    db = IndexDb(index_db_location)
+    a, b, c = ("0x" + ch * 40 for ch in "abc")
+    # (sid, owner, block, log index, day, balance, paid, pledged, frozen, lock-up)
+    db.write("n", None, [], [(1, a, 1, 0, 10, "10", "10", "0", "0", 0), (1, b, 1, 1, 10, "5", "5", "0", "0", 0),
+                             (2, c, 2, 0, 10, "99", "99", "0", "0", 0),  # another security
+                             (1, a, 3, 0, 11, "4", "4", "0", "0", 0), (1, b, 3, 1, 11, "11", "11", "0", "0", 0),
+                             (1, a, 4, 0, 12, "0", "0", "0", "0", 0), (1, c, 5, 0, 12, "3", "3", "0", "0", 0),
+                             (1, a, 6, 0, 12, "2", "2", "0", "0", 0)])
+
+    assert db.holder_series("n", 1) == [(10, 2, 15), (11, 2, 15), (12, 3, 16)]
+    assert db.holder_series("n", 2) == [(10, 1, 99)]
+    assert db.holder_series("other", 1) == []
+    db.close()
+
+
+def test_index_db__postgres_dropped_its_connections__reconnects_and_the_write_lands(postgres_server):
+    url = postgres_server.new_database()
+    db = IndexDb(url)
+    owner = "0x" + "ab" * 20
+    db.write("n", None, [], [(1, owner, 5, 0, 100, "10", "10", "0", "0", 0)])
+    postgres_server.admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          f"WHERE datname = '{url.rsplit('/', 1)[1]}'")
+
+    db.write("n", None, [], [(1, owner, 6, 0, 101, "7", "7", "2", "0", 0)])
+
+    assert db.register_on("n", 1, 100) == [{"owner": owner, "balance": 10, "paid": 10, "pledged": 0, "frozen": 0,
+                                            "lock_until_day": 0}]
+    assert db.register_on("n", 1, 101) == [{"owner": owner, "balance": 7, "paid": 7, "pledged": 2, "frozen": 0,
+                                            "lock_until_day": 0}]
+    db.close()
 
 
 def test_sql_indexer__register_of_today__equals_the_chain(console, migrated, register):
@@ -291,8 +333,11 @@ def _login(page, base: str, who: str):
     page.wait_for_url(f"{base}/securities")
 
 
-def test_browser__find_by_code__cap_table_equals_the_chain__csv__screenshots(console, migrated, register, browser,
-                                                                              tmp_path):
+def test_browser__find_by_code__cap_table_equals_the_chain__csv__screenshots(console, migrated, register, tmp_path,
+                                                                              request):
+    if console["backend"] != "sqlite":
+        pytest.skip("the browser test runs over SQLite; over PostgreSQL the pages are checked through HTTP")
+    browser = request.getfixturevalue("browser")
     server, thread, port = _serve(console["app"])
     base = f"http://127.0.0.1:{port}"
     DOCS.mkdir(exist_ok=True)
@@ -365,8 +410,9 @@ def test_browser__find_by_code__cap_table_equals_the_chain__csv__screenshots(con
 # ---------------------------------------------------------------- the command (`make console`)
 
 
-def test_serve_command__follows_the_node_and_serves_the_pages(console, migrated, register, tmp_path):
-    """`python -m regchain.console serve` as `make console` runs it, on a free port, over the test node."""
+def test_serve_command__follows_the_node_and_serves_the_pages(console, migrated, register, tmp_path, request):
+    """`python -m regchain.console serve` as `make console` runs it, on a free port, over the test node;
+    its database a SQLite file given by --db, or a PostgreSQL URL given by $REGCHAIN_INDEX_DB."""
     import os
     import subprocess
     import sys
@@ -378,9 +424,15 @@ def test_serve_command__follows_the_node_and_serves_the_pages(console, migrated,
     add = subprocess.run([sys.executable, "-m", "regchain.console", "adduser", "op", "--role", "operator",
                           "--users", str(users)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert add.returncode == 0, add.stderr
+    if console["backend"] == "sqlite":
+        db_args, shown = ["--db", str(tmp_path / "index.sqlite")], str(tmp_path / "index.sqlite")
+    else:
+        url = request.getfixturevalue("postgres_server").new_database()
+        db_args, env["REGCHAIN_INDEX_DB"] = [], url
+        shown = url.replace(":regchain-test-pw@", ":***@")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "regchain.console", "serve", "--rpc", console["uri"],
-                             "--register", register.address, "--db", str(tmp_path / "index.sqlite"),
+                             "--register", register.address, *db_args,
                              "--users", str(users), "--report", str(migrated["report"]), "--port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -401,7 +453,46 @@ def test_serve_command__follows_the_node_and_serves_the_pages(console, migrated,
         assert page.status_code == 200 and migrated["name"] in page.text
     finally:
         proc.terminate()
-        proc.wait(20)
+        out, _ = proc.communicate(timeout=20)
+    assert f"into {shown} ..." in out and "regchain-test-pw" not in out
+
+
+# ape's import warns (pydantic_settings) on stderr before the command runs: not the command's output
+QUIET_ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
+
+
+def test_serve_command__database_unreachable__one_line_error(chain, register, postgres_server, tmp_path):
+    import subprocess
+    import sys
+
+    uri = getattr(chain.provider, "http_uri", None) or chain.provider.uri
+    url = f"postgresql://regchain:secret-pw@127.0.0.1:{postgres_server.port}/no_such_db"
+    Users(tmp_path / "u.json").add("op", "operator", "op-password-1")
+    done = subprocess.run([sys.executable, "-m", "regchain.console", "serve", "--rpc", uri,
+                           "--register", register.address, "--db", url, "--users", str(tmp_path / "u.json")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=QUIET_ENV)
+
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "secret-pw" not in lines[0]
+    assert lines[0].startswith(f"Error: database postgresql://regchain:***@127.0.0.1:{postgres_server.port}/no_such_db: ")
+    assert "password authentication failed" in lines[0]
+
+
+def test_serve_command__unknown_database_url__one_line_error(chain, register, tmp_path):
+    import subprocess
+    import sys
+
+    uri = getattr(chain.provider, "http_uri", None) or chain.provider.uri
+    Users(tmp_path / "u.json").add("op", "operator", "op-password-1")
+    done = subprocess.run([sys.executable, "-m", "regchain.console", "serve", "--rpc", uri,
+                           "--register", register.address, "--db", "mysql://u@localhost/x",
+                           "--users", str(tmp_path / "u.json")], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env=QUIET_ENV)
+
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "Error: database mysql://u@localhost/x: not a SQLite file path nor a postgresql:// URL"]
 
 
 def test_serve_command__no_register__one_line_error(tmp_path):

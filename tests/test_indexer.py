@@ -1,6 +1,8 @@
 """The indexer rebuilds the register from events alone: the rebuild equals contract state
 after a scenario touching every kind of event, a resumed rebuild equals an uninterrupted
-one, chunks the node refuses are halved, and the supervisory feed is categorised."""
+one, chunks the node refuses are halved, and the supervisory feed is categorised. The
+console's indexer (regchain.indexdb) does the same with its checkpoint in a database, over
+SQLite and over PostgreSQL (each test of it runs on both)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import pytest
 
 from regchain import audit, indexer
 from regchain.constants import InvestorClass, Kind, SecurityRole
+from regchain.indexdb import IndexDb, SqlIndexer
 from regchain.migrate import Chain
 
 from conftest import doc
@@ -117,6 +120,64 @@ def test_rebuild__resumed_from_checkpoint__same_result(scenario, register, tmp_p
     assert saved["last_block"] < scenario["head"]
     resumed = _indexer(register, tmp_path / "b", chunk=4).sync(scenario["head"]).to_json()
     assert resumed == whole
+
+
+def _sql_indexer(register, db, network_key, **kw):
+    return SqlIndexer(indexer.HttpRpc.from_ape(), register.address, indexer.abi_of_suite(), db=db,
+                      network_key=network_key, **kw)
+
+
+def _rows(db, table, network_key):
+    cols = {"events": "block, log_index, tx, timestamp, day, name, category, sid, doc, args",
+            "holdings": "sid, owner, block, log_index, day, balance, paid, pledged, frozen, lock_until_day"}[table]
+    return db.query(f"SELECT {cols} FROM {table} WHERE network_key = ? ORDER BY {cols}", (network_key,))
+
+
+def test_sql_rebuild__after_scenario__equals_contract_state_and_the_chains_cap_table(scenario, register,
+                                                                                    index_db_location):
+    db = IndexDb(index_db_location)
+    idx = _sql_indexer(register, db, "test")
+    state = idx.sync(scenario["head"])
+    idx.save(final=True)
+
+    assert state.notes == []
+    assert audit.compare(state, Chain(register, None)) == []
+    assert db.query("SELECT COUNT(*) FROM events WHERE network_key = ?", ("test",))[0][0] == state.events
+    day = register.today()
+    for sid in (scenario["llc"], scenario["jsc"]):
+        cap = {r["owner"]: (r["balance"], r["paid"]) for r in db.register_on("test", sid, day)}
+        assert len(cap) == register.security(sid).holder_count > 1
+        assert cap == {o: (register.balanceOf(o, sid), state.paid_view(o, sid)) for o in cap}
+        assert cap == {o: (h["balance"], state.paid_view(o, sid)) for o, h in idx.holders_of(sid)}
+    db.close()
+
+
+def test_sql_rebuild__killed_between_state_writes__resumes_to_the_same_rows(scenario, register, index_db_location):
+    """A kill loses what was applied since the state was last written (every ``state_every_s``);
+    the rows written after it are written again on resume, and nothing doubles."""
+    db = IndexDb(index_db_location)
+    whole = _sql_indexer(register, db, "whole")
+    whole.sync(scenario["head"])
+    whole.save(final=True)
+
+    killed = _sql_indexer(register, db, "k", chunk=4, state_every_s=3600)
+    killed.sync(scenario["head"], stop_after_chunks=2)  # the first save writes the state
+    saved = db.load("k")["last_block"]
+    killed.sync(scenario["head"], stop_after_chunks=3)  # rows only: the state is not due for an hour
+    assert db.load("k")["last_block"] == saved < killed.state.last_block < scenario["head"]
+    assert max(r[0] for r in _rows(db, "events", "k")) > saved
+    del killed  # killed: no final save
+
+    resumed = _sql_indexer(register, db, "k", chunk=4)
+    assert resumed.state.last_block == saved
+    resumed.sync(scenario["head"])
+    resumed.save(final=True)
+
+    assert resumed.state.to_json() == whole.state.to_json()
+    assert _rows(db, "events", "k") == _rows(db, "events", "whole")
+    assert _rows(db, "holdings", "k") == _rows(db, "holdings", "whole")
+    assert len(_rows(db, "events", "k")) == whole.state.events
+    db.close()
 
 
 class _Refusing:

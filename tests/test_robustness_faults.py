@@ -127,7 +127,7 @@ class FaultsNode:
         return int(self.call("eth_blockNumber"), 16)
 
     def answering(self) -> bool:
-        probe = Rpc(URI, timeout=1)
+        probe = Rpc(URI, timeout=1, retry_s=0)  # a probe: no retrying while the node is down
         try:
             probe.call("eth_chainId")
             return True

@@ -1456,9 +1456,10 @@ def _check(
     if accounts.account_data[sender] & BYTE_MASK != accounts.ACTIVE:
         return R_SENDER_ACCOUNT, 0, 0, 0
     receiver_data: uint256 = accounts.account_data[receiver]
-    if receiver_data & BYTE_MASK != accounts.ACTIVE:
-        return R_RECEIVER_ACCOUNT, 0, 0, 0
-    if receiver_data & accounts.QUALIFIED_BIT == 0:
+    # one test on the hot path for "active and qualified"; which one failed only when one did
+    if receiver_data & (BYTE_MASK | accounts.QUALIFIED_BIT) != accounts.ACTIVE | accounts.QUALIFIED_BIT:
+        if receiver_data & BYTE_MASK != accounts.ACTIVE:
+            return R_RECEIVER_ACCOUNT, 0, 0, 0
         return R_NOT_QUALIFIED, 0, 0, 0
     if sec & INSTITUTIONAL_BIT != 0 and (receiver_data >> 8) & BYTE_MASK == accounts.INDIVIDUAL:
         return R_INSTITUTIONAL, 0, 0, 0

@@ -1,11 +1,13 @@
-"""The indexer's SQLite database: the register rebuilt from events (regchain.indexer), kept
-up to date incrementally, with the history the console reads.
+"""The indexer's database (a SQLite file by default, PostgreSQL given a ``postgresql://`` URL):
+the register rebuilt from events (regchain.indexer), kept up to date incrementally, with the
+history the console reads. Both databases run the same statements (Sqlite/Postgres below are
+the only difference: placeholders, connections, transactions).
 
-    db = IndexDb(Path(".cache/index.sqlite"))
+    db = IndexDb(Path(".cache/index.sqlite"))        # or IndexDb("postgresql://user:pw@host:5432/dbname")
     idx = SqlIndexer(rpc, register_address, abi_of_suite(), db=db, network_key="ethereum:devnet:20231")
     idx.sync()                  # applies the blocks after the checkpoint; call it again to follow
 
-It is indexer.Indexer with its checkpoint in SQLite instead of a JSON file (the same
+It is indexer.Indexer with its checkpoint in the database instead of a JSON file (the same
 Decoder, Applier and State: nothing is decoded or applied twice in the code base), plus
 two tables written in the same transaction as the checkpoint, so they never disagree:
 
@@ -30,83 +32,246 @@ from pathlib import Path
 from regchain import indexer
 from regchain.indexer import Event, Indexer, State, hkey
 
-SCHEMA_SQL = """
-CREATE TABLE IF NOT EXISTS checkpoint (
-    network_key TEXT PRIMARY KEY, chain_id INTEGER, address TEXT, last_block INTEGER,
-    last_block_hash TEXT, schema INTEGER, state TEXT);
-CREATE TABLE IF NOT EXISTS events (
-    network_key TEXT, block INTEGER, log_index INTEGER, tx TEXT, timestamp INTEGER, day INTEGER,
-    name TEXT, category TEXT, sid INTEGER, doc TEXT, args TEXT,
-    PRIMARY KEY (network_key, block, log_index));
-CREATE INDEX IF NOT EXISTS events_sid ON events (network_key, sid, block);
-CREATE TABLE IF NOT EXISTS holdings (
-    network_key TEXT, sid INTEGER, owner TEXT, block INTEGER, log_index INTEGER, day INTEGER,
-    balance TEXT, paid TEXT, pledged TEXT, frozen TEXT, lock_until_day INTEGER,
-    PRIMARY KEY (network_key, sid, owner, block, log_index));
-CREATE INDEX IF NOT EXISTS holdings_day ON holdings (network_key, sid, day);
-"""
+# One schema and one set of statements for both databases: integers are BIGINT (SQLite takes the
+# name), amounts TEXT (uint256), and rows are upserted with ON CONFLICT, which both understand.
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS checkpoint (
+    network_key TEXT PRIMARY KEY, chain_id BIGINT, address TEXT, last_block BIGINT,
+    last_block_hash TEXT, schema BIGINT, state TEXT)""",
+    """CREATE TABLE IF NOT EXISTS events (
+    network_key TEXT, block BIGINT, log_index BIGINT, tx TEXT, timestamp BIGINT, day BIGINT,
+    name TEXT, category TEXT, sid BIGINT, doc TEXT, args TEXT,
+    PRIMARY KEY (network_key, block, log_index))""",
+    "CREATE INDEX IF NOT EXISTS events_sid ON events (network_key, sid, block)",
+    """CREATE TABLE IF NOT EXISTS holdings (
+    network_key TEXT, sid BIGINT, owner TEXT, block BIGINT, log_index BIGINT, day BIGINT,
+    balance TEXT, paid TEXT, pledged TEXT, frozen TEXT, lock_until_day BIGINT,
+    PRIMARY KEY (network_key, sid, owner, block, log_index))""",
+    "CREATE INDEX IF NOT EXISTS holdings_day ON holdings (network_key, sid, day)",
+)
+COLUMNS = {
+    "checkpoint": (("network_key",), ("chain_id", "address", "last_block", "last_block_hash", "schema", "state")),
+    "events": (("network_key", "block", "log_index"),
+               ("tx", "timestamp", "day", "name", "category", "sid", "doc", "args")),
+    "holdings": (("network_key", "sid", "owner", "block", "log_index"),
+                 ("day", "balance", "paid", "pledged", "frozen", "lock_until_day")),
+}
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+class IndexDbError(indexer.IndexerError):
+    """The database cannot be opened or written; the message is one line."""
+
+
+def upsert(table: str) -> str:
+    """INSERT of a whole row that replaces the row with the same key (SQLite >= 3.24 and PostgreSQL)."""
+    key, rest = COLUMNS[table]
+    cols = key + rest
+    return (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in rest))
+
+
+def is_postgres(location) -> bool:
+    return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
+
+
+def display(location) -> str:
+    """The database as messages name it: a URL without its password."""
+    if "://" not in str(location):
+        return str(location)
+    from urllib.parse import urlsplit, urlunsplit
+
+    u = urlsplit(location)
+    netloc = u.netloc
+    if u.password is not None:
+        user, host = netloc.rsplit("@", 1)
+        netloc = f"{user.split(':', 1)[0]}:***@{host}"
+    query = "&".join("password=***" if kv.lower().startswith("password=") else kv for kv in u.query.split("&")) \
+        if u.query else u.query
+    if (netloc, query) == (u.netloc, u.query):
+        return location
+    return urlunsplit(u._replace(netloc=netloc, query=query))
+
+
+class Sqlite:
+    """The dialect seam, SQLite side: a file, WAL (the follower writes while requests read)."""
+
+    name = "sqlite"
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def connect(self):
+        c = sqlite3.connect(self.path, timeout=30)
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("PRAGMA synchronous=NORMAL")
+        return c
+
+    def alive(self, c) -> bool:
+        return True
+
+    def sql(self, text: str) -> str:
+        return text
+
+    def transaction(self, c):
+        return c  # sqlite3: `with conn:` commits, or rolls back on an exception
+
+    def create_schema(self, c) -> None:
+        with c:
+            for stmt in SCHEMA:
+                c.execute(stmt)
+
+
+class Postgres:
+    """The dialect seam, PostgreSQL side (psycopg 3): %s placeholders, autocommit for reads and
+    an explicit transaction per write, the schema created under an advisory lock (two processes
+    starting on an empty database do not race)."""
+
+    name = "postgresql"
+    SCHEMA_LOCK = 0x7265_6763  # "regc"
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def connect(self):
+        import psycopg
+
+        try:
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=10,
+                                   application_name="regchain-indexer")
+        except psycopg.Error as exc:
+            first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+            raise IndexDbError(f"database {display(self.url)}: {first}") from None
+
+    def alive(self, c) -> bool:
+        return not (c.closed or c.broken)
+
+    def sql(self, text: str) -> str:
+        return text.replace("?", "%s")
+
+    def transaction(self, c):
+        return c.transaction()
+
+    def create_schema(self, c) -> None:
+        with c.transaction():
+            c.execute("SELECT pg_advisory_xact_lock(%s)", (self.SCHEMA_LOCK,))
+            for stmt in SCHEMA:
+                c.execute(stmt)
 
 
 class IndexDb:
-    """The SQLite file; one connection per thread (the follower writes, requests read)."""
+    """The indexer's database: a SQLite file (a path) or PostgreSQL (a ``postgresql://`` URL, the
+    database and its user created by the operator; the tables are created here). One connection
+    per thread (the follower writes, requests read)."""
 
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, location: Path | str):
+        if is_postgres(location):
+            self.dialect = Postgres(location)
+        elif "://" in str(location):
+            raise IndexDbError(f"database {display(location)}: not a SQLite file path nor a postgresql:// URL")
+            self.path = None
+        else:
+            self.path = Path(location)
+            self.dialect = Sqlite(self.path)
+        self.where = display(location)
         self._local = threading.local()
-        with self.conn() as c:
-            c.executescript(SCHEMA_SQL)
+        self._all: list = []
+        self._all_lock = threading.Lock()
+        try:
+            self.dialect.create_schema(self.conn())
+        except IndexDbError:
+            raise
+        except Exception as exc:  # permissions, a file that is no database
+            raise IndexDbError(f"database {self.where}: {str(exc).splitlines()[0] if str(exc) else exc!r}") \
+                from None
 
-    def conn(self) -> sqlite3.Connection:
+    def conn(self):
         c = getattr(self._local, "conn", None)
-        if c is None:
-            c = sqlite3.connect(self.path, timeout=30)
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=NORMAL")
+        if c is None or not self.dialect.alive(c):
+            c = self.dialect.connect()
             self._local.conn = c
+            with self._all_lock:
+                self._all.append(c)
         return c
+
+    def run(self, work):
+        """``work(connection)``, once more on a new connection if the server dropped this one
+        (a PostgreSQL restart, a terminated backend): every write here is a whole transaction
+        of upserts, so doing it again is safe."""
+        c = self.conn()
+        try:
+            return work(c)
+        except Exception:
+            if self.dialect.alive(c):
+                raise
+        return work(self.conn())
+
+    def query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        """Rows of a SELECT written with ``?`` placeholders (either database)."""
+        return self.run(lambda c: c.execute(self.dialect.sql(sql), tuple(params)).fetchall())
+
+    def close(self) -> None:
+        """Close the connections of every thread (PostgreSQL's are the server's; SQLite's close
+        on their own thread's exit)."""
+        if self.dialect.name == "sqlite":
+            return
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for c in conns:
+            c.close()
 
     # ------------------------------------------------------------ checkpoint
 
     def load(self, network_key: str) -> dict | None:
-        row = self.conn().execute(
-            "SELECT chain_id, address, last_block, last_block_hash, schema, state FROM checkpoint "
-            "WHERE network_key = ?", (network_key,)).fetchone()
-        if row is None:
+        rows = self.query("SELECT chain_id, address, last_block, last_block_hash, schema, state FROM checkpoint "
+                          "WHERE network_key = ?", (network_key,))
+        if not rows:
             return None
+        row = rows[0]
         return {"chain_id": row[0], "address": row[1], "last_block": row[2], "last_block_hash": row[3],
                 "schema": row[4], "state": row[5]}
 
     def forget(self, network_key: str) -> None:
-        with self.conn() as c:
-            for table in ("checkpoint", "events", "holdings"):
-                c.execute(f"DELETE FROM {table} WHERE network_key = ?", (network_key,))
+        def work(c):
+            with self.dialect.transaction(c):
+                for table in COLUMNS:
+                    c.execute(self.dialect.sql(f"DELETE FROM {table} WHERE network_key = ?"), (network_key,))
+        self.run(work)
 
     def write(self, network_key: str, state: State | None, events: list[dict], holdings: list[tuple]) -> None:
         """The rows of the events applied since the last write and, with ``state``, the checkpoint,
         in one transaction. Rows are keyed by (block, log index): a resume from an older checkpoint
         writes the same rows again, so the state may be written less often than the rows."""
-        with self.conn() as c:
-            if state is not None:
-                c.execute("INSERT OR REPLACE INTO checkpoint VALUES (?, ?, ?, ?, ?, ?, ?)",
-                          (network_key, state.chain_id, state.address, state.last_block, state.last_block_hash,
-                           state.schema, json.dumps(state.to_json(), ensure_ascii=False)))
-            c.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                          [(network_key, e["block"], e["log_index"], e["tx"], e["timestamp"], e["day"], e["event"],
-                            e["category"], e["sid"], e["doc"], json.dumps(e["fields"], ensure_ascii=False))
-                           for e in events])
-            c.executemany("INSERT OR REPLACE INTO holdings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                          [(network_key, *h) for h in holdings])
+        sql = self.dialect.sql
+
+        def work(c):
+            with self.dialect.transaction(c):
+                cur = c.cursor()
+                if state is not None:
+                    cur.execute(sql(upsert("checkpoint")),
+                                (network_key, state.chain_id, state.address, state.last_block, state.last_block_hash,
+                                 state.schema, json.dumps(state.to_json(), ensure_ascii=False)))
+                if events:
+                    cur.executemany(sql(upsert("events")),
+                                    [(network_key, e["block"], e["log_index"], e["tx"], e["timestamp"], e["day"],
+                                      e["event"], e["category"], e["sid"], e["doc"],
+                                      json.dumps(e["fields"], ensure_ascii=False)) for e in events])
+                if holdings:
+                    cur.executemany(sql(upsert("holdings")), [(network_key, *h) for h in holdings])
+                cur.close()
+        self.run(work)
 
     # ------------------------------------------------------------ reading
 
     def register_on(self, network_key: str, sid: int, day: int) -> list[dict]:
         """Each holder's holding of ``sid`` at the end of ``day`` (balance > 0), largest first."""
-        rows = self.conn().execute(
+        rows = self.query(
             """SELECT owner, balance, paid, pledged, frozen, lock_until_day FROM (
-                   SELECT *, ROW_NUMBER() OVER (PARTITION BY owner ORDER BY block DESC, log_index DESC) AS n
-                   FROM holdings WHERE network_key = ? AND sid = ? AND day <= ?) WHERE n = 1""",
-            (network_key, sid, day)).fetchall()
+                   SELECT holdings.*, ROW_NUMBER() OVER (PARTITION BY owner ORDER BY block DESC, log_index DESC) AS n
+                   FROM holdings WHERE network_key = ? AND sid = ? AND day <= ?) AS latest WHERE n = 1""",
+            (network_key, sid, day))
         out = [{"owner": r[0], "balance": int(r[1]), "paid": int(r[2]), "pledged": int(r[3]), "frozen": int(r[4]),
                 "lock_until_day": r[5]} for r in rows if int(r[1]) > 0]
         return sorted(out, key=lambda h: (-h["balance"], h["owner"]))
@@ -115,11 +280,15 @@ class IndexDb:
         """(day, holders, units held) at the end of each day a holding of ``sid`` changed."""
         balances: dict[str, int] = {}
         series: list[tuple[int, int, int]] = []
-        for owner, day, balance in self.conn().execute(
+        holders = units = 0  # kept as the rows go (a recount per row was quadratic in the history)
+        for owner, day, balance in self.query(
                 "SELECT owner, day, balance FROM holdings WHERE network_key = ? AND sid = ? "
                 "ORDER BY block, log_index", (network_key, sid)):
-            balances[owner] = int(balance)
-            point = (day, sum(1 for b in balances.values() if b > 0), sum(balances.values()))
+            new, old = int(balance), balances.get(owner, 0)
+            balances[owner] = new
+            holders += (new > 0) - (old > 0)
+            units += new - old
+            point = (day, holders, units)
             if series and series[-1][0] == day:
                 series[-1] = point
             else:
@@ -132,9 +301,9 @@ class IndexDb:
         if sid is not None:
             where += " AND sid = ?"
             params.append(sid)
-        rows = self.conn().execute(
+        rows = self.query(
             f"SELECT block, log_index, tx, timestamp, day, name, category, sid, doc, args FROM events WHERE {where} "
-            "ORDER BY block DESC, log_index DESC LIMIT ?", (*params, limit)).fetchall()
+            "ORDER BY block DESC, log_index DESC LIMIT ?", (*params, limit))
         return [{"block": r[0], "log_index": r[1], "tx": r[2], "timestamp": r[3], "day": r[4], "event": r[5],
                  "category": r[6], "sid": r[7], "doc": r[8], "fields": json.loads(r[9])} for r in rows]
 
@@ -205,7 +374,7 @@ class SqlIndexer(Indexer):
                 why = f"block {entry['last_block']} is not on this chain any more (reset or reorg)"
         if why:
             if self.echo:
-                self.echo(f"index {self.db.path} [{self.network_key}] {why}: starting afresh")
+                self.echo(f"index {self.db.where} [{self.network_key}] {why}: starting afresh")
             self.db.forget(self.network_key)
             return None
         return State.from_json(json.loads(entry["state"]))

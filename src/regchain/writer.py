@@ -507,7 +507,13 @@ class Writer:
         DRIVE_BLOCK_GAS (anvil's cost per block, not per gas, is what grows), then the
         limit and automining as they were (also when a killed run left them changed). An
         anvil is never given more than fits a block: its miner defers what does not fit
-        and then drops the sender's following transactions as "nonce too high"."""
+        and then drops the sender's following transactions as "nonce too high".
+
+        anvil's evm_setBlockGasLimit applies to the blocks mined after it: the latest block
+        keeps the limit it was mined under, and clients that size transactions by it (ape)
+        would ask for the raised limit. So the last group, when it fits the restored limit,
+        is mined under it; otherwise (or after an error) one empty block is mined under the
+        restored limit, so the latest block reports it as soon as the flush returns."""
         rpc = self.rpc
         restore = self.block_gas_limit()
         if restore == DRIVE_BLOCK_GAS:  # a killed run left it raised
@@ -517,17 +523,22 @@ class Writer:
             rpc.call("evm_setAutomine", [False])
         receipts: list[dict] = []
         try:
-            for group in _fill_blocks(queue, DRIVE_BLOCK_GAS):
+            groups = list(_fill_blocks(queue, DRIVE_BLOCK_GAS))
+            for i, group in enumerate(groups):
                 nonce = self._first_nonce()
                 taken = self._submit(group, nonce)
                 if taken < len(group):
                     raise WriteError(f"the node took {taken} of {len(group)} transactions")
+                if i == len(groups) - 1 and sum(tx.gas for tx in group) <= restore:
+                    rpc.call("evm_setBlockGasLimit", [hex(restore)])  # submitted: mined under the restored limit
                 rpc.call("evm_mine")
                 receipts += self._mined(group)
                 self.nonce_floor = max([self.nonce_floor] + [tx.nonce + 1 for tx in group])
         finally:
             self.mine_pending()
             rpc.call("evm_setBlockGasLimit", [hex(restore)])
+            if self.block_gas_limit() != restore:
+                rpc.call("evm_mine")
             rpc.call("evm_setAutomine", [True])
         return receipts
 

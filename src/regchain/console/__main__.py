@@ -1,6 +1,6 @@
 """`python -m regchain.console serve|adduser` (what `make console` runs).
 
-    serve [--network devnet] [--rpc URL] [--register 0x..] [--db FILE] [--users FILE]
+    serve [--network devnet] [--rpc URL] [--register 0x..] [--db FILE|postgresql://...] [--users FILE]
           [--report FILE [--export DIR]] [--host 127.0.0.1] [--port 8600]
     adduser NAME --role operator|regulator [--users FILE]     (password: prompt or $REGCHAIN_CONSOLE_PASSWORD)
 """
@@ -15,6 +15,7 @@ import click
 
 DEFAULT_USERS = Path(".node") / "console-users.json"
 DEFAULT_DB = Path(".cache") / "index.sqlite"
+DB_ENV = "REGCHAIN_INDEX_DB"  # --db's default when set: a SQLite file or a postgresql:// URL
 PASSWORD_ENV = "REGCHAIN_CONSOLE_PASSWORD"
 NETWORK_RPC = {"devnet": "http://127.0.0.1:8547"}
 
@@ -64,8 +65,10 @@ def first_users(users_path: Path) -> None:
 @click.option("--network", default="devnet", show_default=True, help="The network whose deployment record names the register.")
 @click.option("--rpc", default=None, help="The node's JSON-RPC URL (default: the devnet's, or $REGCHAIN_RPC_URI).")
 @click.option("--register", "register_address", default=None, help="Register address (default: the network's record).")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True,
-              help="The indexer's SQLite database (created, then followed incrementally).")
+@click.option("--db", "db", default=str(DEFAULT_DB), show_default=True, envvar=DB_ENV,
+              help="The indexer's database: a SQLite file (created), or a PostgreSQL URL "
+                   "postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME (the database must exist; the tables are "
+                   "created). Default also from $REGCHAIN_INDEX_DB.")
 @click.option("--users", "users_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_USERS,
               show_default=True)
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -73,7 +76,7 @@ def first_users(users_path: Path) -> None:
 @click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8600, show_default=True)
-def serve(network, rpc, register_address, db_path, users_path, report, export_dir, host, port):
+def serve(network, rpc, register_address, db, users_path, report, export_dir, host, port):
     """Follow the chain into the database and serve the console."""
     import uvicorn
     from eth_utils import is_address, to_checksum_address
@@ -103,9 +106,9 @@ def serve(network, rpc, register_address, db_path, users_path, report, export_di
         raise click.ClickException(f"no users in {users_path}: add one with `python -m regchain.console adduser`")
     try:
         chain_id = int(indexer.HttpRpc(rpc, timeout=5).call("eth_chainId", []), 16)
-        follower = Follower(rpc, to_checksum_address(address), indexer.abi_of_suite(), db_path,
+        follower = Follower(rpc, to_checksum_address(address), indexer.abi_of_suite(), db,
                             f"ethereum:{network}:{chain_id}", first_block=common.first_block(network), echo=click.echo)
-        click.echo(f"indexing {address} on {rpc} into {db_path} ...")
+        click.echo(f"indexing {address} on {rpc} into {follower.db.where} ...")
         follower.step()
     except indexer.IndexerError as exc:
         raise click.ClickException(str(exc)) from None

@@ -40,9 +40,9 @@ class Follower:
     """The indexer following the chain: ``step()`` applies the blocks since the last one; ``start()``
     runs it every ``interval`` seconds on a thread. Pages read ``state`` under ``lock``."""
 
-    def __init__(self, rpc_url: str, address: str, abi: list[dict], db_path: Path, network_key: str,
+    def __init__(self, rpc_url: str, address: str, abi: list[dict], db: Path | str, network_key: str,
                  first_block: int = 0, echo=None):
-        self.db = IndexDb(db_path)
+        self.db = IndexDb(db)  # a SQLite file, or a postgresql:// URL
         self.rpc = indexer.HttpRpc(rpc_url, timeout=30)
         self.network_key = network_key
         self.idx = SqlIndexer(self.rpc, address, abi, db=self.db, network_key=network_key,
@@ -90,6 +90,7 @@ class Follower:
             self._thread.join(timeout=5)
         with self.lock:
             self.idx.save(final=True)
+        self.db.close()
 
 
 def export_response(table: Table, fmt: str, w: dict) -> Response:
