@@ -115,7 +115,8 @@ deploy: setup $(BUILD_STAMP) node
 CONSOLE_PORT ?= 8600
 console: setup $(BUILD_STAMP) node
 	$(VENV)/bin/python -m regchain.console serve --network devnet --port $(CONSOLE_PORT) \
-		$$(r=$$(ls -t samples/*-report.json 2>/dev/null | head -1); test -n "$$r" && echo --report $$r)
+		$$(r=$$(ls -t samples/*-report.json 2>/dev/null | head -1); test -n "$$r" && echo --report $$r) \
+		$$(test -f $(DEMO_BOOKS) && echo --books $(DEMO_BOOKS))
 
 # Rebuild the devnet's register from its events and compare it with contract state.
 audit: setup $(BUILD_STAMP) node

@@ -74,9 +74,12 @@ def first_users(users_path: Path) -> None:
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The migration's report (codes, account numbers); its export folder beside it gives names.")
 @click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--books", "books_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The operator's books (SQLite, written by `migrate --books` and `ops ... --books`): codes, "
+                   "names and account numbers, shown to the operator role.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8600, show_default=True)
-def serve(network, rpc, register_address, db, users_path, report, export_dir, host, port):
+def serve(network, rpc, register_address, db, users_path, report, export_dir, books_path, host, port):
     """Follow the chain into the database and serve the console."""
     import uvicorn
     from eth_utils import is_address, to_checksum_address
@@ -96,6 +99,8 @@ def serve(network, rpc, register_address, db, users_path, report, export_dir, ho
                                    f"({deployments.display_path(deployments.path_for(network))}); pass --register")
     if report is not None and not report.is_file():
         raise click.ClickException(f"--report {report}: no such file")
+    if books_path is not None and not books_path.is_file():
+        raise click.ClickException(f"--books {books_path}: no such file")
     try:
         if users_path == DEFAULT_USERS:
             first_users(users_path)
@@ -112,7 +117,7 @@ def serve(network, rpc, register_address, db, users_path, report, export_dir, ho
         follower.step()
     except indexer.IndexerError as exc:
         raise click.ClickException(str(exc)) from None
-    names = open_names(report, export_dir)
+    names = open_names(report, export_dir, books=books_path, code_hashes=follower.code_hashes)
     follower.start()
     click.echo(f"console on http://{host}:{port} (block {follower.state.last_block}; following the chain)")
     uvicorn.run(create_app(follower, names, users), host=host, port=port, log_level="warning")

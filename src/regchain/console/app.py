@@ -72,6 +72,11 @@ class Follower:
         self.head_day = self.state.day_of(int(head["timestamp"], 16))
         return applied
 
+    def code_hashes(self) -> dict[int, str]:
+        """{token id: code hash} of the securities indexed so far (the books know codes by hash)."""
+        with self.lock:
+            return {int(sid): str(sec["code_hash"]).lower() for sid, sec in self.state.securities.items()}
+
     def start(self, interval: float = 0.5) -> None:
         def loop():
             while not self._stop.is_set():
