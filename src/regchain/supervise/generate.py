@@ -28,7 +28,7 @@ Adding an event is one row of ``MAPPING`` (and a builder if no existing one fits
 from __future__ import annotations
 
 import datetime as dt
-import os
+import re
 import time
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -36,7 +36,7 @@ from typing import Callable
 
 from regchain import indexer as ix
 from regchain.supervise import SuperviseError, books as books_mod, validate
-from regchain.supervise.seal import Signer, canonical, sm3
+from regchain.supervise.seal import Sealer, Signer, canonical, sm3
 from regchain.supervise.store import Store
 
 ZERO = ix.ZERO
@@ -124,17 +124,25 @@ def date_of(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, BEIJING).strftime("%Y-%m-%d")
 
 
+_MAINTENANCE_MEMBER = "|".join(sorted(MAINTENANCE))
+_STRIP = [(re.compile(p.encode()), r.encode()) for p, r in (
+    (f'"(?:{_MAINTENANCE_MEMBER})":"[^"]*",', ""),   # a maintenance time, not the last member
+    (f',"(?:{_MAINTENANCE_MEMBER})":"[^"]*"', ""),   # the last member
+    (f'\\{{"(?:{_MAINTENANCE_MEMBER})":"[^"]*"\\}}', "{}"),  # the only member
+    ('(_ref":"[^"]*)/[0-9]+"', '\\1"'))]             # a reference's version
+
+
 def fingerprint(body: dict) -> str:
-    """What decides whether a state object changed: its body without maintenance times, and with
-    references without their version (a reference is not rewritten when its target moves on)."""
-    def strip(v):
-        if isinstance(v, dict):
-            return {k: (x.rsplit("/", 1)[0] if k.endswith("_ref") and isinstance(x, str) else strip(x))
-                    for k, x in v.items() if k not in MAINTENANCE}
-        if isinstance(v, list):
-            return [strip(x) for x in v]
-        return v
-    return sm3(canonical(strip(body)))
+    return fingerprint_bytes(canonical(body))
+
+
+def fingerprint_bytes(body: bytes) -> str:
+    """What decides whether a state object changed: its body (canonical bytes) without maintenance
+    times, and with references without their version (a reference is not rewritten when its target
+    moves on). Inside a JSON string a quote is escaped, so the patterns match members only."""
+    for pattern, repl in _STRIP:
+        body = pattern.sub(repl, body)
+    return sm3(body)
 
 
 def hex40(address: str) -> str:
@@ -170,7 +178,7 @@ class Generator:
         self.written: list = []  # (object_id, version) written in this run
         self.step_meta: dict = {}
         self.pending: list = []  # validated snapshots of this transaction, to seal and store (flush)
-        self._pool = None
+        self._sealer: Sealer | None = None
         self._holders: dict | None = None   # security id -> wallets holding it (built from the state once)
         self._issued: dict | None = None    # issuer USCC -> security ids
 
@@ -284,7 +292,8 @@ class Generator:
              extra_meta: dict | None = None) -> str | None:
         """Validate, seal, store one snapshot; returns its reference (None: a state object unchanged)."""
         body = {validate.BODY_KEY[typ]: inner}
-        fp = fingerprint(body)
+        body_bytes = canonical(body)
+        fp = fingerprint_bytes(body_bytes)
         cur = self.store.current(object_id)
         if cur is not None:
             if not state_object:
@@ -301,47 +310,45 @@ class Generator:
         if ev.args.get("doc") and ev.args["doc"] != ZERO32:
             meta["doc"] = ev.args["doc"]
         meta.update(extra_meta or {})
-        snap = {"header": {"model": {"protocol": validate.PROTOCOL, "version": validate.MODEL_VERSION},
-                           "content": {"type": typ, "object_id": object_id, "version": version,
-                                       "operation": "create" if version == 0 else "update",
-                                       "timestamp": step.ts},
-                           "metadata": meta},
-                "body": body}
+        header = {"model": {"protocol": validate.PROTOCOL, "version": validate.MODEL_VERSION},
+                  "content": {"type": typ, "object_id": object_id, "version": version,
+                              "operation": "create" if version == 0 else "update", "timestamp": step.ts},
+                  "metadata": meta}
+        snap = {"header": header, "body": body}
         errs = validate.errors(snap, resolves=self._resolves, latest_version=self._latest)
         if errs:
             message = f"{object_id}/{version} is invalid: {validate.describe(errs)}"
             raise InvalidSnapshot(object_id, version, ev.block, message)
-        same = self.store.same_content(snap)
-        self.pending.append((snap, same, dict(business_tx=None if ev.tx == ZERO32 else ev.tx, block=ev.block,
-                                              log_index=ev.log_index,
-                                              step=MAPPING[ev.name].step if ev.name in MAPPING else ev.name)))
+        message = b'{"body":' + body_bytes + b',"header":' + canonical(header) + b"}"  # = canonical(snap)
+        self.sealer().submit(message)  # sealed while the next snapshots are built
+        self.pending.append((header["content"], message,
+                             dict(business_tx=None if ev.tx == ZERO32 else ev.tx, block=ev.block,
+                                  log_index=ev.log_index,
+                                  step=MAPPING[ev.name].step if ev.name in MAPPING else ev.name)))
         self.store.set_current(object_id, version, fp)
         self.written.append((object_id, version))
         return f"{object_id}/{version}"
 
     def flush(self) -> None:
-        """Seal the validated snapshots of the last steps (in parallel: Tongsuo signs outside the GIL),
-        then store them in order. Called at the end of every transaction."""
+        """Store the validated snapshots of the last steps in order, with the seals the sealer made
+        meanwhile (a file a killed run left with the same content is kept; a different one stops the
+        run). Called at the end of every transaction."""
         if not self.pending:
             return
-        todo = [i for i, (_, same, _) in enumerate(self.pending) if same is not True]
-        if len(todo) > 8:
-            sealed = list(self.pool().map(self.signer.seal, [self.pending[i][0] for i in todo]))
-        else:
-            sealed = [self.signer.seal(self.pending[i][0]) for i in todo]
-        for i, snap in zip(todo, sealed):
-            self.pending[i] = (snap,) + self.pending[i][1:]
-        for snap, same, where in self.pending:
-            self.store.put(snap, known_new=same is None, **where)
+        pending, self.pending = self.pending, []
+        for (content, message, where), data in zip(pending, self.sealer().results(), strict=True):
+            self.store.put_bytes(content, data, message, **where)
             self.crash_at("stored")
-        self.pending = []
 
-    def pool(self):
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
+    def sealer(self) -> Sealer:
+        if self._sealer is None:
+            self._sealer = Sealer(self.signer)
+        return self._sealer
 
-            self._pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
-        return self._pool
+    def close(self) -> None:
+        if self._sealer is not None:
+            self._sealer.close()
+            self._sealer = None
 
     def _resolves(self, object_id: str, version: int) -> bool:
         cur = self.store.current(object_id)
@@ -1138,6 +1145,8 @@ def sync(rpc, register: str, abi: list, store: Store, books: books_mod.Books, si
     except BaseException:
         store.rollback()
         raise
+    finally:
+        gen.close()
     return SyncResult(steps, len(gen.written), store.anchored_count(), gen.state.last_block,
                       time.monotonic() - started)
 

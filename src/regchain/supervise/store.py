@@ -55,19 +55,78 @@ class Row:
     anchor_log_index: int | None
 
 
+class FileObjects:
+    """The snapshot files: ``DIR/objects/<object_id>/<version>.json`` (plain ``os`` calls: pathlib's
+    overhead was most of a store's cost)."""
+
+    def __init__(self, directory: Path):
+        self.root = os.path.join(str(directory), "objects")
+        os.makedirs(self.root, exist_ok=True)
+
+    def path(self, object_id: str, version: int) -> Path:
+        return Path(self._name(object_id, version))
+
+    def _name(self, object_id: str, version: int) -> str:
+        if "/" in object_id or object_id.startswith("."):
+            raise SuperviseError(f"object id {object_id!r} cannot name a file")
+        return f"{self.root}/{object_id}/{version}.json"
+
+    def read(self, object_id: str, version: int) -> bytes | None:
+        try:
+            with open(self._name(object_id, version), "rb") as f:
+                return f.read()
+        except (FileNotFoundError, NotADirectoryError, SuperviseError):
+            return None
+
+    def write(self, object_id: str, version: int, data: bytes) -> bytes | None:
+        """Write the file unless one exists; returns the existing file's bytes (None: written). A
+        temporary file is renamed into place, so a file is whole or absent whatever the moment of a
+        crash. A version 0 whose folder is new cannot exist yet: no look-up for most snapshots."""
+        name = self._name(object_id, version)
+        folder = name.rsplit("/", 1)[0]
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            existing = self.read(object_id, version)
+            if existing is not None:
+                return existing
+        tmp = f"{name}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, name)
+        return None
+
+    def keys(self) -> dict[tuple[str, int], str]:
+        """(object_id, version) -> file name of every stored snapshot."""
+        out = {}
+        with os.scandir(self.root) as folders:
+            for folder in folders:
+                if not folder.is_dir():
+                    continue
+                with os.scandir(folder.path) as files:
+                    for f in files:
+                        stem, dot, ext = f.name.partition(".")
+                        if ext == "json" and stem.isdigit():
+                            out[(folder.name, int(stem))] = f.path
+        return out
+
+
 class Store:
     def __init__(self, directory, *, readonly: bool = False):
         self.dir = Path(directory)
+        self.readonly = readonly
         if str(directory).startswith("s3://"):
             raise SuperviseError("an S3 store is not built yet: give a directory (--store DIR)")
         if readonly and not (self.dir / "index.sqlite").is_file():
             raise SuperviseError(f"no snapshot store at {self.dir} (index.sqlite missing)")
-        (self.dir / "objects").mkdir(parents=True, exist_ok=True)
+        self.objects = FileObjects(self.dir)
         uri = f"file:{self.dir / 'index.sqlite'}" + ("?mode=ro" if readonly else "")
         self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL" if not readonly else "PRAGMA query_only=1")
         if not readonly:
+            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
             self.db.executescript(SCHEMA)
+        self._current: dict = {}  # object_id -> (version, fingerprint) | None: the current table, cached
 
     def close(self) -> None:
         self.db.close()
@@ -81,54 +140,40 @@ class Store:
         self.db.execute("COMMIT")
 
     def rollback(self) -> None:
+        self._current.clear()
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
 
     # ------------------------------------------------------------ files
 
     def path(self, object_id: str, version: int) -> Path:
-        if "/" in object_id or object_id.startswith("."):
-            raise SuperviseError(f"object id {object_id!r} cannot name a file")
-        return self.dir / "objects" / object_id / f"{version}.json"
+        return self.objects.path(object_id, version)
 
     def read_bytes(self, object_id: str, version: int) -> bytes | None:
-        try:
-            return self.path(object_id, version).read_bytes()
-        except (FileNotFoundError, SuperviseError):
-            return None
-
-    def same_content(self, snapshot: dict) -> bool | None:
-        """None: nothing stored under its (object_id, version); True/False: stored content equal or not."""
-        c = snapshot["header"]["content"]
-        data = self.read_bytes(c["object_id"], c["version"])
-        if data is None:
-            return None
-        return canonical(unsigned(json.loads(data))) == canonical(unsigned(snapshot))
+        return self.objects.read(object_id, version)
 
     def put(self, sealed: dict, *, business_tx: str | None, block: int | None, log_index: int | None,
-            step: str | None, known_new: bool = False) -> str:
+            step: str | None) -> str:
         """Store a sealed snapshot (file, then index row); returns its digest. An identical stored
-        content is kept as it is; a different one raises. ``known_new``: the caller has just seen that
-        nothing is stored under its (object_id, version)."""
-        c = sealed["header"]["content"]
-        oid, ver = c["object_id"], c["version"]
-        path = self.path(oid, ver)
-        same = None if known_new else self.same_content(sealed)
-        if same is False:
-            raise SuperviseError(f"stored snapshot {oid}/{ver} differs from the one generated now "
-                                 "(a bug: stopping, nothing rewritten)")
-        if same is None:
-            data = canonical(sealed)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
-        else:
-            data = path.read_bytes()
+        content is kept as it is (the seal is randomised: the comparison leaves it out); a different
+        one raises."""
+        return self.put_bytes(sealed["header"]["content"], canonical(sealed), canonical(unsigned(sealed)),
+                              business_tx=business_tx, block=block, log_index=log_index, step=step)
+
+    def put_bytes(self, content: dict, data: bytes, message: bytes, *, business_tx: str | None,
+                  block: int | None, log_index: int | None, step: str | None) -> str:
+        """``put`` of the canonical bytes ``data`` of a sealed snapshot whose unsigned form is ``message``."""
+        oid, ver = content["object_id"], content["version"]
+        stored = self.objects.write(oid, ver, data)
+        if stored is not None:
+            if canonical(unsigned(json.loads(stored))) != message:
+                raise SuperviseError(f"stored snapshot {oid}/{ver} differs from the one generated now "
+                                     "(a bug: stopping, nothing rewritten)")
+            data = stored
         digest = sm3(data)
         self.db.execute("INSERT OR IGNORE INTO snapshots (object_id, version, type, operation, digest, business_tx,"
                         " block, log_index, step) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (oid, ver, c["type"], c["operation"], digest, business_tx, block, log_index, step))
+                        (oid, ver, content["type"], content["operation"], digest, business_tx, block, log_index, step))
         return digest
 
     # ------------------------------------------------------------ index
@@ -169,11 +214,19 @@ class Store:
     # ------------------------------------------------------------ current versions (checkpointed)
 
     def current(self, object_id: str) -> tuple[int, str] | None:
-        r = self.db.execute("SELECT version, fingerprint FROM current WHERE object_id = ?", (object_id,)).fetchone()
-        return (r[0], r[1]) if r else None
+        try:
+            return self._current[object_id]
+        except KeyError:
+            r = self.db.execute("SELECT version, fingerprint FROM current WHERE object_id = ?",
+                                (object_id,)).fetchone()
+            out = (r[0], r[1]) if r else None
+            if not self.readonly:  # a reader (serve) follows a writer: no cache
+                self._current[object_id] = out
+            return out
 
     def set_current(self, object_id: str, version: int, fingerprint: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO current VALUES (?, ?, ?)", (object_id, version, fingerprint))
+        self._current[object_id] = (version, fingerprint)
 
     def latest_version(self, object_id: str) -> int | None:
         r = self.db.execute("SELECT MAX(version) FROM snapshots WHERE object_id = ?", (object_id,)).fetchone()
