@@ -56,6 +56,8 @@ SEC_ACTIVE, SEC_SUSPENDED, SEC_DELISTED = 2, 3, 4
 HOLDING_PERIOD_DAYS = 5
 # body fields that carry the snapshot's own maintenance time: left out of the change fingerprint
 MAINTENANCE = {"subject_create_time", "account_create_time", "product_create_time", "register_list_date"}
+# ForcedTransfer.path (ledger.vy): who moved the units of an enforced pledge
+FORCED_PATH = {ix.COURT_ENFORCEMENT: "法院执行", ix.PLEDGEE_ENFORCEMENT: "质权人"}
 MOVEMENTS = {"Transfer", "Issued", "FreezeTookEffect", "RefundCredited", "HoldingRecovered", "InstructionAccepted",
              "FirstRefusalExercised", "BidPlaced"}
 
@@ -86,6 +88,8 @@ MAPPING: dict[str, Row] = {
     "PledgeRegistered": Row("Pledge registered", "pledge_changed"),
     "PledgeReleased": Row("Pledge released", "pledge_changed"),
     "PledgeEnforced": Row("Pledge enforced", "forced_move"),
+    # a consent produces nothing until the enforcement it allows (§3.4): recorded for that report
+    "EnforcementConsented": Row("Enforcement consented", "enforcement_consented"),
     "Frozen": Row("Freeze registered", "freeze_changed"),
     "FreezeRenewed": Row("Freeze renewed", "freeze_changed"),
     "FreezeLifted": Row("Freeze lifted", "freeze_changed"),
@@ -602,7 +606,7 @@ class Generator:
                      original: str | None = None, counterparty: str | None = None, price: float | None = None,
                      financing: tuple[str, str] | None = None, settle_text: str | None = None,
                      object_suffix: str | None = None, settlement_ts: int | None = None,
-                     order_doc: str | None = None) -> str:
+                     order_doc: str | None = None, more_docs: list | None = None) -> str:
         ev = step.event
         sec = self.sec(sid)
         scale = sec["unit_scale"]
@@ -645,8 +649,9 @@ class Generator:
         verification = {}
         if self.docs(order_doc):  # the instruction's or listing's document (委托文件)
             verification["transaction_orderplacing_verification_doc"] = self.docs(order_doc)
-        if self.docs(ev.args.get("doc")):
-            verification["transaction_verification_doc"] = self.docs(ev.args["doc"])
+        proofs = (self.docs(ev.args.get("doc")) or []) + (more_docs or [])
+        if proofs:
+            verification["transaction_verification_doc"] = proofs
         if verification:
             info["transaction_verification_information"] = verification
         inner = {"basic_transaction_information": basic, "transaction_information": info}
@@ -795,6 +800,11 @@ class Generator:
         else:
             issue["product_before_authorized_shares"] = whole(before_total, sec["unit_scale"])
             issue["product_after_authorized_shares"] = whole(sec["total_supply"], sec["unit_scale"])
+        waived = [e.args for e in step.events if e.name == "PreemptionWaived"]
+        more = None
+        if waived:  # issue 12: an LLC increase without pro-rata pre-emption (Company Law art 227)
+            issue["release_note_information"] += "；不按出资比例优先认缴（公司法第二百二十七条，全体股东约定）"
+            more = self.docs(waived[-1]["waiver"], "放弃优先认缴权的股东会决议或章程")
         self.gen["sec"][str(sid)]["issue"] = issue
         self.write_issuer(sid, step)
         self.write_product(sid, step)
@@ -802,7 +812,7 @@ class Generator:
         for i, wallet in enumerate(subscribers):
             units = step.after[ix.hkey(wallet, sid)][0] - step.before.get(ix.hkey(wallet, sid), (0, 0, 0))[0]
             ref = self.write_report(step, sid, 1, method=2, units=units, description="增资认购",
-                                    financing=(self.register, wallet),
+                                    financing=(self.register, wallet), more_docs=more,
                                     object_suffix=f"{step.event.block}-{step.event.log_index}-{hex40(wallet)}")
             self.write_rights(step, wallet, sid, report_ref=ref, source_type=1, description="增资认购")
         self.tail(step, [sid])
@@ -852,24 +862,44 @@ class Generator:
         self.tail(step, [p["id"]])
 
     def forced_move(self, step: Step) -> None:
-        """Pledge enforced, court transfer: a non-trade transfer (非交易过户, type 5) from owner to receiver."""
+        """Pledge enforced, court transfer: a non-trade transfer (非交易过户, type 5) from owner to receiver.
+        The ``ForcedTransfer`` after the ``Transfer`` says who moved the units (``FORCED_PATH``); a fund
+        manager's consent recorded by ``enforcement_consented`` goes into the report."""
         a = step.event.args
         moves = [e for e in step.events if e.name == "Transfer"]
         if not moves:
             return
         t = moves[-1].args
         sid, owner, receiver = t["id"], t["sender"], t["receiver"]
+        forced = [e.args for e in step.events if e.name == "ForcedTransfer"]
+        path = forced[-1]["path"] if forced else None
+        more = None
         if step.event.name == "CourtTransferred":
             f = self.state.freezes[str(a["freeze_id"])]
             court, case_no = self.books.case(f["case_hash"])
             text = f"司法划转：{court} {case_no}"
         else:
-            text = f"质权实现（质押编号 {a['pledge_id']}）"
+            text = f"质权实现（{FORCED_PATH.get(path, '质权人')}，质押编号 {a['pledge_id']}）"
+            consent = self.gen.setdefault("consent", {}).pop(str(a["pledge_id"]), None)
+            if consent and consent[0].lower() == receiver.lower():
+                text += f"；基金管理人同意（{date_of(consent[2])}）"
+                more = self.docs(consent[1], "基金管理人同意质权实现")
         ref = self.write_report(step, sid, 5, method=2, units=t["amount"], description=text,
-                                original=owner, counterparty=receiver)
+                                original=owner, counterparty=receiver, more_docs=more)
         for wallet in (owner, receiver):
             self.write_rights(step, wallet, sid, report_ref=ref, source_type=5, description=text)
         self.tail(step, [sid])
+
+    def enforcement_consented(self, step: Step) -> None:
+        """A fund manager's consent to a pledgee's enforcement (Partnership Law arts 22-23, 73): no
+        object of its own (consents produce nothing until they settle, §3.4); the enforcement's
+        report carries it. 0 units withdraws it."""
+        a = step.event.args
+        consents = self.gen.setdefault("consent", {})
+        if a["units"] == 0:
+            consents.pop(str(a["pledge_id"]), None)
+        else:
+            consents[str(a["pledge_id"])] = [a["receiver"], a["doc"], step.ts]
 
     def freeze_text(self, fid) -> str:
         f = self.state.freezes[str(fid)]
@@ -1023,7 +1053,19 @@ class Generator:
         """A transaction's events as (completing event, its events) in log order."""
         completers = [i for i, e in enumerate(events) if e.name in MAPPING and e.name != "Transfer"]
         if not completers:
-            return [(e, [e]) for e in events if e.name == "Transfer"] or [(None, events)]
+            # plain transfers: one step each. A forced move (a Transfer followed by its ForcedTransfer)
+            # outside any completing event is a key recovery continued in a later transaction
+            # (HoldingRecovered, no AccountRecovered): applied, nothing reported (§3.3 key recovery)
+            out: list = []
+            for i, e in enumerate(events):
+                forced = i + 1 < len(events) and events[i + 1].name == "ForcedTransfer"
+                if e.name == "Transfer" and not forced:
+                    out.append((e, [e]))
+                elif out and out[-1][0] is None:
+                    out[-1][1].append(e)
+                else:
+                    out.append((None, [e]))
+            return out
         steps, start = [], 0
         for n, i in enumerate(completers):
             end = i + 1 if n < len(completers) - 1 else len(events)
