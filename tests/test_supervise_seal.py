@@ -120,7 +120,7 @@ def test_sealer__chunks_in_processes__results_in_submission_order(signer, proces
         assert sealer.results() == []
     finally:
         sealer.close()
-    assert (sealer.pool is None) and len(out) == len(messages)
+    assert sealer.workers == [] and len(out) == len(messages)
     for message, data in zip(messages, out):
         obj = json.loads(data)
         assert seal.canonical(seal.unsigned(obj)) == message
