@@ -6,6 +6,9 @@
     ape run supervise serve  --network NET --store DIR --port P --token-file F [--tls-cert C --tls-key K]
     ape run supervise verify --network NET --store DIR --pubkey FILE [--anchor 0x..]
 
+--store s3://BUCKET/PREFIX (S3-compatible storage, same keys) instead of DIR: sync, daily and serve
+also take --index FILE, the local SQLite index; verify reads the objects alone.
+
 sync follows the register from the store's checkpoint to the newest block and writes, validates,
 seals, stores and anchors the snapshots of every business step (regchain.supervise.generate).
 daily does the same and then writes today's day-boundary records (freezes lapsing, queued freezes
@@ -30,8 +33,11 @@ from regchain.supervise import SuperviseError
 NETWORK = click.option("--network", default=None, help=f"ape network choice (default {common.DEFAULT_NETWORK}).")
 ACCOUNT = click.option("--account", default=None,
                        help="Signer of the anchoring transactions: keyfile alias, test:N or a test account's address.")
-STORE = click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
-                     help="Snapshot store directory (objects/ and index.sqlite).")
+STORE = click.option("--store", "store_dir", required=True,
+                     help="Snapshot store: a directory (objects/ and index.sqlite), or s3://BUCKET/PREFIX "
+                          "(S3-compatible; endpoint and credentials from AWS_* variables) with --index.")
+INDEX = click.option("--index", "index_path", default=None, type=click.Path(dir_okay=False),
+                     help="The local SQLite index of an s3:// store (a directory store keeps DIR/index.sqlite).")
 
 
 def _fail(exc: BaseException):
@@ -78,7 +84,7 @@ def _signer(account, network_name: str):
     raise SuperviseError("pass --account: it signs the anchoring transactions (SECURITY_MANAGER)")
 
 
-def _generate(network_name, account, books_path, store_dir, key_file, register, daily):
+def _generate(network_name, account, books_path, store_dir, index_path, key_file, register, daily):
     from ape import project
 
     from regchain.suite import TX_PARAMS
@@ -93,7 +99,7 @@ def _generate(network_name, account, books_path, store_dir, key_file, register, 
     if not deployed.reused:
         click.echo(deployed.reason)
     rpc = indexer.HttpRpc.from_ape()
-    store = Store(store_dir)
+    store = Store(store_dir, index=index_path)
     b = books.Books(books_path)
     try:
         anchorer = anchor.Anchorer(deployed.instance, who, rpc, tx_params=tx, echo=click.echo,
@@ -107,7 +113,7 @@ def _generate(network_name, account, books_path, store_dir, key_file, register, 
     click.echo(f"{result.steps} steps, {result.snapshots} new snapshots, {anchorer.sent} anchored now "
                f"({result.anchored} in all), up to block {result.last_block} ({result.seconds:.1f} s)")
     click.echo("by type: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
-    click.echo(f"store: {Path(store_dir).resolve()}")
+    click.echo(f"store: {store_dir if store_dir.startswith('s3://') else Path(store_dir).resolve()}")
 
 
 def _generate_command(name: str, daily: bool, help_text: str):
@@ -117,16 +123,18 @@ def _generate_command(name: str, daily: bool, help_text: str):
     @click.option("--books", "books_path", required=True, type=click.Path(dir_okay=False),
                   help="The operator's books (SQLite).")
     @STORE
+    @INDEX
     @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False),
                   help="File with the operator's SM2 private key (64 hex).")
     @click.option("--register", default=None, help="Register address (default: the deployment record).")
-    def command(network, account, books_path, store_dir, key_file, register):
+    def command(network, account, books_path, store_dir, index_path, key_file, register):
         from ape.logging import logger
 
         logger.set_level("WARNING")  # our own lines say what happens; no per-transaction INFO
         try:
             with common.connected(network):
-                _generate(common.network_name(), account, books_path, store_dir, key_file, register, daily)
+                _generate(common.network_name(), account, books_path, store_dir, index_path, key_file, register,
+                          daily)
         except click.ClickException:
             raise
         except Exception as exc:
@@ -142,12 +150,13 @@ daily = _generate_command("daily", True, "sync, then today's day-boundary record
 @cli.command()
 @NETWORK
 @STORE
+@INDEX
 @click.option("--port", default=8600, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--token-file", required=True, type=click.Path(dir_okay=False), help="File holding the bearer token.")
 @click.option("--tls-cert", default=None, type=click.Path(dir_okay=False))
 @click.option("--tls-key", default=None, type=click.Path(dir_okay=False))
-def serve(network, store_dir, port, host, token_file, tls_cert, tls_key):
+def serve(network, store_dir, index_path, port, host, token_file, tls_cert, tls_key):
     """The regulator's pull interface (HTTP, bearer token; TLS when given a certificate)."""
     from regchain.supervise import serve as serve_mod
 
@@ -158,7 +167,8 @@ def serve(network, store_dir, port, host, token_file, tls_cert, tls_key):
         with common.connected(network):
             rpc = indexer.HttpRpc.from_ape()
             click.echo(f"serving {store_dir} on {'https' if tls_cert else 'http'}://{host}:{port}")
-            serve_mod.run(store_dir, token, rpc, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+            serve_mod.run(store_dir, token, rpc, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key,
+                          index=index_path)
     except Exception as exc:
         _fail(exc)
 

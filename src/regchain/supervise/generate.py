@@ -340,9 +340,9 @@ class Generator:
         if not self.pending:
             return
         pending, self.pending = self.pending, []
-        for (content, message, where), data in zip(pending, self.sealer().results(), strict=True):
-            self.store.put_bytes(content, data, message, **where)
-            self.crash_at("stored")
+        sealed = self.sealer().results()
+        self.store.put_many([(content, data, message, where) for (content, message, where), data
+                             in zip(pending, sealed, strict=True)], lambda: self.crash_at("stored"))
 
     def sealer(self) -> Sealer:
         if self._sealer is None:
@@ -1142,7 +1142,7 @@ def sync(rpc, register: str, abi: list, store: Store, books: books_mod.Books, si
     idx = ix.Indexer(rpc, register, abi, chunk=chunk, echo=echo)
     chain = store.get("chain")
     if chain and (chain["chain_id"] != idx.chain_id or chain["register"].lower() != register.lower()):
-        raise SuperviseError(f"store {store.dir} follows register {chain['register']} on chain {chain['chain_id']}, "
+        raise SuperviseError(f"store {store.location} follows register {chain['register']} on chain {chain['chain_id']}, "
                              f"not {register} on chain {idx.chain_id}")
     gen = Generator(store, books, signer, chain_id=idx.chain_id, register=idx.address, echo=echo, crash_at=crash_at)
     gen.load(lambda: idx.state)
