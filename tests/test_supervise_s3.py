@@ -5,16 +5,20 @@ sync, verify and serve reading from it."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from supervise_support import (  # noqa: F401  (fixtures)
     PRIV, abi, actors, deploy_anchor, rpc, scenario, stored, synced, write_books)
+from test_supervise_cli import ROOT
 from test_supervise_serve import TOKEN, Server
 
+from regchain import deployments
 from regchain.supervise import SuperviseError, anchor as anchor_mod, generate, seal
 from regchain.supervise.serve import make_app
 from regchain.supervise.store import S3Objects, Store
@@ -152,3 +156,26 @@ def test_serve__s3_store__exact_bytes_401_and_404(s3_synced, rpc):
         missing = httpx.get(f"{server.url}/v1/objects/{r.object_id}/{r.version + 99}",
                             headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
         assert missing.status_code == 404
+
+
+def test_cli__sync_and_verify_s3_store__counts_then_all_valid(s3, tmp_path, monkeypatch, register, actors, scenario):
+    monkeypatch.setattr(deployments, "DEPLOYMENTS_DIR", str(tmp_path / "deployments"))
+    spec = importlib.util.spec_from_file_location("regchain_script_supervise_s3", ROOT / "scripts" / "supervise.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    write_books(tmp_path / "books.sqlite", register, actors, scenario).close()
+    (tmp_path / "key.hex").write_text(PRIV + "\n")
+    (tmp_path / "pub.hex").write_text(seal.Signer(PRIV).public_hex)
+    location = f"s3://{BUCKET}/cli"
+    args = ["sync", "--books", tmp_path / "books.sqlite", "--store", location, "--key", tmp_path / "key.hex",
+            "--register", register.address, "--account", "test:1"]
+    invoke = lambda *a: CliRunner().invoke(module.cli, [str(x) for x in a], catch_exceptions=False)  # noqa: E731
+    refused = invoke(*args)
+    assert refused.exit_code != 0 and refused.output.strip().splitlines()[-1] == (
+        f"Error: an S3 store keeps its index locally: give the index file (--index) for {location}")
+    done = invoke(*args, "--index", tmp_path / "index.sqlite")
+    assert done.exit_code == 0, done.output
+    assert done.output.strip().splitlines()[-1] == f"store: {location}"
+    checked = invoke("verify", "--store", location, "--pubkey", tmp_path / "pub.hex")
+    assert checked.exit_code == 0, checked.output
+    assert checked.output.splitlines()[1] == "all valid, anchored and sealed by the registered key"
