@@ -58,6 +58,9 @@ HOLDING_PERIOD_DAYS = 5
 MAINTENANCE = {"subject_create_time", "account_create_time", "product_create_time", "register_list_date"}
 # ForcedTransfer.path (ledger.vy): who moved the units of an enforced pledge
 FORCED_PATH = {ix.COURT_ENFORCEMENT: "法院执行", ix.PLEDGEE_ENFORCEMENT: "质权人"}
+# validated snapshots are stored (with their seals) at the end of a chunk of blocks, or at the end of
+# the transaction that makes them this many: sealing overlaps generation across small transactions
+FLUSH_AT = 2048
 MOVEMENTS = {"Transfer", "Issued", "FreezeTookEffect", "RefundCredited", "HoldingRecovered", "InstructionAccepted",
              "FirstRefusalExercised", "BidPlaced"}
 
@@ -181,7 +184,7 @@ class Generator:
         self.gen: dict = {}
         self.written: list = []  # (object_id, version) written in this run
         self.step_meta: dict = {}
-        self.pending: list = []  # validated snapshots of this transaction, to seal and store (flush)
+        self.pending: list = []  # validated snapshots being sealed, to store (flush)
         self._sealer: Sealer | None = None
         self._holders: dict | None = None   # security id -> wallets holding it (built from the state once)
         self._issued: dict | None = None    # issuer USCC -> security ids
@@ -336,7 +339,7 @@ class Generator:
     def flush(self) -> None:
         """Store the validated snapshots of the last steps in order, with the seals the sealer made
         meanwhile (a file a killed run left with the same content is kept; a different one stops the
-        run). Called at the end of every transaction."""
+        run). Called before each checkpoint commit, and after a transaction once FLUSH_AT are pending."""
         if not self.pending:
             return
         pending, self.pending = self.pending, []
@@ -1104,7 +1107,8 @@ class Generator:
                 step.before[k] = (0, 0, 0)
             getattr(self, MAPPING[completing.name].builder)(step)
             n += 1
-        self.flush()
+        if len(self.pending) >= FLUSH_AT:
+            self.flush()
         return n
 
 
@@ -1172,6 +1176,7 @@ def sync(rpc, register: str, abi: list, store: Store, books: books_mod.Books, si
                 steps += n
                 i = j
             gen.state.last_block = end
+            gen.flush()
             gen.save()
             store.commit()
             crash("committed")
