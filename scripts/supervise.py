@@ -6,6 +6,9 @@
     ape run supervise serve  --network NET --store DIR --port P --token-file F [--tls-cert C --tls-key K]
     ape run supervise verify --network NET --store DIR --pubkey FILE [--anchor 0x..]
 
+--store s3://BUCKET/PREFIX (S3-compatible storage, same keys) instead of DIR: sync, daily and serve
+also take --index FILE, the local SQLite index; verify reads the objects alone.
+
 sync follows the register from the store's checkpoint to the newest block and writes, validates,
 seals, stores and anchors the snapshots of every business step (regchain.supervise.generate).
 daily does the same and then writes today's day-boundary records (freezes lapsing, queued freezes
@@ -30,8 +33,11 @@ from regchain.supervise import SuperviseError
 NETWORK = common.network_option()
 ACCOUNT = common.account_option("Who signs the anchoring transactions (holds SECURITY_MANAGER; default on the "
                                 "test networks: test:0)")
-STORE = click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
-                     help="Snapshot store directory (objects/ and index.sqlite).")
+STORE = click.option("--store", "store_dir", required=True,
+                     help="Snapshot store: a directory (objects/ and index.sqlite), or s3://BUCKET/PREFIX "
+                          "(S3-compatible; endpoint and credentials from AWS_* variables) with --index.")
+INDEX = click.option("--index", "index_path", default=None, type=click.Path(dir_okay=False),
+                     help="The local SQLite index of an s3:// store (a directory store keeps DIR/index.sqlite).")
 
 
 def _fail(exc: BaseException):
@@ -76,7 +82,7 @@ def _signer(account, network_name: str):
     raise SuperviseError("pass --account: it signs the anchoring transactions (SECURITY_MANAGER)")
 
 
-def _generate(network_name, who, signer, books_path, store_dir, register, daily, new, echo):
+def _generate(network_name, who, signer, books_path, store_dir, index_path, register, daily, new, echo):
     from ape import project
 
     from regchain.suite import TX_PARAMS
@@ -93,7 +99,7 @@ def _generate(network_name, who, signer, books_path, store_dir, register, daily,
     if not deployed.reused:
         echo(deployed.reason)
     rpc = indexer.HttpRpc.from_ape()
-    store = Store(store_dir)
+    store = Store(store_dir, index=index_path)
     b = books.Books(books_path)
     try:
         anchorer = anchor.Anchorer(deployed.instance, who, rpc, tx_params=tx, echo=echo,
@@ -104,9 +110,10 @@ def _generate(network_name, who, signer, books_path, store_dir, register, daily,
     finally:
         store.close()
         b.close()
+    where = store_dir if str(store_dir).startswith("s3://") else str(Path(store_dir).resolve())
     return {"steps": result.steps, "snapshots": result.snapshots, "anchored_now": anchorer.sent,
             "anchored": result.anchored, "last_block": result.last_block, "seconds": round(result.seconds, 3),
-            "by_type": dict(counts), "store": str(Path(store_dir).resolve()), "anchor": str(deployed.instance.address)}
+            "by_type": dict(counts), "store": where, "anchor": str(deployed.instance.address)}
 
 
 def _generate_command(name: str, daily: bool, help_text: str):
@@ -116,12 +123,13 @@ def _generate_command(name: str, daily: bool, help_text: str):
     @click.option("--books", "books_path", required=True, type=click.Path(dir_okay=False),
                   help="The operator's books (SQLite).")
     @STORE
+    @INDEX
     @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False),
                   help="File with the operator's SM2 private key (64 hex).")
     @click.option("--register", default=None, help="Register address (default: the deployment record).")
     @common.new_option("Anchor contract")
     @common.json_option()
-    def command(network, account, books_path, store_dir, key_file, register, new, as_json):
+    def command(network, account, books_path, store_dir, index_path, key_file, register, new, as_json):
         from ape.logging import logger
 
         from regchain.supervise import seal
@@ -135,8 +143,8 @@ def _generate_command(name: str, daily: bool, help_text: str):
             name = common.network_name_of(network)
             who = _signer(account, name)
             with common.connected(network):
-                out = _generate(common.network_name(), who, signer, books_path, store_dir, register, daily, new,
-                                echo)
+                out = _generate(common.network_name(), who, signer, books_path, store_dir, index_path, register,
+                                daily, new, echo)
         except click.ClickException:
             raise
         except Exception as exc:
@@ -159,13 +167,14 @@ daily = _generate_command("daily", True, "sync, then today's day-boundary record
 @cli.command()
 @NETWORK
 @STORE
+@INDEX
 @click.option("--port", default=8600, show_default=True, type=click.IntRange(1, 65535), help="TCP port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--token-file", required=True, type=click.Path(dir_okay=False), help="File holding the bearer token.")
 @click.option("--tls-cert", default=None, type=click.Path(dir_okay=False),
               help="TLS certificate (PEM) to serve https; needs --tls-key.")
 @click.option("--tls-key", default=None, type=click.Path(dir_okay=False), help="The certificate's private key (PEM).")
-def serve(network, store_dir, port, host, token_file, tls_cert, tls_key):
+def serve(network, store_dir, index_path, port, host, token_file, tls_cert, tls_key):
     """The regulator's pull interface (HTTP, bearer token; TLS when given a certificate)."""
     from regchain.supervise import serve as serve_mod
 
@@ -176,7 +185,8 @@ def serve(network, store_dir, port, host, token_file, tls_cert, tls_key):
         with common.connected(network):
             rpc = indexer.HttpRpc.from_ape()
             click.echo(f"serving {store_dir} on {'https' if tls_cert else 'http'}://{host}:{port}")
-            serve_mod.run(store_dir, token, rpc, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+            serve_mod.run(store_dir, token, rpc, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key,
+                          index=index_path)
     except Exception as exc:
         _fail(exc)
 
@@ -196,7 +206,7 @@ def verify(network, store_dir, pubkey, anchor_address, as_json):
         public = load_public_key(pubkey)
         if anchor_address is not None:
             common.address_arg(anchor_address)
-        if not Path(store_dir).is_dir():
+        if not str(store_dir).startswith("s3://") and not Path(store_dir).is_dir():
             raise SuperviseError(f"--store {store_dir}: no such directory")
         with common.connected(network):
             name = common.network_name()

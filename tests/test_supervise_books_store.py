@@ -59,8 +59,8 @@ def test_store__object_id_not_a_file_name__refused(tmp_path, bad):
         Store(tmp_path).path(bad, 0)
 
 
-def test_store__s3_and_missing_readonly__refused(tmp_path):
-    with pytest.raises(SuperviseError, match="an S3 store is not built yet"):
+def test_store__s3_without_index_and_missing_readonly__refused(tmp_path):
+    with pytest.raises(SuperviseError, match="an S3 store keeps its index locally: give the index file"):
         Store("s3://bucket/prefix")
     with pytest.raises(SuperviseError, match="no snapshot store at .* \\(index.sqlite missing\\)"):
         Store(tmp_path / "none", readonly=True)

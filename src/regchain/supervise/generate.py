@@ -28,7 +28,7 @@ Adding an event is one row of ``MAPPING`` (and a builder if no existing one fits
 from __future__ import annotations
 
 import datetime as dt
-import os
+import re
 import time
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -36,7 +36,7 @@ from typing import Callable
 
 from regchain import indexer as ix
 from regchain.supervise import SuperviseError, books as books_mod, validate
-from regchain.supervise.seal import Signer, canonical, sm3
+from regchain.supervise.seal import Sealer, Signer, canonical, sm3
 from regchain.supervise.store import Store
 
 ZERO = ix.ZERO
@@ -56,6 +56,11 @@ SEC_ACTIVE, SEC_SUSPENDED, SEC_DELISTED = 2, 3, 4
 HOLDING_PERIOD_DAYS = 5
 # body fields that carry the snapshot's own maintenance time: left out of the change fingerprint
 MAINTENANCE = {"subject_create_time", "account_create_time", "product_create_time", "register_list_date"}
+# ForcedTransfer.path (ledger.vy): who moved the units of an enforced pledge
+FORCED_PATH = {ix.COURT_ENFORCEMENT: "法院执行", ix.PLEDGEE_ENFORCEMENT: "质权人"}
+# validated snapshots are stored (with their seals) at the end of a chunk of blocks, or at the end of
+# the transaction that makes them this many: sealing overlaps generation across small transactions
+FLUSH_AT = 2048
 MOVEMENTS = {"Transfer", "Issued", "FreezeTookEffect", "RefundCredited", "HoldingRecovered", "InstructionAccepted",
              "FirstRefusalExercised", "BidPlaced"}
 
@@ -86,6 +91,8 @@ MAPPING: dict[str, Row] = {
     "PledgeRegistered": Row("Pledge registered", "pledge_changed"),
     "PledgeReleased": Row("Pledge released", "pledge_changed"),
     "PledgeEnforced": Row("Pledge enforced", "forced_move"),
+    # a consent produces nothing until the enforcement it allows (§3.4): recorded for that report
+    "EnforcementConsented": Row("Enforcement consented", "enforcement_consented"),
     "Frozen": Row("Freeze registered", "freeze_changed"),
     "FreezeRenewed": Row("Freeze renewed", "freeze_changed"),
     "FreezeLifted": Row("Freeze lifted", "freeze_changed"),
@@ -124,17 +131,25 @@ def date_of(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, BEIJING).strftime("%Y-%m-%d")
 
 
+_MAINTENANCE_MEMBER = "|".join(sorted(MAINTENANCE))
+_STRIP = [(re.compile(p.encode()), r.encode()) for p, r in (
+    (f'"(?:{_MAINTENANCE_MEMBER})":"[^"]*",', ""),   # a maintenance time, not the last member
+    (f',"(?:{_MAINTENANCE_MEMBER})":"[^"]*"', ""),   # the last member
+    (f'\\{{"(?:{_MAINTENANCE_MEMBER})":"[^"]*"\\}}', "{}"),  # the only member
+    ('(_ref":"[^"]*)/[0-9]+"', '\\1"'))]             # a reference's version
+
+
 def fingerprint(body: dict) -> str:
-    """What decides whether a state object changed: its body without maintenance times, and with
-    references without their version (a reference is not rewritten when its target moves on)."""
-    def strip(v):
-        if isinstance(v, dict):
-            return {k: (x.rsplit("/", 1)[0] if k.endswith("_ref") and isinstance(x, str) else strip(x))
-                    for k, x in v.items() if k not in MAINTENANCE}
-        if isinstance(v, list):
-            return [strip(x) for x in v]
-        return v
-    return sm3(canonical(strip(body)))
+    return fingerprint_bytes(canonical(body))
+
+
+def fingerprint_bytes(body: bytes) -> str:
+    """What decides whether a state object changed: its body (canonical bytes) without maintenance
+    times, and with references without their version (a reference is not rewritten when its target
+    moves on). Inside a JSON string a quote is escaped, so the patterns match members only."""
+    for pattern, repl in _STRIP:
+        body = pattern.sub(repl, body)
+    return sm3(body)
 
 
 def hex40(address: str) -> str:
@@ -169,8 +184,8 @@ class Generator:
         self.gen: dict = {}
         self.written: list = []  # (object_id, version) written in this run
         self.step_meta: dict = {}
-        self.pending: list = []  # validated snapshots of this transaction, to seal and store (flush)
-        self._pool = None
+        self.pending: list = []  # validated snapshots being sealed, to store (flush)
+        self._sealer: Sealer | None = None
         self._holders: dict | None = None   # security id -> wallets holding it (built from the state once)
         self._issued: dict | None = None    # issuer USCC -> security ids
 
@@ -284,7 +299,8 @@ class Generator:
              extra_meta: dict | None = None) -> str | None:
         """Validate, seal, store one snapshot; returns its reference (None: a state object unchanged)."""
         body = {validate.BODY_KEY[typ]: inner}
-        fp = fingerprint(body)
+        body_bytes = canonical(body)
+        fp = fingerprint_bytes(body_bytes)
         cur = self.store.current(object_id)
         if cur is not None:
             if not state_object:
@@ -301,47 +317,45 @@ class Generator:
         if ev.args.get("doc") and ev.args["doc"] != ZERO32:
             meta["doc"] = ev.args["doc"]
         meta.update(extra_meta or {})
-        snap = {"header": {"model": {"protocol": validate.PROTOCOL, "version": validate.MODEL_VERSION},
-                           "content": {"type": typ, "object_id": object_id, "version": version,
-                                       "operation": "create" if version == 0 else "update",
-                                       "timestamp": step.ts},
-                           "metadata": meta},
-                "body": body}
+        header = {"model": {"protocol": validate.PROTOCOL, "version": validate.MODEL_VERSION},
+                  "content": {"type": typ, "object_id": object_id, "version": version,
+                              "operation": "create" if version == 0 else "update", "timestamp": step.ts},
+                  "metadata": meta}
+        snap = {"header": header, "body": body}
         errs = validate.errors(snap, resolves=self._resolves, latest_version=self._latest)
         if errs:
             message = f"{object_id}/{version} is invalid: {validate.describe(errs)}"
             raise InvalidSnapshot(object_id, version, ev.block, message)
-        same = self.store.same_content(snap)
-        self.pending.append((snap, same, dict(business_tx=None if ev.tx == ZERO32 else ev.tx, block=ev.block,
-                                              log_index=ev.log_index,
-                                              step=MAPPING[ev.name].step if ev.name in MAPPING else ev.name)))
+        message = b'{"body":' + body_bytes + b',"header":' + canonical(header) + b"}"  # = canonical(snap)
+        self.sealer().submit(message)  # sealed while the next snapshots are built
+        self.pending.append((header["content"], message,
+                             dict(business_tx=None if ev.tx == ZERO32 else ev.tx, block=ev.block,
+                                  log_index=ev.log_index,
+                                  step=MAPPING[ev.name].step if ev.name in MAPPING else ev.name)))
         self.store.set_current(object_id, version, fp)
         self.written.append((object_id, version))
         return f"{object_id}/{version}"
 
     def flush(self) -> None:
-        """Seal the validated snapshots of the last steps (in parallel: Tongsuo signs outside the GIL),
-        then store them in order. Called at the end of every transaction."""
+        """Store the validated snapshots of the last steps in order, with the seals the sealer made
+        meanwhile (a file a killed run left with the same content is kept; a different one stops the
+        run). Called before each checkpoint commit, and after a transaction once FLUSH_AT are pending."""
         if not self.pending:
             return
-        todo = [i for i, (_, same, _) in enumerate(self.pending) if same is not True]
-        if len(todo) > 8:
-            sealed = list(self.pool().map(self.signer.seal, [self.pending[i][0] for i in todo]))
-        else:
-            sealed = [self.signer.seal(self.pending[i][0]) for i in todo]
-        for i, snap in zip(todo, sealed):
-            self.pending[i] = (snap,) + self.pending[i][1:]
-        for snap, same, where in self.pending:
-            self.store.put(snap, known_new=same is None, **where)
-            self.crash_at("stored")
-        self.pending = []
+        pending, self.pending = self.pending, []
+        sealed = self.sealer().results()
+        self.store.put_many([(content, data, message, where) for (content, message, where), data
+                             in zip(pending, sealed, strict=True)], lambda: self.crash_at("stored"))
 
-    def pool(self):
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
+    def sealer(self) -> Sealer:
+        if self._sealer is None:
+            self._sealer = Sealer(self.signer)
+        return self._sealer
 
-            self._pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
-        return self._pool
+    def close(self) -> None:
+        if self._sealer is not None:
+            self._sealer.close()
+            self._sealer = None
 
     def _resolves(self, object_id: str, version: int) -> bool:
         cur = self.store.current(object_id)
@@ -595,7 +609,7 @@ class Generator:
                      original: str | None = None, counterparty: str | None = None, price: float | None = None,
                      financing: tuple[str, str] | None = None, settle_text: str | None = None,
                      object_suffix: str | None = None, settlement_ts: int | None = None,
-                     order_doc: str | None = None) -> str:
+                     order_doc: str | None = None, more_docs: list | None = None) -> str:
         ev = step.event
         sec = self.sec(sid)
         scale = sec["unit_scale"]
@@ -638,8 +652,9 @@ class Generator:
         verification = {}
         if self.docs(order_doc):  # the instruction's or listing's document (委托文件)
             verification["transaction_orderplacing_verification_doc"] = self.docs(order_doc)
-        if self.docs(ev.args.get("doc")):
-            verification["transaction_verification_doc"] = self.docs(ev.args["doc"])
+        proofs = (self.docs(ev.args.get("doc")) or []) + (more_docs or [])
+        if proofs:
+            verification["transaction_verification_doc"] = proofs
         if verification:
             info["transaction_verification_information"] = verification
         inner = {"basic_transaction_information": basic, "transaction_information": info}
@@ -788,6 +803,11 @@ class Generator:
         else:
             issue["product_before_authorized_shares"] = whole(before_total, sec["unit_scale"])
             issue["product_after_authorized_shares"] = whole(sec["total_supply"], sec["unit_scale"])
+        waived = [e.args for e in step.events if e.name == "PreemptionWaived"]
+        more = None
+        if waived:  # issue 12: an LLC increase without pro-rata pre-emption (Company Law art 227)
+            issue["release_note_information"] += "；不按出资比例优先认缴（公司法第二百二十七条，全体股东约定）"
+            more = self.docs(waived[-1]["waiver"], "放弃优先认缴权的股东会决议或章程")
         self.gen["sec"][str(sid)]["issue"] = issue
         self.write_issuer(sid, step)
         self.write_product(sid, step)
@@ -795,7 +815,7 @@ class Generator:
         for i, wallet in enumerate(subscribers):
             units = step.after[ix.hkey(wallet, sid)][0] - step.before.get(ix.hkey(wallet, sid), (0, 0, 0))[0]
             ref = self.write_report(step, sid, 1, method=2, units=units, description="增资认购",
-                                    financing=(self.register, wallet),
+                                    financing=(self.register, wallet), more_docs=more,
                                     object_suffix=f"{step.event.block}-{step.event.log_index}-{hex40(wallet)}")
             self.write_rights(step, wallet, sid, report_ref=ref, source_type=1, description="增资认购")
         self.tail(step, [sid])
@@ -845,24 +865,44 @@ class Generator:
         self.tail(step, [p["id"]])
 
     def forced_move(self, step: Step) -> None:
-        """Pledge enforced, court transfer: a non-trade transfer (非交易过户, type 5) from owner to receiver."""
+        """Pledge enforced, court transfer: a non-trade transfer (非交易过户, type 5) from owner to receiver.
+        The ``ForcedTransfer`` after the ``Transfer`` says who moved the units (``FORCED_PATH``); a fund
+        manager's consent recorded by ``enforcement_consented`` goes into the report."""
         a = step.event.args
         moves = [e for e in step.events if e.name == "Transfer"]
         if not moves:
             return
         t = moves[-1].args
         sid, owner, receiver = t["id"], t["sender"], t["receiver"]
+        forced = [e.args for e in step.events if e.name == "ForcedTransfer"]
+        path = forced[-1]["path"] if forced else None
+        more = None
         if step.event.name == "CourtTransferred":
             f = self.state.freezes[str(a["freeze_id"])]
             court, case_no = self.books.case(f["case_hash"])
             text = f"司法划转：{court} {case_no}"
         else:
-            text = f"质权实现（质押编号 {a['pledge_id']}）"
+            text = f"质权实现（{FORCED_PATH.get(path, '质权人')}，质押编号 {a['pledge_id']}）"
+            consent = self.gen.setdefault("consent", {}).pop(str(a["pledge_id"]), None)
+            if consent and consent[0].lower() == receiver.lower():
+                text += f"；基金管理人同意（{date_of(consent[2])}）"
+                more = self.docs(consent[1], "基金管理人同意质权实现")
         ref = self.write_report(step, sid, 5, method=2, units=t["amount"], description=text,
-                                original=owner, counterparty=receiver)
+                                original=owner, counterparty=receiver, more_docs=more)
         for wallet in (owner, receiver):
             self.write_rights(step, wallet, sid, report_ref=ref, source_type=5, description=text)
         self.tail(step, [sid])
+
+    def enforcement_consented(self, step: Step) -> None:
+        """A fund manager's consent to a pledgee's enforcement (Partnership Law arts 22-23, 73): no
+        object of its own (consents produce nothing until they settle, §3.4); the enforcement's
+        report carries it. 0 units withdraws it."""
+        a = step.event.args
+        consents = self.gen.setdefault("consent", {})
+        if a["units"] == 0:
+            consents.pop(str(a["pledge_id"]), None)
+        else:
+            consents[str(a["pledge_id"])] = [a["receiver"], a["doc"], step.ts]
 
     def freeze_text(self, fid) -> str:
         f = self.state.freezes[str(fid)]
@@ -1016,7 +1056,19 @@ class Generator:
         """A transaction's events as (completing event, its events) in log order."""
         completers = [i for i, e in enumerate(events) if e.name in MAPPING and e.name != "Transfer"]
         if not completers:
-            return [(e, [e]) for e in events if e.name == "Transfer"] or [(None, events)]
+            # plain transfers: one step each. A forced move (a Transfer followed by its ForcedTransfer)
+            # outside any completing event is a key recovery continued in a later transaction
+            # (HoldingRecovered, no AccountRecovered): applied, nothing reported (§3.3 key recovery)
+            out: list = []
+            for i, e in enumerate(events):
+                forced = i + 1 < len(events) and events[i + 1].name == "ForcedTransfer"
+                if e.name == "Transfer" and not forced:
+                    out.append((e, [e]))
+                elif out and out[-1][0] is None:
+                    out[-1][1].append(e)
+                else:
+                    out.append((None, [e]))
+            return out
         steps, start = [], 0
         for n, i in enumerate(completers):
             end = i + 1 if n < len(completers) - 1 else len(events)
@@ -1055,7 +1107,8 @@ class Generator:
                 step.before[k] = (0, 0, 0)
             getattr(self, MAPPING[completing.name].builder)(step)
             n += 1
-        self.flush()
+        if len(self.pending) >= FLUSH_AT:
+            self.flush()
         return n
 
 
@@ -1093,7 +1146,7 @@ def sync(rpc, register: str, abi: list, store: Store, books: books_mod.Books, si
     idx = ix.Indexer(rpc, register, abi, chunk=chunk, echo=echo)
     chain = store.get("chain")
     if chain and (chain["chain_id"] != idx.chain_id or chain["register"].lower() != register.lower()):
-        raise SuperviseError(f"store {store.dir} follows register {chain['register']} on chain {chain['chain_id']}, "
+        raise SuperviseError(f"store {store.location} follows register {chain['register']} on chain {chain['chain_id']}, "
                              f"not {register} on chain {idx.chain_id}")
     gen = Generator(store, books, signer, chain_id=idx.chain_id, register=idx.address, echo=echo, crash_at=crash_at)
     gen.load(lambda: idx.state)
@@ -1123,6 +1176,7 @@ def sync(rpc, register: str, abi: list, store: Store, books: books_mod.Books, si
                 steps += n
                 i = j
             gen.state.last_block = end
+            gen.flush()
             gen.save()
             store.commit()
             crash("committed")
@@ -1138,6 +1192,8 @@ def sync(rpc, register: str, abi: list, store: Store, books: books_mod.Books, si
     except BaseException:
         store.rollback()
         raise
+    finally:
+        gen.close()
     return SyncResult(steps, len(gen.written), store.anchored_count(), gen.state.last_block,
                       time.monotonic() - started)
 

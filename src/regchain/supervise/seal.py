@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from tongsuopy.crypto import hashes
@@ -119,14 +122,30 @@ class Signer:
         """SM2 signature over SM3(Z_A ‖ message), default user id, as 128 hex r‖s."""
         return der_to_rs(self._key.sign(message, self._algo))
 
+    def seal_member(self, signature: str) -> dict:
+        return {"pub_key": {"type": "SM2", "value": self.public_hex}, "digest_algo": "SM3", "signature": signature}
+
     def seal(self, snapshot: dict) -> dict:
         """The snapshot with ``header.seal`` (any earlier seal replaced)."""
         bare = unsigned(snapshot)
-        signature = self.sign(canonical(bare))
         header = dict(bare["header"])
-        header["seal"] = {"pub_key": {"type": "SM2", "value": self.public_hex}, "digest_algo": "SM3",
-                          "signature": signature}
+        header["seal"] = self.seal_member(self.sign(canonical(bare)))
         return {**bare, "header": header}
+
+    def seal_bytes(self, message: bytes) -> bytes:
+        """The canonical bytes of the sealed snapshot, from ``message`` = the canonical bytes of the
+        unsigned one (what is signed): ``seal`` sorts last in ``header`` (after content, metadata,
+        model, remark) and ``header`` last in the snapshot (after body), so the sealed form is
+        ``message`` with ``,"seal":{…}`` before its two closing braces. The generator's path: one
+        JSON encoding per snapshot, and Tongsuo signs outside the GIL."""
+        return sealed_bytes(message, self.seal_member(self.sign(message)))
+
+
+def sealed_bytes(message: bytes, seal_member: dict) -> bytes:
+    """``canonical(snapshot with header.seal)`` from ``message = canonical(snapshot without it)``."""
+    if not message.endswith(b"}}") or b'"header":{' not in message:
+        raise ValueError("not the canonical bytes of a snapshot with a header")
+    return message[:-2] + b',"seal":' + canonical(seal_member) + b"}}"
 
 
 def verify(public_hex: str, message: bytes, signature_hex: str) -> bool:
@@ -152,3 +171,121 @@ def seal_problem(snapshot: dict, public_hex: str) -> str | None:
     if not verify(public_hex, canonical(unsigned(snapshot)), seal.get("signature", "")):
         return "signature does not verify"
     return None
+
+
+# ---------------------------------------------------------------- sealing in worker processes
+
+
+class Sealer:
+    """Seals canonical bytes (as ``Signer.seal_bytes``) in worker processes while the caller goes on;
+    ``results`` returns them in submission order.
+
+    Why processes: an SM2 signature costs Tongsuo ~0.7 ms of CPU here (its constant-time ladder on
+    the generic prime-field code; the wheel has no SM2-specific fast path). Threads sign outside the
+    GIL, but every GIL hand-over (each SQLite statement, each file operation of the generator) then
+    waited on the signing threads. Each worker is a plain ``python -m regchain.supervise.seal``
+    (not a fork of a process with threads, which can inherit a held lock): it reads the key on its
+    first line, then chunks of messages, and answers each chunk with its signatures (r‖s). At most
+    one chunk is in flight per worker. ``processes=1`` (or one core): signs in the caller."""
+
+    CHUNK = 64
+
+    def __init__(self, signer: Signer, processes: int | None = None):
+        self.signer = signer
+        n = (os.cpu_count() or 1) if processes is None else processes
+        self.workers: list = []
+        if n > 1:
+            import regchain
+
+            env = dict(os.environ)
+            src = str(Path(regchain.__file__).resolve().parents[1])
+            env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+            for _ in range(n):
+                w = subprocess.Popen([sys.executable, "-m", "regchain.supervise.seal"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=env)
+                w.stdin.write(signer.private_hex.encode() + b"\n")
+                self.workers.append(w)
+        self._next = 0
+        self._chunk: list[bytes] = []
+        self._done: list = []       # [worker or None, messages, signatures or None] in submission order
+        self._in_flight: dict = {}  # worker -> its entry not read yet
+
+    def submit(self, message: bytes) -> None:
+        self._chunk.append(message)
+        if len(self._chunk) >= self.CHUNK:
+            self._send()
+
+    def _send(self) -> None:
+        if not self._chunk:
+            return
+        chunk, self._chunk = self._chunk, []
+        if not self.workers:
+            self._done.append([None, chunk, [self.signer.sign(m) for m in chunk]])
+            return
+        w = self.workers[self._next % len(self.workers)]
+        self._next += 1
+        if w in self._in_flight:
+            self._read(w)
+        entry = [w, chunk, None]
+        try:
+            w.stdin.write(len(chunk).to_bytes(4, "big") + b"".join(len(m).to_bytes(4, "big") + m for m in chunk))
+            w.stdin.flush()
+        except OSError:
+            raise SuperviseError(f"sealing worker {w.pid} stopped (exit {w.poll()})") from None
+        self._in_flight[w] = entry
+        self._done.append(entry)
+
+    def _read(self, w) -> None:
+        entry = self._in_flight.pop(w)
+        data = w.stdout.read(128 * len(entry[1]))
+        if len(data) != 128 * len(entry[1]):
+            raise SuperviseError(f"sealing worker {w.pid} stopped (exit {w.poll()})")
+        entry[2] = [data[i:i + 128].decode() for i in range(0, len(data), 128)]
+
+    def results(self) -> list[bytes]:
+        """The sealed bytes of every message submitted since the last call, in order."""
+        self._send()
+        out = []
+        for entry in self._done:
+            if entry[2] is None:
+                self._read(entry[0])
+            out += [sealed_bytes(m, self.signer.seal_member(sig)) for m, sig in zip(entry[1], entry[2])]
+        self._done = []
+        return out
+
+    def close(self) -> None:
+        self._chunk, self._done, self._in_flight = [], [], {}
+        for w in self.workers:
+            try:
+                w.stdin.close()
+            except OSError:
+                pass
+        for w in self.workers:
+            try:
+                w.wait(10)
+            except subprocess.TimeoutExpired:
+                w.kill()
+                w.wait()
+            w.stdout.close()
+        self.workers = []
+
+
+def _worker() -> None:
+    """A sealing worker (``Sealer``): key on the first line, then chunks: a 4-byte count, then each
+    message as a 4-byte length and its bytes; each chunk is answered with its signatures, 128 ASCII
+    hex each. Ends at end of input."""
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    signer = Signer(inp.readline().strip().decode())
+    while True:
+        head = inp.read(4)
+        if len(head) < 4:
+            return
+        sigs = []
+        for _ in range(int.from_bytes(head, "big")):
+            sigs.append(signer.sign(inp.read(int.from_bytes(inp.read(4), "big"))).encode())
+        out.write(b"".join(sigs))
+        out.flush()
+
+
+if __name__ == "__main__":
+    _worker()

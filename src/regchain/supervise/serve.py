@@ -81,10 +81,11 @@ def verify_receipt_proof(receipts_root: str, key: str, proof: list[str]) -> byte
     return HexaryTrie.get_from_proof(_b(receipts_root), _b(key), nodes)
 
 
-def make_app(store_dir, token: str, rpc) -> FastAPI:
+def make_app(store_dir, token: str, rpc, *, index=None) -> FastAPI:
+    """The app over a store (a directory, or ``s3://BUCKET/PREFIX`` with its local ``index``)."""
     if not token:
         raise SuperviseError("the bearer token is empty")
-    store = Store(store_dir, readonly=True)
+    store = Store(store_dir, readonly=True, index=index)
     app = FastAPI(title="regchain supervisory objects", docs_url=None, redoc_url=None, openapi_url=None)
     expected = f"Bearer {token}".encode()
 
@@ -138,8 +139,9 @@ def make_app(store_dir, token: str, rpc) -> FastAPI:
     return app
 
 
-def run(store_dir, token: str, rpc, *, host: str = "127.0.0.1", port: int = 8600, tls_cert=None, tls_key=None):
+def run(store_dir, token: str, rpc, *, host: str = "127.0.0.1", port: int = 8600, tls_cert=None, tls_key=None,
+        index=None):
     import uvicorn
 
-    app = make_app(store_dir, token, rpc)
+    app = make_app(store_dir, token, rpc, index=index)
     uvicorn.run(app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key, log_level="warning")

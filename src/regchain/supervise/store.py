@@ -1,4 +1,5 @@
-"""The snapshot store: ``DIR/objects/<object_id>/<version>.json`` plus a SQLite index ``DIR/index.sqlite``.
+"""The snapshot store: ``DIR/objects/<object_id>/<version>.json`` plus a SQLite index ``DIR/index.sqlite``;
+or the same keys in S3-compatible storage (``s3://BUCKET/PREFIX``) with the index in a local file.
 
 Each file holds the canonical bytes of a sealed snapshot, exactly what the regulator gets and
 what the anchor's SM3 digest covers. The index (one row per snapshot) holds its type, operation,
@@ -18,6 +19,7 @@ import json
 import os
 import sqlite3
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 from regchain.supervise import SuperviseError
@@ -55,19 +57,196 @@ class Row:
     anchor_log_index: int | None
 
 
+class FileObjects:
+    """The snapshot files: ``DIR/objects/<object_id>/<version>.json`` (plain ``os`` calls: pathlib's
+    overhead was most of a store's cost)."""
+
+    def __init__(self, directory: Path):
+        self.root = os.path.join(str(directory), "objects")
+        os.makedirs(self.root, exist_ok=True)
+
+    def path(self, object_id: str, version: int) -> Path:
+        return Path(self._name(object_id, version))
+
+    def _name(self, object_id: str, version: int) -> str:
+        if "/" in object_id or object_id.startswith("."):
+            raise SuperviseError(f"object id {object_id!r} cannot name a file")
+        return f"{self.root}/{object_id}/{version}.json"
+
+    def read(self, object_id: str, version: int) -> bytes | None:
+        try:
+            with open(self._name(object_id, version), "rb") as f:
+                return f.read()
+        except (FileNotFoundError, NotADirectoryError, SuperviseError):
+            return None
+
+    def write(self, object_id: str, version: int, data: bytes) -> bytes | None:
+        """Write the file unless one exists; returns the existing file's bytes (None: written). A
+        temporary file is renamed into place, so a file is whole or absent whatever the moment of a
+        crash. A version 0 whose folder is new cannot exist yet: no look-up for most snapshots."""
+        name = self._name(object_id, version)
+        folder = name.rsplit("/", 1)[0]
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            existing = self.read(object_id, version)
+            if existing is not None:
+                return existing
+        tmp = f"{name}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.rename(tmp, name)
+        return None
+
+    def write_many(self, items: list) -> list:
+        return [self.write(*item) for item in items]
+
+    def keys(self) -> dict[tuple[str, int], str]:
+        """(object_id, version) -> file name of every stored snapshot."""
+        out = {}
+        with os.scandir(self.root) as folders:
+            for folder in folders:
+                if not folder.is_dir():
+                    continue
+                with os.scandir(folder.path) as files:
+                    for f in files:
+                        stem, dot, ext = f.name.partition(".")
+                        if ext == "json" and stem.isdigit():
+                            out[(folder.name, int(stem))] = f.path
+        return out
+
+
+class S3Objects:
+    """The snapshot objects in S3-compatible storage: the same layout as files, under a bucket and a
+    prefix (``s3://BUCKET/PREFIX`` -> keys ``PREFIX/objects/<object_id>/<version>.json``), each the
+    canonical bytes. Endpoint and credentials come from the environment as for any S3 client
+    (``AWS_ENDPOINT_URL`` for a MinIO or other S3-compatible service, ``AWS_ACCESS_KEY_ID``,
+    ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``). A put is whole or absent (S3 semantics) and
+    conditional (``If-None-Match: *``): an existing object is never overwritten."""
+
+    PARALLEL = 16  # puts in flight (each a round trip)
+
+    def __init__(self, url: str):
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import ClientError
+
+        bucket, _, prefix = url[len("s3://"):].partition("/")
+        if not bucket:
+            raise SuperviseError(f"{url}: an S3 store is s3://BUCKET[/PREFIX]")
+        self.url, self.bucket, self.prefix = url, bucket, prefix.strip("/")
+        self.client = boto3.client("s3", config=Config(retries={"max_attempts": 3, "mode": "standard"},
+                                                       max_pool_connections=self.PARALLEL))
+        try:
+            self._call(self.client.head_bucket, Bucket=bucket)
+        except ClientError:
+            raise SuperviseError(f"S3 store {url}: no bucket {bucket} (or no access to it)") from None
+
+    def _call(self, fn, **kwargs):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return fn(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404", "PreconditionFailed", "412"):
+                raise
+            raise SuperviseError(f"S3 store {self.url}: {code or 'error'}: "
+                                 f"{exc.response.get('Error', {}).get('Message') or exc}") from None
+        except BotoCoreError as exc:
+            raise SuperviseError(f"S3 store {self.url}: {str(exc).splitlines()[0]}") from None
+
+    def _key(self, object_id: str, version: int) -> str:
+        if "/" in object_id or object_id.startswith("."):
+            raise SuperviseError(f"object id {object_id!r} cannot name a file")
+        return f"{self.prefix}/objects/{object_id}/{version}.json" if self.prefix else \
+            f"objects/{object_id}/{version}.json"
+
+    def path(self, object_id: str, version: int) -> str:
+        return f"s3://{self.bucket}/{self._key(object_id, version)}"
+
+    def read(self, object_id: str, version: int) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            key = self._key(object_id, version)
+        except SuperviseError:
+            return None
+        try:
+            return self._call(self.client.get_object, Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError:
+            return None
+
+    def write(self, object_id: str, version: int, data: bytes) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        key = self._key(object_id, version)
+        try:
+            self._call(self.client.put_object, Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*",
+                       ContentType="application/json")
+            return None
+        except ClientError:  # 412: stored already
+            existing = self.read(object_id, version)
+            if existing is None:
+                raise SuperviseError(f"S3 store {self.url}: {key} refused as existing but cannot be read") from None
+            return existing
+
+    def write_many(self, items: list) -> list:
+        """``write`` of each (object_id, version, data), PARALLEL at a time; results in order."""
+        if len(items) < 2:
+            return [self.write(*item) for item in items]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(self.PARALLEL, len(items))) as pool:
+            return list(pool.map(lambda item: self.write(*item), items))
+
+    def keys(self) -> dict[tuple[str, int], str]:
+        base = f"{self.prefix}/objects/" if self.prefix else "objects/"
+        out = {}
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base)
+        for page in self._call(lambda: list(pages)):
+            for item in page.get("Contents", []):
+                folder, _, name = item["Key"][len(base):].partition("/")
+                stem, _, ext = name.partition(".")
+                if folder and ext == "json" and stem.isdigit() and "/" not in name:
+                    out[(folder, int(stem))] = item["Key"]
+        return out
+
+
+def open_objects(location):
+    """The objects of a store: a directory, or ``s3://BUCKET/PREFIX``."""
+    return S3Objects(str(location)) if str(location).startswith("s3://") else FileObjects(Path(location))
+
+
 class Store:
-    def __init__(self, directory, *, readonly: bool = False):
-        self.dir = Path(directory)
-        if str(directory).startswith("s3://"):
-            raise SuperviseError("an S3 store is not built yet: give a directory (--store DIR)")
-        if readonly and not (self.dir / "index.sqlite").is_file():
-            raise SuperviseError(f"no snapshot store at {self.dir} (index.sqlite missing)")
-        (self.dir / "objects").mkdir(parents=True, exist_ok=True)
-        uri = f"file:{self.dir / 'index.sqlite'}" + ("?mode=ro" if readonly else "")
+    """Snapshot objects (a directory, or S3-compatible storage given as ``s3://BUCKET/PREFIX``) and
+    the SQLite index: ``DIR/index.sqlite`` for a directory; for S3 a local file named by ``index``."""
+
+    def __init__(self, location, *, readonly: bool = False, index=None):
+        self.location = str(location)
+        self.readonly = readonly
+        s3 = self.location.startswith("s3://")
+        if s3 and index is None:
+            raise SuperviseError(f"an S3 store keeps its index locally: give the index file (--index) for {location}")
+        self.dir = None if s3 else Path(location)
+        index_path = Path(index) if index is not None else self.dir / "index.sqlite"
+        if readonly and not index_path.is_file():
+            raise SuperviseError(f"no snapshot store at {location} ({index_path.name} missing)")
+        if not readonly:
+            index_path.parent.mkdir(parents=True, exist_ok=True)
+        self.objects = open_objects(location)
+        uri = f"file:{index_path}" + ("?mode=ro" if readonly else "")
         self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL" if not readonly else "PRAGMA query_only=1")
         if not readonly:
+            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
             self.db.executescript(SCHEMA)
+        self._current: dict = {}  # object_id -> (version, fingerprint) | None: the current table, cached
 
     def close(self) -> None:
         self.db.close()
@@ -81,54 +260,58 @@ class Store:
         self.db.execute("COMMIT")
 
     def rollback(self) -> None:
+        self._current.clear()
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
 
     # ------------------------------------------------------------ files
 
-    def path(self, object_id: str, version: int) -> Path:
-        if "/" in object_id or object_id.startswith("."):
-            raise SuperviseError(f"object id {object_id!r} cannot name a file")
-        return self.dir / "objects" / object_id / f"{version}.json"
+    def path(self, object_id: str, version: int):
+        return self.objects.path(object_id, version)
 
     def read_bytes(self, object_id: str, version: int) -> bytes | None:
-        try:
-            return self.path(object_id, version).read_bytes()
-        except (FileNotFoundError, SuperviseError):
-            return None
-
-    def same_content(self, snapshot: dict) -> bool | None:
-        """None: nothing stored under its (object_id, version); True/False: stored content equal or not."""
-        c = snapshot["header"]["content"]
-        data = self.read_bytes(c["object_id"], c["version"])
-        if data is None:
-            return None
-        return canonical(unsigned(json.loads(data))) == canonical(unsigned(snapshot))
+        return self.objects.read(object_id, version)
 
     def put(self, sealed: dict, *, business_tx: str | None, block: int | None, log_index: int | None,
-            step: str | None, known_new: bool = False) -> str:
+            step: str | None) -> str:
         """Store a sealed snapshot (file, then index row); returns its digest. An identical stored
-        content is kept as it is; a different one raises. ``known_new``: the caller has just seen that
-        nothing is stored under its (object_id, version)."""
-        c = sealed["header"]["content"]
-        oid, ver = c["object_id"], c["version"]
-        path = self.path(oid, ver)
-        same = None if known_new else self.same_content(sealed)
-        if same is False:
-            raise SuperviseError(f"stored snapshot {oid}/{ver} differs from the one generated now "
-                                 "(a bug: stopping, nothing rewritten)")
-        if same is None:
-            data = canonical(sealed)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
-        else:
-            data = path.read_bytes()
+        content is kept as it is (the seal is randomised: the comparison leaves it out); a different
+        one raises."""
+        return self.put_bytes(sealed["header"]["content"], canonical(sealed), canonical(unsigned(sealed)),
+                              business_tx=business_tx, block=block, log_index=log_index, step=step)
+
+    def put_bytes(self, content: dict, data: bytes, message: bytes, *, business_tx: str | None,
+                  block: int | None, log_index: int | None, step: str | None) -> str:
+        """``put`` of the canonical bytes ``data`` of a sealed snapshot whose unsigned form is ``message``."""
+        stored = self.objects.write(content["object_id"], content["version"], data)
+        return self._index(content, data, message, stored, dict(business_tx=business_tx, block=block,
+                                                                  log_index=log_index, step=step))
+
+    def put_many(self, items: list, after_each: Callable[[], None] = lambda: None) -> None:
+        """``put_bytes`` of each (content, data, message, where) in order; an S3 store sends the
+        objects in parallel first, then indexes them in order."""
+        if isinstance(self.objects, FileObjects):
+            for content, data, message, where in items:
+                self.put_bytes(content, data, message, **where)
+                after_each()
+            return
+        stored = self.objects.write_many([(c["object_id"], c["version"], d) for c, d, _, _ in items])
+        for (content, data, message, where), existing in zip(items, stored):
+            self._index(content, data, message, existing, where)
+            after_each()
+
+    def _index(self, content: dict, data: bytes, message: bytes, stored: bytes | None, where: dict) -> str:
+        oid, ver = content["object_id"], content["version"]
+        if stored is not None:
+            if canonical(unsigned(json.loads(stored))) != message:
+                raise SuperviseError(f"stored snapshot {oid}/{ver} differs from the one generated now "
+                                     "(a bug: stopping, nothing rewritten)")
+            data = stored
         digest = sm3(data)
         self.db.execute("INSERT OR IGNORE INTO snapshots (object_id, version, type, operation, digest, business_tx,"
                         " block, log_index, step) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (oid, ver, c["type"], c["operation"], digest, business_tx, block, log_index, step))
+                        (oid, ver, content["type"], content["operation"], digest, where["business_tx"],
+                         where["block"], where["log_index"], where["step"]))
         return digest
 
     # ------------------------------------------------------------ index
@@ -169,11 +352,19 @@ class Store:
     # ------------------------------------------------------------ current versions (checkpointed)
 
     def current(self, object_id: str) -> tuple[int, str] | None:
-        r = self.db.execute("SELECT version, fingerprint FROM current WHERE object_id = ?", (object_id,)).fetchone()
-        return (r[0], r[1]) if r else None
+        try:
+            return self._current[object_id]
+        except KeyError:
+            r = self.db.execute("SELECT version, fingerprint FROM current WHERE object_id = ?",
+                                (object_id,)).fetchone()
+            out = (r[0], r[1]) if r else None
+            if not self.readonly:  # a reader (serve) follows a writer: no cache
+                self._current[object_id] = out
+            return out
 
     def set_current(self, object_id: str, version: int, fingerprint: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO current VALUES (?, ?, ?)", (object_id, version, fingerprint))
+        self._current[object_id] = (version, fingerprint)
 
     def latest_version(self, object_id: str) -> int | None:
         r = self.db.execute("SELECT MAX(version) FROM snapshots WHERE object_id = ?", (object_id,)).fetchone()

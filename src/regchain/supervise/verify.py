@@ -1,6 +1,7 @@
 """The regulator's check of a snapshot store against the chain (``ape run supervise verify``).
 
-For every snapshot file under ``DIR/objects`` (the regulator's copy needs no index):
+For every snapshot under ``DIR/objects`` or ``s3://BUCKET/PREFIX/objects`` (the regulator's copy
+needs no index):
 
 - re-validate it (schema with format checking, the spec's own checks; references must resolve to
   files of the same store);
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from regchain.supervise import SuperviseError, anchor as anchor_mod, validate
 from regchain.supervise.seal import canonical, seal_problem, sm3
+from regchain.supervise.store import open_objects
 
 KINDS = ("invalid", "tampered", "missing anchor", "wrong key", "bad signature", "missing snapshot", "not canonical")
 
@@ -47,18 +49,12 @@ class Report:
         return out
 
 
-def snapshot_files(directory: Path) -> dict[tuple[str, int], Path]:
-    out = {}
-    for path in (Path(directory) / "objects").glob("*/*.json"):
-        if path.stem.isdigit():
-            out[(path.parent.name, int(path.stem))] = path
-    return out
-
-
-def verify_store(directory, rpc, anchor_address: str, public_hex: str, *, first_block: int = 0) -> Report:
-    files = snapshot_files(directory)
-    if not files and not (Path(directory) / "objects").is_dir():
-        raise SuperviseError(f"no snapshot store at {directory} (objects/ missing)")
+def verify_store(location, rpc, anchor_address: str, public_hex: str, *, first_block: int = 0) -> Report:
+    s3 = str(location).startswith("s3://")
+    if not s3 and not (Path(location) / "objects").is_dir():
+        raise SuperviseError(f"no snapshot store at {location} (objects/ missing)")
+    objects = open_objects(location)
+    files = objects.keys()
     anchors = {}
     for a in anchor_mod.read_anchors(rpc, anchor_address, first_block):
         anchors.setdefault((a.object_id, a.version), a)
@@ -69,7 +65,10 @@ def verify_store(directory, rpc, anchor_address: str, public_hex: str, *, first_
 
     for key in sorted(files):
         name = f"{key[0]}/{key[1]}"
-        data = files[key].read_bytes()
+        data = objects.read(*key)
+        if data is None:
+            report.failures.append(("missing snapshot", name, "listed but cannot be read"))
+            continue
         report.checked += 1
         try:
             obj = json.loads(data)
