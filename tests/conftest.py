@@ -15,6 +15,13 @@ from regchain.constants import InvestorClass, Kind, Role, SecurityRole
 
 profiles.load()
 
+# regchain.writer's journals (what a writer has in flight) of this test session: a folder of
+# its own, not the user's state folder; subprocesses the tests start inherit it
+if not os.environ.get("REGCHAIN_WRITER_JOURNAL_DIR"):
+    import tempfile
+
+    os.environ["REGCHAIN_WRITER_JOURNAL_DIR"] = tempfile.mkdtemp(prefix="regchain-journal-")
+
 # The calendar the tests publish: weekdays from ~1.5 years back to ~1 year ahead.
 CALENDAR_BACK_DAYS = 550
 CALENDAR_AHEAD_DAYS = 380

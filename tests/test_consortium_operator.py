@@ -119,3 +119,6 @@ def test_operator_path__deploy_with_roles__calendar__migrate__rerun_sends_nothin
     assert "in 0 transactions" in again.stdout
     assert node.calls["eth_sendRawTransaction"] == sent
     assert [m for m in node.calls if m.startswith(("anvil_", "evm_", "txpool_"))] == []
+    # deploy, the grants and the migration all went through regchain.writer
+    assert node.calls.get("eth_estimateGas", 0) == 0 and node.calls.get("eth_gasPrice", 0) == 0
+    assert node.calls.get("eth_sendTransaction", 0) == 0
