@@ -172,6 +172,10 @@ def ensure_suite(network_name: str, *, account=None, governance: str | None = No
         if not on_test_network:
             raise SetupError(f"pass --registrar on '{network_name}'")
         registrar = account.address
+    if governance is None:
+        # Register's constructor governance as recorded: a re-run by another account (the
+        # governance after a hand-over) reuses the suite instead of deploying a new one
+        governance = _recorded_governance(network_name)
     try:
         deployed = suite.deploy_or_reuse(account, governance or account.address, **params, **tx)
         deployments.set_fields(network_name, **params)
@@ -207,6 +211,12 @@ def ensure_suite(network_name: str, *, account=None, governance: str | None = No
     signer = account if account.address.lower() == registrar.lower() else (
         _test_account(registrar) if on_test_network else None)
     return Suite(reg, account, registrar, signer, deployed)
+
+
+def _recorded_governance(network_name: str) -> str | None:
+    """The governance argument Register was deployed with, from the network's record."""
+    args = (deployments.load(network_name)["contracts"].get("Register") or {}).get("constructor_args") or []
+    return checked_address(args[0], "recorded governance") if args and is_address(str(args[0])) else None
 
 
 def recorded_suite(network_name: str, account) -> object:
