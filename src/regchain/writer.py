@@ -266,6 +266,7 @@ class Writer:
         self.sent = 0
         self.gas: dict[str, int] = {}
         self.seconds: dict[str, float] = {}
+        self.used_share: dict[str, float] = {}  # label -> highest gasUsed / gas limit seen
 
     # -------------------------------------------------------------- node facts
 
@@ -438,6 +439,12 @@ class Writer:
             nonce = nonce + accepted if accepted == len(chunk) else self._first_nonce()
         return done
 
+    def _expected(self, tx: Tx) -> int:
+        """The gas `tx` is expected to use: its limit until a transaction of its label was
+        mined, then the highest share of the limit one used, 10 % more."""
+        share = self.used_share.get(tx.label)
+        return tx.gas if share is None else min(tx.gas, int(tx.gas * share * 1.1))
+
     def _receipt(self, tx_hash: str):
         try:
             return self.rpc.call("eth_getTransactionReceipt", [tx_hash])
@@ -472,11 +479,14 @@ class Writer:
         pause = 0.002
         while nxt < len(queue) or inflight:
             room = self.window - len(inflight)
-            gas_left = budget - sum(tx.gas for tx in inflight)
+            # a block takes a transaction while the gas its earlier ones used plus this one's
+            # limit fit: what is in flight counts with the gas it is expected to use (the
+            # highest share of its limit a transaction of its label has used, 10 % more)
+            planned = sum(self._expected(tx) for tx in inflight)
             batch, taken = [], 0
             while nxt + len(batch) < len(queue) and len(batch) < room and (
-                    not batch and not inflight or queue[nxt + len(batch)].gas <= gas_left):
-                gas_left -= queue[nxt + len(batch)].gas
+                    not batch and not inflight or planned + queue[nxt + len(batch)].gas <= budget):
+                planned += self._expected(queue[nxt + len(batch)])
                 batch.append(queue[nxt + len(batch)])
             if batch:
                 taken = self._submit(batch, nonce)
@@ -492,6 +502,9 @@ class Writer:
                 pause = 0.002
                 done = [tx for tx in inflight if tx.hash in found]
                 self.nonce_floor = max([self.nonce_floor] + [tx.nonce + 1 for tx in done])
+                for tx in done:
+                    share = int(found[tx.hash]["gasUsed"], 16) / tx.gas
+                    self.used_share[tx.label] = max(self.used_share.get(tx.label, 0.0), share)
                 inflight = [tx for tx in inflight if tx.hash not in found]
                 continue
             now = time.monotonic()
