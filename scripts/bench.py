@@ -493,9 +493,10 @@ def start_bench_node(port: int):
     import subprocess
     import time
 
-    from eth_abi import encode as abi_encode
-
+    from regchain import deployments
     from regchain.lean import AnvilBackend, Rpc, SuiteAbi
+    from regchain.networks import profile
+    from regchain.writer import NodeSigner, Writer
 
     uri = f"http://127.0.0.1:{port}"
     node = subprocess.Popen(
@@ -516,17 +517,9 @@ def start_bench_node(port: int):
         else:
             raise RuntimeError(f"bench anvil did not start on port {port}")
         gov, registrar = node_accounts[0], node_accounts[1]
-
-        def deploy_one(name, args):
-            ct = getattr(project, name).contract_type
-            data = ct.deployment_bytecode.bytecode + abi_encode([i.type for i in ct.constructor.inputs],
-                                                                list(args)).hex()
-            receipt = rpc.call("eth_sendTransactionSync",
-                               [{"from": gov, "data": data, "gas": hex(30_000_000), "gasPrice": "0x0"}])
-            assert int(receipt["status"], 16) == 1, f"deploying {name} failed"
-            return to_checksum_address(receipt["contractAddress"])
-
-        register_address = suite.deploy_each(deploy_one, gov, utc_offset_s=8 * 3600)
+        # the suite deployed as `ape run deploy` deploys it (regchain.deployments through regchain.writer)
+        register_address = deployments.deploy_suite_signed(
+            Writer(rpc, NodeSigner(gov), profile("anvil")), gov, time_unit_ms=False, utc_offset_s=8 * 3600)
         rpc.close()
         abi = [item.model_dump(mode="json", by_alias=True) for item in suite.suite_contract_type().abi]
         backend = AnvilBackend(uri, register_address, SuiteAbi(abi), gas_price=0)
@@ -793,13 +786,14 @@ def supervise_province(scale: float) -> dict:
     import tempfile
     import time
 
-    from eth_abi import encode as abi_encode
-
-    from regchain import indexer, migrate
+    from regchain import deployments, indexer, migrate
+    from regchain.lean import Rpc
     from regchain.legacy import synth
     from regchain.legacy.clean import clean_folder
+    from regchain.networks import profile
     from regchain.supervise import anchor, books, generate, seal
     from regchain.supervise.store import Store
+    from regchain.writer import NodeSigner, Writer
 
     with socket.socket() as sock:  # a free port (the migration group's is fixed)
         sock.bind(("127.0.0.1", 0))
@@ -819,11 +813,9 @@ def supervise_province(scale: float) -> dict:
             b.set_operator("示例股权托管交易中心", "91310000MA1K30XK55", "rc-bench")
             books.write_migration_books(b, folder, cleaned, plan)
             rpc = indexer.HttpRpc(uri)
-            ct = project.Anchor.contract_type
-            data = ct.deployment_bytecode.bytecode + abi_encode(["address"], [register]).hex()
-            receipt = rpc.call("eth_sendTransactionSync", [{"from": gov, "data": data, "gas": hex(5_000_000),
-                                                            "gasPrice": "0x0"}])
-            anchorer = anchor.RpcAnchorer(receipt["contractAddress"], registrar, rpc)
+            anchor_address, _ = deployments.deploy_contract(
+                Writer(Rpc(uri), NodeSigner(gov), profile("anvil")), "Anchor", (register,))
+            anchorer = anchor.RpcAnchorer(anchor_address, registrar, rpc)
             store = Store(Path(tmp) / "store")
             started = time.perf_counter()
             result = generate.sync(rpc, register, abi, store, b, seal.Signer(BENCH_SM2_KEY), anchorer)

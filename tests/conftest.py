@@ -17,6 +17,13 @@ from pg_cluster import index_db_location, postgres_server  # noqa: F401  (fixtur
 
 profiles.load()
 
+# regchain.writer's journals (what a writer has in flight) of this test session: a folder of
+# its own, not the user's state folder; subprocesses the tests start inherit it
+if not os.environ.get("REGCHAIN_WRITER_JOURNAL_DIR"):
+    import tempfile
+
+    os.environ["REGCHAIN_WRITER_JOURNAL_DIR"] = tempfile.mkdtemp(prefix="regchain-journal-")
+
 # The calendar the tests publish: weekdays from ~1.5 years back to ~1 year ahead.
 CALENDAR_BACK_DAYS = 550
 CALENDAR_AHEAD_DAYS = 380

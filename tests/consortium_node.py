@@ -13,6 +13,10 @@ the tests own that answers like the target (regchain.networks):
   mined nonce is refused as Besu's layered pool refuses it (-32000 "Transaction nonce is
   too distant from current sender nonce").
 
+* anvil (chain id 31337): the proxy passes everything on (anvil_/evm_/txpool_ answered,
+  batches, the dev accounts listed): the devnet profile on a node mining 1-second blocks,
+  with the same faults.
+
 Faults the tests set on the proxy: `drop(n)` (the next n transactions are accepted, then
 dropped from the pool), `unreachable(seconds)` (connections are closed without a reply).
 `node.anvil(method, params)` talks to the anvil itself (behind the proxy), e.g. to empty
@@ -33,7 +37,8 @@ from regchain.rpc import Rpc, RpcError
 
 POOL_LIMIT = 64  # the besu-like proxy's per-sender limit
 FISCO_GAS_PRICE = hex(20 * 10**9)
-TARGETS = {"fisco-bcos-3": {"chain_id": 20200, "ms": True}, "besu-qbft": {"chain_id": 1337, "ms": False}}
+TARGETS = {"fisco-bcos-3": {"chain_id": 20200, "ms": True}, "besu-qbft": {"chain_id": 1337, "ms": False},
+           "anvil": {"chain_id": 31337, "ms": False}}
 
 
 def free_port() -> int:
@@ -127,13 +132,15 @@ class ConsortiumNode:
         method = request.get("method", "")
         rid = request.get("id")
         self.calls[method] = self.calls.get(method, 0) + 1
-        if method.startswith(("anvil_", "evm_", "txpool_", "hardhat_")):
+        if self.profile == "anvil":
+            pass  # a devnet: every method answered as anvil answers it
+        elif method.startswith(("anvil_", "evm_", "txpool_", "hardhat_")):
             return _error(rid, -32601, "Method not found")
-        if method == "eth_accounts":
+        elif method == "eth_accounts":
             return {"jsonrpc": "2.0", "id": rid, "result": []}
-        if method == "eth_gasPrice" and self.profile == "fisco-bcos-3":
+        elif method == "eth_gasPrice" and self.profile == "fisco-bcos-3":
             return {"jsonrpc": "2.0", "id": rid, "result": FISCO_GAS_PRICE}
-        if method == "eth_sendTransaction":  # no node-held keys on these chains
+        elif method == "eth_sendTransaction":  # no node-held keys on these chains
             return _error(rid, -32601, "Method not found")
         params = request.get("params") or []
         try:
@@ -242,7 +249,7 @@ def provision(uri: str, profile_name: str, governance_key: str | None = None) ->
     governance = LocalSigner(governance_key or "0x" + secrets.token_hex(32))
     registrar_key = "0x" + secrets.token_hex(32)
     registrar = LocalSigner(registrar_key)
-    gov = Writer(Rpc(uri), governance, prof)
+    gov = Writer(Rpc(uri), governance, prof, drive=False)  # the node mines at its pace (anvil too)
     register = deployments.deploy_suite_signed(gov, governance.address, time_unit_ms=prof.time_unit_ms,
                                                utc_offset_s=8 * 3600)
     multicall = deployments.deploy_multicall(gov)
@@ -253,7 +260,7 @@ def provision(uri: str, profile_name: str, governance_key: str | None = None) ->
     reader = AnvilBackend(uri, register, sabi, gas_price=0)
     reader.rpc.batches = prof.batches
     today = reader.call("today")
-    writer = Writer(Rpc(uri), registrar, prof)
+    writer = Writer(Rpc(uri), registrar, prof, drive=False)
     first, last = today - 400, today + 366
     doc = keccak(text=f"calendar {cal.date_of(first)}..{cal.date_of(last)}")
     for a, b in cal.chunks(first, last, 366):

@@ -1,5 +1,6 @@
 """The write path on nodes that behave like the consortium targets (tests/consortium_node.py:
-an anvil mining 1-second blocks behind a proxy speaking like FISCO BCOS 3 or Besu QBFT),
+an anvil mining 1-second blocks behind a proxy speaking like FISCO BCOS 3 or Besu QBFT, or
+passing everything on for the anvil profile, whose writer then lets the node mine too),
 with keys held here (regchain.writer.LocalSigner), and the same against a real node where
 REGCHAIN_RPC_URI names one (skipped otherwise; faults need the proxy and are skipped there).
 
@@ -8,8 +9,10 @@ node), the registrar role granted, the calendar published, a multicall deployed;
 migration of a sample export runs as the benchmark runs it (`python -m regchain.migrate`,
 the key from a file, the profile from REGCHAIN_PROFILE). The clean run reconciles, a
 second run sends nothing, and the proxy saw no batch array (FISCO), no anvil_/evm_/txpool_
-method, no eth_gasPrice and no eth_estimateGas. Faults: the signer killed mid-window then
-run again; the node's pool emptied (a restart without its pool); a transaction dropped by
+method (the anvil profile: only anvil_getAutomine and txpool_content), no eth_gasPrice and
+no eth_estimateGas. Faults: the signer killed mid-window then run again; the signer killed
+and the first transaction of its window then dropped, the rest waiting behind that nonce
+(resumed from the writer's journal); the node's pool emptied (a restart without its pool); a transaction dropped by
 the pool; the node unreachable for a while. Each ends in the clean run's exact register
 state and report, and one more run sends nothing. The chain goes back to the state before
 the migration (evm_snapshot on the anvil behind the proxy) between cases.
@@ -39,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SECRET = "signed-writes-secret-0123456789"
 RUN_TIMEOUT_S = 180
 EXTERNAL = os.environ.get("REGCHAIN_RPC_URI", "").strip()
-PROFILES = ["fisco-bcos-3", "besu-qbft"] + (["external"] if EXTERNAL else [])
+PROFILES = ["fisco-bcos-3", "besu-qbft", "anvil"] + (["external"] if EXTERNAL else [])
 
 
 class World:
@@ -85,7 +88,9 @@ class World:
                 self.registrar.address, str(self.abi_path), str(report)]
 
     def env(self, **extra) -> dict:
-        return {**os.environ, "REGCHAIN_OPERATOR_SECRET": SECRET, "REGCHAIN_PROFILE": self.profile,
+        # on the anvil profile the node mines its 1-second blocks as the others do (no evm_mine)
+        mine = {"REGCHAIN_MIGRATION_MINE": "0"} if self.profile == "anvil" else {}
+        return {**os.environ, **mine, "REGCHAIN_OPERATOR_SECRET": SECRET, "REGCHAIN_PROFILE": self.profile,
                 "REGCHAIN_SIGNER_KEY_FILE": str(self.key_file), "REGCHAIN_MULTICALL_ADDRESS": self.multicall,
                 "PYTHONPATH": str(ROOT / "src"), **extra}
 
@@ -146,7 +151,11 @@ def test_migrate__speaks_only_what_the_target_answers(world, clean):
     if world.node is None:
         pytest.skip("the proxy counts requests; a real node does not")
     calls = world.node.calls
-    assert [m for m in calls if m.startswith(("anvil_", "evm_", "txpool_"))] == []
+    if world.profile != "anvil":  # a devnet may be asked anvil_getAutomine and txpool_content
+        assert [m for m in calls if m.startswith(("anvil_", "evm_", "txpool_"))] == []
+    else:
+        assert [m for m in calls if m.startswith(("anvil_", "evm_", "txpool_"))
+                and m not in ("anvil_getAutomine", "txpool_content")] == []
     assert calls.get("eth_gasPrice", 0) == 0 and calls.get("eth_estimateGas", 0) == 0
     assert calls.get("eth_sendTransaction", 0) == 0 and calls["eth_sendRawTransaction"] > 0
     assert world.node.refused_batches == 0  # no batch array sent where none is taken
@@ -171,6 +180,33 @@ def _killed_mid_window(world, report):
     _wait(lambda: world.nonce() >= start + 4 and _pending(world), proc, "a window in flight after 4 transactions")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(10)
+    return world.run(report)
+
+
+def _killed_behind_a_gap(world, report):
+    """The signer killed with a window in the pool, and the first transaction of it then
+    lost by the pool (dropped): the node holds the rest behind a nonce gap, which nothing
+    of the killed run can fill and no pool view of the node's shows (the proxy answers no
+    txpool_). The next run sends the window again from its journal
+    (regchain.writer.Writer.resume), so it is mined in the order it was signed, and then
+    writes what is missing. The node's mining is paused (on the anvil behind the proxy,
+    which the tests own) while the fault is set up, so no block mines the window first."""
+    proc = world.start(report, REGCHAIN_MIGRATION_WINDOW="3")
+    while True:
+        _wait(lambda: world.nonce("pending") >= world.nonce() + 2, proc, "a window of 2 or more in the pool")
+        world.node.anvil("evm_setIntervalMining", [0])
+        if world.nonce("pending") >= world.nonce() + 2:
+            break
+        world.node.anvil("evm_setIntervalMining", [1])
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    latest = world.nonce()
+    pool = world.node.anvil("txpool_content")["pending"][world.registrar.address.lower()]
+    assert len(pool) >= 2
+    world.node.anvil("anvil_dropTransaction", [pool[str(latest)]["hash"]])
+    world.node.anvil("evm_setIntervalMining", [1])
+    time.sleep(2.5)
+    assert world.nonce() == latest  # two blocks later: nothing of it can be mined
     return world.run(report)
 
 
@@ -199,7 +235,8 @@ def _unreachable(world, report):
     return json.loads(out.strip().splitlines()[-1])
 
 
-FAULTS = {"signer_killed_mid_window": _killed_mid_window, "pool_lost": _pool_lost,
+FAULTS = {"signer_killed_mid_window": _killed_mid_window, "signer_killed_behind_a_gap": _killed_behind_a_gap,
+          "pool_lost": _pool_lost,
           "transaction_dropped": _dropped, "node_unreachable_5s": _unreachable}
 
 

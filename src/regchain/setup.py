@@ -9,6 +9,12 @@
 
 Every step first reads the chain and does only what is missing, so running it again
 is a no-op. Failures are raised as SetupError with one line for humans.
+
+Every transaction (the deployments, the grants, the hand-over, the calendar) goes through
+regchain.writer on every network, the devnet too: signed by the account's key here (or by
+the node for an address it holds), the network profile's gas price (never eth_gasPrice),
+the explicit gas limits of SETUP_GAS / deployments.DEPLOY_GAS (never eth_estimateGas),
+nonces counted here, a killed run's transactions resumed (Writer.settle).
 """
 
 from __future__ import annotations
@@ -32,6 +38,73 @@ from regchain.errors import one_line
 
 class SetupError(Exception):
     """A setup step failed; the message is one line."""
+
+
+# Gas limits of the setup's transactions: the worst case measured on the suite (london) with
+# a margin, never eth_estimateGas: grant_role 52 k (a fresh slot), grant_security_role 52 k,
+# transfer_governance 51 k, accept_governance 32 k, publish_calendar of 366 days 453 k.
+SETUP_GAS = {"grant_role": 150_000, "grant_security_role": 150_000, "transfer_governance": 150_000,
+             "accept_governance": 150_000, "publish_calendar": 1_000_000}
+
+_SUITE_ABI = None
+
+
+def _suite_abi():
+    global _SUITE_ABI
+    if _SUITE_ABI is None:
+        from regchain.lean import SuiteAbi
+
+        _SUITE_ABI = SuiteAbi.from_suite()
+    return _SUITE_ABI
+
+
+class _Writes:
+    """The setup's transactions of one account through regchain.writer: `send` queues,
+    `flush` sends them (a window in flight) and waits for their receipts; a refusal, a
+    revert or a lost node raises SetupError naming `what`."""
+
+    def __init__(self, account, what: str):
+        from regchain.networks import ProfileError
+        from regchain.writer import WriteError, writer_for
+
+        self.what = what
+        try:
+            self.writer = writer_for(account, again=f"run the command again ({what})")
+            self.writer.settle()  # a killed run's transactions: mined (or resumed) before we go on
+        except (WriteError, ProfileError) as exc:
+            raise SetupError(f"{what}: {exc}") from None
+        except OSError as exc:
+            raise SetupError(f"{what}: the node stopped answering ({exc})") from None
+
+    def send(self, register, fn: str, *args) -> None:
+        with self._errors():
+            self.writer.send(str(register.address), _suite_abi()[fn].encode(args), SETUP_GAS[fn], fn)
+
+    def flush(self) -> None:
+        with self._errors():
+            self.writer.flush()
+
+    def _errors(self):
+        import contextlib
+
+        from regchain.rpc import RpcError
+        from regchain.writer import WriteError
+
+        @contextlib.contextmanager
+        def errors():
+            try:
+                yield
+            except WriteError as exc:
+                raise SetupError(f"{self.what}: {exc}") from None
+            except RpcError as exc:
+                raise SetupError(f"{self.what}: the node refused a request: {exc}") from None
+            except OSError as exc:
+                raise SetupError(f"{self.what}: the node stopped answering ({exc})") from None
+
+        return errors()
+
+    def close(self) -> None:
+        self.writer.rpc.close()
 
 
 @dataclass
@@ -99,6 +172,10 @@ def ensure_suite(network_name: str, *, account=None, governance: str | None = No
         if not on_test_network:
             raise SetupError(f"pass --registrar on '{network_name}'")
         registrar = account.address
+    if governance is None:
+        # Register's constructor governance as recorded: a re-run by another account (the
+        # governance after a hand-over) reuses the suite instead of deploying a new one
+        governance = _recorded_governance(network_name)
     try:
         deployed = suite.deploy_or_reuse(account, governance or account.address, **params, **tx)
         deployments.set_fields(network_name, **params)
@@ -122,8 +199,10 @@ def ensure_suite(network_name: str, *, account=None, governance: str | None = No
             if signer is None:
                 raise SetupError(f"registrar {registrar} lacks {role_names(missing)}; only governance "
                                  f"{gov} can grant it: run again with --account <governance>")
-            suite.ensure_role(reg, registrar, Role.REGISTRAR, governance_signer=signer,
-                              doc=keccak(text=f"deploy: registrar {registrar}"), **tx)
+            writes = _Writes(signer, "granting the registrar role")
+            writes.send(reg, "grant_role", registrar, int(missing), keccak(text=f"deploy: registrar {registrar}"))
+            writes.flush()
+            writes.close()
             echo(f"registrar {registrar}: granted {role_names(missing)}")
     except ApeException as exc:
         raise SetupError(f"granting the registrar role: {one_line(exc)}") from None
@@ -132,6 +211,12 @@ def ensure_suite(network_name: str, *, account=None, governance: str | None = No
     signer = account if account.address.lower() == registrar.lower() else (
         _test_account(registrar) if on_test_network else None)
     return Suite(reg, account, registrar, signer, deployed)
+
+
+def _recorded_governance(network_name: str) -> str | None:
+    """The governance argument Register was deployed with, from the network's record."""
+    args = (deployments.load(network_name)["contracts"].get("Register") or {}).get("constructor_args") or []
+    return checked_address(args[0], "recorded governance") if args and is_address(str(args[0])) else None
 
 
 def recorded_suite(network_name: str, account) -> object:
@@ -358,15 +443,18 @@ def ensure_roles(register, roles: RolesFile, *, deployer, on_test_network: bool,
     if (missing or sec_wanted) and gov_signer is None:
         raise SetupError(f"{len(missing) + len(sec_wanted)} role grant(s) missing; only governance {gov} can "
                          "grant them: run again with --account <governance>")
-    try:
+    if missing or sec_wanted:
+        writes = _Writes(gov_signer, "granting roles")
         for address, lack, label in missing:
-            register.grant_role(address, int(lack), roles.doc, sender=gov_signer, **tx)
+            writes.send(register, "grant_role", address, int(lack), roles.doc)
+        for sid, address, flag in sec_wanted:
+            writes.send(register, "grant_security_role", sid, address, int(flag), roles.doc)
+        writes.flush()
+        writes.close()
+        for address, lack, label in missing:
             echo(f"{label} {address}: granted {role_names(lack)}")
         for sid, address, flag in sec_wanted:
-            register.grant_security_role(sid, address, int(flag), roles.doc, sender=gov_signer, **tx)
             echo(f"security {sid}: {address} granted {flag.name}")
-    except ApeException as exc:
-        raise SetupError(f"granting roles: {one_line(exc)}") from None
 
     todo: list[str] = []
     target = roles.governance
@@ -380,11 +468,17 @@ def ensure_roles(register, roles: RolesFile, *, deployer, on_test_network: bool,
             if gov_signer is None:
                 raise SetupError(f"governance is {gov}; only it can hand over to {target}: "
                                  "run again with --account <governance>")
-            register.transfer_governance(target, roles.doc, sender=gov_signer, **tx)
+            writes = _Writes(gov_signer, "governance hand-over")
+            writes.send(register, "transfer_governance", target, roles.doc)
+            writes.flush()
+            writes.close()
             echo(f"governance: hand-over to {target} started (transfer_governance)")
         new_signer = signer_of(target)
         if new_signer is not None:
-            register.accept_governance(roles.doc, sender=new_signer, **tx)
+            writes = _Writes(new_signer, "governance hand-over")
+            writes.send(register, "accept_governance", roles.doc)
+            writes.flush()
+            writes.close()
             echo(f"governance: {target} accepted; it is governance now")
         else:
             todo.append(f"governance: {target} must call accept_governance(doc) on {register.address} "
@@ -473,16 +567,19 @@ def ensure_calendar(register, registrar_signer, *, back_days: int = 400, ahead_d
         return 0
     n = 0
     try:
+        publications = []
         for a, b in cal.chunks(first, last, 366):
             kind = "official" if b <= official_last else "provisional"
             doc = keccak(text=f"calendar {cal.date_of(a)}..{cal.date_of(b)} {kind} {cal.official_source()}")
-            register.publish_calendar(a, b, cal.market_days(a, b, provisional=provisional), doc,
-                                      sender=registrar_signer)
-            n += 1
-    except ApeException as exc:
-        raise SetupError(f"publishing the calendar: {one_line(exc)}") from None
+            publications.append((a, b, cal.market_days(a, b, provisional=provisional), doc))
     except cal.CalendarGap as exc:
         raise SetupError(f"publishing the calendar: {exc}") from None
+    writes = _Writes(registrar_signer, "publishing the calendar")
+    for args in publications:
+        writes.send(register, "publish_calendar", *args)
+        n += 1
+    writes.flush()
+    writes.close()
     tail = ""
     if last > official_last:
         tail = (f"; from {cal.date_of(max(first, official_last + 1))} provisional: weekdays less the fixed-date "

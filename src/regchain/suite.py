@@ -138,7 +138,7 @@ class SuiteDeployment:
 
 
 def deploy_or_reuse(sender, governance, *, time_unit_ms: bool = False,
-                    utc_offset_s: int = UTC_OFFSET_CHINA, network: str | None = None,
+                    utc_offset_s: int = UTC_OFFSET_CHINA, network: str | None = None, writer=None,
                     **tx) -> SuiteDeployment:
     """Reuse the recorded suite on the connected network, or (re)deploy what must be.
 
@@ -147,13 +147,14 @@ def deploy_or_reuse(sender, governance, *, time_unit_ms: bool = False,
     takes every desk's address, so a redeployed desk forces a new Register (and
     nothing else). Every deployment is recorded in deployments/<network>.json, whose
     "register" names Register's address.
+    What is deployed goes through regchain.writer (``writer``, else one for ``sender``).
     Raises deployments.DeploymentError if the record belongs to another chain id.
     """
     steps = []
 
     def deploy_one(name, args):
         step = deployments.check_and_deploy(getattr(project, name), *args, sender=sender,
-                                            network=network, **tx)
+                                            network=network, writer=writer, **tx)
         # Say why Register was redeployed when the reason is a redeployed desk.
         redeployed = [s.instance.contract_type.name for s in steps if not s.reused]
         if name == "Register" and redeployed and "other constructor arguments" in step.reason:

@@ -22,6 +22,10 @@ EVENT_SIGNATURE = "SnapshotAnchored(bytes32,string,uint256,bytes32,bytes32)"
 TOPIC = "0x" + keccak(text=EVENT_SIGNATURE).hex()
 BATCH = 256  # Anchor.vy MAX_BATCH
 ZERO32 = b"\x00" * 32
+# gas limit of one anchor transaction (never eth_estimateGas): 256 snapshots with 128-character
+# object ids (String[128], the longest) measured 2.09 M on london; a margin on top
+ANCHOR_GAS = 3_000_000
+SELECTOR = keccak(text="anchor((string,uint256,bytes32,bytes32)[])")[:4]
 
 
 @dataclass(frozen=True)
@@ -58,10 +62,14 @@ def read_anchors(rpc, address: str, first_block: int = 0, last_block: int | None
 
 
 class Anchorer:
-    """Sends anchors through an ape contract instance of Anchor, signed by ``sender``."""
+    """Sends anchors to the Anchor contract at ``contract.address`` through regchain.writer
+    (``writer``, else one for ``sender``: an ape account on ape's connected network, or an
+    address whose key the node at ``rpc`` holds), signed by ``sender``: the network
+    profile's gas price, ANCHOR_GAS, nonces counted here. ``tx_params`` is accepted for
+    older callers and not used."""
 
     def __init__(self, contract, sender, rpc, *, batch: int = BATCH, first_block: int = 0, tx_params=None,
-                 echo: Callable[[str], None] | None = None):
+                 echo: Callable[[str], None] | None = None, writer=None):
         self.contract, self.sender, self.rpc = contract, sender, rpc
         self.address = str(contract.address)
         self.batch = batch
@@ -70,6 +78,26 @@ class Anchorer:
         self.echo = echo or (lambda s: None)
         self.gas_used = 0
         self.sent = 0
+        self._writer = writer
+
+    @property
+    def writer(self):
+        if self._writer is None:
+            from regchain.networks import ProfileError, profile_for
+            from regchain.rpc import Rpc
+            from regchain.writer import WriteError, Writer, signer_for_account, writer_for
+
+            try:
+                if isinstance(self.sender, str):  # a key the node holds
+                    rpc = Rpc(self.rpc.uri)
+                    self._writer = Writer(rpc, signer_for_account(self.sender, rpc=rpc), profile_for(None),
+                                          again="run the anchoring again")
+                else:
+                    self._writer = writer_for(self.sender, again="run the anchoring again")
+                self._writer.settle()
+            except (WriteError, ProfileError) as exc:
+                raise SuperviseError(f"anchoring: {exc}") from None
+        return self._writer
 
     def reconcile(self, store) -> int:
         """Record anchors on chain that the store does not know yet (a run killed after sending)."""
@@ -121,29 +149,23 @@ class Anchorer:
 
     def send(self, items: list) -> dict:
         """Send one anchor transaction; its receipt as the node returns it (JSON-RPC)."""
-        tx = self.contract.anchor(items, sender=self.sender, **self.tx_params)
-        return self.rpc.call("eth_getTransactionReceipt", [tx.txn_hash])
+        from eth_abi import encode as abi_encode
+
+        from regchain.writer import WriteError
+
+        data = SELECTOR + abi_encode(["(string,uint256,bytes32,bytes32)[]"], [items])
+        try:
+            return self.writer.transact(self.address, data, ANCHOR_GAS, "anchor")
+        except WriteError as exc:
+            raise SuperviseError(f"anchoring {len(items)} snapshots: {exc}") from None
 
 
 class RpcAnchorer(Anchorer):
-    """Sends anchors as plain JSON-RPC transactions from an account the node holds unlocked
-    (anvil's dev accounts, a node-managed key): no ape round trips; the benchmark's path."""
-
-    SELECTOR = keccak(text="anchor((string,uint256,bytes32,bytes32)[])")[:4]
+    """An Anchorer by the contract's address (no ape contract instance), for a sender whose
+    key the node holds (anvil's dev accounts) or a given ``writer``: the benchmark's path."""
 
     def __init__(self, address: str, sender: str, rpc, **kwargs):
-        self.contract = None
         super().__init__(_Address(address), sender, rpc, **kwargs)
-
-    def send(self, items: list) -> dict:
-        from eth_abi import encode as abi_encode
-
-        data = "0x" + (self.SELECTOR + abi_encode(["(string,uint256,bytes32,bytes32)[]"], [items])).hex()
-        tx = {"from": self.sender, "to": self.address, "data": data, "gas": hex(30_000_000), "gasPrice": "0x0"}
-        receipt = self.rpc.call("eth_sendTransactionSync", [tx])
-        if int(receipt["status"], 16) != 1:
-            raise SuperviseError(f"anchoring transaction {receipt['transactionHash']} reverted")
-        return receipt
 
 
 @dataclass(frozen=True)
