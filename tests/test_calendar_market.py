@@ -49,7 +49,7 @@ def test_market_days__past_the_official_data__raises_calendar_gap():
         cal.market_days(last - 5, last + 5)
 
 
-def test_market_days__provisional__weekdays_less_fixed_statutory_holidays():
+def test_market_days__provisional__weekdays_less_the_statutory_holidays():
     last = cal.official_last_day()
     year = cal.date_of(last).year + 1
     first = D(f"{year}-04-28")
@@ -59,6 +59,36 @@ def test_market_days__provisional__weekdays_less_fixed_statutory_holidays():
     want = [d for d in cal.weekdays(first, D(f"{year}-05-06"))
             if cal.date_of(d) not in (dt.date(year, 5, 1), dt.date(year, 5, 2))]
     assert days == want
+
+
+def test_statutory_holidays__years_with_official_data__each_computed_day_is_an_official_holiday():
+    import chinese_calendar
+
+    for year in range(2021, cal.official_last_date().year + 1):
+        computed = cal.statutory_holidays(year)
+
+        assert not computed - chinese_calendar.holidays.keys(), (year, sorted(computed - chinese_calendar.holidays.keys()))
+        assert len(computed) == (13 if year >= 2025 else 12)
+
+
+def test_market_days__provisional_year__spring_festival_and_qingming_closed():
+    if cal.official_last_date().year >= 2027:
+        pytest.skip("the pinned data already covers 2027")
+
+    february = cal.market_days(D("2027-02-01"), D("2027-02-12"), provisional=True)
+    april = cal.market_days(D("2027-04-01"), D("2027-04-09"), provisional=True)
+
+    # 除夕 Friday 5 February, 初一..初三 Saturday 6 to Monday 8 February 2027; Qingming Monday 5 April
+    assert [str(cal.date_of(d)) for d in february] == [
+        "2027-02-01", "2027-02-02", "2027-02-03", "2027-02-04", "2027-02-09", "2027-02-10", "2027-02-11",
+        "2027-02-12"]
+    assert "2027-04-05" not in [str(cal.date_of(d)) for d in april] and len(april) == 6
+
+
+def test_qingming__outside_this_century__calendar_gap():
+    assert cal.qingming(2026) == dt.date(2026, 4, 5) and cal.qingming(2025) == dt.date(2025, 4, 4)
+    with pytest.raises(cal.CalendarGap, match="Qingming of 2100: only the years 2001-2099 are computed"):
+        cal.qingming(2100)
 
 
 # ---------------------------------------------------------------- on chain, February 2026

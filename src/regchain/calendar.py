@@ -83,22 +83,51 @@ def is_market_day(date: dt.date) -> bool:
     return date.weekday() < 5 and date not in chinese_calendar.holidays
 
 
-# Fixed-date statutory holidays (全国年节及纪念日放假办法, as amended 2024): New Year's Day,
-# Labour Day (1-2 May), National Day (1-3 October). The lunar holidays and the bridging days
-# of a year come only with its State Council notice.
+# The statutory holidays themselves (全国年节及纪念日放假办法, as amended 2024, art 2): New
+# Year's Day (1 January), the Spring Festival (New Year's Eve and the first three days of the
+# first lunar month), Qingming (the day of the solar term), Labour Day (1-2 May), the Dragon
+# Boat Festival (5th day of the 5th lunar month), Mid-Autumn (15th day of the 8th lunar
+# month) and National Day (1-3 October). The bridging days and the adjusted working weekends
+# of a year come only with its State Council notice, so a year past the official data gets
+# these days closed and nothing else (`ops calendar amend` adds the rest when the notice is out).
 STATUTORY_FIXED = ((1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3))
 
 
+def statutory_holidays(year: int) -> frozenset[dt.date]:
+    """The statutory holiday days of ``year`` (art 2), lunar ones converted with `lunardate`."""
+    from lunardate import LunarDate  # pinned in pyproject.toml; pure Python, tables to 2099
+
+    def lunar(month: int, day: int) -> dt.date:
+        return LunarDate(year, month, day).to_solar_date()
+
+    spring = lunar(1, 1)
+    days = {dt.date(year, m, d) for m, d in STATUTORY_FIXED}
+    # 初一..初三; New Year's Eve (除夕) since the 2024 amendment took effect (1 January 2025)
+    days |= {spring + dt.timedelta(days=k) for k in ((-1, 0, 1, 2) if year >= 2025 else (0, 1, 2))}
+    days |= {qingming(year), lunar(5, 5), lunar(8, 15)}
+    return frozenset(days)
+
+
+def qingming(year: int) -> dt.date:
+    """The day of the Qingming solar term (清明) in Beijing time: 4 or 5 April in this century
+    (the usual 21st-century rule: floor(Y * 0.2422 + 4.81) - floor(Y / 4), Y = year - 2000)."""
+    if not 2001 <= year <= 2099:
+        raise CalendarGap(f"Qingming of {year}: only the years 2001-2099 are computed")
+    y = year - 2000
+    return dt.date(year, 4, int(y * 0.2422 + 4.81) - y // 4)
+
+
 def provisional_closed(date: dt.date) -> bool:
-    """A weekday of a year without official data that is closed anyway (fixed-date statutory holiday)."""
-    return (date.month, date.day) in STATUTORY_FIXED
+    """A weekday of a year without official data that is closed anyway (a statutory holiday)."""
+    return date in statutory_holidays(date.year)
 
 
 def market_days(first_day: int, last_day: int, *, provisional: bool = False) -> list[int]:
     """The trading days in [first_day, last_day]: weekdays less the official holidays.
 
     Days after the official data's last day raise CalendarGap, unless ``provisional``:
-    then they are weekdays less the fixed-date statutory holidays, to be corrected with
+    then they are weekdays less the statutory holidays themselves (`statutory_holidays`: the
+    fixed-date and the lunar ones, without the year's bridging days), to be corrected with
     `ops calendar amend` when the year's notice is out."""
     official_last = official_last_day()
     if last_day > official_last and not provisional:
