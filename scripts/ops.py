@@ -368,8 +368,9 @@ def calendar():
 @click.option("--ahead-days", default=366, show_default=True, type=click.IntRange(1, 800),
               help="Publish up to today + this many days.")
 @click.option("--provisional", is_flag=True,
-              help="Past the official holidays in the pinned package, publish weekdays less the fixed-date "
-                   "statutory holidays (amend the rest when the year's notice is out).")
+              help="Past the official holidays in the pinned package, publish weekdays less the statutory "
+                   "holidays themselves (fixed-date and lunar; amend the bridging days when the year's "
+                   "notice is out).")
 @click.pass_obj
 def calendar_publish(obj, ahead_days, provisional):
     """Publish the market's trading days (weekdays less the official holidays of mainland China,

@@ -548,8 +548,9 @@ def ensure_calendar(register, registrar_signer, *, back_days: int = 400, ahead_d
     today+ahead_days, skipping what is already published; return the number of publications.
 
     The official data ends with the last year the pinned `chinesecalendar` has a State
-    Council notice for. Past it, only with ``provisional``: weekdays less the fixed-date
-    statutory holidays (the lunar holidays are amended in when the notice is out);
+    Council notice for. Past it, only with ``provisional``: weekdays less the statutory
+    holidays themselves (cal.statutory_holidays; the bridging days are amended in when the
+    notice is out);
     without it the calendar stops at the official data and says so."""
     today = int(register.today())
     horizon = int(register.horizon_day())
@@ -582,8 +583,8 @@ def ensure_calendar(register, registrar_signer, *, back_days: int = 400, ahead_d
     writes.close()
     tail = ""
     if last > official_last:
-        tail = (f"; from {cal.date_of(max(first, official_last + 1))} provisional: weekdays less the fixed-date "
-                f"statutory holidays, amend the year's other holidays with `ops calendar amend`")
+        tail = (f"; from {cal.date_of(max(first, official_last + 1))} provisional: weekdays less the statutory "
+                f"holidays, amend the year's bridging days with `ops calendar amend`")
     echo(f"calendar published {cal.date_of(first)} .. {cal.date_of(last)} "
          f"(market days, {cal.official_source()}; {n} publication{'s' if n != 1 else ''}{tail})")
     return n
