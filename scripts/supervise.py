@@ -82,7 +82,7 @@ def _signer(account, network_name: str):
     raise SuperviseError("pass --account: it signs the anchoring transactions (SECURITY_MANAGER)")
 
 
-def _generate(network_name, who, signer, books_path, store_dir, index_path, register, daily, new, echo):
+def _generate(network_name, who, signer, books_path, store_dir, register, daily, new, echo, index_path=None):
     from ape import project
 
     from regchain.suite import TX_PARAMS
@@ -143,8 +143,8 @@ def _generate_command(name: str, daily: bool, help_text: str):
             name = common.network_name_of(network)
             who = _signer(account, name)
             with common.connected(network):
-                out = _generate(common.network_name(), who, signer, books_path, store_dir, index_path, register,
-                                daily, new, echo)
+                out = _generate(common.network_name(), who, signer, books_path, store_dir, register, daily, new, echo,
+                                index_path=index_path)
         except click.ClickException:
             raise
         except Exception as exc:
