@@ -155,6 +155,9 @@ class Anchorer:
 
         data = SELECTOR + abi_encode(["(string,uint256,bytes32,bytes32)[]"], [items])
         try:
+            # a refusal (a signer without the role, a paused register) is told before anything is sent
+            if (reason := self.writer.revert_reason(self.address, data)) is not None:
+                raise SuperviseError(f"anchoring {len(items)} snapshots: {reason}")
             return self.writer.transact(self.address, data, ANCHOR_GAS, "anchor")
         except WriteError as exc:
             raise SuperviseError(f"anchoring {len(items)} snapshots: {exc}") from None
