@@ -54,7 +54,7 @@ LOST_AFTER_S = 3.0            # no receipt for this long: look whether the node 
 NUDGE_AFTER_S = 2.0
 DRIVE_BLOCK_GAS = 600_000_000   # block gas limit while the writer mines an anvil
 DEFAULT_BLOCK_GAS = 30_000_000  # anvil's default, restored after a killed run
-BLOCKS_AHEAD = 8              # blocks' worth of gas in flight on a chain that mines by itself
+BLOCKS_AHEAD = 2              # blocks' worth of gas in flight on a chain that mines by itself
 RESENDS = 5                   # times one transaction is sent again before the writer gives up
 # a node's refusal that means "too many of this sender's transactions in the pool now"
 POOL_FULL = ("too distant from current sender nonce", "txpool is full", "transaction pool is full",
@@ -407,6 +407,18 @@ class Writer:
                     n += 1
         return n
 
+    def _poll_mined(self, txs: list[Tx], found: dict) -> int:
+        """`_poll` once the first of `txs` (lowest nonce) is mined: a sender's transactions
+        are mined in nonce order, so while it has no receipt none of the others has one
+        (one request a look instead of one per transaction in flight)."""
+        head = min(txs, key=lambda tx: tx.nonce)
+        if head.hash not in found:
+            receipt = self._receipt(head.hash)
+            if receipt is None:
+                return 0
+            found[head.hash] = receipt
+        return 1 + self._poll(txs, found)
+
     def _flush_sliding(self, queue: list[Tx], nudge: bool = False) -> list[dict]:
         """A chain that mines by itself: keep up to `window` transactions (and BLOCKS_AHEAD
         blocks' worth of gas) in flight; as receipts come in, send more."""
@@ -437,12 +449,20 @@ class Writer:
                 if not batch or taken == 0:
                     time.sleep(max(self.profile.block_time_s / 4, 0.01))  # pool full: wait for a block
                 continue
-            if self._poll(inflight, found):
+            if self._poll_mined(inflight, found):
                 last_progress = time.monotonic()
                 pause = 0.002
                 done = [tx for tx in inflight if tx.hash in found]
                 self.nonce_floor = max([self.nonce_floor] + [tx.nonce + 1 for tx in done])
                 inflight = [tx for tx in inflight if tx.hash not in found]
+                if inflight and not nudge:
+                    # a block came: a pool that drops what did not fit it (anvil drops a
+                    # sender's transactions behind one the block had no room for) has the
+                    # rest sent again now, not LOST_AFTER_S later. Dropped again while
+                    # blocks of ours come is no fault: the RESENDS count starts over.
+                    for tx in inflight:
+                        tx.resent = 0
+                    self._recover(inflight)
                 continue
             now = time.monotonic()
             if now - max(last_progress, last_check) > LOST_AFTER_S:
