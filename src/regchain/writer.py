@@ -524,8 +524,10 @@ class Writer:
                 slide.last_nudge = now
             else:
                 time.sleep(pause)
+                # a look is one receipt request: look often, so the pool is fed (and what it
+                # dropped sent again) early in the next block's interval
                 pause = min(pause * 2, 0.05 if nudge or not self.profile.block_time_s
-                            else self.profile.block_time_s / 4)
+                            else self.profile.block_time_s / 20)
 
     def _recover(self, inflight: list[Tx]) -> None:
         """Transactions without receipt for LOST_AFTER_S: does the node still have them?
