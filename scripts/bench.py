@@ -743,6 +743,7 @@ def measure_migration_signed(ctx: Ctx) -> dict:
         key_file.write_text(made["registrar_key"])
         abi_path = Path(tmp) / "abi.json"
         abi_path.write_text(json.dumps(made["abi"]))
+        first_block = int(node.anvil("eth_blockNumber"), 16) + 1
         started = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "regchain.migrate", str(folder), node.uri, made["register"], made["registrar"],
@@ -755,6 +756,15 @@ def measure_migration_signed(ctx: Ctx) -> dict:
             raise RuntimeError(f"signed migration failed ({done.returncode}): {done.stdout[-2000:]} "
                                f"{done.stderr[-3000:]}")
         refused = {m: n for m, n in node.calls.items() if m.startswith(("anvil_", "evm_", "txpool_"))}
+        blocks = [node.anvil("eth_getBlockByNumber", [hex(n), False])
+                  for n in range(first_block, int(node.anvil("eth_blockNumber"), 16) + 1)]
+    # the blocks from the first to the last with a transaction of the migration, their fill
+    # (gas used / block gas limit, over the blocks with transactions), and the chain's floor:
+    # the migration's gas over the block gas limit, in blocks (1 s each)
+    used = [i for i, b in enumerate(blocks) if b["transactions"]]
+    spanned = blocks[used[0]:used[-1] + 1] if used else []
+    gas = sum(int(b["gasUsed"], 16) for b in spanned)
+    limit = int(spanned[0]["gasLimit"], 16) if spanned else 30_000_000
     run = json.loads(done.stdout.strip().splitlines()[-1])
     assert run["mismatches"] == 0 and not refused, (run["first_mismatches"], refused)
     return {"migration": {
@@ -764,6 +774,11 @@ def measure_migration_signed(ctx: Ctx) -> dict:
         "province_signed_write_s": round(run["write_s"], 1),
         "province_signed_process_wall_s": round(process_wall, 1),
         "province_signed_transactions": run["transactions"],
+        "province_signed_blocks": len(spanned),
+        "province_signed_blocks_with_tx": len(used),
+        "province_signed_block_fill": round(gas / limit / max(1, len(used)), 3),
+        "province_signed_gas_floor_blocks": round(gas / limit, 1),
+        "province_signed_gas": gas,
         "signed_scale": scale,
     }}
 

@@ -143,16 +143,48 @@ def test_writer__besu_like_pool_limit__window_shrinks_and_every_transaction_is_m
         4 * POOL_LIMIT
 
 
-def test_writer__reverted_transaction__raises_with_the_reason(besu):
-    writer = Writer(Rpc(besu.uri), LocalSigner(_key()), profile("besu-qbft"))
-    # creation code that reverts with Error("no"): PUSH the ABI-encoded error, REVERT
+def _reverting_code() -> bytes:
+    """Creation code that reverts with Error("no"): PUSH the ABI-encoded error, REVERT."""
     error = bytes.fromhex("08c379a0") + (32).to_bytes(32, "big") + (2).to_bytes(32, "big") + b"no".ljust(32, b"\0")
     code = b""
     for i in range(0, len(error), 32):
         code += b"\x7f" + error[i:i + 32].ljust(32, b"\0") + b"\x60" + bytes([i]) + b"\x52"
-    code += b"\x60" + bytes([len(error)]) + b"\x60\x00\xfd"
+    return code + b"\x60" + bytes([len(error)]) + b"\x60\x00\xfd"
+
+
+def test_writer__reverted_transaction__raises_with_the_reason(besu):
+    writer = Writer(Rpc(besu.uri), LocalSigner(_key()), profile("besu-qbft"))
     with pytest.raises(WriteError, match=r"^deploy reverted: no \(transaction 0x[0-9a-f]{64}\)$"):
-        deploy(writer, code, 200_000)
+        deploy(writer, _reverting_code(), 200_000)
+
+
+def test_writer__windows_filled_by_send_on_a_chain_mining_itself__left_in_flight_and_flush_returns_all(fisco):
+    signer = LocalSigner(_key())
+    writer = Writer(Rpc(fisco.uri), signer, profile("fisco-bcos-3"), window=3)
+    for i in range(10):
+        writer.send(signer.address, bytes([i]), 21_016, f"self{i}")
+    assert writer._slide is not None and len(writer._slide.txs) == 9  # three windows sent, none drained
+    receipts = writer.flush()
+    assert writer._slide is None and writer.sent == 10
+    mined = [Rpc(fisco.anvil_uri).call("eth_getTransactionByHash", [r["transactionHash"]]) for r in receipts]
+    assert [int(tx["nonce"], 16) for tx in mined] == list(range(10))
+    assert [tx["input"] for tx in mined] == [f"0x{i:02x}" for i in range(10)]
+    assert writer.flush() == []
+
+
+def test_writer__reverted_transaction_in_a_window_filled_by_send__raises_and_the_rest_is_mined(fisco):
+    signer = LocalSigner(_key())
+    writer = Writer(Rpc(fisco.uri), signer, profile("fisco-bcos-3"), window=3)
+    with pytest.raises(WriteError, match=r"^bad reverted: no \(transaction 0x[0-9a-f]{64}\)$"):
+        for i in range(12):
+            if i == 1:
+                writer.send(None, _reverting_code(), 200_000, "bad")
+            else:
+                writer.send(signer.address, b"", 21_000, "self")
+        writer.flush()
+    assert writer._slide is None and writer.queue == []
+    sent = int(Rpc(fisco.anvil_uri).call("eth_getTransactionCount", [signer.address, "latest"]), 16)
+    assert 3 <= sent < 12 and writer.sent == sent  # stopped within a window or two of the failure
 
 
 def test_profile_for__consortium_default_env_and_unknown():

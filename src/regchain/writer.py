@@ -56,15 +56,15 @@ LOST_AFTER_S = 3.0            # no receipt for this long: look whether the node 
 NUDGE_AFTER_S = 2.0
 DRIVE_BLOCK_GAS = 600_000_000   # block gas limit while the writer mines an anvil
 DEFAULT_BLOCK_GAS = 30_000_000  # anvil's default, restored after a killed run
-# blocks' worth of gas (by the transactions' limits) in flight on a chain that mines by itself.
-# One: a node that mines one block of a sender's transactions and cannot fit the next drops
-# the sender's later ones (anvil under the FISCO/Besu-like proxy does: "nonce too high"),
-# and each drop cost LOST_AFTER_S before the writer sent them again. Measured on the
-# FISCO-like node, 240 securities (588 transactions): 8 blocks ahead 39.8 s, 39 blocks of
-# which 21 empty; 2 ahead 29.3 s, 13 empty; 1 ahead 22.3 s, 4 empty (3 of them before the
-# first write). Receipts are looked for every block_time/4, so the next block's share is
-# sent before the block after is sealed.
-BLOCKS_AHEAD = 1
+# blocks' worth of gas in flight on a chain that mines by itself, counted at the gas each
+# transaction is expected to use (`_expected`: the highest share of its limit a transaction
+# of its label has used, 10 % more). A node that mines one block of a sender's transactions
+# and cannot fit the next drops the sender's later ones (anvil under the FISCO/Besu-like
+# proxy does: "nonce too high"); they are sent again as soon as a block of ours comes
+# (`_slide_on`), not LOST_AFTER_S later. Measured on the FISCO-like node, 240 securities
+# (588 transactions): 8 blocks ahead by limits, re-sent after 3 s: 39.8 s, 21 of 39 blocks
+# empty; 1 ahead by expected use: 20.1 s; 2 ahead, re-sent at once: 16.2 s (docs/benchmarks.md).
+BLOCKS_AHEAD = 2
 RESENDS = 5                   # times one transaction is sent again before the writer gives up
 # a node's refusal that means "too many of this sender's transactions in the pool now"
 POOL_FULL = ("too distant from current sender nonce", "txpool is full", "transaction pool is full",
@@ -239,6 +239,24 @@ class Tx:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass
+class _Slide:
+    """The sliding window of a chain that mines by itself, kept between send() and flush():
+    every transaction since the last flush (`txs`), the next to send (`nxt`) and its nonce,
+    those in flight, the receipts found."""
+    block_gas: int
+    nonce: int
+    txs: list = field(default_factory=list)
+    nxt: int = 0
+    inflight: list = field(default_factory=list)
+    found: dict = field(default_factory=dict)
+    failed: bool = False
+    started: float = field(default_factory=time.perf_counter)
+    last_progress: float = 0.0
+    last_nudge: float = 0.0
+    last_check: float = 0.0
+
+
 class Writer:
     """See the module docstring. `gas[label]`/`seconds[label]`: gas used and time spent
     per label; `sent`: transactions mined."""
@@ -262,6 +280,7 @@ class Writer:
         self.drive_allowed = drive if drive is not None else os.environ.get("REGCHAIN_MIGRATION_MINE", "1") != "0"
         self.again = again  # what a WriteError tells the operator to do when it cannot go on
         self.queue: list[Tx] = []
+        self._slide: _Slide | None = None  # transactions send() left in flight (a chain that mines by itself)
         self.nonce_floor = 0  # the sender's nonce after our last mined transaction
         self.sent = 0
         self.gas: dict[str, int] = {}
@@ -311,12 +330,18 @@ class Writer:
         window is full, or at flush()."""
         self.queue.append(Tx(label, to, bytes(data), int(gas)))
         if len(self.queue) >= self.window:
-            self.flush()
+            if self.automine() is None:  # a chain that mines by itself: keep its pool fed
+                queue, self.queue = self.queue, []
+                self._flush_sliding(queue, drain=False)
+                if self._slide is None or self._slide.failed:
+                    self.flush()  # raises for the transaction that reverted
+            else:
+                self.flush()
 
     def flush(self) -> list[dict]:
         """Send what is queued and return the receipts, in order. A transaction that
         reverted raises WriteError with its reason (after every receipt is in)."""
-        if not self.queue:
+        if not self.queue and self._slide is None:
             return []
         queue, self.queue = self.queue, []
         started = time.perf_counter()
@@ -324,7 +349,10 @@ class Writer:
         if automine is not None and self.drive_allowed:
             receipts = self._flush_driven(queue, automine)
         else:
-            receipts = self._flush_sliding(queue, nudge=automine is True)
+            slide = self._slide  # what send() left in flight comes first
+            if slide is not None:
+                started, queue = slide.started, slide.txs + queue
+            receipts = self._flush_sliding(queue[len(slide.txs):] if slide else queue, nudge=automine is True)
         self._journal_clear()  # every receipt is in: nothing of ours is in flight
         elapsed = time.perf_counter() - started
         failed = None
@@ -464,64 +492,104 @@ class Writer:
                     n += 1
         return n
 
-    def _flush_sliding(self, queue: list[Tx], nudge: bool = False) -> list[dict]:
+    def _poll_mined(self, txs: list[Tx], found: dict) -> int:
+        """`_poll` once the first of `txs` (lowest nonce) is mined: a sender's transactions
+        are mined in nonce order, so while it has no receipt none of the others has one
+        (one request a look instead of one per transaction in flight)."""
+        head = min(txs, key=lambda tx: tx.nonce)
+        if head.hash not in found:
+            receipt = self._receipt(head.hash)
+            if receipt is None:
+                return 0
+            found[head.hash] = receipt
+        return 1 + self._poll(txs, found)
+
+    def _flush_sliding(self, queue: list[Tx], nudge: bool = False, drain: bool = True) -> list[dict] | None:
         """A chain that mines by itself: keep up to `window` transactions (and BLOCKS_AHEAD
-        blocks' worth of gas) in flight; as receipts come in, send more."""
-        block_gas = self.block_gas_limit()
+        blocks' worth of gas) in flight; as receipts come in, send more. With `drain`
+        False (send() filled the window) it returns as soon as all of `queue` is in flight
+        and leaves those in flight to the next call (self._slide), so the node's pool never
+        runs dry between windows; flush() drains and returns the receipts of everything
+        sent since the last flush, in order."""
+        slide = self._slide
+        if slide is None:
+            block_gas = self.block_gas_limit()
+            slide = self._slide = _Slide(block_gas=block_gas, nonce=self._first_nonce())
+            slide.last_progress = slide.last_nudge = slide.last_check = time.monotonic()
         for tx in queue:
-            tx.gas = min(tx.gas, block_gas)
-        budget = max(block_gas * BLOCKS_AHEAD, max(tx.gas for tx in queue))
-        found: dict[str, dict] = {}
-        inflight: list[Tx] = []
-        nxt = 0
-        nonce = self._first_nonce()
-        last_progress = last_nudge = last_check = time.monotonic()
+            tx.gas = min(tx.gas, slide.block_gas)
+        slide.txs += queue
+        try:
+            self._slide_on(slide, nudge, drain)
+        except BaseException:
+            self._slide = None  # the next write starts from the node's nonce
+            raise
+        if not drain:
+            return None
+        self._slide = None
+        return [slide.found[tx.hash] for tx in slide.txs]
+
+    def _slide_on(self, slide: "_Slide", nudge: bool, drain: bool) -> None:
+        found, txs = slide.found, slide.txs
+        budget = max(slide.block_gas * BLOCKS_AHEAD, max(tx.gas for tx in txs[slide.nxt:] or txs))
         pause = 0.002
-        while nxt < len(queue) or inflight:
+        while slide.nxt < len(txs) or drain and slide.inflight:
+            inflight = slide.inflight
             room = self.window - len(inflight)
             # a block takes a transaction while the gas its earlier ones used plus this one's
-            # limit fit: what is in flight counts with the gas it is expected to use (the
-            # highest share of its limit a transaction of its label has used, 10 % more)
+            # limit fit: what is in flight counts with the gas it is expected to use
             planned = sum(self._expected(tx) for tx in inflight)
-            batch, taken = [], 0
-            while nxt + len(batch) < len(queue) and len(batch) < room and (
-                    not batch and not inflight or planned + queue[nxt + len(batch)].gas <= budget):
-                planned += self._expected(queue[nxt + len(batch)])
-                batch.append(queue[nxt + len(batch)])
+            batch, taken, nxt = [], 0, slide.nxt
+            while nxt + len(batch) < len(txs) and len(batch) < room and (
+                    not batch and not inflight or planned + txs[nxt + len(batch)].gas <= budget):
+                planned += self._expected(txs[nxt + len(batch)])
+                batch.append(txs[nxt + len(batch)])
             if batch:
-                taken = self._submit(batch, nonce)
+                taken = self._submit(batch, slide.nonce)
                 inflight += batch[:taken]
-                nxt += taken
-                nonce = (batch[taken - 1].nonce + 1) if taken else self._first_nonce()
+                slide.nxt += taken
+                slide.nonce = (batch[taken - 1].nonce + 1) if taken else self._first_nonce()
             if not inflight:
                 if not batch or taken == 0:
                     time.sleep(max(self.profile.block_time_s / 4, 0.01))  # pool full: wait for a block
                 continue
-            if self._poll(inflight, found):
-                last_progress = time.monotonic()
+            if self._poll_mined(inflight, found):
+                slide.last_progress = time.monotonic()
                 pause = 0.002
                 done = [tx for tx in inflight if tx.hash in found]
                 self.nonce_floor = max([self.nonce_floor] + [tx.nonce + 1 for tx in done])
                 for tx in done:
                     share = int(found[tx.hash]["gasUsed"], 16) / tx.gas
                     self.used_share[tx.label] = max(self.used_share.get(tx.label, 0.0), share)
-                inflight = [tx for tx in inflight if tx.hash not in found]
+                slide.failed = slide.failed or any(int(found[tx.hash]["status"], 16) != 1 for tx in done)
+                inflight = slide.inflight = [tx for tx in inflight if tx.hash not in found]
+                if inflight and not nudge:
+                    # a block came: a pool that drops what did not fit it (anvil drops a
+                    # sender's transactions behind one the block had no room for) has the
+                    # rest sent again now, not LOST_AFTER_S later. Dropped again while
+                    # blocks of ours come is no fault: the RESENDS count starts over.
+                    for tx in inflight:
+                        tx.resent = 0
+                    self._recover(inflight)
+                if slide.failed and not drain:
+                    drain = True  # a transaction reverted: the rest mined, then flush() raises
                 continue
             now = time.monotonic()
-            if now - max(last_progress, last_check) > LOST_AFTER_S:
-                last_check = now
+            if now - max(slide.last_progress, slide.last_check) > LOST_AFTER_S:
+                slide.last_check = now
                 self._recover(inflight)
-            if now - last_progress > RECEIPT_TIMEOUT_S:
+            if now - slide.last_progress > RECEIPT_TIMEOUT_S:
                 raise WriteError(f"{len(inflight)} transactions were not mined within "
                                  f"{RECEIPT_TIMEOUT_S:.0f}s: the node is not producing blocks")
-            if nudge and now - max(last_progress, last_nudge) > NUDGE_AFTER_S and self.automine():
+            if nudge and now - max(slide.last_progress, slide.last_nudge) > NUDGE_AFTER_S and self.automine():
                 self.rpc.call("evm_mine")  # an automining anvil someone did not pause
-                last_nudge = now
+                slide.last_nudge = now
             else:
                 time.sleep(pause)
+                # a look is one receipt request: look often, so the pool is fed (and what it
+                # dropped sent again) early in the next block's interval
                 pause = min(pause * 2, 0.05 if nudge or not self.profile.block_time_s
-                            else self.profile.block_time_s / 4)
-        return [found[tx.hash] for tx in queue]
+                            else self.profile.block_time_s / 20)
 
     def _recover(self, inflight: list[Tx]) -> None:
         """Transactions without receipt for LOST_AFTER_S: does the node still have them?
