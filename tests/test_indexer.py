@@ -12,7 +12,7 @@ import pytest
 
 from regchain import audit, indexer
 from regchain.constants import InvestorClass, Kind, SecurityRole
-from regchain.indexdb import TABLES, IndexDb, SqlIndexer, changed_records, track, tracking
+from regchain.indexdb import RECORDS_SCHEMA, TABLES, IndexDb, SqlIndexer, changed_records, track, tracking
 from regchain.migrate import Chain
 
 from conftest import doc
@@ -223,8 +223,8 @@ def test_sql_indexer__checkpoint_with_the_whole_state_in_its_row__resumes_and_mo
 
     def as_before(c):
         with db.dialect.transaction(c):
-            c.execute(db.dialect.sql("UPDATE checkpoint SET state = ? WHERE network_key = ?"),
-                      (json.dumps(whole), "old"))
+            c.execute(db.dialect.sql("UPDATE checkpoint SET state = ?, schema = ? WHERE network_key = ?"),
+                      (json.dumps(whole), indexer.SCHEMA, "old"))
             c.execute(db.dialect.sql("DELETE FROM state_records WHERE network_key = ?"), ("old",))
     db.run(as_before)
 
@@ -233,8 +233,27 @@ def test_sql_indexer__checkpoint_with_the_whole_state_in_its_row__resumes_and_mo
     resumed.save(final=True)
     assert db.query("SELECT COUNT(*) FROM state_records WHERE network_key = ?", ("old",))[0][0] == \
         _record_count(resumed.state) > 20
-    assert "holdings" not in json.loads(db.load("old")["state"])
+    assert "holdings" not in json.loads(db.load("old")["state"]) and db.load("old")["schema"] == RECORDS_SCHEMA
     assert _sql_indexer(register, db, "old").state.to_json() == whole
+    db.close()
+
+
+def test_sql_indexer__checkpoint_of_an_unknown_schema__starts_afresh(scenario, register, index_db_location):
+    db = IndexDb(index_db_location)
+    idx = _sql_indexer(register, db, "u")
+    idx.sync(scenario["head"])
+    idx.save(final=True)
+
+    def newer(c):
+        with db.dialect.transaction(c):
+            c.execute(db.dialect.sql("UPDATE checkpoint SET schema = ? WHERE network_key = ?"), (RECORDS_SCHEMA + 1, "u"))
+    db.run(newer)
+    said = []
+    again = SqlIndexer(indexer.HttpRpc.from_ape(), register.address, indexer.abi_of_suite(), db=db, network_key="u",
+                       echo=said.append)
+    assert again.state.last_block == -1 and db.load("u") is None
+    assert db.query("SELECT COUNT(*) FROM state_records WHERE network_key = ?", ("u",))[0][0] == 0
+    assert len(said) == 1 and "another version of the indexer: starting afresh" in said[0]
     db.close()
 
 

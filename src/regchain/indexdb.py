@@ -109,6 +109,10 @@ def display(location) -> str:
 # state_records; its other fields (last block, counters, the calendar's publications, notes) are
 # the checkpoint row's ``state`` JSON.
 TABLES = tuple(f.name for f in fields(State) if f.default_factory is dict)
+# The checkpoint row's ``schema``: the State's schema, plus 100 when its tables are in state_records
+# (a row with the bare State schema holds the whole State, as written before state_records; an
+# older console reading a row of this format sees a schema it does not know and starts afresh).
+RECORDS_SCHEMA = indexer.SCHEMA + 100
 
 
 class Tracked(dict):
@@ -361,7 +365,7 @@ class IndexDb:
                 if state is not None:
                     cur.execute(sql(upsert("checkpoint")),
                                 (network_key, state.chain_id, state.address, state.last_block, state.last_block_hash,
-                                 state.schema, scalars_json(state)))
+                                 RECORDS_SCHEMA, scalars_json(state)))
                     if put:
                         cur.executemany(sql(upsert("state_records")), [(network_key, *r) for r in put])
                     if drop:
@@ -379,12 +383,12 @@ class IndexDb:
         if state is not None:
             written(state, put, drop)
 
-    def load_state(self, network_key: str, scalars: str) -> State:
-        """The State of a checkpoint: its row's scalars and its records. A checkpoint written whole
-        into the row (before state_records) is read as it is and all its records count as changed,
-        so the next write moves them into state_records."""
-        data = json.loads(scalars)
-        if any(name in data for name in TABLES):
+    def load_state(self, network_key: str, entry: dict) -> State:
+        """The State of a checkpoint (``load``'s entry): its row's scalars and its records. A
+        checkpoint written whole into the row (before state_records) is read as it is and all its
+        records count as changed, so the next write moves them into state_records."""
+        data = json.loads(entry["state"])
+        if entry["schema"] != RECORDS_SCHEMA:
             return track(State.from_json(data), all_changed=True)
         tables: dict[str, dict] = {name: {} for name in TABLES}
         for part, item, record in self.query(
@@ -497,8 +501,8 @@ class SqlIndexer(Indexer):
         if entry is None:
             return None
         why = None
-        if entry["schema"] != indexer.SCHEMA:
-            why = "was written by an older indexer"
+        if entry["schema"] not in (RECORDS_SCHEMA, indexer.SCHEMA):
+            why = "was written by another version of the indexer"
         elif entry["chain_id"] != self.chain_id or (entry["address"] or "").lower() != self.address.lower():
             why = f"is for chain {entry['chain_id']} / {entry['address']}"
         elif entry["last_block"] >= 0:
@@ -510,7 +514,7 @@ class SqlIndexer(Indexer):
                 self.echo(f"index {self.db.where} [{self.network_key}] {why}: starting afresh")
             self.db.forget(self.network_key)
             return None
-        return self.db.load_state(self.network_key, entry["state"])
+        return self.db.load_state(self.network_key, entry)
 
     def holders_of(self, sid: int) -> list[tuple[str, dict]]:
         """As State.holders_of, from the owners' index."""
