@@ -268,9 +268,12 @@ def test_changed_records__while_tracking__the_records_looked_up_set_or_removed()
     state.quotas.setdefault("0xA|1", [2026, 5, 0])
     state.accounts.pop("0xA")
     state.freezes.get("7")                            # a lookup that missed
+    state.escrowed.update((token, 3) for token in ["0xT"])
     tracking(state, False)
     put, drop = changed_records(state)
-    assert sorted(put) == [("holdings", "0xA|1", '{"balance": 5}'), ("quotas", "0xA|1", "[2026, 5, 0]")]
+    assert sorted(put) == [("escrowed", "0xT", "3"), ("holdings", "0xA|1", '{"balance": 5}'),
+                           ("quotas", "0xA|1", "[2026, 5, 0]")]
+    assert state.escrowed == {"0xT": 3}
     assert sorted(drop) == [("accounts", "0xA"), ("freezes", "7")]
 
 

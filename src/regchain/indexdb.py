@@ -154,9 +154,10 @@ class Tracked(dict):
         return super().pop(key, *default)
 
     def update(self, *args, **kw):
-        for key in dict(*args, **kw):
+        new = dict(*args, **kw)
+        for key in new:
             self._note(key)
-        super().update(*args, **kw)
+        super().update(new)
 
 
 def track(state: State, *, all_changed: bool = False) -> State:
@@ -187,7 +188,8 @@ def changed_records(state: State) -> tuple[list[tuple], list[tuple]]:
     put, drop = [], []
     for name in TABLES:
         table = getattr(state, name)
-        for key in (table.changed if isinstance(table, Tracked) else table):
+        # a copy (taken at once): a reader on another thread may look a record up meanwhile
+        for key in (tuple(table.changed) if isinstance(table, Tracked) else tuple(table)):
             if not isinstance(key, str):  # a lookup that missed (the tables' keys are strings)
                 continue
             if key in table:
