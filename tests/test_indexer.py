@@ -12,7 +12,7 @@ import pytest
 
 from regchain import audit, indexer
 from regchain.constants import InvestorClass, Kind, SecurityRole
-from regchain.indexdb import IndexDb, SqlIndexer
+from regchain.indexdb import RECORDS_SCHEMA, TABLES, IndexDb, SqlIndexer, changed_records, track, tracking
 from regchain.migrate import Chain
 
 from conftest import doc
@@ -178,6 +178,103 @@ def test_sql_rebuild__killed_between_state_writes__resumes_to_the_same_rows(scen
     assert _rows(db, "holdings", "k") == _rows(db, "holdings", "whole")
     assert len(_rows(db, "events", "k")) == whole.state.events
     db.close()
+
+
+def _record_count(state) -> int:
+    return sum(len(getattr(state, name)) for name in TABLES)
+
+
+def test_sql_indexer__one_new_block__writes_only_the_records_it_changed(scenario, register, registrar, outsider,
+                                                                       index_db_location):
+    """Following costs what the new blocks change: after a catch-up, a block that changes one
+    account writes that account's record, not the register; a resume reads it back."""
+    db = IndexDb(index_db_location)
+    idx = _sql_indexer(register, db, "f", state_every_s=3600)
+    idx.sync(scenario["head"])  # the first save writes the whole state
+    total = _record_count(idx.state)
+    assert db.query("SELECT COUNT(*) FROM state_records WHERE network_key = ?", ("f",))[0][0] == total > 20
+
+    qualified = not idx.state.accounts[outsider.address]["qualified"]
+    register.set_qualified(outsider, qualified, doc("assessment"), sender=registrar)
+    idx.sync()  # rows only: the state is not due for an hour
+    put, drop = changed_records(idx.state)
+    assert [(part, item) for part, item, _ in put] == [("accounts", outsider.address)] and drop == []
+    idx.save(final=True)
+    assert changed_records(idx.state) == ([], [])
+    record = db.query("SELECT record FROM state_records WHERE network_key = ? AND part = ? AND item = ?",
+                      ("f", "accounts", outsider.address))
+    assert json.loads(record[0][0])["qualified"] is qualified
+
+    resumed = _sql_indexer(register, db, "f")
+    assert resumed.state.last_block == idx.state.last_block > scenario["head"]
+    assert resumed.state.to_json() == idx.state.to_json()
+    db.close()
+
+
+def test_sql_indexer__checkpoint_with_the_whole_state_in_its_row__resumes_and_moves_it_into_records(
+        scenario, register, index_db_location):
+    """A database written before state_records (the whole State as the checkpoint row's JSON)
+    resumes as it is; its next state write moves the records into state_records."""
+    db = IndexDb(index_db_location)
+    idx = _sql_indexer(register, db, "old")
+    idx.sync(scenario["head"])
+    idx.save(final=True)
+    whole = idx.state.to_json()
+
+    def as_before(c):
+        with db.dialect.transaction(c):
+            c.execute(db.dialect.sql("UPDATE checkpoint SET state = ?, schema = ? WHERE network_key = ?"),
+                      (json.dumps(whole), indexer.SCHEMA, "old"))
+            c.execute(db.dialect.sql("DELETE FROM state_records WHERE network_key = ?"), ("old",))
+    db.run(as_before)
+
+    resumed = _sql_indexer(register, db, "old")
+    assert resumed.state.to_json() == whole
+    resumed.save(final=True)
+    assert db.query("SELECT COUNT(*) FROM state_records WHERE network_key = ?", ("old",))[0][0] == \
+        _record_count(resumed.state) > 20
+    assert "holdings" not in json.loads(db.load("old")["state"]) and db.load("old")["schema"] == RECORDS_SCHEMA
+    assert _sql_indexer(register, db, "old").state.to_json() == whole
+    db.close()
+
+
+def test_sql_indexer__checkpoint_of_an_unknown_schema__starts_afresh(scenario, register, index_db_location):
+    db = IndexDb(index_db_location)
+    idx = _sql_indexer(register, db, "u")
+    idx.sync(scenario["head"])
+    idx.save(final=True)
+
+    def newer(c):
+        with db.dialect.transaction(c):
+            c.execute(db.dialect.sql("UPDATE checkpoint SET schema = ? WHERE network_key = ?"), (RECORDS_SCHEMA + 1, "u"))
+    db.run(newer)
+    said = []
+    again = SqlIndexer(indexer.HttpRpc.from_ape(), register.address, indexer.abi_of_suite(), db=db, network_key="u",
+                       echo=said.append)
+    assert again.state.last_block == -1 and db.load("u") is None
+    assert db.query("SELECT COUNT(*) FROM state_records WHERE network_key = ?", ("u",))[0][0] == 0
+    assert len(said) == 1 and "another version of the indexer: starting afresh" in said[0]
+    db.close()
+
+
+def test_changed_records__while_tracking__the_records_looked_up_set_or_removed():
+    state = track(indexer.State())
+    state.holdings["0xA|1"] = {"balance": 1}
+    state.accounts["0xA"] = {"status": 1}
+    assert changed_records(state) == ([], [])  # not tracking (the console's pages read like this)
+
+    tracking(state, True)
+    state.holdings["0xA|1"]["balance"] = 5            # a lookup, then a change in place
+    state.quotas.setdefault("0xA|1", [2026, 5, 0])
+    state.accounts.pop("0xA")
+    state.freezes.get("7")                            # a lookup that missed
+    state.escrowed.update((token, 3) for token in ["0xT"])
+    tracking(state, False)
+    put, drop = changed_records(state)
+    assert sorted(put) == [("escrowed", "0xT", "3"), ("holdings", "0xA|1", '{"balance": 5}'),
+                           ("quotas", "0xA|1", "[2026, 5, 0]")]
+    assert state.escrowed == {"0xT": 3}
+    assert sorted(drop) == [("accounts", "0xA"), ("freezes", "7")]
 
 
 class _Refusing:

@@ -18,6 +18,12 @@ two tables written in the same transaction as the checkpoint, so they never disa
   (balance, paid-in, pledged, frozen, lock-up): the register of a past day is, per holder,
   the last row of that holding on or before that day.
 
+The checkpoint is the ``checkpoint`` row (last block and its hash, the State's scalars) with
+``state_records``: one row per record of the State's tables (an account, a security, a
+holding, a pledge, ...). A write of the state writes only the records that the events applied
+since the last write touched (``Tracked``), so following a province costs what its new blocks
+change, not what the register holds.
+
 A restart resumes from the checkpoint (and starts afresh if the chain is not the one the
 checkpoint was written on, as the JSON checkpoint does). Nothing is replayed per request.
 """
@@ -27,6 +33,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from dataclasses import fields
 from pathlib import Path
 
 from regchain import indexer
@@ -48,6 +55,9 @@ SCHEMA = (
     balance TEXT, paid TEXT, pledged TEXT, frozen TEXT, lock_until_day BIGINT,
     PRIMARY KEY (network_key, sid, owner, block, log_index))""",
     "CREATE INDEX IF NOT EXISTS holdings_day ON holdings (network_key, sid, day)",
+    """CREATE TABLE IF NOT EXISTS state_records (
+    network_key TEXT, part TEXT, item TEXT, record TEXT,
+    PRIMARY KEY (network_key, part, item))""",
 )
 COLUMNS = {
     "checkpoint": (("network_key",), ("chain_id", "address", "last_block", "last_block_hash", "schema", "state")),
@@ -55,6 +65,7 @@ COLUMNS = {
                ("tx", "timestamp", "day", "name", "category", "sid", "doc", "args")),
     "holdings": (("network_key", "sid", "owner", "block", "log_index"),
                  ("day", "balance", "paid", "pledged", "frozen", "lock_until_day")),
+    "state_records": (("network_key", "part", "item"), ("record",)),
 }
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -92,6 +103,108 @@ def display(location) -> str:
     if (netloc, query) == (u.netloc, u.query):
         return location
     return urlunsplit(u._replace(netloc=netloc, query=query))
+
+
+# The State's tables (dict fields: accounts, securities, holdings, pledges, ...), kept as rows of
+# state_records; its other fields (last block, counters, the calendar's publications, notes) are
+# the checkpoint row's ``state`` JSON.
+TABLES = tuple(f.name for f in fields(State) if f.default_factory is dict)
+# The checkpoint row's ``schema``: the State's schema, plus 100 when its tables are in state_records
+# (a row with the bare State schema holds the whole State, as written before state_records; an
+# older console reading a row of this format sees a schema it does not know and starts afresh).
+RECORDS_SCHEMA = indexer.SCHEMA + 100
+
+
+class Tracked(dict):
+    """A table of the State that notes the keys it is asked for while ``tracking`` (the applier
+    updates records in place after a lookup, so a lookup counts as a change: conservative,
+    and proportional to the events applied). Iteration and ``in`` are not noted."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.changed: set[str] = set()
+        self.tracking = False
+
+    def _note(self, key) -> None:
+        if self.tracking:
+            self.changed.add(key)
+
+    def __getitem__(self, key):
+        self._note(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self._note(key)
+        return super().get(key, default)
+
+    def setdefault(self, key, default=None):
+        self._note(key)
+        return super().setdefault(key, default)
+
+    def __setitem__(self, key, value):
+        self._note(key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        self._note(key)
+        super().__delitem__(key)
+
+    def pop(self, key, *default):
+        self._note(key)
+        return super().pop(key, *default)
+
+    def update(self, *args, **kw):
+        new = dict(*args, **kw)
+        for key in new:
+            self._note(key)
+        super().update(new)
+
+
+def track(state: State, *, all_changed: bool = False) -> State:
+    """Make the State's tables Tracked (every record counted as changed with ``all_changed``:
+    a state that is not yet in state_records)."""
+    for name in TABLES:
+        table = Tracked(getattr(state, name))
+        if all_changed:
+            table.changed.update(table)
+        setattr(state, name, table)
+    return state
+
+
+def tracking(state: State, on: bool) -> None:
+    for name in TABLES:
+        getattr(state, name).tracking = on
+
+
+def scalars_json(state: State) -> str:
+    """The checkpoint row's ``state``: the State without its tables (small, whatever the register's size)."""
+    return json.dumps({f.name: getattr(state, f.name) for f in fields(State) if f.name not in TABLES},
+                      ensure_ascii=False)
+
+
+def changed_records(state: State) -> tuple[list[tuple], list[tuple]]:
+    """((part, item, record JSON) to write, (part, item) to delete): the records changed since they
+    were last written (all of a table that is not Tracked)."""
+    put, drop = [], []
+    for name in TABLES:
+        table = getattr(state, name)
+        # a copy (taken at once): a reader on another thread may look a record up meanwhile
+        for key in (tuple(table.changed) if isinstance(table, Tracked) else tuple(table)):
+            if not isinstance(key, str):  # a lookup that missed (the tables' keys are strings)
+                continue
+            if key in table:
+                put.append((name, key, json.dumps(dict.__getitem__(table, key), ensure_ascii=False)))
+            else:
+                drop.append((name, key))
+    return put, drop
+
+
+def written(state: State, put: list[tuple], drop: list[tuple]) -> None:
+    """After the transaction committed: those records are no longer changed."""
+    for name, key, *_ in (*put, *drop):
+        table = getattr(state, name)
+        if isinstance(table, Tracked):
+            table.changed.discard(key)
 
 
 class Sqlite:
@@ -241,10 +354,12 @@ class IndexDb:
         self.run(work)
 
     def write(self, network_key: str, state: State | None, events: list[dict], holdings: list[tuple]) -> None:
-        """The rows of the events applied since the last write and, with ``state``, the checkpoint,
-        in one transaction. Rows are keyed by (block, log index): a resume from an older checkpoint
-        writes the same rows again, so the state may be written less often than the rows."""
+        """The rows of the events applied since the last write and, with ``state``, the checkpoint
+        (its row and the records changed since it was last written), in one transaction. Rows are
+        keyed by (block, log index): a resume from an older checkpoint writes the same rows again,
+        so the state may be written less often than the rows."""
         sql = self.dialect.sql
+        put, drop = changed_records(state) if state is not None else ([], [])
 
         def work(c):
             with self.dialect.transaction(c):
@@ -252,7 +367,12 @@ class IndexDb:
                 if state is not None:
                     cur.execute(sql(upsert("checkpoint")),
                                 (network_key, state.chain_id, state.address, state.last_block, state.last_block_hash,
-                                 state.schema, json.dumps(state.to_json(), ensure_ascii=False)))
+                                 RECORDS_SCHEMA, scalars_json(state)))
+                    if put:
+                        cur.executemany(sql(upsert("state_records")), [(network_key, *r) for r in put])
+                    if drop:
+                        cur.executemany(sql("DELETE FROM state_records WHERE network_key = ? AND part = ? AND item = ?"),
+                                        [(network_key, *r) for r in drop])
                 if events:
                     cur.executemany(sql(upsert("events")),
                                     [(network_key, e["block"], e["log_index"], e["tx"], e["timestamp"], e["day"],
@@ -262,6 +382,22 @@ class IndexDb:
                     cur.executemany(sql(upsert("holdings")), [(network_key, *h) for h in holdings])
                 cur.close()
         self.run(work)
+        if state is not None:
+            written(state, put, drop)
+
+    def load_state(self, network_key: str, entry: dict) -> State:
+        """The State of a checkpoint (``load``'s entry): its row's scalars and its records. A
+        checkpoint written whole into the row (before state_records) is read as it is and all its
+        records count as changed, so the next write moves them into state_records."""
+        data = json.loads(entry["state"])
+        if entry["schema"] != RECORDS_SCHEMA:
+            return track(State.from_json(data), all_changed=True)
+        tables: dict[str, dict] = {name: {} for name in TABLES}
+        for part, item, record in self.query(
+                "SELECT part, item, record FROM state_records WHERE network_key = ? ORDER BY part, item", (network_key,)):
+            if part in tables:
+                tables[part][item] = json.loads(record)
+        return track(State.from_json({**data, **tables}))
 
     # ------------------------------------------------------------ reading
 
@@ -340,9 +476,10 @@ def touched_holdings(state: State, ev: Event, sid: int | None) -> list[str]:
 class SqlIndexer(Indexer):
     """indexer.Indexer with its checkpoint, the events and the holdings' history in an IndexDb.
 
-    The rows of new events are written at every ``save``; the state itself (a few megabytes
-    for a province) at most every ``state_every_s`` seconds and on ``save(final=True)``: a
-    restart resumes from the last state written and writes the same rows again."""
+    The rows of new events are written at every ``save``; the state (the checkpoint row and the
+    records the events since its last write changed) at most every ``state_every_s`` seconds and
+    on ``save(final=True)``: a restart resumes from the last state written and writes the same
+    rows again."""
 
     def __init__(self, rpc, address: str, abi: list[dict], *, db: IndexDb, network_key: str,
                  state_every_s: float = 10.0, **kw):
@@ -353,6 +490,8 @@ class SqlIndexer(Indexer):
         self._holdings: list[tuple] = []
         self._state_saved_at: float | None = None
         super().__init__(rpc, address, abi, checkpoint=None, network_key=network_key, **kw)
+        if not isinstance(self.state.holdings, Tracked):  # a fresh state
+            track(self.state)
         # security id -> owners with a holding record (the register of one security without a scan)
         self.owners: dict[int, set[str]] = {}
         for key in self.state.holdings:
@@ -364,8 +503,8 @@ class SqlIndexer(Indexer):
         if entry is None:
             return None
         why = None
-        if entry["schema"] != indexer.SCHEMA:
-            why = "was written by an older indexer"
+        if entry["schema"] not in (RECORDS_SCHEMA, indexer.SCHEMA):
+            why = "was written by another version of the indexer"
         elif entry["chain_id"] != self.chain_id or (entry["address"] or "").lower() != self.address.lower():
             why = f"is for chain {entry['chain_id']} / {entry['address']}"
         elif entry["last_block"] >= 0:
@@ -377,7 +516,7 @@ class SqlIndexer(Indexer):
                 self.echo(f"index {self.db.where} [{self.network_key}] {why}: starting afresh")
             self.db.forget(self.network_key)
             return None
-        return State.from_json(json.loads(entry["state"]))
+        return self.db.load_state(self.network_key, entry)
 
     def holders_of(self, sid: int) -> list[tuple[str, dict]]:
         """As State.holders_of, from the owners' index."""
@@ -409,7 +548,11 @@ class SqlIndexer(Indexer):
             self._record(ev)
             if on_event:
                 on_event(ev)
-        return super().sync(to_block, on_event=both, on_holding=on_holding, stop_after_chunks=stop_after_chunks)
+        tracking(self.state, True)  # what the applier looks up is what the next state write writes
+        try:
+            return super().sync(to_block, on_event=both, on_holding=on_holding, stop_after_chunks=stop_after_chunks)
+        finally:
+            tracking(self.state, False)
 
     def save(self, final: bool = False) -> None:
         import time
