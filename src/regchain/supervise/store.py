@@ -218,6 +218,11 @@ class S3Objects:
         return out
 
 
+def differs(content: dict) -> SuperviseError:
+    return SuperviseError(f"stored snapshot {content['object_id']}/{content['version']} differs from the one "
+                          "generated now (a bug: stopping, nothing rewritten)")
+
+
 def open_objects(location):
     """The objects of a store: a directory, or ``s3://BUCKET/PREFIX``."""
     return S3Objects(str(location)) if str(location).startswith("s3://") else FileObjects(Path(location))
@@ -301,17 +306,19 @@ class Store:
             after_each()
 
     def _index(self, content: dict, data: bytes, message: bytes, stored: bytes | None, where: dict) -> str:
-        oid, ver = content["object_id"], content["version"]
         if stored is not None:
             if canonical(unsigned(json.loads(stored))) != message:
-                raise SuperviseError(f"stored snapshot {oid}/{ver} differs from the one generated now "
-                                     "(a bug: stopping, nothing rewritten)")
+                raise differs(content)
             data = stored
-        digest = sm3(data)
+        return self.index(content, sm3(data), where)
+
+    def index(self, content: dict, digest: str, where: dict) -> str:
+        """The index row of a stored snapshot whose bytes have SM3 ``digest`` (a sealing worker wrote
+        the file: ``seal.process``)."""
         self.db.execute("INSERT OR IGNORE INTO snapshots (object_id, version, type, operation, digest, business_tx,"
                         " block, log_index, step) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (oid, ver, content["type"], content["operation"], digest, where["business_tx"],
-                         where["block"], where["log_index"], where["step"]))
+                        (content["object_id"], content["version"], content["type"], content["operation"], digest,
+                         where["business_tx"], where["block"], where["log_index"], where["step"]))
         return digest
 
     # ------------------------------------------------------------ index
