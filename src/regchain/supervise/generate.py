@@ -354,10 +354,12 @@ class Generator:
             self.store.put_many([(content, data, message, where) for (content, message, where), (_, data)
                                  in zip(pending, replies)], lambda: self.crash_at("stored"))
             return
-        for (content, _, where), (status, payload) in zip(pending, replies):
+        for (content, _, _), (status, _) in zip(pending, replies):
             if status == seal.DIFFERS:
                 raise store_mod.differs(content)
-            self.store.index(content, payload.decode(), where)
+        self.store.index_many([(content, payload.decode(), where) for (content, _, where), (_, payload)
+                               in zip(pending, replies)])
+        for _ in pending:  # a kill point per stored snapshot (the rows are uncommitted: a kill loses them all)
             self.crash_at("stored")
 
     def sealer(self) -> Sealer:

@@ -252,6 +252,7 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
             self.db.executescript(SCHEMA)
         self._current: dict = {}  # object_id -> (version, fingerprint) | None: the current table, cached
+        self._dirty: dict = {}    # object_id -> (version, fingerprint) set, written at the commit
 
     def close(self) -> None:
         self.db.close()
@@ -262,10 +263,15 @@ class Store:
         self.db.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
+        if self._dirty:  # set_current's rows, written together
+            self.db.executemany("INSERT OR REPLACE INTO current VALUES (?, ?, ?)",
+                                [(oid, v, fp) for oid, (v, fp) in self._dirty.items()])
+            self._dirty.clear()
         self.db.execute("COMMIT")
 
     def rollback(self) -> None:
         self._current.clear()
+        self._dirty.clear()
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
 
@@ -313,13 +319,17 @@ class Store:
         return self.index(content, sm3(data), where)
 
     def index(self, content: dict, digest: str, where: dict) -> str:
-        """The index row of a stored snapshot whose bytes have SM3 ``digest`` (a sealing worker wrote
-        the file: ``seal.process``)."""
-        self.db.execute("INSERT OR IGNORE INTO snapshots (object_id, version, type, operation, digest, business_tx,"
-                        " block, log_index, step) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (content["object_id"], content["version"], content["type"], content["operation"], digest,
-                         where["business_tx"], where["block"], where["log_index"], where["step"]))
+        """The index row of a stored snapshot whose bytes have SM3 ``digest``."""
+        self.index_many([(content, digest, where)])
         return digest
+
+    def index_many(self, items: list) -> None:
+        """``index`` of each (content, digest, where), one statement for all (a sealing worker wrote
+        the files: ``seal.process``)."""
+        self.db.executemany("INSERT OR IGNORE INTO snapshots (object_id, version, type, operation, digest, business_tx,"
+                            " block, log_index, step) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [(c["object_id"], c["version"], c["type"], c["operation"], digest, w["business_tx"],
+                              w["block"], w["log_index"], w["step"]) for c, digest, w in items])
 
     # ------------------------------------------------------------ index
 
@@ -370,8 +380,8 @@ class Store:
             return out
 
     def set_current(self, object_id: str, version: int, fingerprint: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO current VALUES (?, ?, ?)", (object_id, version, fingerprint))
-        self._current[object_id] = (version, fingerprint)
+        """Within a transaction (``begin``): written at its ``commit``, read back from memory until then."""
+        self._current[object_id] = self._dirty[object_id] = (version, fingerprint)
 
     def latest_version(self, object_id: str) -> int | None:
         r = self.db.execute("SELECT MAX(version) FROM snapshots WHERE object_id = ?", (object_id,)).fetchone()
