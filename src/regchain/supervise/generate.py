@@ -324,7 +324,7 @@ class Generator:
                   "metadata": meta}
         # the checks that need the store's state here; the rest (schema, own checks) in the workers
         errs = validate.state_errors({"header": header, "body": body}, resolves=self._resolves,
-                                     latest_version=self._latest)
+                                     latest_version=self._latest, body_bytes=body_bytes)
         if errs:
             message = f"{object_id}/{version} is invalid: {validate.describe(errs)}"
             raise InvalidSnapshot(object_id, version, ev.block, message)

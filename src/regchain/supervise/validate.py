@@ -317,13 +317,27 @@ def _unresolved(path: str, ref: str, m, resolves) -> list[tuple[str, str]]:
     return []
 
 
+# a member whose key ends in _ref and whose value is a string, in canonical JSON bytes: inside a string
+# a quote is escaped, so `_ref":"` is a key's end (any key with that suffix: the walk's set of values)
+_REF_MEMBER = re.compile(rb'_ref":"((?:[^"\\]|\\.)*)"')
+
+
 def state_errors(obj: dict, *, resolves: Callable[[str, int], bool],
-                 latest_version: Callable[[str], int | None]) -> list[tuple[str, str]]:
+                 latest_version: Callable[[str], int | None], body_bytes: bytes | None = None) -> list[tuple[str, str]]:
     """The checks that need the store's state (versions without gaps, references that resolve), for
     a snapshot whose ``content_errors`` are checked elsewhere: the generator makes these in its own
-    process and the rest in the sealing workers (``seal.Sealer``); together they are ``errors``."""
+    process and the rest in the sealing workers (``seal.Sealer``); together they are ``errors``.
+    ``body_bytes`` (the body's canonical bytes): its references are read from them, and the body is
+    walked only to name the path of one that does not resolve."""
     content = _get(obj, ("header", "content")) or {}
     errors = _version_gap(content.get("object_id"), content.get("version"), latest_version)
+    if body_bytes is not None:
+        for raw in _REF_MEMBER.findall(body_bytes):
+            m = REF.fullmatch(json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode())
+            if m is not None and not resolves(m.group("id"), int(m.group("version"))):
+                break
+        else:
+            return errors
     body = obj.get("body")
     if content.get("operation") != "delete" and isinstance(body, dict):
         for path, ref in references(body, "/body"):
