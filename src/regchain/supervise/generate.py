@@ -33,6 +33,7 @@ import re
 import time
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Callable
 
 from regchain import indexer as ix
@@ -124,10 +125,12 @@ def exact(units: int, scale: int) -> str:
     return f"{Decimal(units).scaleb(-scale):f}"
 
 
+@lru_cache(maxsize=4096)  # a step's objects share its time
 def date_time(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, BEIJING).strftime("%Y-%m-%dT%H:%M:%S+08:00")
 
 
+@lru_cache(maxsize=4096)
 def date_of(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, BEIJING).strftime("%Y-%m-%d")
 
