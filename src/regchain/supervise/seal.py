@@ -106,6 +106,8 @@ class Signer:
         numbers = self._key.public_key().public_numbers()
         self.public_hex = f"04{numbers.x:064x}{numbers.y:064x}"
         self._algo = ec.ECDSA(hashes.SM3())
+        # canonical(seal_member(sig)) is this, the signature, then '"}' (keys sorted: signature last)
+        self._seal_head = canonical(self.seal_member(""))[:-2]
 
     @classmethod
     def from_file(cls, path) -> "Signer":
@@ -137,15 +139,20 @@ class Signer:
         unsigned one (what is signed): ``seal`` sorts last in ``header`` (after content, metadata,
         model, remark) and ``header`` last in the snapshot (after body), so the sealed form is
         ``message`` with ``,"seal":{…}`` before its two closing braces. The generator's path: one
-        JSON encoding per snapshot, and Tongsuo signs outside the GIL."""
-        return sealed_bytes(message, self.seal_member(self.sign(message)))
+        JSON encoding per snapshot, and the seal member's bytes are made once, the signature put in."""
+        _check_message(message)
+        return message[:-2] + b',"seal":' + self._seal_head + self.sign(message).encode() + b'"}}}'
 
 
 def sealed_bytes(message: bytes, seal_member: dict) -> bytes:
     """``canonical(snapshot with header.seal)`` from ``message = canonical(snapshot without it)``."""
+    _check_message(message)
+    return message[:-2] + b',"seal":' + canonical(seal_member) + b"}}"
+
+
+def _check_message(message: bytes) -> None:
     if not message.endswith(b"}}") or b'"header":{' not in message:
         raise ValueError("not the canonical bytes of a snapshot with a header")
-    return message[:-2] + b',"seal":' + canonical(seal_member) + b"}}"
 
 
 def verify(public_hex: str, message: bytes, signature_hex: str) -> bool:
@@ -192,7 +199,7 @@ def process(signer: Signer, objects, message: bytes) -> tuple[bytes, bytes]:
     errs = validate.content_errors(obj)
     if errs:
         return INVALID, validate.describe(errs).encode()
-    data = sealed_bytes(message, signer.seal_member(signer.sign(message)))
+    data = signer.seal_bytes(message)
     if objects is None:
         return VALID_SEALED, data
     content = obj["header"]["content"]
