@@ -794,6 +794,13 @@ def measure_supervise(ctx: Ctx) -> dict:
                                     or os.environ.get("REGCHAIN_MIGRATION_SCALE", "1")))
 
 
+def _children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def supervise_province(scale: float) -> dict:
     """The supervise.* figures for a migrated export of ``scale`` × a province (see measure_supervise);
     callable on its own, e.g. ``supervise_province(0.01)`` for a quick look."""
@@ -832,9 +839,10 @@ def supervise_province(scale: float) -> dict:
                 Writer(Rpc(uri), NodeSigner(gov), profile("anvil")), "Anchor", (register,))
             anchorer = anchor.RpcAnchorer(anchor_address, registrar, rpc)
             store = Store(Path(tmp) / "store")
-            started = time.perf_counter()
+            started, cpu, workers = time.perf_counter(), time.process_time(), _children_cpu()
             result = generate.sync(rpc, register, abi, store, b, seal.Signer(BENCH_SM2_KEY), anchorer)
             wall = time.perf_counter() - started
+            cpu, workers = time.process_time() - cpu, _children_cpu() - workers  # the workers end with sync
             counts = store.counts()
             store.close()
     finally:
@@ -842,6 +850,12 @@ def supervise_province(scale: float) -> dict:
         node.wait(30)
     return {"supervise": {
         "snapshots_per_s": round(result.snapshots / wall),
+        # CPU per snapshot (ms): the generator's process, and its sealing workers (validate, seal,
+        # write); a machine with `cores` idle cores does at most 1000 / max(main, (main + workers) / cores)
+        "cpu_ms_per_snapshot_main": round(cpu * 1000 / result.snapshots, 3),
+        "cpu_ms_per_snapshot_workers": round(workers * 1000 / result.snapshots, 3),
+        "cpu_bound_snapshots_per_s": round(result.snapshots / max(cpu, (cpu + workers) / (os.cpu_count() or 1))),
+        "cores": os.cpu_count() or 1,
         "anchor_gas_per_snapshot": round(anchorer.gas_used / max(1, anchorer.sent)),
         "province_wall_s": round(wall, 1),
         "snapshots": result.snapshots,

@@ -6,6 +6,7 @@ import ape
 import pytest
 from ape import project
 from conftest import events
+from supervise_support import rpc  # noqa: F401  (fixture)
 from eth_utils import keccak
 
 
@@ -54,3 +55,36 @@ def test_anchor__full_batch__gas_per_snapshot_within_goal(anchor, registrar):
     receipt = anchor.anchor([item(i) for i in range(256)], sender=registrar)
     per = receipt.gas_used / 256
     assert per <= 15_000, per
+
+
+def test_anchor_calldata__items__equal_eth_abi_encoding_and_log_data():
+    """The hand-written ABI encoding (supervise.anchor) against eth_abi, multi-byte ids and empty batches included."""
+    from eth_abi import encode
+
+    from regchain.supervise import anchor as anchor_mod
+
+    items = [item(i) for i in range(5)] + [("rc-1:subject:名" * (i + 1), 2**255 + i, b"\x01" * 32, b"\x00" * 32)
+                                          for i in range(4)]
+    assert anchor_mod.anchor_calldata(items) == anchor_mod.SELECTOR + encode(
+        ["(string,uint256,bytes32,bytes32)[]"], [items])
+    assert anchor_mod.anchor_calldata([]) == anchor_mod.SELECTOR + encode(["(string,uint256,bytes32,bytes32)[]"], [[]])
+    for it in items:
+        assert anchor_mod.anchor_item(*it) == encode(["string", "uint256", "bytes32", "bytes32"], list(it))
+
+
+def test_anchorer_anchor__log_for_another_snapshot__refused_naming_both(anchor, registrar, rpc):
+    """The receipt's logs are compared with what was sent (the encoding's bytes): a bug injected in
+    ``send`` anchors the next version instead, and the run stops naming both."""
+    from regchain.supervise import SuperviseError, anchor as anchor_mod
+    from regchain.supervise.store import Row
+
+    class Lying(anchor_mod.Anchorer):
+        def send(self, items):
+            oid, version, digest, btx = items[0]
+            tx = anchor.anchor([(oid, version + 1, digest, btx)], sender=registrar)
+            return rpc.call("eth_getTransactionReceipt", [tx.txn_hash])
+
+    oid, _, digest, _ = item(0)
+    row = Row(oid, 0, "registration", "create", digest.hex(), None, 1, 0, "x", None, None, None)
+    with pytest.raises(SuperviseError, match=f"anchor log {oid}/1 does not match {oid}/0"):
+        Lying(anchor, registrar, rpc).anchor(None, [row])

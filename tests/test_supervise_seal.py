@@ -106,25 +106,76 @@ def test_sealed_bytes__not_a_snapshot__refused():
         seal.sealed_bytes(b'{"body":{}}', {"signature": "x"})
 
 
+def _versions(n: int) -> list[bytes]:
+    """The canonical unsigned bytes of versions 0..n-1 of one account snapshot."""
+    out = []
+    for i in range(n):
+        snap = copy.deepcopy(EXAMPLES["account-minimal"])
+        snap["header"]["content"].update(version=i, operation="create" if i == 0 else "update")
+        out.append(seal.canonical(seal.unsigned(snap)))
+    return out
+
+
 @pytest.mark.parametrize("processes", [1, 2])
 def test_sealer__chunks_in_processes__results_in_submission_order(signer, processes):
     sealer = seal.Sealer(signer, processes=processes)
+    messages = _versions(seal.Sealer.CHUNK * 2 + 3)  # two full chunks and a partial one
     try:
-        messages = []
-        for i in range(seal.Sealer.CHUNK * 2 + 3):  # two full chunks and a partial one
-            snap = copy.deepcopy(EXAMPLES["account-minimal"])
-            snap["header"]["content"]["version"] = i
-            messages.append(seal.canonical(snap))
-            sealer.submit(messages[-1])
+        for m in messages:
+            sealer.submit(m)
         out = sealer.results()
         assert sealer.results() == []
     finally:
         sealer.close()
     assert sealer.workers == [] and len(out) == len(messages)
-    for message, data in zip(messages, out):
+    for message, (status, data) in zip(messages, out):
+        assert status == seal.VALID_SEALED
         obj = json.loads(data)
         assert seal.canonical(seal.unsigned(obj)) == message
         assert seal.seal_problem(obj, signer.public_hex) is None
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_sealer__store_dir_with_an_invalid_snapshot__valid_ones_written_invalid_one_neither_sealed_nor_written(
+        signer, processes, tmp_path):
+    from regchain.supervise.store import FileObjects
+
+    messages = _versions(seal.Sealer.CHUNK + 5)
+    bad = json.loads(messages[3])
+    bad["body"]["account_information"]["basic_account_information"]["account_status"] = 0
+    messages[3] = seal.canonical(bad)
+    sealer = seal.Sealer(signer, processes=processes, store_dir=tmp_path)
+    try:
+        for m in messages:
+            sealer.submit(m)
+        out = sealer.results()
+    finally:
+        sealer.close()
+    objects = FileObjects(tmp_path)
+    oid = bad["header"]["content"]["object_id"]
+    assert out[3][0] == seal.INVALID and b"account_status: 0 is not one of" in out[3][1]
+    assert objects.read(oid, 3) is None
+    for i, (message, (status, digest)) in enumerate(zip(messages, out)):
+        if i == 3:
+            continue
+        data = objects.read(oid, i)
+        assert status == seal.VALID_STORED and digest.decode() == seal.sm3(data)
+        assert seal.canonical(seal.unsigned(json.loads(data))) == message
+        assert seal.seal_problem(json.loads(data), signer.public_hex) is None
+
+
+def test_process__file_left_with_same_content__kept_and_with_other_content__differs(signer, tmp_path):
+    from regchain.supervise.store import FileObjects
+
+    objects = FileObjects(tmp_path)
+    first, second = _versions(2)
+    status, digest = seal.process(signer, objects, first)
+    kept = objects.read(json.loads(first)["header"]["content"]["object_id"], 0)
+    assert status == seal.VALID_STORED and seal.process(signer, objects, first) == (seal.VALID_STORED, digest)
+    assert objects.read(json.loads(first)["header"]["content"]["object_id"], 0) == kept  # the seal not rewritten
+    other = json.loads(first)
+    other["header"]["content"]["timestamp"] += 1
+    assert seal.process(signer, objects, seal.canonical(other)) == (seal.DIFFERS, b"")
 
 
 def test_fingerprint_bytes__examples__equal_the_stripped_body_digest():

@@ -327,3 +327,21 @@ def test_fast_path__same_verdict_as_jsonschema_and_key_check(name):
     assert (validate.schema_errors(obj, fast=False) == []) == full
     slow = validate.schema_errors(obj, fast=False) + validate.own_errors(obj)
     assert validate.errors(obj) == slow
+
+
+@pytest.mark.parametrize("name", sorted(k for k, v in EXAMPLES.items() if isinstance(v, dict) and "body" in v))
+def test_state_errors__with_body_bytes__equal_the_walk_and_complete_errors(name):
+    """The generator's split (state checks from the body's canonical bytes, the rest in the workers)
+    finds what ``errors`` finds: every reference resolving, none resolving, one missing."""
+    from regchain.supervise.seal import canonical
+
+    obj = EXAMPLES[name]
+    refs = [r for _, r in validate.references(obj["body"])]
+    missing = refs[len(refs) // 2] if refs else None
+    for resolves in (lambda o, v: True, lambda o, v: False, lambda o, v: f"{o}/{v}" != missing):
+        latest = lambda o: None  # noqa: E731
+        walk = validate.state_errors(obj, resolves=resolves, latest_version=latest)
+        fast = validate.state_errors(obj, resolves=resolves, latest_version=latest, body_bytes=canonical(obj["body"]))
+        assert fast == walk
+        assert sorted(validate.content_errors(obj) + walk) == \
+            sorted(validate.errors(obj, resolves=resolves, latest_version=latest))

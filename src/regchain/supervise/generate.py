@@ -18,7 +18,8 @@ It follows the register from its checkpoint to the newest block with the indexer
   content changed (a fingerprint of the body without its maintenance time): ``create`` at
   version 0, then ``update`` +1, always full snapshots. Event objects are created once.
 - Each snapshot is validated (``validate.errors``: schema with formats, own checks, references,
-  versions), then sealed and stored; the checkpoint (indexer state, the generator's own facts,
+  versions: the checks that need the store's state here, the others in the sealing workers), then
+  sealed and stored (``seal.Sealer``: workers validate, seal and write the files; the index here); the checkpoint (indexer state, the generator's own facts,
   current versions) commits with the index in one SQLite transaction per chunk of steps; then the
   chunk's snapshots are anchored (``anchor.Anchorer``).
 
@@ -32,10 +33,11 @@ import re
 import time
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Callable
 
 from regchain import indexer as ix
-from regchain.supervise import SuperviseError, books as books_mod, validate
+from regchain.supervise import SuperviseError, books as books_mod, seal, store as store_mod, validate
 from regchain.supervise.seal import Sealer, Signer, canonical, sm3
 from regchain.supervise.store import Store
 
@@ -123,10 +125,12 @@ def exact(units: int, scale: int) -> str:
     return f"{Decimal(units).scaleb(-scale):f}"
 
 
+@lru_cache(maxsize=4096)  # a step's objects share its time
 def date_time(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, BEIJING).strftime("%Y-%m-%dT%H:%M:%S+08:00")
 
 
+@lru_cache(maxsize=4096)
 def date_of(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, BEIJING).strftime("%Y-%m-%d")
 
@@ -321,13 +325,14 @@ class Generator:
                   "content": {"type": typ, "object_id": object_id, "version": version,
                               "operation": "create" if version == 0 else "update", "timestamp": step.ts},
                   "metadata": meta}
-        snap = {"header": header, "body": body}
-        errs = validate.errors(snap, resolves=self._resolves, latest_version=self._latest)
+        # the checks that need the store's state here; the rest (schema, own checks) in the workers
+        errs = validate.state_errors({"header": header, "body": body}, resolves=self._resolves,
+                                     latest_version=self._latest, body_bytes=body_bytes)
         if errs:
             message = f"{object_id}/{version} is invalid: {validate.describe(errs)}"
             raise InvalidSnapshot(object_id, version, ev.block, message)
         message = b'{"body":' + body_bytes + b',"header":' + canonical(header) + b"}"  # = canonical(snap)
-        self.sealer().submit(message)  # sealed while the next snapshots are built
+        self.sealer().submit(message)  # validated, sealed, written while the next snapshots are built
         self.pending.append((header["content"], message,
                              dict(business_tx=None if ev.tx == ZERO32 else ev.tx, block=ev.block,
                                   log_index=ev.log_index,
@@ -343,13 +348,26 @@ class Generator:
         if not self.pending:
             return
         pending, self.pending = self.pending, []
-        sealed = self.sealer().results()
-        self.store.put_many([(content, data, message, where) for (content, message, where), data
-                             in zip(pending, sealed, strict=True)], lambda: self.crash_at("stored"))
+        replies = self.sealer().results()
+        for (content, _, where), (status, payload) in zip(pending, replies, strict=True):
+            if status == seal.INVALID:  # neither indexed nor anchored; its file was never written
+                oid, ver = content["object_id"], content["version"]
+                raise InvalidSnapshot(oid, ver, where["block"], f"{oid}/{ver} is invalid: {payload.decode()}")
+        if self._sealer.objects is None:  # S3: the caller stores the sealed bytes
+            self.store.put_many([(content, data, message, where) for (content, message, where), (_, data)
+                                 in zip(pending, replies)], lambda: self.crash_at("stored"))
+            return
+        for (content, _, _), (status, _) in zip(pending, replies):
+            if status == seal.DIFFERS:
+                raise store_mod.differs(content)
+        self.store.index_many([(content, payload.decode(), where) for (content, _, where), (_, payload)
+                               in zip(pending, replies)])
+        for _ in pending:  # a kill point per stored snapshot (the rows are uncommitted: a kill loses them all)
+            self.crash_at("stored")
 
     def sealer(self) -> Sealer:
         if self._sealer is None:
-            self._sealer = Sealer(self.signer)
+            self._sealer = Sealer(self.signer, store_dir=self.store.dir)
         return self._sealer
 
     def close(self) -> None:
@@ -1159,34 +1177,33 @@ def sync(rpc, register: str, abi: list, store: Store, books: books_mod.Books, si
     steps = 0
     store.begin()
     try:
-        for end, evs in idx.events(gen.state.last_block + 1, last):
-            i = 0
-            while i < len(evs):
-                j = i
-                while j < len(evs) and evs[j].tx == evs[i].tx:
-                    j += 1
-                try:
-                    n = gen.process_tx(evs[i:j], applier)
-                except InvalidSnapshot as exc:
-                    store.rollback()
-                    store.begin()
-                    store.log_error(exc.object_id, exc.version, exc.block, str(exc))
-                    store.commit()
-                    raise
-                steps += n
-                i = j
-            gen.state.last_block = end
-            gen.flush()
-            gen.save()
-            store.commit()
-            crash("committed")
-            _anchor(store, anchorer, crash)
+        try:
+            for end, evs in idx.events(gen.state.last_block + 1, last):
+                i = 0
+                while i < len(evs):
+                    j = i
+                    while j < len(evs) and evs[j].tx == evs[i].tx:
+                        j += 1
+                    steps += gen.process_tx(evs[i:j], applier)
+                    i = j
+                gen.state.last_block = end
+                gen.flush()
+                gen.save()
+                store.commit()
+                crash("committed")
+                _anchor(store, anchorer, crash)
+                store.begin()
+            if daily:  # the day boundary of today (by the chain's newest block), without waiting for a transaction
+                head = rpc.call("eth_getBlockByNumber", [hex(last), False])
+                gen.day_boundary(gen.state.day_of(int(head["timestamp"], 16)), last)
+                gen.flush()
+                gen.save()
+        except InvalidSnapshot as exc:  # found here or by a sealing worker: the chunk rolls back, logged
+            store.rollback()
             store.begin()
-        if daily:  # the day boundary of today (by the chain's newest block), without waiting for a transaction
-            head = rpc.call("eth_getBlockByNumber", [hex(last), False])
-            gen.day_boundary(gen.state.day_of(int(head["timestamp"], 16)), last)
-            gen.flush()
-            gen.save()
+            store.log_error(exc.object_id, exc.version, exc.block, str(exc))
+            store.commit()
+            raise
         store.commit()
         _anchor(store, anchorer, crash)
     except BaseException:

@@ -106,6 +106,8 @@ class Signer:
         numbers = self._key.public_key().public_numbers()
         self.public_hex = f"04{numbers.x:064x}{numbers.y:064x}"
         self._algo = ec.ECDSA(hashes.SM3())
+        # canonical(seal_member(sig)) is this, the signature, then '"}' (keys sorted: signature last)
+        self._seal_head = canonical(self.seal_member(""))[:-2]
 
     @classmethod
     def from_file(cls, path) -> "Signer":
@@ -137,15 +139,20 @@ class Signer:
         unsigned one (what is signed): ``seal`` sorts last in ``header`` (after content, metadata,
         model, remark) and ``header`` last in the snapshot (after body), so the sealed form is
         ``message`` with ``,"seal":{…}`` before its two closing braces. The generator's path: one
-        JSON encoding per snapshot, and Tongsuo signs outside the GIL."""
-        return sealed_bytes(message, self.seal_member(self.sign(message)))
+        JSON encoding per snapshot, and the seal member's bytes are made once, the signature put in."""
+        _check_message(message)
+        return message[:-2] + b',"seal":' + self._seal_head + self.sign(message).encode() + b'"}}}'
 
 
 def sealed_bytes(message: bytes, seal_member: dict) -> bytes:
     """``canonical(snapshot with header.seal)`` from ``message = canonical(snapshot without it)``."""
+    _check_message(message)
+    return message[:-2] + b',"seal":' + canonical(seal_member) + b"}}"
+
+
+def _check_message(message: bytes) -> None:
     if not message.endswith(b"}}") or b'"header":{' not in message:
         raise ValueError("not the canonical bytes of a snapshot with a header")
-    return message[:-2] + b',"seal":' + canonical(seal_member) + b"}}"
 
 
 def verify(public_hex: str, message: bytes, signature_hex: str) -> bool:
@@ -175,23 +182,62 @@ def seal_problem(snapshot: dict, public_hex: str) -> str | None:
 
 # ---------------------------------------------------------------- sealing in worker processes
 
+VALID_STORED, VALID_SEALED, INVALID, DIFFERS = b"F", b"S", b"I", b"D"
+
+
+def process(signer: Signer, objects, message: bytes) -> tuple[bytes, bytes]:
+    """What is done per snapshot outside the generator, from ``message`` = its canonical unsigned bytes:
+    validate it (``validate.content_errors``: the schema with formats and the checks that need no
+    store state), then seal it, then, given ``objects`` (a ``store.FileObjects``), store its file.
+    Returns (status, payload): ``INVALID`` and the errors in one line (nothing sealed or written);
+    ``VALID_SEALED`` and the sealed bytes (no ``objects``: the caller stores them); ``VALID_STORED``
+    and the SM3 digest (64 hex) of the file, a file a killed run left with the same content kept as
+    it is; ``DIFFERS``: a stored file with other content (nothing rewritten)."""
+    from regchain.supervise import validate
+
+    obj = json.loads(message)
+    errs = validate.content_errors(obj)
+    if errs:
+        return INVALID, validate.describe(errs).encode()
+    data = signer.seal_bytes(message)
+    if objects is None:
+        return VALID_SEALED, data
+    content = obj["header"]["content"]
+    existing = objects.write(content["object_id"], content["version"], data)
+    if existing is not None:
+        try:
+            same = canonical(unsigned(json.loads(existing))) == message
+        except (ValueError, TypeError, KeyError, AttributeError):
+            same = False
+        if not same:
+            return DIFFERS, b""
+        data = existing
+    return VALID_STORED, sm3(data).encode()
+
 
 class Sealer:
-    """Seals canonical bytes (as ``Signer.seal_bytes``) in worker processes while the caller goes on;
-    ``results`` returns them in submission order.
+    """Runs ``process`` (validate, seal, and for a directory store write the file) for each submitted
+    message in worker processes while the caller goes on; ``results`` returns the (status, payload)
+    pairs in submission order.
 
-    Why processes: an SM2 signature costs Tongsuo ~0.7 ms of CPU here (its constant-time ladder on
-    the generic prime-field code; the wheel has no SM2-specific fast path). Threads sign outside the
-    GIL, but every GIL hand-over (each SQLite statement, each file operation of the generator) then
-    waited on the signing threads. Each worker is a plain ``python -m regchain.supervise.seal``
-    (not a fork of a process with threads, which can inherit a held lock): it reads the key on its
-    first line, then chunks of messages, and answers each chunk with its signatures (r‖s). At most
-    one chunk is in flight per worker. ``processes=1`` (or one core): signs in the caller."""
+    Why processes: an SM2 signature costs Tongsuo ~0.3 ms of CPU on an idle core (~0.7 ms under
+    load; its constant-time ladder on the generic prime-field code, the wheel has no SM2-specific
+    fast path), and the schema validation and the file's system calls are as much again: done in the
+    generator they bound a run to one core. Each worker is a plain ``python -m
+    regchain.supervise.seal`` (not a fork of a process with threads, which can inherit a held lock):
+    it reads the key on its first line and the store directory on its second (empty: no files),
+    then chunks of messages, and answers each chunk with one reply per message. At most one chunk is
+    in flight per worker. ``processes=1`` (or one core): done in the caller."""
 
     CHUNK = 64
 
-    def __init__(self, signer: Signer, processes: int | None = None):
+    def __init__(self, signer: Signer, processes: int | None = None, store_dir=None):
         self.signer = signer
+        self.objects = None
+        if store_dir is not None:
+            from regchain.supervise.store import FileObjects
+
+            self.objects = FileObjects(Path(store_dir))
         n = (os.cpu_count() or 1) if processes is None else processes
         self.workers: list = []
         if n > 1:
@@ -203,11 +249,12 @@ class Sealer:
             for _ in range(n):
                 w = subprocess.Popen([sys.executable, "-m", "regchain.supervise.seal"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env)
-                w.stdin.write(signer.private_hex.encode() + b"\n")
+                w.stdin.write(signer.private_hex.encode() + b"\n"
+                              + ("" if store_dir is None else str(store_dir)).encode() + b"\n")
                 self.workers.append(w)
         self._next = 0
         self._chunk: list[bytes] = []
-        self._done: list = []       # [worker or None, messages, signatures or None] in submission order
+        self._done: list = []       # [worker or None, messages, replies or None] in submission order
         self._in_flight: dict = {}  # worker -> its entry not read yet
 
     def submit(self, message: bytes) -> None:
@@ -220,7 +267,7 @@ class Sealer:
             return
         chunk, self._chunk = self._chunk, []
         if not self.workers:
-            self._done.append([None, chunk, [self.signer.sign(m) for m in chunk]])
+            self._done.append([None, chunk, [process(self.signer, self.objects, m) for m in chunk]])
             return
         w = self.workers[self._next % len(self.workers)]
         self._next += 1
@@ -237,19 +284,23 @@ class Sealer:
 
     def _read(self, w) -> None:
         entry = self._in_flight.pop(w)
-        data = w.stdout.read(128 * len(entry[1]))
-        if len(data) != 128 * len(entry[1]):
-            raise SuperviseError(f"sealing worker {w.pid} stopped (exit {w.poll()})")
-        entry[2] = [data[i:i + 128].decode() for i in range(0, len(data), 128)]
+        replies = []
+        for _ in entry[1]:
+            head = w.stdout.read(5)
+            payload = w.stdout.read(int.from_bytes(head[1:], "big")) if len(head) == 5 else b""
+            if len(head) != 5 or len(payload) != int.from_bytes(head[1:], "big"):
+                raise SuperviseError(f"sealing worker {w.pid} stopped (exit {w.poll()})")
+            replies.append((head[:1], payload))
+        entry[2] = replies
 
-    def results(self) -> list[bytes]:
-        """The sealed bytes of every message submitted since the last call, in order."""
+    def results(self) -> list[tuple[bytes, bytes]]:
+        """(status, payload) of every message submitted since the last call, in order (see ``process``)."""
         self._send()
         out = []
         for entry in self._done:
             if entry[2] is None:
                 self._read(entry[0])
-            out += [sealed_bytes(m, self.signer.seal_member(sig)) for m, sig in zip(entry[1], entry[2])]
+            out += entry[2]
         self._done = []
         return out
 
@@ -262,6 +313,7 @@ class Sealer:
                 pass
         for w in self.workers:
             try:
+                w.stdout.read()  # the answer of a chunk still in flight (a run stopped early): never blocks the worker
                 w.wait(10)
             except subprocess.TimeoutExpired:
                 w.kill()
@@ -271,19 +323,27 @@ class Sealer:
 
 
 def _worker() -> None:
-    """A sealing worker (``Sealer``): key on the first line, then chunks: a 4-byte count, then each
-    message as a 4-byte length and its bytes; each chunk is answered with its signatures, 128 ASCII
-    hex each. Ends at end of input."""
+    """A sealing worker (``Sealer``): the key on the first line, the store directory (or nothing) on
+    the second, then chunks: a 4-byte count, then each message as a 4-byte length and its bytes; each
+    message is answered by ``process``'s status byte, a 4-byte length and the payload, a chunk's
+    answers flushed together. Ends at end of input."""
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     signer = Signer(inp.readline().strip().decode())
+    store_dir = inp.readline().rstrip(b"\n").decode()
+    objects = None
+    if store_dir:
+        from regchain.supervise.store import FileObjects
+
+        objects = FileObjects(Path(store_dir))
     while True:
         head = inp.read(4)
         if len(head) < 4:
             return
-        sigs = []
+        replies = []
         for _ in range(int.from_bytes(head, "big")):
-            sigs.append(signer.sign(inp.read(int.from_bytes(inp.read(4), "big"))).encode())
-        out.write(b"".join(sigs))
+            status, payload = process(signer, objects, inp.read(int.from_bytes(inp.read(4), "big")))
+            replies.append(status + len(payload).to_bytes(4, "big") + payload)
+        out.write(b"".join(replies))
         out.flush()
 
 

@@ -218,6 +218,11 @@ class S3Objects:
         return out
 
 
+def differs(content: dict) -> SuperviseError:
+    return SuperviseError(f"stored snapshot {content['object_id']}/{content['version']} differs from the one "
+                          "generated now (a bug: stopping, nothing rewritten)")
+
+
 def open_objects(location):
     """The objects of a store: a directory, or ``s3://BUCKET/PREFIX``."""
     return S3Objects(str(location)) if str(location).startswith("s3://") else FileObjects(Path(location))
@@ -247,6 +252,7 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
             self.db.executescript(SCHEMA)
         self._current: dict = {}  # object_id -> (version, fingerprint) | None: the current table, cached
+        self._dirty: dict = {}    # object_id -> (version, fingerprint) set, written at the commit
 
     def close(self) -> None:
         self.db.close()
@@ -257,10 +263,15 @@ class Store:
         self.db.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
+        if self._dirty:  # set_current's rows, written together
+            self.db.executemany("INSERT OR REPLACE INTO current VALUES (?, ?, ?)",
+                                [(oid, v, fp) for oid, (v, fp) in self._dirty.items()])
+            self._dirty.clear()
         self.db.execute("COMMIT")
 
     def rollback(self) -> None:
         self._current.clear()
+        self._dirty.clear()
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
 
@@ -301,18 +312,24 @@ class Store:
             after_each()
 
     def _index(self, content: dict, data: bytes, message: bytes, stored: bytes | None, where: dict) -> str:
-        oid, ver = content["object_id"], content["version"]
         if stored is not None:
             if canonical(unsigned(json.loads(stored))) != message:
-                raise SuperviseError(f"stored snapshot {oid}/{ver} differs from the one generated now "
-                                     "(a bug: stopping, nothing rewritten)")
+                raise differs(content)
             data = stored
-        digest = sm3(data)
-        self.db.execute("INSERT OR IGNORE INTO snapshots (object_id, version, type, operation, digest, business_tx,"
-                        " block, log_index, step) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (oid, ver, content["type"], content["operation"], digest, where["business_tx"],
-                         where["block"], where["log_index"], where["step"]))
+        return self.index(content, sm3(data), where)
+
+    def index(self, content: dict, digest: str, where: dict) -> str:
+        """The index row of a stored snapshot whose bytes have SM3 ``digest``."""
+        self.index_many([(content, digest, where)])
         return digest
+
+    def index_many(self, items: list) -> None:
+        """``index`` of each (content, digest, where), one statement for all (a sealing worker wrote
+        the files: ``seal.process``)."""
+        self.db.executemany("INSERT OR IGNORE INTO snapshots (object_id, version, type, operation, digest, business_tx,"
+                            " block, log_index, step) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [(c["object_id"], c["version"], c["type"], c["operation"], digest, w["business_tx"],
+                              w["block"], w["log_index"], w["step"]) for c, digest, w in items])
 
     # ------------------------------------------------------------ index
 
@@ -363,8 +380,8 @@ class Store:
             return out
 
     def set_current(self, object_id: str, version: int, fingerprint: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO current VALUES (?, ?, ?)", (object_id, version, fingerprint))
-        self._current[object_id] = (version, fingerprint)
+        """Within a transaction (``begin``): written at its ``commit``, read back from memory until then."""
+        self._current[object_id] = self._dirty[object_id] = (version, fingerprint)
 
     def latest_version(self, object_id: str) -> int | None:
         r = self.db.execute("SELECT MAX(version) FROM snapshots WHERE object_id = ?", (object_id,)).fetchone()

@@ -262,12 +262,7 @@ def own_errors(obj, *, resolves: Callable[[str, int], bool] | None = None,
         errors.append(("/header/content/version", f"a create is version 0, not {version}"))
     if op in ("update", "delete") and version == 0:
         errors.append(("/header/content/version", f"an {op} cannot be version 0"))
-    if latest_version is not None and isinstance(object_id, str) and isinstance(version, int):
-        latest = latest_version(object_id)
-        expected = 0 if latest is None else latest + 1
-        if version != expected and not (latest is not None and version <= latest):
-            errors.append(("/header/content/version",
-                           f"version {version} of {object_id} leaves a gap (newest stored: {latest})"))
+    errors += _version_gap(object_id, version, latest_version)
     if op == "delete":
         if "body" in obj:
             errors.append(("/body", "a delete snapshot has no body"))
@@ -301,8 +296,54 @@ def own_errors(obj, *, resolves: Callable[[str, int], bool] | None = None,
         m = REF.fullmatch(ref)
         if m is None:
             errors.append((path, f"'{ref}' is not <object_id>/<version>"))
-        elif resolves is not None and not resolves(m.group("id"), int(m.group("version"))):
-            errors.append((path, f"'{ref}' does not resolve to a stored snapshot"))
+        else:
+            errors += _unresolved(path, ref, m, resolves)
+    return errors
+
+
+def _version_gap(object_id, version, latest_version) -> list[tuple[str, str]]:
+    if latest_version is None or not isinstance(object_id, str) or not isinstance(version, int):
+        return []
+    latest = latest_version(object_id)
+    expected = 0 if latest is None else latest + 1
+    if version != expected and not (latest is not None and version <= latest):
+        return [("/header/content/version", f"version {version} of {object_id} leaves a gap (newest stored: {latest})")]
+    return []
+
+
+def _unresolved(path: str, ref: str, m, resolves) -> list[tuple[str, str]]:
+    if resolves is not None and not resolves(m.group("id"), int(m.group("version"))):
+        return [(path, f"'{ref}' does not resolve to a stored snapshot")]
+    return []
+
+
+# a member whose key ends in _ref and whose value is a string, in canonical JSON bytes: inside a string
+# a quote is escaped, so `_ref":"` is a key's end (any key with that suffix: the walk's set of values)
+_REF_MEMBER = re.compile(rb'_ref":"((?:[^"\\]|\\.)*)"')
+
+
+def state_errors(obj: dict, *, resolves: Callable[[str, int], bool],
+                 latest_version: Callable[[str], int | None], body_bytes: bytes | None = None) -> list[tuple[str, str]]:
+    """The checks that need the store's state (versions without gaps, references that resolve), for
+    a snapshot whose ``content_errors`` are checked elsewhere: the generator makes these in its own
+    process and the rest in the sealing workers (``seal.Sealer``); together they are ``errors``.
+    ``body_bytes`` (the body's canonical bytes): its references are read from them, and the body is
+    walked only to name the path of one that does not resolve."""
+    content = _get(obj, ("header", "content")) or {}
+    errors = _version_gap(content.get("object_id"), content.get("version"), latest_version)
+    if body_bytes is not None:
+        for raw in _REF_MEMBER.findall(body_bytes):
+            m = REF.fullmatch(json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode())
+            if m is not None and not resolves(m.group("id"), int(m.group("version"))):
+                break
+        else:
+            return errors
+    body = obj.get("body")
+    if content.get("operation") != "delete" and isinstance(body, dict):
+        for path, ref in references(body, "/body"):
+            m = REF.fullmatch(ref)
+            if m is not None:
+                errors += _unresolved(path, ref, m, resolves)
     return errors
 
 
@@ -311,6 +352,11 @@ def errors(obj, **kwargs) -> list[tuple[str, str]]:
     if _fast_valid(obj):  # the closed schema holds: no schema errors and no unknown keys
         return own_errors(obj, keys_checked=True, **kwargs)
     return schema_errors(obj, fast=False) + own_errors(obj, **kwargs)
+
+
+def content_errors(obj) -> list[tuple[str, str]]:
+    """``errors`` without the checks that need the store's state (see ``state_errors``)."""
+    return errors(obj)
 
 
 def describe(errs: list[tuple[str, str]], limit: int = 3) -> str:
