@@ -19,8 +19,11 @@ keystore alias (unlocked unattended with APE_ACCOUNTS_<alias>_PASSPHRASE), test:
 test networks, or a key file. Arguments are checked before connecting. Document references (--doc) are hashed text or
 a 0x 32-byte hash. A refused action prints the contract's reason in one line and exits 1.
 SECURITY is a security's code (hashed as the migration hashes codes) or #id; amounts are
-decimals in the security's unit (its unit_scale). Every write is described and asks for
-confirmation (on a terminal) unless --yes; its events are printed decoded. --json prints one
+decimals in the security's unit (its unit_scale). Every write is described, checked with
+eth_call (a refusal gives the rule's reason before anything is sent) and asks for
+confirmation (on a terminal) unless --yes; it is signed here and sent through
+regchain.writer (legacy type-0 at the network profile's gas price, the gas limit of
+regchain.gaslimits: never eth_gasPrice or eth_estimateGas); its events are printed decoded. --json prints one
 JSON document (result lines, transactions, decoded events) for scripts.
 Reads (show ...) come from the register rebuilt from events (regchain.indexer).
 """
