@@ -143,7 +143,7 @@ def test_operator_path__deploy_with_roles__calendar__migrate__rerun_sends_nothin
     refused = _ops(env, "transfer", receiver, "OPS-C1", "10000")  # more than the operator holds
     assert refused.returncode != 0 and _last_line(refused).startswith("Error: refused: ")
     ops_calls = {m: n - before.get(m, 0) for m, n in node.calls.items() if n != before.get(m, 0)}
-    assert ops_calls.get("eth_sendRawTransaction") == 6, ops_calls  # 2 accounts, 3 for the security, transfer, pledge
+    assert ops_calls.get("eth_sendRawTransaction") == 7, ops_calls  # 2 accounts, 3 for the security, transfer, pledge
     assert {m: ops_calls.get(m, 0) for m in ("eth_gasPrice", "eth_estimateGas", "eth_sendTransaction")} == \
         {"eth_gasPrice": 0, "eth_estimateGas": 0, "eth_sendTransaction": 0}
 
