@@ -117,12 +117,56 @@ def cold_cases(backend, gov: str, registrar: str, court: str, alice: str, bob: s
     gas["withdraw_transfer"] = send(alice, "withdraw_transfer", call("instruction_count"), h("w"))
     gas["propose_court_sale"] = send(court, "propose_court_sale", alice, bob, sid, 10, 0, ZERO, h("ruling"))
 
+    # delivery versus payment and one-way bidding with a cash token
+    token = _deploy_cash_token(backend, gov)
+    gas["set_cash_token"] = send(gov, "set_cash_token", token, True, h("token"))
+    for who in (bob, manager, bank):
+        _token_call(backend, token, gov, "mint", who, 10**9)
+        _token_call(backend, token, who, "approve", backend.address, 10**9)
+    send(alice, "propose_transfer", bob, sid, 10, 1_000, token, h("dvp"))
+    iid = call("instruction_count")
+    gas["accept_transfer (escrows the price)"] = send(bob, "accept_transfer", iid, h("acc"))
+    gas["settle_transfer (delivery versus payment, no exercisers)"] = send(alice, "settle_transfer", iid, h("s"))
+    gas["list_units"] = send(alice, "list_units", sid, 10, 100, token, today + 3, h("list"))
+    lid = call("listing_count")
+    gas["bid (the first)"] = send(bob, "bid", lid, 200, h("bid"))
+    gas["bid (outbids, refund owed)"] = send(bank, "bid", lid, 300, h("bid"))
+    gas["claim_refund"] = send(bob, "claim_refund", token, h("refund"))
+    send(alice, "list_units", sid, 10, 100, token, today + 3, h("list"))
+    gas["withdraw_listing"] = send(alice, "withdraw_listing", call("listing_count"), h("w"))
+    send(alice, "list_units", fund, 10, 100, token, today + 3, h("list"))
+    gas["consent_listing"] = send(manager, "consent_listing", call("listing_count"), h("c"))
+    backend.rpc.call("evm_increaseTime", [hex(5 * 86400)])
+    backend.rpc.call("evm_mine")
+    gas["close_listing (sold)"] = send(alice, "close_listing", lid, h("close"))
+
     # governance
     gas["pause"] = send(gov, "pause", h("pause"))
     gas["unpause"] = send(gov, "unpause", h("unpause"))
     gas["transfer_governance"] = send(gov, "transfer_governance", manager, h("tg"))
     gas["accept_governance"] = send(manager, "accept_governance", h("ag"))
     return gas
+
+
+def _deploy_cash_token(backend, sender: str) -> str:
+    from ape import project
+    from eth_utils import to_checksum_address
+
+    code = project.CashToken.contract_type.deployment_bytecode.bytecode
+    receipt = backend.rpc.call("eth_sendTransactionSync", [{"from": sender, "data": code, "gas": hex(5_000_000),
+                                                            "gasPrice": "0x0"}])
+    assert int(receipt["status"], 16) == 1
+    return to_checksum_address(receipt["contractAddress"])
+
+
+def _token_call(backend, token: str, sender: str, fn: str, *args) -> None:
+    from regchain.lean import CASH_TOKEN_ABI, Function
+
+    item = next(i for i in CASH_TOKEN_ABI if i["name"] == fn)
+    data = Function(item).encode(args)
+    receipt = backend.rpc.call("eth_sendTransactionSync", [{"from": sender, "to": token, "data": "0x" + data.hex(),
+                                                            "gas": hex(1_000_000), "gasPrice": "0x0"}])
+    assert int(receipt["status"], 16) == 1, fn
 
 
 def _table_name(case: str) -> str:
