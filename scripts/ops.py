@@ -19,8 +19,11 @@ keystore alias (unlocked unattended with APE_ACCOUNTS_<alias>_PASSPHRASE), test:
 test networks, or a key file. Arguments are checked before connecting. Document references (--doc) are hashed text or
 a 0x 32-byte hash. A refused action prints the contract's reason in one line and exits 1.
 SECURITY is a security's code (hashed as the migration hashes codes) or #id; amounts are
-decimals in the security's unit (its unit_scale). Every write is described and asks for
-confirmation (on a terminal) unless --yes; its events are printed decoded. --json prints one
+decimals in the security's unit (its unit_scale). Every write is described, checked with
+eth_call (a refusal gives the rule's reason before anything is sent) and asks for
+confirmation (on a terminal) unless --yes; it is signed here and sent through
+regchain.writer (legacy type-0 at the network profile's gas price, the gas limit of
+regchain.gaslimits: never eth_gasPrice or eth_estimateGas); its events are printed decoded. --json prints one
 JSON document (result lines, transactions, decoded events) for scripts.
 Reads (show ...) come from the register rebuilt from events (regchain.indexer).
 """
@@ -50,6 +53,30 @@ class Ctx:
         self.lines: list[str] = []          # what `done` reports (--json: collected, printed at the end)
         self.transactions: list[dict] = []  # every transaction sent, with its decoded events
         self.data: dict = {}                # structured results of reads (--json)
+        self._writers: dict = {}            # signer address -> regchain.writer.Writer
+
+    def writer_of(self, account):
+        """The writer of `account` on the connected network (made once, a killed run's
+        transactions settled first); WriteError/ProfileError become one line."""
+        from regchain.networks import ProfileError
+        from regchain.writer import WriteError, writer_for
+
+        key = str(getattr(account, "address", account))
+        if key not in self._writers:
+            try:
+                writer = writer_for(account, again="run the command again")
+                writer.settle()
+            except (WriteError, ProfileError) as exc:
+                raise click.ClickException(common.one_line(exc)) from None
+            except OSError as exc:
+                raise click.ClickException(f"the node stopped answering ({exc})") from None
+            self._writers[key] = writer
+        return self._writers[key]
+
+    def close_writers(self):
+        for writer in self._writers.values():
+            writer.rpc.close()
+        self._writers.clear()
 
 
 def say(text: str) -> None:
@@ -78,10 +105,22 @@ def _plain(value):
     return value if isinstance(value, (int, str, bool)) or value is None else str(value)
 
 
+class Sent:
+    """A transaction `ops` sent: its hash, block and decoded events."""
+
+    def __init__(self, receipt: dict, events: list[dict]):
+        self.txn_hash = receipt["transactionHash"]
+        self.block_number = int(receipt["blockNumber"], 16)
+        self.events = events
+
+
 class Confirming:
     """The register as `ops` uses it to write: every transaction is first described (function
-    and named arguments), confirmed (a prompt on a terminal, or --yes), then sent; its events
-    are printed decoded and kept for --json. Reads pass through unchanged."""
+    and named arguments), checked (eth_call: a refusal gives the rule's reason before anything
+    is sent), confirmed (a prompt on a terminal, or --yes), then signed here and sent through
+    regchain.writer (legacy type-0 at the network profile's gas price, the gas limit of
+    regchain.gaslimits, the nonce counted here); its events are printed decoded and kept for
+    --json. Reads pass through unchanged."""
 
     def __init__(self, register, ctx: Ctx):
         self._register, self._ctx = register, ctx
@@ -93,7 +132,7 @@ class Confirming:
         if not isinstance(attr, ContractTransactionHandler):
             return attr
 
-        def send(*args, **kw):
+        def send(*args, sender=None, **kw):
             names = [i.name for i in attr.abis[0].inputs] if len(attr.abis) == 1 else [f"arg{i}" for i in range(len(args))]
             if self._ctx.custody is not None:
                 # the operator signs for a custody holder: the holder's written instruction is the document
@@ -101,26 +140,63 @@ class Confirming:
                     raise click.ClickException(f"{name} records no document: for a custody holder use a command "
                                                "that does (a transfer: `instruction propose`)")
                 args = tuple(common.doc_ref(self._ctx.instruction) if n == "doc" else a for n, a in zip(names, args))
-                kw.setdefault("gas_price", 0)  # a custody address holds no coin; the register's chains charge none
             described = ", ".join(f"{n}={_plain(v)}" for n, v in zip(names, args))
             click.echo(f"will send {name}({described})", err=self._ctx.as_json)
+            writer = self._ctx.writer_of(sender)
+            to, data = str(self._register.address), _suite_abi()[name].encode(args)
+            reason = writer.revert_reason(to, data)
+            if reason is not None:
+                raise click.ClickException(f"refused: {reason}")
             if not self._ctx.yes:
                 if not sys.stdin.isatty():
                     raise click.ClickException("not sent: confirm with --yes (no terminal to ask on)")
                 click.confirm("send it?", abort=True, err=self._ctx.as_json)
-            receipt = attr(*args, **kw)
-            bools = {e.name: {i.name for i in e.inputs if i.type == "bool"}
-                     for e in self._register.contract_type.events}
-            events = [{"event": log.event_name,
-                       **{k: bool(v) if k in bools.get(log.event_name, ()) else _plain(v)
-                          for k, v in log.event_arguments.items()}} for log in receipt.events]
-            self._ctx.transactions.append({"function": name, "tx": str(receipt.txn_hash),
-                                           "block": receipt.block_number, "events": events})
+            receipt = _transact(writer, to, data, name)
+            events = [{"event": ev.name, **{k: _plain(v) for k, v in ev.args.items()}}
+                      for ev in _events_of(receipt, to)]
+            sent = Sent(receipt, events)
+            self._ctx.transactions.append({"function": name, "tx": sent.txn_hash, "block": sent.block_number,
+                                           "events": events})
             if not self._ctx.as_json:
                 for e in events:
                     click.echo("  " + e["event"] + " " + ", ".join(f"{k}={v}" for k, v in e.items() if k != "event"))
-            return receipt
+            return sent
         return send
+
+
+_SUITE = {}
+
+
+def _suite_abi():
+    if "abi" not in _SUITE:
+        from regchain.lean import SuiteAbi
+
+        _SUITE["abi"] = SuiteAbi.from_suite()
+    return _SUITE["abi"]
+
+
+def _events_of(receipt: dict, register_address: str) -> list:
+    """The register's events in a receipt, decoded as the indexer decodes them."""
+    if "decoder" not in _SUITE:
+        _SUITE["decoder"] = indexer.Decoder(indexer.abi_of_suite())
+    return [ev for ev in (_SUITE["decoder"].decode(log) for log in receipt.get("logs") or []
+                          if str(log.get("address", "")).lower() == register_address.lower()) if ev is not None]
+
+
+def _transact(writer, to: str, data: bytes, fn: str) -> dict:
+    """One transaction through the writer; a revert on chain or a refusal of the node becomes one line."""
+    from regchain.gaslimits import gas_limit
+    from regchain.rpc import RpcError
+    from regchain.writer import WriteError
+
+    try:
+        return writer.transact(to, data, gas_limit(fn), fn)
+    except WriteError as exc:
+        raise click.ClickException(f"refused: {exc}") from None
+    except RpcError as exc:
+        raise click.ClickException(f"{fn}: the node refused a request: {common.one_line(exc)}") from None
+    except OSError as exc:
+        raise click.ClickException(f"{fn}: the node stopped answering ({exc})") from None
 
 
 def run(ctx: Ctx, action, needs_signer: bool = True):
@@ -137,7 +213,10 @@ def run(ctx: Ctx, action, needs_signer: bool = True):
                 who = common.account_for(ctx.account, common.network_name_of(ctx.network))
         with common.connected(ctx.network):
             reg = common.register(ctx.register_address)
-            result = action(Confirming(reg, ctx) if needs_signer else reg, who)
+            try:
+                result = action(Confirming(reg, ctx) if needs_signer else reg, who)
+            finally:
+                ctx.close_writers()
     except click.exceptions.Abort:
         raise click.ClickException("not sent: not confirmed") from None
     except click.ClickException:
@@ -152,8 +231,8 @@ def run(ctx: Ctx, action, needs_signer: bool = True):
     return result
 
 
-def done(receipt, what: str):
-    say(f"{what} (tx {receipt.txn_hash}, block {receipt.block_number})")
+def done(sent, what: str):
+    say(f"{what} (tx {sent.txn_hash}, block {sent.block_number})")
 
 
 doc_opt = click.option("--doc", "doc_text", default=None, help="Business document: text (hashed) or a 0x hash.")

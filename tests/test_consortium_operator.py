@@ -61,6 +61,11 @@ def _ape(env, *args):
                           capture_output=True, text=True, timeout=600)
 
 
+def _ops(env, *args):
+    return subprocess.run(["ape", "run", "ops", "--network", "ethereum:consortium:node", "--account", ALIAS, "--yes",
+                           *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
 def _last_line(done) -> str:
     lines = [ln for ln in (done.stderr + done.stdout).splitlines() if ln.startswith(("Error:", "ERROR:"))]
     return lines[-1] if lines else ""
@@ -114,7 +119,35 @@ def test_operator_path__deploy_with_roles__calendar__migrate__rerun_sends_nothin
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert "in 0 transactions" in again.stdout
     assert node.calls["eth_sendRawTransaction"] == sent
+
+    # ops writes as the operator signs them: accounts, a security, a transfer and a pledge offer
+    before = dict(node.calls)
+    operator = Account.from_key(key).address
+    receiver = Account.create().address
+    for who in (operator, receiver):
+        done = _ops(env, "account", "open", who, "--identity", "0x" + secrets.token_hex(32))
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    holdings = tmp / "ops-holdings.csv"
+    holdings.write_text(f"holder,units,acquired\n{operator},1000,2020-01-02\n")
+    done = _ops(env, "security", "register", "OPS-C1", "--kind", "jsc", "--holdings", str(holdings))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    done = _ops(env, "--json", "transfer", receiver, "OPS-C1", "10")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    sent = json.loads(done.stdout)["transactions"]
+    assert [t["function"] for t in sent] == ["transfer"]
+    assert [(e["event"], e["sender"], e["receiver"], e["amount"]) for e in sent[0]["events"]
+            if e["event"] == "Transfer"] == [("Transfer", operator, receiver, 10)]
+    done = _ops(env, "pledge", "offer", "OPS-C1", receiver, "5")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "PledgeOffered" in done.stdout
+    refused = _ops(env, "transfer", receiver, "OPS-C1", "10000")  # more than the operator holds
+    assert refused.returncode != 0 and _last_line(refused).startswith("Error: refused: ")
+    ops_calls = {m: n - before.get(m, 0) for m, n in node.calls.items() if n != before.get(m, 0)}
+    assert ops_calls.get("eth_sendRawTransaction") == 7, ops_calls  # 2 accounts, 3 for the security, transfer, pledge
+    assert {m: ops_calls.get(m, 0) for m in ("eth_gasPrice", "eth_estimateGas", "eth_sendTransaction")} == \
+        {"eth_gasPrice": 0, "eth_estimateGas": 0, "eth_sendTransaction": 0}
+
     assert [m for m in node.calls if m.startswith(("anvil_", "evm_", "txpool_"))] == []
-    # deploy, the grants and the migration all went through regchain.writer
+    # deploy, the grants, the migration and ops all went through regchain.writer
     assert node.calls.get("eth_estimateGas", 0) == 0 and node.calls.get("eth_gasPrice", 0) == 0
     assert node.calls.get("eth_sendTransaction", 0) == 0

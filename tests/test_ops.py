@@ -85,7 +85,8 @@ def test_commands__open_register_transfer_pledge_freeze__and_show(ops, register,
 
     assert ops(register, alice, "pledge", "offer", sid, bob.address, 50).exit_code == 0
     pid = register.pledge_count()
-    assert ops(register, bob, "pledge", "accept", pid).exit_code == 0
+    accepted = ops(register, bob, "pledge", "accept", pid)
+    assert accepted.exit_code == 0, accepted.output
     assert register.pledged_balance_of(alice, sid) == 50
     expiry = register.today() + 30
     out = ops(register, court, "freeze", "add", alice.address, sid, 100, "--case", "(2026)京01执1号",

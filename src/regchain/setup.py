@@ -13,7 +13,7 @@ is a no-op. Failures are raised as SetupError with one line for humans.
 Every transaction (the deployments, the grants, the hand-over, the calendar) goes through
 regchain.writer on every network, the devnet too: signed by the account's key here (or by
 the node for an address it holds), the network profile's gas price (never eth_gasPrice),
-the explicit gas limits of SETUP_GAS / deployments.DEPLOY_GAS (never eth_estimateGas),
+the explicit gas limits of regchain.gaslimits / deployments.DEPLOY_GAS (never eth_estimateGas),
 nonces counted here, a killed run's transactions resumed (Writer.settle).
 """
 
@@ -31,7 +31,7 @@ from ape.exceptions import ApeException
 from eth_utils import is_address, keccak, to_checksum_address
 
 from regchain import calendar as cal
-from regchain import deployments, suite
+from regchain import deployments, gaslimits, suite
 from regchain.constants import Role, SecurityRole
 from regchain.errors import one_line
 
@@ -40,11 +40,9 @@ class SetupError(Exception):
     """A setup step failed; the message is one line."""
 
 
-# Gas limits of the setup's transactions: the worst case measured on the suite (london) with
-# a margin, never eth_estimateGas: grant_role 52 k (a fresh slot), grant_security_role 52 k,
-# transfer_governance 51 k, accept_governance 32 k, publish_calendar of 366 days 453 k.
-SETUP_GAS = {"grant_role": 150_000, "grant_security_role": 150_000, "transfer_governance": 150_000,
-             "accept_governance": 150_000, "publish_calendar": 1_000_000}
+# Gas limits of the setup's transactions: regchain.gaslimits, the one table every command
+# sends with (measured worst case plus margin, never eth_estimateGas).
+SETUP_GAS = gaslimits.GAS
 
 _SUITE_ABI = None
 
@@ -78,7 +76,7 @@ class _Writes:
 
     def send(self, register, fn: str, *args) -> None:
         with self._errors():
-            self.writer.send(str(register.address), _suite_abi()[fn].encode(args), SETUP_GAS[fn], fn)
+            self.writer.send(str(register.address), _suite_abi()[fn].encode(args), gaslimits.gas_limit(fn), fn)
 
     def flush(self) -> None:
         with self._errors():
