@@ -49,9 +49,16 @@ def _ops_cli():
     return module.cli
 
 
-@pytest.fixture
-def day(register, governance, registrar, court, alice, bob, carol, project, tmp_path, monkeypatch):
-    """Run the runbook's block; returns what the test needs to look at the result."""
+@pytest.fixture(scope="module")
+def day(register, governance, registrar, court, alice, bob, carol, project, tmp_path_factory):
+    """Run the runbook's block once for the module (the tests only read what it wrote);
+    returns what the tests need to look at the result."""
+    with pytest.MonkeyPatch.context() as mp:
+        yield _run_day(mp, register, governance, registrar, court, alice, bob, carol, project,
+                       tmp_path_factory.mktemp("runbook-day"))
+
+
+def _run_day(monkeypatch, register, governance, registrar, court, alice, bob, carol, project, tmp_path):
     monkeypatch.setenv("REGCHAIN_OPERATOR_SECRET", SECRET)
     monkeypatch.setenv("REGCHAIN_INDEXER_CHECKPOINT", str(tmp_path / "indexer.json"))
     monkeypatch.chdir(tmp_path)  # holdings.csv and increase.csv are named relative to it
@@ -80,11 +87,13 @@ def day(register, governance, registrar, court, alice, bob, carol, project, tmp_
                 env[var] = str(e[field])
         steps.append((line, events))
     sid = int(register.security_id(migrate.code_hash_of(CODE)))
-    return {"steps": steps, "sid": sid, "books": books, "start": start_block, "token": token, "env": env}
+    return {"steps": steps, "sid": sid, "books": books, "start": start_block, "token": token, "env": env,
+            "dir": tmp_path}
 
 
-@pytest.fixture
-def console(day, register, chain, tmp_path):
+@pytest.fixture(scope="module")
+def console(day, register, chain):
+    tmp_path = day["dir"]
     users = Users(tmp_path / "users.json")
     users.add("op", "operator", "op-password-1")
     users.add("reg", "regulator", "reg-password-1")
