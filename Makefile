@@ -65,11 +65,13 @@ compile: setup $(BUILD_STAMP)
 router: setup
 	$(VENV)/bin/python -m regchain.router
 
+# PYTHONPATH: the tests import this checkout's src/ even where the venv's editable install
+# points at another checkout of the project (a shared venv)
 test: setup $(BUILD_STAMP)
-	HYPOTHESIS_PROFILE=quick ape test tests -q
+	PYTHONPATH=$(CURDIR)/src HYPOTHESIS_PROFILE=quick ape test tests -q
 
 test-deep: setup $(BUILD_STAMP)
-	HYPOTHESIS_PROFILE=deep ape test tests -q
+	PYTHONPATH=$(CURDIR)/src HYPOTHESIS_PROFILE=deep ape test tests -q
 
 node: $(ANVIL_STAMP)
 	@$(NODE) start

@@ -34,6 +34,19 @@ def doc(text: str) -> bytes:
     return keccak(text=text)
 
 
+def script_cli(name: str, tag: str = "test"):
+    """The click command of scripts/<name>.py (an `ape run` script), loaded as its own module
+    (``tag`` keeps modules of different test files apart)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"regchain_script_{tag}_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.cli
+
+
 FREE = "ledger: amount exceeds free balance"
 
 

@@ -28,6 +28,8 @@ from regchain import deployments
 from regchain.setup import SetupError, ensure_roles, load_roles
 from supervise_support import PRIV, actors, scenario, write_books  # noqa: F401  (fixtures)
 
+from conftest import script_cli
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ("deploy", "migrate", "ops", "audit", "supervise")
 SECRET = "convention-test-operator-secret-0123"
@@ -36,10 +38,7 @@ ADDR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 
 def _script(name):
-    spec = importlib.util.spec_from_file_location(f"regchain_convention_{name}", ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.cli
+    return script_cli(name, "convention")
 
 
 @pytest.fixture(scope="module")

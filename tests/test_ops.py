@@ -17,15 +17,14 @@ from regchain import calendar as cal
 from regchain import migrate
 from regchain.constants import Kind
 
+from conftest import script_cli
+
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "ops-test-operator-secret-0123456789"
 
 
 def _script(name):
-    spec = importlib.util.spec_from_file_location(f"regchain_script_{name}", ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.cli
+    return script_cli(name, "ops")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ security's history with its document hash."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import re
@@ -21,6 +20,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from eth_utils import keccak
 
+from conftest import script_cli
 from regchain import indexer, migrate
 from regchain.console.app import COOKIE, Follower, create_app
 from regchain.console.auth import Sessions, Users
@@ -43,10 +43,7 @@ def runbook_commands() -> list[str]:
 
 
 def _ops_cli():
-    spec = importlib.util.spec_from_file_location("regchain_script_ops_runbook", ROOT / "scripts" / "ops.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.cli
+    return script_cli("ops", "runbook")
 
 
 @pytest.fixture(scope="module")
