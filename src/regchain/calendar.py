@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -93,6 +94,7 @@ def is_market_day(date: dt.date) -> bool:
 STATUTORY_FIXED = ((1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3))
 
 
+@functools.lru_cache(maxsize=None)  # market_days asks once per day of a year
 def statutory_holidays(year: int) -> frozenset[dt.date]:
     """The statutory holiday days of ``year`` (art 2), lunar ones converted with `lunardate`."""
     from lunardate import LunarDate  # pinned in pyproject.toml; pure Python, tables to 2099
