@@ -27,7 +27,7 @@ GOALS: dict[str, float] = {
     "gas.issue_per_holding_batch100": 30_000,
     # issue 4: a transfer out of an encumbered holding within 15 % of a plain one
     "ratio.encumbered_vs_plain_transfer": 1.15,
-    # issue 3: the register's state machine on anvil through the lean driver
+    # issue 3: the register's state machine on anvil through the JSON-RPC driver (regchain.testing.backends.AnvilBackend)
     "steps_per_s.property_anvil": 500,
     # issue 8: the worst case of every function fits a 30 M consortium block
     "reliability.max_gas_worst_case": 30_000_000,
@@ -359,7 +359,7 @@ def measure_audit(ctx: Ctx) -> dict:
     }}
 
 
-# Issue 3: the stateful property test's machine (regchain.stateful), on a fresh suite.
+# Issue 3: the stateful property test's machine (regchain.testing.stateful), on a fresh suite.
 PROPERTY_ANVIL = dict(max_examples=40, stateful_step_count=75)
 PROPERTY_APE = dict(max_examples=2, stateful_step_count=25)
 PROPERTY_SECOND_EVM = dict(max_examples=10, stateful_step_count=75)
@@ -368,15 +368,17 @@ DEEP_RECORD = Path(project.path) / "bench" / "deep_steps.json"
 
 def measure_property(ctx: Ctx) -> dict:
     """Steps a second of the register's state machine (one operation plus its
-    model comparison a step): on a plain anvil of its own (regchain.lean.LocalAnvil,
-    no --steps-tracing, ports 8565-8569) through the lean JSON-RPC driver, with the
+    model comparison a step): on a plain anvil of its own (regchain.testing.backends.LocalAnvil,
+    no --steps-tracing, ports 8565-8569) through the JSON-RPC driver (AnvilBackend), with the
     court agent and a cash token as tests/test_stateful.py; the same machine through
     ape's ordinary contract calls on ape-foundry's node (the baseline, fewer steps,
     no court or cash); and on py-evm (titanoboa, cancun bytecode, court and cash).
     `REGCHAIN_BENCH_GROUPS=property ape run bench` runs this group alone. reliability.deep_steps is what the last
     `make test-deep` recorded in bench/deep_steps.json (not re-run here)."""
-    from regchain import profiles, stateful
-    from regchain.lean import ApeBackend, BoaBackend, LocalAnvil, SuiteAbi
+    from regchain.testing import profiles
+    from regchain.testing import stateful
+    from regchain.abi import SuiteAbi
+    from regchain.testing.backends import ApeBackend, BoaBackend, LocalAnvil
 
     acc = ctx.accounts
     gov, registrar, issuer, court = acc[0], acc[1], acc[2], acc[3]
@@ -388,12 +390,12 @@ def measure_property(ctx: Ctx) -> dict:
     def rate(result):
         return round(result["steps"] / result["seconds"], 1)
 
-    # the lean machine on a plain anvil of its own (no --steps-tracing), as tests/test_stateful.py
+    # the machine on a plain anvil of its own (no --steps-tracing), as tests/test_stateful.py
     with LocalAnvil() as node:
         world = stateful.local_world(node, abi)
         requests = world.backend.rpc.requests
-        lean = stateful.run(world, how(**PROPERTY_ANVIL), quiet=True)
-        lean["requests"] = world.backend.rpc.requests - requests
+        anvil_run = stateful.run(world, how(**PROPERTY_ANVIL), quiet=True)
+        anvil_run["requests"] = world.backend.rpc.requests - requests
     reg = suite.deploy(gov, gov)
     ape_backend = ApeBackend(reg, {a.address: a for a in acc})
     stateful.prepare_suite(ape_backend, gov.address, registrar.address, court.address)
@@ -407,15 +409,15 @@ def measure_property(ctx: Ctx) -> dict:
                                          court=court.address, cash=token),
                           how(**PROPERTY_SECOND_EVM), quiet=True)
     out = {"steps_per_s": {
-        "property_anvil": rate(lean),
+        "property_anvil": rate(anvil_run),
         "property_ape_baseline": rate(baseline),
         "property_second_evm": rate(second),
     }, "property_runs": {
-        "anvil_steps": lean["steps"], "anvil_transactions": lean["transactions"],
-        "anvil_requests_per_step": round(lean["requests"] / max(1, lean["steps"]), 2),
+        "anvil_steps": anvil_run["steps"], "anvil_transactions": anvil_run["transactions"],
+        "anvil_requests_per_step": round(anvil_run["requests"] / max(1, anvil_run["steps"]), 2),
         "ape_baseline_steps": baseline["steps"], "second_evm_steps": second["steps"],
     }}
-    out["ratio"] = {"property_anvil_vs_ape": round(rate(lean) / rate(baseline), 1)}
+    out["ratio"] = {"property_anvil_vs_ape": round(rate(anvil_run) / rate(baseline), 1)}
     if DEEP_RECORD.exists():
         deep = json.loads(DEEP_RECORD.read_text())
         out["reliability"] = {"deep_steps": deep["steps"], "deep_seconds": deep["seconds"]}
@@ -441,18 +443,14 @@ BOUNDS_PORT = 8553
 def measure_robustness(ctx: Ctx) -> dict:
     """reliability.max_gas_worst_case: the largest gas of any function at the worst state
     its bounded loops can meet (8 pledges + 8 freezes on a holding, every batch at its
-    maximum; tests/test_robustness_contracts.py `worst_cases`, full size), measured
+    maximum; regchain.testing.worstcase, full size), measured
     here on a fresh anvil without step tracing; every function's figure is under
     `worst_case_gas`. reliability.bad_inputs_tried and reliability.faults_survived are
     read from bench/robustness.json, which the last run of tests/test_robustness_inputs.py
     and tests/test_robustness_faults.py wrote (not re-run here)."""
-    import importlib.util
+    from regchain.testing.worstcase import BoundsNode
 
-    spec = importlib.util.spec_from_file_location(
-        "regchain_robustness_contracts", Path(project.path) / "tests" / "test_robustness_contracts.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    with module.BoundsNode(BOUNDS_PORT) as node:
+    with BoundsNode(BOUNDS_PORT) as node:
         gas = node.measure(encumbered_holders=200, recover_ids=200)
     worst_name = max(gas, key=gas.get)
     reliability = {"max_gas_worst_case": gas[worst_name], "max_gas_worst_case_function": worst_name,
@@ -494,7 +492,9 @@ def start_bench_node(port: int):
     import time
 
     from regchain import deployments
-    from regchain.lean import AnvilBackend, Rpc, SuiteAbi
+    from regchain.abi import SuiteAbi
+    from regchain.rpc import Rpc
+    from regchain.testing.backends import AnvilBackend
     from regchain.networks import profile
     from regchain.writer import NodeSigner, Writer
 
@@ -654,7 +654,8 @@ def measure_console_on(uri: str, address: str, registrar: str, abi: list, report
 
     from fastapi.testclient import TestClient
 
-    from regchain.lean import AnvilBackend, SuiteAbi
+    from regchain.abi import SuiteAbi
+    from regchain.testing.backends import AnvilBackend
     from regchain.console.app import COOKIE, Follower, create_app
     from regchain.console.auth import Sessions, Users
     from regchain.console.names import open_names
@@ -809,7 +810,7 @@ def supervise_province(scale: float) -> dict:
     import time
 
     from regchain import deployments, indexer, migrate
-    from regchain.lean import Rpc
+    from regchain.rpc import Rpc
     from regchain.legacy import synth
     from regchain.legacy.clean import clean_folder
     from regchain.networks import profile

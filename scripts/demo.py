@@ -33,7 +33,7 @@ from regchain import calendar as cal
 from regchain import cli as common
 from regchain.constants import AccountStatus, InvestorClass, Kind
 from regchain.legacy.synth import resident_id, uscc
-from regchain.setup import SetupError, ensure_calendar, ensure_suite, one_line
+from regchain.provision import SetupError, ensure_calendar, ensure_suite, one_line
 from regchain.supervise import SuperviseError
 
 # name -> (test account index, qualified investor?, investor class); index 0 is the

@@ -8,7 +8,7 @@
 Deploys the desks and Register (reusing each recorded one that is still valid; see
 regchain.suite.deploy_or_reuse), records them and the clock parameters in
 deployments/<network>.json and grants the registrar role to --registrar if it does not
-hold it yet. --roles FILE (YAML or JSON; see regchain.setup.RolesFile) also grants the
+hold it yet. --roles FILE (YAML or JSON; see regchain.provision.RolesFile) also grants the
 court agent and per-security roles and hands governance over; only what is missing is sent.
 
 --network, --account and --json are regchain's common options (regchain.cli): the network
@@ -33,7 +33,7 @@ from ape.exceptions import ApeException
 
 from regchain import cli as common
 from regchain import deployments
-from regchain.setup import SetupError, checked_address, ensure_suite, load_roles, must_deploy_new, network_problem
+from regchain.provision import SetupError, checked_address, ensure_suite, load_roles, must_deploy_new, network_problem
 
 
 @click.command()

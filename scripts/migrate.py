@@ -37,7 +37,7 @@ from regchain.legacy.clean import clean_folder
 from regchain.legacy.reader import ExportError
 from regchain import deployments
 from regchain.networks import ProfileError, profile_for
-from regchain.setup import SetupError, ensure_calendar, ensure_suite, network_problem, one_line, recorded_suite
+from regchain.provision import SetupError, ensure_calendar, ensure_suite, network_problem, one_line, recorded_suite
 from regchain.supervise import SuperviseError
 
 

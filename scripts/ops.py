@@ -41,7 +41,7 @@ from regchain import calendar as cal
 from regchain import cli as common
 from regchain import indexer
 from regchain.constants import InvestorClass, Kind, Role, SecurityRole, SecurityStatus
-from regchain.setup import ensure_calendar
+from regchain.provision import ensure_calendar
 
 
 class Ctx:
@@ -169,7 +169,7 @@ _SUITE = {}
 
 def _suite_abi():
     if "abi" not in _SUITE:
-        from regchain.lean import SuiteAbi
+        from regchain.abi import SuiteAbi
 
         _SUITE["abi"] = SuiteAbi.from_suite()
     return _SUITE["abi"]

@@ -10,7 +10,8 @@ import pytest
 from eth_utils import keccak, to_checksum_address
 
 from regchain import calendar as cal
-from regchain import profiles, suite
+from regchain import suite
+from regchain.testing import profiles
 from regchain.constants import InvestorClass, Kind, Role, SecurityRole
 
 from pg_cluster import index_db_location, postgres_server  # noqa: F401  (fixtures: the indexer on PostgreSQL)

@@ -241,7 +241,8 @@ def provision(uri: str, profile_name: str, governance_key: str | None = None) ->
     from regchain import calendar as cal
     from regchain import deployments, suite
     from regchain.constants import Role
-    from regchain.lean import AnvilBackend, SuiteAbi
+    from regchain.abi import SuiteAbi
+    from regchain.testing.backends import AnvilBackend
     from regchain.networks import profile as get_profile
     from regchain.writer import LocalSigner, Writer
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from regchain.lean import AnvilBackend, SuiteAbi
+from regchain.abi import SuiteAbi
+from regchain.testing.backends import AnvilBackend
 
 
 def register_state(uri: str, register: str, report: Path | dict) -> dict:

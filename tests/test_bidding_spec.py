@@ -1,9 +1,9 @@
 """One-way bidding (单向竞价): only qualified buyers bid. Found by the stateful model
-(regchain.stateful): auctions.vy refused an unqualified or unopened bidder only when
+(regchain.testing.stateful): auctions.vy refused an unqualified or unopened bidder only when
 that was the first failing transfer rule, so while an earlier rule failed (security
 suspended, seller's account suspended) such a bid was accepted and its cash escrowed.
 Now the receiver's side is checked on its own (auctions._may_receive, and
-regchain.model.RegisterModel.bid_refusal with it)."""
+regchain.testing.model.RegisterModel.bid_refusal with it)."""
 
 import ape
 import pytest

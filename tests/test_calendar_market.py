@@ -17,7 +17,7 @@ from conftest import doc
 from regchain import calendar as cal
 from regchain import suite
 from regchain.constants import InvestorClass, Kind, Role
-from regchain.setup import ensure_calendar
+from regchain.provision import ensure_calendar
 
 ROOT = Path(__file__).resolve().parents[1]
 D = lambda text: cal.day_number(dt.date.fromisoformat(text))  # noqa: E731

@@ -25,7 +25,7 @@ from regchain import cli as common
 from regchain import migrate
 from regchain.constants import Kind, Role, SecurityRole
 from regchain import deployments
-from regchain.setup import SetupError, ensure_roles, load_roles
+from regchain.provision import SetupError, ensure_roles, load_roles
 from supervise_support import PRIV, actors, scenario, write_books  # noqa: F401  (fixtures)
 
 from conftest import script_cli

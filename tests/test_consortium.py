@@ -36,9 +36,10 @@ from eth_account import Account
 from eth_utils import keccak
 
 from regchain import calendar as cal
-from regchain import migrate, setup, suite
+from regchain import migrate, provision, suite
 from regchain.constants import InvestorClass, Kind, Role, SecurityRole
-from regchain.lean import AnvilBackend, SuiteAbi
+from regchain.abi import SuiteAbi
+from regchain.testing.backends import AnvilBackend
 from regchain.networks import profile as get_profile
 from regchain.rpc import Rpc
 from regchain.writer import LocalSigner, WriteError, Writer
@@ -261,8 +262,8 @@ def test_deploy__record_of_another_chain_id__refused(site):
 def test_load_roles__bad_input__one_line(tmp_path, content, message):
     path = tmp_path / "roles.yaml"
     path.write_text(content)
-    with pytest.raises(setup.SetupError) as err:
-        setup.load_roles(path)
+    with pytest.raises(provision.SetupError) as err:
+        provision.load_roles(path)
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
@@ -283,8 +284,8 @@ def _roles_text(securities: dict, suffix: str, tmp: Path) -> Path:
 
 def test_load_roles__yaml_and_json__same_result(tmp_path):
     secs = {"7": {"issuer_agent": _addr(ISSUER), "fund_manager": _addr(BOB)}}
-    a = setup.load_roles(_roles_text(secs, ".yaml", tmp_path))
-    b = setup.load_roles(_roles_text(secs, ".json", tmp_path))
+    a = provision.load_roles(_roles_text(secs, ".yaml", tmp_path))
+    b = provision.load_roles(_roles_text(secs, ".json", tmp_path))
     assert (a.governance, a.registrar, a.court_agent, a.securities) == \
         (b.governance, b.registrar, b.court_agent, b.securities)
     assert a.securities == {7: [(_addr(ISSUER), SecurityRole.ISSUER_AGENT), (_addr(BOB), SecurityRole.FUND_MANAGER)]}
@@ -296,6 +297,6 @@ def test_consortium_params__from_the_environment():
         {"time_unit_ms": True, "utc_offset_s": 0}
     with pytest.raises(ValueError, match="REGCHAIN_TIME_UNIT_MS"):
         suite.consortium_params({"REGCHAIN_TIME_UNIT_MS": "ms"})
-    assert "REGCHAIN_RPC_URI" in setup.network_problem("consortium", {})
-    assert setup.network_problem("consortium", {"REGCHAIN_RPC_URI": "http://x:8545"}) is None
-    assert setup.network_problem("devnet", {}) is None
+    assert "REGCHAIN_RPC_URI" in provision.network_problem("consortium", {})
+    assert provision.network_problem("consortium", {"REGCHAIN_RPC_URI": "http://x:8545"}) is None
+    assert provision.network_problem("devnet", {}) is None

@@ -22,7 +22,8 @@ import pytest
 from eth_account import Account
 
 from regchain import calendar as cal
-from regchain.lean import AnvilBackend, SuiteAbi
+from regchain.abi import SuiteAbi
+from regchain.testing.backends import AnvilBackend
 from regchain.legacy import synth
 from regchain.networks import profile as get_profile
 from regchain.rpc import Rpc
@@ -97,7 +98,7 @@ def test_operator_path__deploy_with_roles__calendar__migrate__rerun_sends_nothin
     assert record["time_unit_ms"] is node.ms and record["multicall"]
     register = record["register"]
 
-    # the calendar, as the operator publishes it (ops: regchain.setup.ensure_calendar, through the writer)
+    # the calendar, as the operator publishes it (ops: regchain.provision.ensure_calendar, through the writer)
     done = subprocess.run(["ape", "run", "ops", "--network", "ethereum:consortium:node", "--account", ALIAS,
                            "--yes", "calendar", "publish", "--provisional"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from regchain import deployments
-from regchain.setup import SetupError
+from regchain.provision import SetupError
 from regchain.supervise import books as books_mod
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,7 +19,7 @@ import pytest
 from regchain import gaslimits
 from regchain.constants import Kind, SecurityRole, SecurityStatus
 
-from test_robustness_contracts import BoundsNode, Sender, addr, h, worst_cases
+from regchain.testing.worstcase import BoundsNode, Sender, h, worst_cases
 
 ZERO = "0x" + "00" * 20
 
@@ -160,7 +160,7 @@ def _deploy_cash_token(backend, sender: str) -> str:
 
 
 def _token_call(backend, token: str, sender: str, fn: str, *args) -> None:
-    from regchain.lean import CASH_TOKEN_ABI, Function
+    from regchain.abi import CASH_TOKEN_ABI, Function
 
     item = next(i for i in CASH_TOKEN_ABI if i["name"] == fn)
     data = Function(item).encode(args)

@@ -11,7 +11,7 @@ import pytest
 from eth_utils import to_checksum_address
 
 from conftest import CALENDAR_AHEAD_DAYS, doc, events, wallet
-from regchain.model import months_later
+from regchain.testing.model import months_later
 from regchain import calendar as cal
 from regchain.constants import (
     AMOUNT_MAX, HOLDER_CAP, HOLDING_PERIOD_TRADING_DAYS, MAX_BATCH, TRANSFER_REASONS,

@@ -83,10 +83,10 @@ def _registration(sec, cleaned, total=None) -> tuple:
 def _send_behind_a_gap(chain: migrate.Chain, args: tuple, gap: int) -> tuple[str, int]:
     """register_security(*args) sent by `chain`'s sender with a nonce `gap` past the node's
     pending one (as a run leaves it when the node lost the nonces between): (hash, nonce)."""
-    rpc = chain.lean.rpc
+    rpc = chain.reader.rpc
     nonce = chain.writer.nonce("pending") + gap
-    tx = {"from": chain.sender_address, "to": chain.lean.address, "gas": hex(1_000_000), "gasPrice": "0x0",
-          "data": "0x" + chain.lean.abi["register_security"].encode(args).hex(), "nonce": hex(nonce)}
+    tx = {"from": chain.sender_address, "to": chain.reader.address, "gas": hex(1_000_000), "gasPrice": "0x0",
+          "data": "0x" + chain.reader.abi["register_security"].encode(args).hex(), "nonce": hex(nonce)}
     return rpc.call("eth_sendTransaction", [tx]), nonce
 
 
@@ -102,7 +102,7 @@ def test_write__a_killed_runs_transaction_left_in_the_pool__is_mined_not_sent_ag
     # of the securities) and sent its first registration
     migrate.write(dataclasses.replace(cleaned, securities=[]), plan, migrate.Chain(register, registrar))
     left = migrate.Chain(register, registrar)
-    rpc = left.lean.rpc
+    rpc = left.reader.rpc
     sec = cleaned.securities[0]
     left.post("register_security", *_registration(sec, cleaned))
     rpc.call("evm_setAutomine", [False])
@@ -133,7 +133,7 @@ def test_flush__node_restarted_from_an_older_state_between_reading_the_nonce_and
     behind the nonce the node had lost, and the migration waited for it until killed."""
     monkeypatch.setenv("REGCHAIN_MIGRATION_MINE", mine)
     chain = migrate.Chain(register, registrar)
-    rpc = chain.lean.rpc
+    rpc = chain.reader.rpc
     first, second = cleaned.securities[:2]
     older = rpc.call("evm_snapshot")
     chain.post("register_security", *_registration(first, cleaned))
@@ -168,7 +168,7 @@ def test_write__a_stopped_runs_transaction_waiting_behind_a_nonce_gap__is_remove
     lost nonce; the next run's own transactions would fill the gap and let it be mined in
     their sequence (here: the first security registered with another total)."""
     left = migrate.Chain(register, registrar)
-    rpc = left.lean.rpc
+    rpc = left.reader.rpc
     sec = cleaned.securities[0]
     stale_hash, _ = _send_behind_a_gap(left, _registration(sec, cleaned, sec.total + 1), 1)
     assert int(rpc.call("txpool_status")["queued"], 16) == 1
@@ -224,7 +224,7 @@ def test_settle__stranded_transaction_on_a_node_that_is_not_an_anvil__refuses_wi
     """Where the migration cannot remove a transaction stranded behind a nonce gap, it stops
     before it reads the chain and says which: it would be mined inside the run."""
     left = migrate.Chain(register, registrar)
-    rpc = left.lean.rpc
+    rpc = left.reader.rpc
     sec = cleaned.securities[0]
     _, gap = _send_behind_a_gap(left, _registration(sec, cleaned), 2)
 

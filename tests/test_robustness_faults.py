@@ -51,8 +51,10 @@ from pathlib import Path
 import pytest
 
 from regchain import calendar as cal
-from regchain import profiles
-from regchain.lean import AnvilBackend, Rpc, RpcError, SuiteAbi
+from regchain.testing import profiles
+from regchain.abi import SuiteAbi
+from regchain.rpc import Rpc, RpcError
+from regchain.testing.backends import AnvilBackend
 from regchain.legacy import synth
 
 from migration_support import register_state
@@ -354,7 +356,7 @@ def base(node, tmp_path_factory) -> Base:
 
     chain = AnvilBackend(URI, register, SuiteAbi(abi), gas_price=0)
     today = chain.call("today")
-    first, last = today - 400, today + 366  # regchain.setup.ensure_calendar's defaults
+    first, last = today - 400, today + 366  # regchain.provision.ensure_calendar's defaults
     doc = keccak(text=f"calendar {cal.date_of(first)}..{cal.date_of(last)}")
     for a, b in cal.chunks(first, last, 366):
         chain.transact(SENDER, "publish_calendar", (a, b, cal.weekdays(a, b), doc), None)

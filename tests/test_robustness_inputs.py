@@ -30,7 +30,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from regchain import calendar as cal
-from regchain import migrate, profiles
+from regchain import migrate
+from regchain.testing import profiles
 from regchain.legacy import synth
 from regchain.legacy.clean import EXTRA_REASONS, REASONS, Status, clean_export
 from regchain.legacy.reader import FILES, ExportError, read_export

@@ -9,7 +9,7 @@ import time
 import pytest
 from eth_account import Account
 
-from regchain.lean import MULTICALL_CODE
+from regchain.abi import MULTICALL_CODE
 from regchain.networks import ProfileError, profile, profile_for
 from regchain.rpc import NodeUnreachable, Rpc, RpcError
 from regchain.writer import LocalSigner, WriteError, Writer, deploy, key_file_signer

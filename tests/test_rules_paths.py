@@ -20,7 +20,7 @@ import pytest
 from conftest import FREE, doc, events, wallet
 
 from regchain.constants import MAX_FREEZES, InvestorClass, Kind, SecurityRole
-from regchain.model import months_later
+from regchain.testing.model import months_later
 
 NEW_KEY = "0x000000000000000000000000000000000000bEEF"
 NOTICE = "ledger: transfer to an outsider needs notice"

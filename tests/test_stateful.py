@@ -1,24 +1,24 @@
 """Stateful (model-based) test of the register, on two EVMs.
 
-The machine is regchain.stateful.RegisterRules: random sequences of the
+The machine is regchain.testing.stateful.RegisterRules: random sequences of the
 registrar's and holders' operations against the suite and the plain-Python
-model (regchain.model) together, every outcome and revert reason predicted by
+model (regchain.testing.model) together, every outcome and revert reason predicted by
 the model, everything a step touched read back and compared after it, the
 whole register compared at the end of each example. It runs on
 
-* anvil, a plain node this module starts itself (regchain.lean.LocalAnvil:
+* anvil, a plain node this module starts itself (regchain.testing.backends.LocalAnvil:
   london, gas price 0, no --steps-tracing, one of ports 8565-8569), with the
-  london bytecode ape compiled, driven by the lean JSON-RPC driver
-  regchain.lean.AnvilBackend;
-* py-evm through titanoboa (regchain.lean.BoaBackend), the same sources
+  london bytecode ape compiled, driven by the JSON-RPC driver
+  regchain.testing.backends.AnvilBackend;
+* py-evm through titanoboa (regchain.testing.backends.BoaBackend), the same sources
   compiled for cancun;
-* ape's ordinary contract calls (regchain.lean.ApeBackend), a few steps only:
+* ape's ordinary contract calls (regchain.testing.backends.ApeBackend), a few steps only:
   the benchmark baseline (scripts/bench.py), kept runnable here.
 
 The machine also runs pledges, judicial freezes and transfer instructions
 (with a CashToken deployed here and accepted by governance for DvP); see
-regchain.stateful. REGCHAIN_STATEFUL_AVOID=increase-encumbered steers around a
-known contract bug until it is fixed (see regchain.stateful.AVOID).
+regchain.testing.stateful. REGCHAIN_STATEFUL_AVOID=increase-encumbered steers around a
+known contract bug until it is fixed (see regchain.testing.stateful.AVOID).
 
 Quick profile (`make test`): a few hundred steps per EVM. Deep profile
 (`make test-deep`, HYPOTHESIS_PROFILE=deep): at least DEEP_MIN_STEPS steps on
@@ -35,9 +35,11 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from regchain import profiles, stateful
-from regchain.lean import ApeBackend, BoaBackend, LocalAnvil, SuiteAbi
-from regchain.stateful import POOL_NAMES, STATS, World, local_world, prepare_cash, prepare_suite
+from regchain.testing import profiles
+from regchain.testing import stateful
+from regchain.abi import SuiteAbi
+from regchain.testing.backends import ApeBackend, BoaBackend, LocalAnvil
+from regchain.testing.stateful import POOL_NAMES, STATS, World, local_world, prepare_cash, prepare_suite
 
 PROFILE = profiles.NAME
 DEEP = profiles.DEEP
@@ -67,7 +69,7 @@ def abi():
 
 @pytest.fixture(scope="module")
 def anvil_world(abi, project):
-    """A plain anvil of this module's own (regchain.lean.LocalAnvil: london, gas
+    """A plain anvil of this module's own (regchain.testing.backends.LocalAnvil: london, gas
     price 0, no step tracing, the first free port of 8565-8569 or
     REGCHAIN_ANVIL_PORTS), the suite set up as the `register` fixture; stopped
     after the module."""

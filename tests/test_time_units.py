@@ -7,8 +7,9 @@ import time
 
 import boa
 
-from regchain.lean import BoaBackend, SuiteAbi
-from regchain.stateful import doc, prepare_suite
+from regchain.abi import SuiteAbi
+from regchain.testing.backends import BoaBackend
+from regchain.testing.stateful import doc, prepare_suite
 
 
 def test_registered_at__millisecond_clock__stored_in_seconds(governance, registrar, court, alice, bob):

@@ -164,7 +164,7 @@ def connected(choice: str | None):
     from ape import networks
     from ape.exceptions import ApeException
 
-    from regchain.setup import network_problem
+    from regchain.provision import network_problem
 
     target = target_network(choice)
     if target is None:

@@ -297,9 +297,9 @@ def deploy_suite_signed(writer, governance: str, *, time_unit_ms: bool, utc_offs
 
 
 def deploy_multicall(writer) -> str:
-    """Deploy regchain.lean's multicall (many views in one eth_call, on chains that take no
+    """Deploy regchain.abi's multicall (many views in one eth_call, on chains that take no
     state override); return its address."""
-    from regchain.lean import MULTICALL_CREATION, MULTICALL_GAS
+    from regchain.abi import MULTICALL_CREATION, MULTICALL_GAS
     from regchain.writer import deploy
 
     return deploy(writer, MULTICALL_CREATION, MULTICALL_GAS, "deploy multicall")

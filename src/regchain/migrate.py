@@ -161,7 +161,7 @@ class Plan:
 class Chain:
     """Access to the register: batched reads, transactions through regchain.writer.
 
-    Reads are regchain.lean's JSON-RPC driver (calldata ABI-encoded once from the suite's
+    Reads are regchain.abi's SuiteReader (calldata ABI-encoded once from the suite's
     merged ABI, one kept-alive connection, JSON-RPC batches where the node takes them and
     pipelined requests where it does not; through a deployed multicall contract when one
     is given). Writes go through one `regchain.writer.Writer` whatever signs: a key held
@@ -189,12 +189,12 @@ class Chain:
         abi = [item.model_dump(mode="json", by_alias=True) for item in register.contract_type.abi]
         uri = getattr(ape_chain.provider, "http_uri", None) or getattr(ape_chain.provider, "uri", None)
         network = getattr(getattr(ape_chain.provider, "network", None), "name", None)
-        self.lean = self.writer = None
+        self.reader = self.writer = None
         if fast is not False and isinstance(uri, str) and uri.startswith("http://"):
             self._connect(uri, register.address, abi, sender, signer, profile or _profile(network), multicall)
         if fast and self.writer is None:
             raise MigrationError(f"no fast write path: {self.sender_address} has no key here or on the node")
-        if self.lean is None:
+        if self.reader is None:
             self.w3 = ape_chain.provider.web3
             self.contract = self.w3.eth.contract(address=register.address, abi=abi)
 
@@ -209,7 +209,7 @@ class Chain:
         self.sender = sender
         self.progress = progress
         self.sender_address = None if sender is None else to_checksum_address(str(sender))
-        self.lean = self.writer = None
+        self.reader = self.writer = None
         self._connect(uri, address, abi, sender, signer, profile or _profile(None), multicall)
         if sender is not None and self.writer is None:
             raise MigrationError(f"{self.sender_address}: no key for it here (REGCHAIN_SIGNER_KEY_FILE) "
@@ -218,14 +218,13 @@ class Chain:
 
     def _connect(self, uri, address, abi, sender, signer, profile, multicall) -> None:
         from regchain import writer as wr
-        from regchain.lean import AnvilBackend, Rpc, SuiteAbi
+        from regchain.abi import SuiteAbi, SuiteReader
+        from regchain.rpc import Rpc
 
         self.profile = profile
         try:
-            self.lean = AnvilBackend(uri, to_checksum_address(str(address)), SuiteAbi(abi),
-                                     gas_price=profile.gas_price, multicall=multicall is not None,
-                                     multicall_address=multicall)
-            self.lean.rpc.batches = profile.batches
+            self.reader = SuiteReader(Rpc(uri, batches=profile.batches), to_checksum_address(str(address)),
+                                      SuiteAbi(abi), multicall_address=multicall)
             if sender is None:
                 return
             rpc = Rpc(uri, timeout=30, batches=profile.batches)
@@ -271,12 +270,12 @@ class Chain:
         transactions are mined)."""
         self.flush()
         out: list = []
-        size = MULTICALL_READ_BATCH if self.lean is not None and self.lean.multicall_address else READ_BATCH
+        size = MULTICALL_READ_BATCH if self.reader is not None and self.reader.multicall_address else READ_BATCH
         for start in range(0, len(args_list), size):
             chunk = args_list[start:start + size]
-            if self.lean is not None:
+            if self.reader is not None:
                 try:
-                    out.extend(self.lean.read([(fn, tuple(_bytes32(a) for a in args)) for args in chunk]))
+                    out.extend(self.reader.read([(fn, tuple(_bytes32(a) for a in args)) for args in chunk]))
                 except OSError as exc:
                     raise MigrationError(f"reading {fn}: the node stopped answering ({exc})") from None
                 continue
@@ -291,8 +290,8 @@ class Chain:
         out: list[int] = []
         for start in range(0, len(slots), READ_BATCH):
             chunk = slots[start:start + READ_BATCH]
-            if self.lean is not None:
-                replies = self.lean.rpc.batch([("eth_getStorageAt", [self.lean.address, hex(slot), "latest"])
+            if self.reader is not None:
+                replies = self.reader.rpc.batch([("eth_getStorageAt", [self.reader.address, hex(slot), "latest"])
                                                for slot in chunk])
                 out.extend(int(v, 16) for v in replies)
                 continue
@@ -325,7 +324,7 @@ class Chain:
             self.send(fn, *args)
             return
         with _node_errors():
-            self.writer.send(self.lean.address, self.lean.abi[fn].encode(args), _gas_limit(fn, args), fn)
+            self.writer.send(self.reader.address, self.reader.abi[fn].encode(args), _gas_limit(fn, args), fn)
 
     def flush(self) -> None:
         """Send the queued transactions (regchain.writer.Writer.flush: a window of them in
@@ -346,7 +345,7 @@ class Chain:
         """One transaction now (after the queued ones)."""
         if self.writer is not None:
             with _node_errors():
-                self.writer.transact(self.lean.address, self.lean.abi[fn].encode(args), _gas_limit(fn, args), fn)
+                self.writer.transact(self.reader.address, self.reader.abi[fn].encode(args), _gas_limit(fn, args), fn)
             return
         started = time.perf_counter()
         receipt = getattr(self.register, fn)(*args, sender=self.sender)
@@ -393,7 +392,7 @@ def _window(default: int = WINDOW) -> int:
 
 
 def _bytes32(value):
-    """A 0x-hex bytes32 as bytes (web3 takes either; the lean encoder takes bytes)."""
+    """A 0x-hex bytes32 as bytes (web3 takes either; regchain.abi's encoder takes bytes)."""
     if isinstance(value, str) and len(value) == 66 and value.startswith("0x"):
         return bytes.fromhex(value[2:])
     return value
@@ -838,7 +837,7 @@ def _main(argv: list[str] | None = None) -> int:
                                 multicall=os.environ.get(MULTICALL_ENV, "").strip() or None)
     times = {}
     t0 = time.perf_counter()
-    result = clean_folder(source, as_of=chain.lean.call("today"))
+    result = clean_folder(source, as_of=chain.reader.call("today"))
     times["clean_s"] = time.perf_counter() - t0
     t = time.perf_counter()
     plan = Plan.build(result, ids)

@@ -377,7 +377,7 @@ class Writer:
 
     def revert_reason(self, to: str | None, data: bytes) -> str | None:
         """What eth_call says the transaction would do now: None (passes) or its reason."""
-        from regchain.lean import decode_revert
+        from regchain.abi import decode_revert
 
         call = {"from": self.address, "data": "0x" + bytes(data).hex(), "gasPrice": hex(self.profile.gas_price)}
         if to:

@@ -50,7 +50,7 @@ _SUITE_ABI = None
 def _suite_abi():
     global _SUITE_ABI
     if _SUITE_ABI is None:
-        from regchain.lean import SuiteAbi
+        from regchain.abi import SuiteAbi
 
         _SUITE_ABI = SuiteAbi.from_suite()
     return _SUITE_ABI

@@ -1,7 +1,7 @@
-"""The model-based state machine of the register, on any `regchain.lean.Backend`.
+"""The model-based state machine of the register, on any `regchain.testing.backends.Backend`.
 
 Random sequences of the registrar's and holders' operations run against a
-deployed suite and against the plain-Python model (regchain.model) together.
+deployed suite and against the plain-Python model (regchain.testing.model) together.
 Every operation's outcome is predicted by the model: it passes on both, or the
 model names the exact revert string and the chain must revert with it (the
 backend checks it: `Backend.transact`). Each rule is one operation (one
@@ -100,8 +100,9 @@ from regchain.constants import (
     SecurityRole,
     SecurityStatus,
 )
-from regchain.lean import CASH_TOKEN_ABI, Backend, SuiteAbi
-from regchain.model import ZERO_ADDRESS, Calendar, Reason, Refused, RegisterModel
+from regchain.abi import CASH_TOKEN_ABI, SuiteAbi
+from regchain.testing.backends import Backend
+from regchain.testing.model import ZERO_ADDRESS, Calendar, Reason, Refused, RegisterModel
 
 # The holders, senders and receivers of the machine, by name.
 POOL_NAMES = ("alice", "bob", "carol", "dave", "erin", "frank")
@@ -193,12 +194,12 @@ def prepare_cash(backend: Backend, governance: str, token: str, pool: list[str])
 
 
 def local_world(node, abi: SuiteAbi | None = None) -> World:
-    """The machine's world on a node of our own (regchain.lean.LocalAnvil, started):
+    """The machine's world on a node of our own (regchain.testing.backends.LocalAnvil, started):
     the suite (london bytecode as `ape compile` built it) and a CashToken
     deployed by raw JSON-RPC from its dev accounts, set up as tests/conftest.py's
     `register` (governance 0, registrar 1, issuer agent 2, court agent 3, the
-    pool 4-9), driven by regchain.lean.AnvilBackend."""
-    from regchain.lean import AnvilBackend
+    pool 4-9), driven by regchain.testing.backends.AnvilBackend."""
+    from regchain.testing.backends import AnvilBackend
 
     gov, registrar, issuer, court = node.accounts[:4]
     pool = node.accounts[4:4 + len(POOL_NAMES)]
