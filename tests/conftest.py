@@ -74,6 +74,12 @@ def pledge(register, pledgor, pledgee, sid, units) -> int:
     return pid
 
 
+def freeze(register, court, owner, sid, units, days=30, case="case"):
+    """A court's freeze until today + days; returns (freeze id, receipt)."""
+    receipt = register.freeze(owner, sid, units, doc(case), register.today() + days, doc("ruling"), sender=court)
+    return register.freeze_count(), receipt
+
+
 def assert_encumbrances_fit(register, owner, sid):
     """Neither the pledged nor the frozen units of a holding exceed its balance."""
     balance = register.balanceOf(owner, sid)

@@ -7,7 +7,7 @@ neither pledged units nor units of an earlier-ranking freeze."""
 
 import ape
 import pytest
-from conftest import FREE, assert_encumbrances_fit, block_time, doc, events, pledge
+from conftest import FREE, assert_encumbrances_fit, block_time, doc, events, freeze, pledge
 
 from regchain.constants import MAX_FREEZES, FreezeStatus
 
@@ -17,12 +17,6 @@ from regchain.constants import MAX_FREEZES, FreezeStatus
 def _security(sid):
     """Every test here starts from the module's JSC (conftest's sid)."""
     return sid
-
-
-def freeze(register, court, owner, sid, units, days=30, case="case"):
-    """A freeze until today + days; returns (freeze id, receipt)."""
-    receipt = register.freeze(owner, sid, units, doc(case), register.today() + days, doc("ruling"), sender=court)
-    return register.freeze_count(), receipt
 
 
 def in_force(register, receipt) -> bool:

@@ -178,9 +178,9 @@ def _table_name(case: str) -> str:
 def measured():
     with BoundsNode(_free_port()) as node:
         a = node.accounts
-        backend = node.deploy()
+        backend = node.deploy_world()
         gas = cold_cases(backend, a[0], a[1], a[3], a[4], a[5], a[6], a[7], a[8])
-        backend = node.deploy()
+        backend = node.deploy_world()
         gas.update(worst_cases(backend, a[0], a[1], a[3], a[4], a[5], a[7], encumbered_holders=25, recover_ids=200))
     return gas
 

@@ -17,7 +17,7 @@ are enforced. Each test here failed on the code before issue 12:
 
 import ape
 import pytest
-from conftest import FREE, doc, events, wallet
+from conftest import FREE, doc, events, freeze, pledge, wallet
 
 from regchain.constants import MAX_FREEZES, InvestorClass, Kind, SecurityRole
 from regchain.testing.model import months_later
@@ -51,18 +51,6 @@ def fund(register, governance, registrar, institutions, new_security):
 @pytest.fixture(scope="module", autouse=True)
 def _module_state(sid, llc, fund):
     """Set the module fixtures up before the first test, so ape snapshots them once."""
-
-
-def pledge(register, pledgor, pledgee, sid, units):
-    register.offer_pledge(sid, pledgee, units, doc("pledge contract"), sender=pledgor)
-    pid = register.pledge_count()
-    register.accept_pledge(pid, doc("acceptance"), sender=pledgee)
-    return pid
-
-
-def freeze(register, court, owner, sid, units, days=30, case="case"):
-    register.freeze(owner, sid, units, doc(case), register.today() + days, doc("ruling"), sender=court)
-    return register.freeze_count()
 
 
 # ---------------------------------------------------------------- self-pledge, then enforce
@@ -152,14 +140,14 @@ def test_enforce_pledge__by_court__fund_receiver_rules__revert(register, court, 
 
 
 def test_court_transfer__register_closed__reverts(register, court, issuer_agent, alice, buyer, sid):
-    fid = freeze(register, court, alice, sid, 100)
+    fid = freeze(register, court, alice, sid, 100)[0]
     register.set_register_closure(sid, register.today() + 3, 0, doc("meeting"), sender=issuer_agent)
     with ape.reverts("ledger: register closed"):
         register.court_transfer(fid, buyer, 100, doc("ruling"), sender=court)
 
 
 def test_court_transfer__logs_a_forced_transfer(register, court, alice, buyer, sid):
-    fid = freeze(register, court, alice, sid, 100)
+    fid = freeze(register, court, alice, sid, 100)[0]
     receipt = register.court_transfer(fid, buyer, 100, doc("ruling"), sender=court)
     assert events(receipt, register.ForcedTransfer) == [{
         "sender": alice.address, "receiver": buyer.address, "id": sid, "amount": 100, "path": 1, "ref": fid,
@@ -172,8 +160,8 @@ def test_court_transfer__logs_a_forced_transfer(register, court, alice, buyer, s
 def test_freeze__queued_freeze_claims_free_units_at_once(register, court, alice, bob, bank, sid):
     """The second freeze does not fit whole: it claims the 400 free units now, so the
     holder can neither transfer nor pledge them while it waits."""
-    f1 = freeze(register, court, alice, sid, 600, case="A")
-    f2 = freeze(register, court, alice, sid, 600, case="B")
+    f1 = freeze(register, court, alice, sid, 600, case="A")[0]
+    f2 = freeze(register, court, alice, sid, 600, case="B")[0]
     assert register.frozen_balance_of(alice, sid) == 1000
     assert list(zip(*register.freeze_queue_of(alice, sid))) == [(f1, True), (f2, False)]
     assert register.can_transfer(alice, bob, sid, 1) == (False, FREE)
@@ -186,8 +174,8 @@ def test_freeze__queued_freeze_claims_free_units_at_once(register, court, alice,
 
 
 def test_lift_freeze__earlier_freeze_lifted__the_queued_one_takes_its_units(register, court, alice, bank, bob, sid):
-    f1 = freeze(register, court, alice, sid, 600, case="A")
-    f2 = freeze(register, court, alice, sid, 600, case="B")
+    f1 = freeze(register, court, alice, sid, 600, case="A")[0]
+    f2 = freeze(register, court, alice, sid, 600, case="B")[0]
     register.lift_freeze(f1, doc("lifted"), sender=court)
     assert list(zip(*register.freeze_queue_of(alice, sid))) == [(f2, True)]
     assert register.frozen_balance_of(alice, sid) == 600
@@ -197,7 +185,7 @@ def test_lift_freeze__earlier_freeze_lifted__the_queued_one_takes_its_units(regi
 
 def test_freeze__pledge_registered_before_keeps_priority(register, court, alice, bank, sid):
     pid = pledge(register, alice, bank, sid, 700)
-    fid = freeze(register, court, alice, sid, 1000)
+    fid = freeze(register, court, alice, sid, 1000)[0]
     assert register.frozen_balance_of(alice, sid) == 300
     # the pledge's release frees units the freeze then claims
     register.release_pledge(pid, 200, doc("release"), sender=bank)
@@ -218,7 +206,7 @@ def test_recover__target_with_a_queued_freeze_on_no_units__reverts(
     other = new_security([(alice, 100), (bob, 100)])
     register.recover(alice, NEW_KEY, [sid], doc("recovery 1/2"), sender=registrar)
     register.transfer(NEW_KEY, other, 50, sender=bob)
-    f1 = freeze(register, court, NEW_KEY, other, 50, case="A")
+    f1 = freeze(register, court, NEW_KEY, other, 50, case="A")[0]
     freeze(register, court, NEW_KEY, other, 50, case="B")
     register.court_transfer(f1, buyer, 50, doc("ruling"), sender=court)
     assert register.balanceOf(NEW_KEY, other) == 0
@@ -301,7 +289,7 @@ def test_freeze__term_longer_than_three_years__reverts(register, court, alice, s
 
 
 def test_renew_freeze__longer_than_three_years_after_expiry__reverts(register, court, alice, sid):
-    fid = freeze(register, court, alice, sid, 1, days=30)
+    fid = freeze(register, court, alice, sid, 1, days=30)[0]
     expiry = register.freeze_of(fid).expiry_day
     with ape.reverts("freezes: renewal longer than three years"):
         register.renew_freeze(fid, months_later(expiry, 36) + 1, doc("renewal"), sender=court)

@@ -552,7 +552,7 @@ DEFAULT_ANVIL_PORTS = "8565-8569"
 # --prune-history 64: keep only the last 64 blocks' states in memory (reads pinned to a
 # block look at most a few back; snapshots are kept apart): every block is cheaper to mine.
 ANVIL_ARGS = ("--hardfork", "london", "--gas-price", "0", "--base-fee", "0", "--disable-min-priority-fee",
-              "--gas-limit", "30000000", "--prune-history", "64")
+              "--prune-history", "64")
 
 
 def anvil_ports(spec: str | None = None) -> list[int]:
@@ -588,9 +588,9 @@ class LocalAnvil:
     `anvil_ports()` and stops itself (use as a context manager, or start/stop):
     anvil's default mnemonic, so its dev accounts are ape's test accounts."""
 
-    def __init__(self, ports: Sequence[int] | None = None, args: Sequence[str] = ()):
+    def __init__(self, ports: Sequence[int] | None = None, args: Sequence[str] = (), gas_limit: int = 30_000_000):
         self.ports = list(ports) if ports is not None else anvil_ports()
-        self.args = list(args)
+        self.args = ["--gas-limit", str(gas_limit), *args]
         self.proc = None
         self.port = None
         self.rpc: Rpc | None = None

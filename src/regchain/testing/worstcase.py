@@ -10,7 +10,6 @@ tests/test_robustness_contracts.py bounds, tests/test_gaslimits.py turns into ga
 
 from __future__ import annotations
 
-from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
 from regchain import calendar as cal
@@ -19,7 +18,7 @@ from regchain.constants import (
     MAX_DECREASE_ENCUMBERED, MAX_FREEZES, MAX_IMPORT, MAX_PLEDGES, MAX_RECOVER_ENCUMBERED,
     InvestorClass, Kind, Role, SecurityRole, holding_words,
 )
-from regchain.testing.backends import AnvilBackend
+from regchain.testing.backends import AnvilBackend, LocalAnvil
 
 BLOCK_GAS_LIMIT = 30_000_000
 
@@ -198,60 +197,17 @@ def worst_cases(backend: AnvilBackend, gov: str, registrar: str, court: str, ali
     return gas
 
 
-class BoundsNode:
-    """A fresh anvil (london, gas price 0, 1 G block gas limit, no step tracing) on
-    `port` with the suite deployed by raw JSON-RPC from the compiled bytecode, roles
-    granted, the calendar published and accounts open: what `worst_cases` needs."""
+class BoundsNode(LocalAnvil):
+    """A fresh anvil (LocalAnvil: london, gas price 0, no step tracing) on `port`, with a 1 G
+    block gas limit and large code allowed, the suite deployed from the compiled bytecode,
+    roles granted, the calendar published and accounts open: what `worst_cases` needs."""
 
     def __init__(self, port: int):
-        self.port = port
-        self.proc = None
+        super().__init__([port], ["--code-size-limit", "100000"], gas_limit=1_000_000_000)
 
-    def __enter__(self):
-        import subprocess
-        import time
-
-        from regchain.rpc import Rpc
-
-        self.proc = subprocess.Popen(
-            ["anvil", "--host", "127.0.0.1", "--port", str(self.port), "--hardfork", "london",
-             "--gas-price", "0", "--base-fee", "0", "--disable-min-priority-fee", "--gas-limit", "1000000000",
-             "--code-size-limit", "100000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.rpc = Rpc(f"http://127.0.0.1:{self.port}")
-        for _ in range(200):
-            try:
-                accounts = self.rpc.call("eth_accounts")
-                break
-            except OSError:
-                self.rpc.close()
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("bounds anvil did not start")
-        self.accounts = [to_checksum_address(a) for a in accounts]
-        return self
-
-    def __exit__(self, *exc):
-        self.rpc.close()
-        if self.proc:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-    def deploy(self) -> AnvilBackend:
-        from ape import project
-
-        from regchain import suite
-
+    def deploy_world(self) -> AnvilBackend:
         gov, registrar, court = self.accounts[0], self.accounts[1], self.accounts[3]
-
-        def deploy_one(name, args):
-            ct = getattr(project, name).contract_type
-            types = [i.type for i in ct.constructor.inputs]
-            data = ct.deployment_bytecode.bytecode + abi_encode(types, list(args)).hex()
-            receipt = self.rpc.call("eth_sendTransactionSync", [{"from": gov, "data": data, "gas": hex(30_000_000), "gasPrice": "0x0"}])
-            assert int(receipt["status"], 16) == 1, f"deploying {name} failed"
-            return to_checksum_address(receipt["contractAddress"])
-
-        register = suite.deploy_each(deploy_one, gov, utc_offset_s=8 * 3600)
+        register = self.deploy_suite(gov)
         backend = AnvilBackend(f"http://127.0.0.1:{self.port}", register, SuiteAbi.from_suite())
         send = Sender(backend, 30_000_000)
         send(gov, "grant_role", registrar, int(Role.REGISTRAR), h("registrar"))
@@ -264,7 +220,7 @@ class BoundsNode:
         return backend
 
     def measure(self, **sizes) -> dict[str, int]:
-        backend = self.deploy()
+        backend = self.deploy_world()
         a = self.accounts
         return worst_cases(backend, a[0], a[1], a[3], a[4], a[5], a[7], **sizes)
 
