@@ -102,7 +102,7 @@ def _generate(network_name, who, signer, books_path, store_dir, register, daily,
     store = Store(store_dir, index=index_path)
     b = books.Books(books_path)
     try:
-        anchorer = anchor.Anchorer(deployed.instance, who, rpc, tx_params=tx, echo=echo,
+        anchorer = anchor.Anchorer(deployed.instance, who, rpc, echo=echo,
                                    first_block=common.first_block(network_name))
         result = generate.sync(rpc, address, indexer.abi_of_suite(), store, b, signer, anchorer,
                                echo=echo, daily=daily)

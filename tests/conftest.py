@@ -35,9 +35,9 @@ def doc(text: str) -> bytes:
     return keccak(text=text)
 
 
-def script_cli(name: str, tag: str = "test"):
-    """The click command of scripts/<name>.py (an `ape run` script), loaded as its own module
-    (``tag`` keeps modules of different test files apart)."""
+def script_module(name: str, tag: str = "test"):
+    """scripts/<name>.py (an `ape run` script), loaded as its own module (``tag`` keeps modules
+    of different test files apart)."""
     import importlib.util
     from pathlib import Path
 
@@ -45,7 +45,12 @@ def script_cli(name: str, tag: str = "test"):
     spec = importlib.util.spec_from_file_location(f"regchain_script_{tag}_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.cli
+    return module
+
+
+def script_cli(name: str, tag: str = "test"):
+    """The click command of scripts/<name>.py (see script_module)."""
+    return script_module(name, tag).cli
 
 
 FREE = "ledger: amount exceeds free balance"

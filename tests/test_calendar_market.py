@@ -6,20 +6,17 @@ the days the market traded (real transactions, the node's clock set to February 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-from pathlib import Path
 
 import ape
 import pytest
 from click.testing import CliRunner
 
-from conftest import doc
+from conftest import doc, script_cli
 from regchain import calendar as cal
 from regchain import suite
 from regchain.constants import InvestorClass, Kind, Role
 from regchain.provision import ensure_calendar
 
-ROOT = Path(__file__).resolve().parents[1]
 D = lambda text: cal.day_number(dt.date.fromisoformat(text))  # noqa: E731
 HOLDING = "ledger: holding period not met"
 
@@ -170,13 +167,11 @@ def test_transfer__holding_period_across_spring_festival__5th_trading_day_accept
 
 @pytest.fixture(scope="module")
 def ops():
-    spec = importlib.util.spec_from_file_location("regchain_script_ops_cal", ROOT / "scripts" / "ops.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    cli = script_cli("ops", "calendar_market")
 
     def _run(reg, account, *args):
         base = ["--register", reg.address, "--account", account.address, "--yes"]
-        return CliRunner().invoke(module.cli, base + [str(a) for a in args], catch_exceptions=False)
+        return CliRunner().invoke(cli, base + [str(a) for a in args], catch_exceptions=False)
 
     return _run
 

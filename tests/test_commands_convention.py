@@ -10,7 +10,6 @@ a local port this test listens on and counts connections to (it answers nothing)
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
 import threading
@@ -28,7 +27,7 @@ from regchain import deployments
 from regchain.provision import SetupError, ensure_roles, load_roles
 from supervise_support import PRIV, actors, scenario, write_books  # noqa: F401  (fixtures)
 
-from conftest import script_cli
+from conftest import script_cli, script_module
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ("deploy", "migrate", "ops", "audit", "supervise")
@@ -470,9 +469,7 @@ def test_supervise_json__sync_then_verify__counts_as_documents(scripts, supervis
 
 def test_supervise_sync__no_anchor_recorded_off_the_test_networks__refused_without_new(register, registrar,
                                                                                        own_records, tmp_path):
-    spec = importlib.util.spec_from_file_location("regchain_convention_supervise_mod", ROOT / "scripts" / "supervise.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = script_module("supervise", "convention_mod")
     from regchain.supervise import SuperviseError, seal
 
     with pytest.raises(SuperviseError) as err:

@@ -5,26 +5,21 @@ process on the test node; the suite the demo deploys is recorded under tmp_path.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import script_module
 
 from regchain import deployments
 from regchain.provision import SetupError
 from regchain.supervise import books as books_mod
 
-ROOT = Path(__file__).resolve().parents[1]
 KEY = "3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8"
 SECRET = "demo-test-operator-secret-0123456789"
 
 
 def script(name: str):
-    spec = importlib.util.spec_from_file_location(f"regchain_script_{name}", ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module(name, "demo_supervise")
 
 
 @pytest.fixture(scope="module")

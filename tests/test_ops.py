@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -17,9 +15,8 @@ from regchain import calendar as cal
 from regchain import migrate
 from regchain.constants import Kind
 
-from conftest import script_cli
+from conftest import script_cli, script_module
 
-ROOT = Path(__file__).resolve().parents[1]
 SECRET = "ops-test-operator-secret-0123456789"
 
 
@@ -270,9 +267,7 @@ def test_business_commands__bad_input__one_line_before_connecting(ops, register,
 
 def test_business_commands__every_state_changing_function_has_a_command():
     """Every function that changes state has a command, except the migration's bulk imports."""
-    ops_module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(
-        "regchain_script_ops_all", ROOT / "scripts" / "ops.py"))
-    ops_module.__spec__.loader.exec_module(ops_module)
+    ops_module = script_module("ops", "ops_all")
     from regchain.suite import suite_contract_type
 
     covered = {fn for _, _, fn, _ in ops_module.BUSINESS} | {

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import importlib.util
 import io
 import json
 import subprocess
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import script_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -393,10 +393,7 @@ def test_clean__200k_holdings_rows__every_row_migrated_and_memory_bounded(tmp_pa
 
 
 def _migrate_command():
-    spec = importlib.util.spec_from_file_location("regchain_migrate_script", ROOT / "scripts" / "migrate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.cli
+    return script_cli("migrate", "robustness_inputs")
 
 
 BROKEN = {

@@ -12,7 +12,7 @@ from eth_account import Account
 from regchain.abi import MULTICALL_CODE
 from regchain.networks import ProfileError, profile, profile_for
 from regchain.rpc import NodeUnreachable, Rpc, RpcError
-from regchain.writer import LocalSigner, WriteError, Writer, deploy, key_file_signer
+from regchain.writer import LocalSigner, Refused, WriteError, Writer, deploy, key_file_signer
 
 from consortium_node import POOL_LIMIT, ConsortiumNode
 
@@ -156,6 +156,20 @@ def test_writer__reverted_transaction__raises_with_the_reason(besu):
     writer = Writer(Rpc(besu.uri), LocalSigner(_key()), profile("besu-qbft"))
     with pytest.raises(WriteError, match=r"^deploy reverted: no \(transaction 0x[0-9a-f]{64}\)$"):
         deploy(writer, _reverting_code(), 200_000)
+
+
+def test_writer_transact__checked_and_refused__reason_in_one_line_and_nothing_sent(besu):
+    writer = Writer(Rpc(besu.uri), LocalSigner(_key()), profile("besu-qbft"))
+    with pytest.raises(Refused, match=r"^no$"):
+        writer.transact(None, _reverting_code(), 200_000, "bad", check=True)
+    assert writer.nonce("pending") == 0 and writer.sent == 0
+
+
+def test_writer_transact__checked_and_passing__sent_and_mined(besu):
+    signer = LocalSigner(_key())
+    writer = Writer(Rpc(besu.uri), signer, profile("besu-qbft"))
+    receipt = writer.transact(signer.address, b"", 21_000, "self", check=True)
+    assert int(receipt["status"], 16) == 1 and writer.sent == 1 and writer.nonce("latest") == 1
 
 
 def test_writer__windows_filled_by_send_on_a_chain_mining_itself__left_in_flight_and_flush_returns_all(fisco):

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import script_cli
 from supervise_support import PRIV, actors, scenario, write_books  # noqa: F401  (fixtures)
 
 from regchain import deployments
 from regchain.supervise import seal
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
 def cli():
-    spec = importlib.util.spec_from_file_location("regchain_script_supervise", ROOT / "scripts" / "supervise.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.cli
+    return script_cli("supervise", "supervise_cli")
 
 
 @pytest.fixture(autouse=True)
@@ -96,10 +90,7 @@ def test_operator__recorded_then_bad_namespace__refused(cli, tmp_path):
 
 
 def _ops():
-    spec = importlib.util.spec_from_file_location("regchain_script_ops_sv", ROOT / "scripts" / "ops.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.cli
+    return script_cli("ops", "supervise_cli")
 
 
 def test_ops__open_and_register_with_books__names_recorded_by_hash(tmp_path, monkeypatch, register, registrar,

@@ -5,7 +5,6 @@ sync, verify and serve reading from it."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import socket
@@ -13,9 +12,9 @@ import socket
 import httpx
 import pytest
 from click.testing import CliRunner
+from conftest import script_cli
 from supervise_support import (  # noqa: F401  (fixtures)
     PRIV, abi, actors, deploy_anchor, rpc, scenario, stored, synced, write_books)
-from test_supervise_cli import ROOT
 from test_supervise_serve import TOKEN, Server
 
 from regchain import deployments
@@ -160,16 +159,14 @@ def test_serve__s3_store__exact_bytes_401_and_404(s3_synced, rpc):
 
 def test_cli__sync_and_verify_s3_store__counts_then_all_valid(s3, tmp_path, monkeypatch, register, actors, scenario):
     monkeypatch.setattr(deployments, "DEPLOYMENTS_DIR", str(tmp_path / "deployments"))
-    spec = importlib.util.spec_from_file_location("regchain_script_supervise_s3", ROOT / "scripts" / "supervise.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    cli = script_cli("supervise", "s3")
     write_books(tmp_path / "books.sqlite", register, actors, scenario).close()
     (tmp_path / "key.hex").write_text(PRIV + "\n")
     (tmp_path / "pub.hex").write_text(seal.Signer(PRIV).public_hex)
     location = f"s3://{BUCKET}/cli"
     args = ["sync", "--books", tmp_path / "books.sqlite", "--store", location, "--key", tmp_path / "key.hex",
             "--register", register.address, "--account", "test:1"]
-    invoke = lambda *a: CliRunner().invoke(module.cli, [str(x) for x in a], catch_exceptions=False)  # noqa: E731
+    invoke = lambda *a: CliRunner().invoke(cli, [str(x) for x in a], catch_exceptions=False)  # noqa: E731
     refused = invoke(*args)
     assert refused.exit_code != 0 and refused.output.strip().splitlines()[-1] == (
         f"Error: an S3 store keeps its index locally: give the index file (--index) for {location}")

@@ -2,6 +2,9 @@
 
     diffs = compare(state, reader)          # [] when the events explain the state exactly
     diffs = verify_report(report, state, reader)
+    result, diffs = audit(idx, reader, report, report_path, echo)   # all of `ape run audit`
+    counts = write_feed(idx, first_block, out)                      # `ape run audit feed`
+    state, history = security_history(rpc, address, sid, first_block)  # `ape run audit html`
 
 ``reader`` is anything with ``read(fn, args_list) -> list`` doing batched eth_calls with
 the suite's merged ABI and ``storage(slots) -> list[int]`` (``regchain.migrate.Chain``). Every record the
@@ -19,9 +22,15 @@ invariant, on the rebuild), and each token's ``balanceOf(register)`` covers ``es
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
 from eth_utils import keccak
 
-from regchain import build
+from regchain import build, indexer
+from regchain.errors import one_line
 from regchain.indexer import LP_FUND, ZERO, State, hkey
 
 LISTING_FIELDS = ("seller", "id", "units", "reserve", "cash", "end_day", "listed_day", "consented", "best_bidder",
@@ -323,3 +332,78 @@ def counts(state: State) -> str:
 
 def key(owner: str, sid: int) -> str:
     return hkey(owner, sid)
+
+
+class AuditError(ValueError):
+    """What the audit cannot start with (a migration report that is not one); one line."""
+
+
+def read_report(path: Path | None) -> dict | None:
+    """The migration report to verify, read before connecting (AuditError if it is not one)."""
+    if path is None:
+        return None
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise AuditError(f"--report {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise AuditError(f"--report {path}: not JSON ({one_line(exc)})") from None
+    if not isinstance(report, dict) or "securities" not in report:
+        raise AuditError(f"--report {path}: not a migration report (no \"securities\")")
+    return report
+
+
+def audit(idx: indexer.Indexer, reader, report: dict | None, report_path: Path | None,
+          echo: Callable[[str], None]) -> tuple[dict, list[str]]:
+    """Bring the rebuild `idx` up to the chain's head, compare it with the contract state
+    (`reader`, as compare) and, given one, verify the migration report; the lines go to echo.
+    The result document (counts, notes, differences, the report's check) and every difference."""
+    start_block, before, started = idx.state.last_block, idx.state.events, time.monotonic()
+    state = idx.sync()
+    wall = time.monotonic() - started
+    new_events = state.events - before
+    echo(f"rebuilt from events: {counts(state)} "
+         f"(from block {start_block + 1}, {wall:.1f} s"
+         f"{f', {new_events / wall:,.0f} events/s' if wall > 0 else ''})")
+    for note in state.notes:
+        echo(f"  note: {note}")
+    diffs = compare(state, reader)
+    echo(f"compared with contract state: {len(diffs)} differences")
+    for d in diffs:
+        echo(f"  {d}")
+    result = {"counts": count_map(state), "notes": list(state.notes), "differences": list(diffs)}
+    if report is not None:
+        checked, rdiffs = verify_report(report, state, reader)
+        echo(f"migration report {report_path}: {checked} records checked, {len(rdiffs)} differences")
+        for d in rdiffs:
+            echo(f"  {d}")
+        result["report"] = {"path": str(report_path), "checked": checked, "differences": rdiffs}
+        diffs += rdiffs
+    return result, diffs
+
+
+def write_feed(idx: indexer.Indexer, first_block: int, out: Path) -> dict[str, int]:
+    """The supervisory feed from first_block to the head: one JSON line per event with its
+    category of the pilot's protocol (one more per cash leg) to `out`; the lines by category."""
+    by_category: dict[str, int] = {}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    memo: dict = {}  # cash token of each instruction and listing, across chunks
+    with out.open("w", encoding="utf-8") as fh:
+        for _, evs in idx.events(first_block, idx.head()):
+            for line in indexer.feed_lines(evs, memo):
+                by_category[line["category"]] = by_category.get(line["category"], 0) + 1
+                fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return by_category
+
+
+def security_history(rpc, reg_address: str, sid: int, first: int):
+    """Rebuild from scratch, recording every change of a holding of ``sid``:
+    (block, timestamp, owner, balance) in order."""
+    history = []
+
+    def on_holding(ev, owner, hid, balance):
+        if hid == sid:
+            history.append((ev.block, ev.timestamp, owner, balance))
+
+    state = indexer.replay(rpc, reg_address, indexer.abi_of_suite(), first_block=first, on_holding=on_holding)
+    return state, history

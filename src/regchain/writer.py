@@ -101,6 +101,10 @@ class WriteError(Exception):
     """The writes cannot go on; the message is one line."""
 
 
+class Refused(WriteError):
+    """eth_call says the transaction would revert; the message is its reason, one line."""
+
+
 # ---------------------------------------------------------------- signers
 
 
@@ -369,11 +373,21 @@ class Writer:
                              f"(transaction {receipt.get('transactionHash')})")
         return receipts
 
-    def transact(self, to: str | None, data: bytes, gas: int, label: str = "tx") -> dict:
-        """One transaction now (after what is queued); its receipt."""
+    def transact(self, to: str | None, data: bytes, gas: int, label: str = "tx", *, check: bool = False) -> dict:
+        """One transaction now (after what is queued); its receipt. With check, it is first
+        tried with eth_call: a refusal raises Refused with the rule's reason before
+        anything is sent."""
+        if check:
+            self.check(to, data)
         self.flush()
         self.send(to, data, gas, label)
         return self.flush()[0]
+
+    def check(self, to: str | None, data: bytes) -> None:
+        """Raise Refused with its reason (one line) if eth_call says the transaction would revert now."""
+        reason = self.revert_reason(to, data)
+        if reason is not None:
+            raise Refused(reason.strip().splitlines()[0] if reason.strip() else "no reason given")
 
     def revert_reason(self, to: str | None, data: bytes) -> str | None:
         """What eth_call says the transaction would do now: None (passes) or its reason."""

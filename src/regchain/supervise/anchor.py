@@ -90,16 +90,14 @@ class Anchorer:
     """Sends anchors to the Anchor contract at ``contract.address`` through regchain.writer
     (``writer``, else one for ``sender``: an ape account on ape's connected network, or an
     address whose key the node at ``rpc`` holds), signed by ``sender``: the network
-    profile's gas price, ANCHOR_GAS, nonces counted here. ``tx_params`` is accepted for
-    older callers and not used."""
+    profile's gas price, ANCHOR_GAS, nonces counted here."""
 
-    def __init__(self, contract, sender, rpc, *, batch: int = BATCH, first_block: int = 0, tx_params=None,
+    def __init__(self, contract, sender, rpc, *, batch: int = BATCH, first_block: int = 0,
                  echo: Callable[[str], None] | None = None, writer=None):
         self.contract, self.sender, self.rpc = contract, sender, rpc
         self.address = str(contract.address)
         self.batch = batch
         self.first_block = first_block
-        self.tx_params = tx_params or {}
         self.echo = echo or (lambda s: None)
         self.gas_used = 0
         self.sent = 0
@@ -180,9 +178,7 @@ class Anchorer:
         data = anchor_calldata(items)
         try:
             # a refusal (a signer without the role, a paused register) is told before anything is sent
-            if (reason := self.writer.revert_reason(self.address, data)) is not None:
-                raise SuperviseError(f"anchoring {len(items)} snapshots: {reason}")
-            return self.writer.transact(self.address, data, ANCHOR_GAS, "anchor")
+            return self.writer.transact(self.address, data, ANCHOR_GAS, "anchor", check=True)
         except WriteError as exc:
             raise SuperviseError(f"anchoring {len(items)} snapshots: {exc}") from None
 
