@@ -1,6 +1,6 @@
 """The import graph of src/regchain reads in floors (docs/architecture.md "Floors"):
 
-    3 operator commands      cli, console.__main__
+    3 operator commands      cli, ops, console.__main__
     2 pipeline and services  legacy, migrate, indexer, audit, supervise, console, provision, ...
     1 chain access           rpc, abi, writer, suite, deployments, node
     0 constants              constants, errors, calendar, networks, gaslimits, build, router
@@ -22,8 +22,8 @@ FLOORS = {
     0: ["constants", "errors", "calendar", "networks", "gaslimits", "build", "router"],
     1: ["rpc", "abi", "writer", "suite", "deployments", "node"],
     2: ["legacy", "migrate", "identities", "indexer", "indexdb", "audit", "html_report", "supervise",
-        "console", "provision", "operations", "ops"],
-    3: ["cli", "console.__main__"],
+        "console", "provision"],
+    3: ["cli", "console.__main__", "ops"],
 }
 TESTING = "testing"
 NAMES = {0: "constants", 1: "chain access", 2: "pipeline and services", 3: "operator commands"}
