@@ -1,5 +1,5 @@
 """`ape run deploy` with a roles file, the governance hand-over and the register's clock on
-nodes that behave like the consortium targets (tests/consortium_node.py: an anvil mining
+nodes that behave like the consortium targets (regchain/testing/consortium_node.py: an anvil mining
 1-second blocks behind a proxy answering like FISCO BCOS 3, block.timestamp in
 milliseconds, or like Besu QBFT), on the `consortium` network as an operator runs it:
 ape keystore accounts unlocked with APE_ACCOUNTS_<alias>_PASSPHRASE (an ape data folder
@@ -44,7 +44,7 @@ from regchain.networks import profile as get_profile
 from regchain.rpc import Rpc
 from regchain.writer import LocalSigner, WriteError, Writer
 
-from consortium_node import ConsortiumNode
+from regchain.testing.consortium_node import ConsortiumNode
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD = ROOT / "deployments" / "consortium.json"

@@ -1,5 +1,5 @@
 """The operator's path on the `consortium` network, as an operator runs it, against nodes
-that behave like FISCO BCOS 3 and Besu QBFT (tests/consortium_node.py): an ape keystore
+that behave like FISCO BCOS 3 and Besu QBFT (regchain/testing/consortium_node.py): an ape keystore
 account (unlocked unattended with APE_ACCOUNTS_<alias>_PASSPHRASE, in an ape data folder
 of the test's own) holding the registrar role, REGCHAIN_RPC_URI / REGCHAIN_CHAIN_ID /
 REGCHAIN_TIME_UNIT_MS / REGCHAIN_PROFILE set.
@@ -28,7 +28,7 @@ from regchain.legacy import synth
 from regchain.networks import profile as get_profile
 from regchain.rpc import Rpc
 
-from consortium_node import ConsortiumNode
+from regchain.testing.consortium_node import ConsortiumNode
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD = ROOT / "deployments" / "consortium.json"

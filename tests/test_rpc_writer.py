@@ -1,5 +1,5 @@
 """The JSON-RPC transport (regchain.rpc) and the write path (regchain.writer) on nodes that
-behave like the consortium targets (tests/consortium_node.py), each started on free ports."""
+behave like the consortium targets (regchain/testing/consortium_node.py), each started on free ports."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from regchain.networks import ProfileError, profile, profile_for
 from regchain.rpc import NodeUnreachable, Rpc, RpcError
 from regchain.writer import LocalSigner, Refused, WriteError, Writer, deploy, key_file_signer
 
-from consortium_node import POOL_LIMIT, ConsortiumNode
+from regchain.testing.consortium_node import POOL_LIMIT, ConsortiumNode
 
 
 @pytest.fixture(scope="module")

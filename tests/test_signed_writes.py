@@ -1,4 +1,4 @@
-"""The write path on nodes that behave like the consortium targets (tests/consortium_node.py:
+"""The write path on nodes that behave like the consortium targets (regchain/testing/consortium_node.py:
 an anvil mining 1-second blocks behind a proxy speaking like FISCO BCOS 3 or Besu QBFT, or
 passing everything on for the anvil profile, whose writer then lets the node mine too),
 with keys held here (regchain.writer.LocalSigner), and the same against a real node where
@@ -35,7 +35,7 @@ from regchain.legacy import synth
 from regchain.rpc import Rpc
 from regchain.writer import LocalSigner
 
-from consortium_node import ConsortiumNode, provision
+from regchain.testing.consortium_node import ConsortiumNode, provision
 from migration_support import register_state
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,5 +1,5 @@
 """regchain.writer's gap and stranded-transaction handling, the same for every profile and
-without txpool_/anvil_ methods, on the nodes of tests/consortium_node.py (FISCO BCOS 3-
+without txpool_/anvil_ methods, on the nodes of regchain/testing/consortium_node.py (FISCO BCOS 3-
 like, Besu QBFT-like, and an anvil mining 1-second blocks), with a key held here.
 
 A writer journals what it sends before it sends it (per chain, genesis and sender). A run
@@ -20,7 +20,7 @@ from regchain.networks import profile as get_profile
 from regchain.rpc import Rpc
 from regchain.writer import LocalSigner, Tx, WriteError, Writer
 
-from consortium_node import ConsortiumNode
+from regchain.testing.consortium_node import ConsortiumNode
 
 SINK = "0x000000000000000000000000000000000000dEaD"
 
