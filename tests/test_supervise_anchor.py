@@ -74,15 +74,18 @@ def test_anchor_calldata__items__equal_eth_abi_encoding_and_log_data():
 
 def test_anchorer_anchor__log_for_another_snapshot__refused_naming_both(anchor, registrar, rpc):
     """The receipt's logs are compared with what was sent (the encoding's bytes): a bug injected in
-    ``send`` anchors the next version instead, and the run stops naming both."""
+    ``send_all`` anchors the next version instead, and the run stops naming both."""
     from regchain.supervise import SuperviseError, anchor as anchor_mod
     from regchain.supervise.store import Row
 
     class Lying(anchor_mod.Anchorer):
-        def send(self, items):
-            oid, version, digest, btx = items[0]
+        def send_all(self, batches):
+            oid, version, digest, btx = batches[0][0]
             tx = anchor.anchor([(oid, version + 1, digest, btx)], sender=registrar)
-            return rpc.call("eth_getTransactionReceipt", [tx.txn_hash])
+            return [rpc.call("eth_getTransactionReceipt", [tx.txn_hash])]
+
+        def window(self):
+            return 1
 
     oid, _, digest, _ = item(0)
     row = Row(oid, 0, "registration", "create", digest.hex(), None, 1, 0, "x", None, None, None)
