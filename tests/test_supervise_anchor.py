@@ -74,17 +74,51 @@ def test_anchor_calldata__items__equal_eth_abi_encoding_and_log_data():
 
 def test_anchorer_anchor__log_for_another_snapshot__refused_naming_both(anchor, registrar, rpc):
     """The receipt's logs are compared with what was sent (the encoding's bytes): a bug injected in
-    ``send`` anchors the next version instead, and the run stops naming both."""
+    ``send_all`` anchors the next version instead, and the run stops naming both."""
     from regchain.supervise import SuperviseError, anchor as anchor_mod
     from regchain.supervise.store import Row
 
     class Lying(anchor_mod.Anchorer):
-        def send(self, items):
-            oid, version, digest, btx = items[0]
+        def send_all(self, batches):
+            oid, version, digest, btx = batches[0][0]
             tx = anchor.anchor([(oid, version + 1, digest, btx)], sender=registrar)
-            return rpc.call("eth_getTransactionReceipt", [tx.txn_hash])
+            return [rpc.call("eth_getTransactionReceipt", [tx.txn_hash])]
+
+        def window(self):
+            return 1
 
     oid, _, digest, _ = item(0)
     row = Row(oid, 0, "registration", "create", digest.hex(), None, 1, 0, "x", None, None, None)
     with pytest.raises(SuperviseError, match=f"anchor log {oid}/1 does not match {oid}/0"):
         Lying(anchor, registrar, rpc).anchor(None, [row])
+
+
+def test_anchorer_anchor__more_batches_than_fit_one__sent_before_receipts_one_block_each_recorded(
+        anchor, registrar, rpc, tmp_path):
+    """Seven snapshots in batches of 2: four anchor transactions sent together (the writer's window)
+    and mined in one block on the anvil the writer drives; every snapshot recorded with its own
+    transaction and log, in order, and a second call has nothing to send."""
+    from regchain.supervise import anchor as anchor_mod
+    from regchain.supervise.store import Store
+
+    store = Store(tmp_path / "store")
+    store.begin()
+    store.index_many([({"object_id": oid, "version": version, "type": "registration", "operation": "create"},
+                       digest.hex(), {"business_tx": "0x" + btx.hex(), "block": 1, "log_index": i, "step": "test"})
+                      for i, (oid, version, digest, btx) in enumerate(item(i) for i in range(100, 107))])
+    store.commit()
+    anchorer = anchor_mod.Anchorer(anchor, registrar, rpc, batch=2)
+    anchorer.anchor(store, store.unanchored())
+    rows = {(r.object_id, r.version): r for r in store.rows()}
+    assert len(rows) == 7 and anchorer.sent == 7 and store.unanchored() == []
+    txs = sorted({r.anchor_tx for r in rows.values()})
+    assert len(txs) == 4
+    assert len({r.anchor_block for r in rows.values()}) == 1  # one block for the window
+    found = {(a.object_id, a.version): a for a in anchor_mod.read_anchors(rpc, str(anchor.address),
+                                                                          next(iter(rows.values())).anchor_block)}
+    for key, r in rows.items():
+        a = found[key]
+        assert (a.digest, a.tx, a.block, a.log_index) == (r.digest, r.anchor_tx, r.anchor_block, r.anchor_log_index)
+    anchorer.anchor(store, store.unanchored())
+    assert anchorer.sent == 7
+    store.close()

@@ -37,6 +37,31 @@ def test_canonical__sorted_compact_utf8():
         '{"a":{"x":[1,2.5],"名":"张三"},"b":1}'.encode()
 
 
+def test_canonical__any_json_value__equals_json_dumps_of_the_spec():
+    """The encoder made once gives json.dumps(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    byte for byte: escapes, non-ASCII, big integers, floats, nesting, the spec's examples."""
+    import json
+    import random
+
+    rnd = random.Random(314)
+
+    def value(depth=0):
+        c = rnd.random()
+        if depth > 3 or c < 0.3:
+            return rnd.choice([0, -1, 2**255, 1.5, 0.01, 1e-7, 123456789.25, True, False, None, "",
+                               "名\"\\\n\x01\u2028 é", "a/b"])
+        if c < 0.65:
+            return {rnd.choice(["b", "a", "名", "x_ref", "Z"]) + str(rnd.randint(0, 5)): value(depth + 1)
+                    for _ in range(rnd.randint(0, 5))}
+        return [value(depth + 1) for _ in range(rnd.randint(0, 4))]
+
+    def dumps(v):
+        return json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+    for v in [value() for _ in range(3000)] + list(EXAMPLES.values()) + ["名", 7, None]:
+        assert seal.canonical(v) == dumps(v)
+
+
 def test_signer__public_key__same_point_as_gmssl(signer):
     assert signer.public_hex == "04" + gmssl_xy(PRIV)
 

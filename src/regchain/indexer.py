@@ -53,6 +53,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from functools import lru_cache
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -204,26 +205,119 @@ def _jsonable(value):
     return value
 
 
+@lru_cache(maxsize=1 << 18)
+def checksum(address: str) -> str:
+    """to_checksum_address, remembered: a register's logs name the same accounts over and over
+    (keccak of every address of every log was a third of decoding)."""
+    return to_checksum_address(address)
+
+
+_ZERO12 = b"\x00" * 12
+
+
+def _word_reader(typ: str):
+    """A reader of one 32-byte ABI word of static type ``typ`` (the value as ``_norm`` gives it),
+    or None where the type is not one read here (``Decoder`` then decodes with eth_abi). A word
+    eth_abi would refuse (dirty padding, out of range) raises ValueError: eth_abi then says why."""
+    if typ == "address":
+        def read(w: bytes):
+            if w[:12] != _ZERO12:
+                raise ValueError(typ)
+            return checksum("0x" + w[12:].hex())
+        return read
+    if typ == "bool":
+        def read(w: bytes):
+            v = int.from_bytes(w, "big")
+            if v > 1:
+                raise ValueError(typ)
+            return bool(v)
+        return read
+    if typ.startswith("uint") and typ[4:].isdigit():
+        bits = int(typ[4:])
+
+        def read(w: bytes):
+            v = int.from_bytes(w, "big")
+            if v >> bits:
+                raise ValueError(typ)
+            return v
+        return read
+    if typ.startswith("bytes") and typ[5:].isdigit() and 1 <= int(typ[5:]) <= 32:
+        n = int(typ[5:])
+
+        def read(w: bytes):
+            if any(w[n:]):
+                raise ValueError(typ)
+            return "0x" + w[:n].hex()
+        return read
+    return None
+
+
 class Decoder:
-    """topic0 -> event; decodes raw logs into Event (addresses checksummed, bytes as 0x hex)."""
+    """topic0 -> event; decodes raw logs into Event (addresses checksummed, bytes as 0x hex).
+
+    Events whose inputs are all static words (the suite's are: addresses, uints, bools,
+    bytes32) are read word by word with readers made once per event; any other event, or a
+    word a reader refuses, goes through eth_abi (the same values, or its error)."""
 
     def __init__(self, abi: list[dict]):
         self.events: dict[bytes, dict] = {}
+        self._plans: dict[bytes, tuple | None] = {}
         for item in abi:
             if item.get("type") != "event" or item.get("anonymous"):
                 continue
             sig = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
-            self.events[keccak(text=sig)] = item
+            topic = keccak(text=sig)
+            self.events[topic] = item
+            self._plans[topic] = self._plan(item)
+
+    @staticmethod
+    def _plan(item: dict) -> tuple | None:
+        """(n indexed, n plain, [(name, reader, from topics?, position)] in ABI order), or None."""
+        fields, n_indexed, n_plain = [], 0, 0
+        for i in item["inputs"]:
+            reader = _word_reader(i["type"])
+            if reader is None:
+                return None
+            if i.get("indexed"):
+                n_indexed += 1
+                fields.append((i["name"], reader, True, n_indexed))
+            else:
+                fields.append((i["name"], reader, False, n_plain))
+                n_plain += 1
+        return n_indexed, n_plain, fields
 
     @property
     def topics(self) -> list[str]:
         return ["0x" + t.hex() for t in self.events]
 
     def decode(self, log: dict) -> Event | None:
-        topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
-        if not topics or topics[0] not in self.events:
+        raw_topics = log["topics"]
+        if not raw_topics:
             return None
-        item = self.events[topics[0]]
+        topic0 = bytes.fromhex(raw_topics[0][2:])
+        item = self.events.get(topic0)
+        if item is None:
+            return None
+        args = None
+        plan = self._plans[topic0]
+        if plan is not None:
+            n_indexed, n_plain, fields = plan
+            data = bytes.fromhex(log["data"][2:])
+            if len(raw_topics) == n_indexed + 1 and len(data) == 32 * n_plain:
+                try:
+                    args = {name: read(bytes.fromhex(raw_topics[at][2:]) if indexed else data[32 * at:32 * at + 32])
+                            for name, read, indexed, at in fields}
+                except ValueError:
+                    args = None
+        if args is None:
+            args = self._decode_abi(item, log)
+        ts = log.get("blockTimestamp")
+        return Event(item["name"], int(log["blockNumber"], 16), log["transactionHash"],
+                     int(log["logIndex"], 16), args, int(ts, 16) if ts else None)
+
+    @staticmethod
+    def _decode_abi(item: dict, log: dict) -> dict:
+        topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
         indexed = [i for i in item["inputs"] if i.get("indexed")]
         plain = [i for i in item["inputs"] if not i.get("indexed")]
         args = {}
@@ -233,15 +327,12 @@ class Decoder:
         for i, value in zip(plain, abi_decode([i["type"] for i in plain], data)):
             args[i["name"]] = value
         # keep ABI order
-        args = {i["name"]: _norm(i["type"], args[i["name"]]) for i in item["inputs"]}
-        ts = log.get("blockTimestamp")
-        return Event(item["name"], int(log["blockNumber"], 16), log["transactionHash"],
-                     int(log["logIndex"], 16), args, int(ts, 16) if ts else None)
+        return {i["name"]: _norm(i["type"], args[i["name"]]) for i in item["inputs"]}
 
 
 def _norm(typ: str, value):
     if typ == "address":
-        return to_checksum_address(value)
+        return checksum(value)
     if typ.startswith("bytes"):
         return "0x" + bytes(value).hex()
     return value

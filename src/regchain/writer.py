@@ -342,6 +342,12 @@ class Writer:
             else:
                 self.flush()
 
+    def enqueue(self, to: str | None, data: bytes, gas: int, label: str = "tx") -> None:
+        """Queue a transaction for the next flush(), sending nothing now, whatever the window:
+        the caller flushes and takes every receipt (send() would flush a full window itself and
+        keep those receipts from it)."""
+        self.queue.append(Tx(label, to, bytes(data), int(gas)))
+
     def flush(self) -> list[dict]:
         """Send what is queued and return the receipts, in order. A transaction that
         reverted raises WriteError with its reason (after every receipt is in)."""

@@ -1,7 +1,8 @@
 """Anchoring (存证): stored snapshots -> ``SnapshotAnchored`` logs of the Anchor contract.
 
 ``Anchorer.anchor`` sends the store's unanchored snapshots in batches (``BATCH`` per
-transaction), then records each one's anchoring transaction, block and log index in the index.
+transaction), a writer's window of transactions before reading their receipts (on an anvil: one
+block), then records each one's anchoring transaction, block and log index in the index.
 ``reconcile`` reads the contract's logs after the newest recorded anchor and records the ones a
 killed run sent but did not record, so a re-run never anchors a snapshot twice.
 
@@ -142,45 +143,77 @@ class Anchorer:
         return len(found)
 
     def anchor(self, store, rows, crash: Callable[[str], None] = lambda point: None) -> None:
+        """Anchor ``rows`` (the store's unanchored snapshots, in order): batches of ``self.batch``
+        sent together, up to the writer's window at a time (on an anvil the writer mines them in
+        one block; a chain that mines by itself takes them as its blocks fill), then each batch's
+        receipt checked against what it sent and the anchors recorded, one index transaction per
+        window. A kill after the send and before the record is what ``reconcile`` finds."""
+        batches = []
         for i in range(0, len(rows), self.batch):
             part = rows[i:i + self.batch]
-            items = [(r.object_id, r.version, bytes.fromhex(r.digest),
-                      bytes.fromhex(r.business_tx[2:]) if r.business_tx else ZERO32) for r in part]
+            batches.append((part, [(r.object_id, r.version, bytes.fromhex(r.digest),
+                                    bytes.fromhex(r.business_tx[2:]) if r.business_tx else ZERO32) for r in part]))
+        window = max(1, self.window())
+        for w in range(0, len(batches), window):
+            group = batches[w:w + window]
             try:
-                receipt = self.send(items)
+                receipts = self.send_all([items for _, items in group])
             except SuperviseError:
                 raise
             except Exception as exc:  # ape's errors: revert, node refused, connection
-                raise SuperviseError(f"anchoring {len(items)} snapshots failed: "
+                raise SuperviseError(f"anchoring {sum(len(items) for _, items in group)} snapshots failed: "
                                      f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
             crash("anchor_sent")
-            logs = [log for log in receipt["logs"] if log["topics"] and log["topics"][0] == TOPIC]
-            if len(logs) != len(part):
-                raise SuperviseError(f"anchoring transaction {receipt['transactionHash']} logged {len(logs)} "
-                                     f"anchors for {len(part)} snapshots")
-            marks = []
-            for r, item, log in zip(part, items, logs):
-                if log["data"][2:].lower() != anchor_item(*item).hex():  # the log's data is the item's encoding
-                    a = decode_log(log)
-                    raise SuperviseError(f"anchor log {a.object_id}/{a.version} does not match {r.object_id}/{r.version}")
-                marks.append((r.object_id, r.version, log["transactionHash"], int(log["blockNumber"], 16),
-                              int(log["logIndex"], 16)))
+            marks, gas = [], 0
+            for (part, items), receipt in zip(group, receipts):
+                marks += self._checked(part, items, receipt)
+                gas += int(receipt["gasUsed"], 16)
             store.begin()
             store.mark_anchored(marks)
             store.commit()
-            self.gas_used += int(receipt["gasUsed"], 16)
-            self.sent += len(part)
+            self.gas_used += gas
+            self.sent += len(marks)
+
+    @staticmethod
+    def _checked(part, items, receipt) -> list[tuple]:
+        """The index marks of one batch from its receipt, each log compared with the item sent."""
+        logs = [log for log in receipt["logs"] if log["topics"] and log["topics"][0] == TOPIC]
+        if len(logs) != len(part):
+            raise SuperviseError(f"anchoring transaction {receipt['transactionHash']} logged {len(logs)} "
+                                 f"anchors for {len(part)} snapshots")
+        marks = []
+        for r, item, log in zip(part, items, logs):
+            if log["data"][2:].lower() != anchor_item(*item).hex():  # the log's data is the item's encoding
+                a = decode_log(log)
+                raise SuperviseError(f"anchor log {a.object_id}/{a.version} does not match {r.object_id}/{r.version}")
+            marks.append((r.object_id, r.version, log["transactionHash"], int(log["blockNumber"], 16),
+                          int(log["logIndex"], 16)))
+        return marks
+
+    def window(self) -> int:
+        """Anchor transactions sent before their receipts are read: the writer's window."""
+        return self.writer.window
 
     def send(self, items: list) -> dict:
         """Send one anchor transaction; its receipt as the node returns it (JSON-RPC)."""
+        return self.send_all([items])[0]
+
+    def send_all(self, batches: list[list]) -> list[dict]:
+        """Send one anchor transaction per batch, all before reading a receipt; their receipts
+        (JSON-RPC), in order. The first batch is tried with eth_call first: a refusal (a signer
+        without the role, a paused register) is told before anything is sent."""
         from regchain.writer import WriteError
 
-        data = anchor_calldata(items)
+        calldata = [anchor_calldata(items) for items in batches]
+        n = sum(len(items) for items in batches)
         try:
-            # a refusal (a signer without the role, a paused register) is told before anything is sent
-            return self.writer.transact(self.address, data, ANCHOR_GAS, "anchor", check=True)
+            self.writer.check(self.address, calldata[0])
+            self.writer.flush()  # nothing of another caller's in our receipts
+            for data in calldata:
+                self.writer.enqueue(self.address, data, ANCHOR_GAS, "anchor")
+            return self.writer.flush()
         except WriteError as exc:
-            raise SuperviseError(f"anchoring {len(items)} snapshots: {exc}") from None
+            raise SuperviseError(f"anchoring {n} snapshots: {exc}") from None
 
 
 class RpcAnchorer(Anchorer):

@@ -37,8 +37,23 @@ SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
 
 
 def canonical(obj) -> bytes:
-    """The canonical bytes of a JSON value (§4.3 step 2)."""
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    """The canonical bytes of a JSON value (§4.3 step 2): ``json.dumps(obj, ensure_ascii=False,
+    sort_keys=True, separators=(",", ":"))`` in UTF-8, with the encoder made once (``dumps`` builds
+    a ``JSONEncoder`` and its C scanner for every call: a fifth of the generator's encoding time)."""
+    if _C_ENCODER is None or isinstance(obj, str):
+        return _DUMPS(obj).encode("utf-8")
+    return "".join(_C_ENCODER(obj, 0)).encode("utf-8")
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+_DUMPS = _dumps
+# what JSONEncoder.iterencode(obj, _one_shot=True) makes for these options, without the circular
+# check (a snapshot is a tree); None where the interpreter has no C encoder (then ``dumps``)
+_C_ENCODER = None if json.encoder.c_make_encoder is None else json.encoder.c_make_encoder(
+    None, json.JSONEncoder().default, json.encoder.encode_basestring, None, ":", ",", True, False, True)
 
 
 def sm3(data: bytes) -> str:

@@ -789,7 +789,8 @@ def measure_supervise(ctx: Ctx) -> dict:
     """supervise.*: the migration group's province export (REGCHAIN_MIGRATION_SCALE) migrated onto an
     anvil of its own (a free port), the operator's books written from it, then ``supervise sync`` from
     an empty store: every snapshot generated, validated, sealed (SM2), stored and anchored (the Anchor
-    contract, batches of 256 over JSON-RPC). province_wall_s is the sync's wall time;
+    contract, batches of 256, a writer's window of transactions sent before their receipts are read:
+    on this anvil one mined block per window). province_wall_s is the sync's wall time;
     snapshots_per_s = snapshots / that time; anchor_gas_per_snapshot = gasUsed of the anchoring
     transactions / snapshots anchored. REGCHAIN_SUPERVISE_SCALE overrides the scale for this group only."""
     return supervise_province(float(os.environ.get("REGCHAIN_SUPERVISE_SCALE")
