@@ -32,15 +32,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from coincurve import PublicKey
 from eth_utils import keccak, to_checksum_address
 
 from regchain.constants import AccountStatus, SecurityStatus, UTC_OFFSET_CHINA, holding_words
+from regchain.errors import MigrationError
+from regchain.identities import Identities, case_hash, code_hash, code_hash_of  # noqa: F401 (migrate.Identities, ...)
 from regchain.legacy.clean import CleanResult, FreezeKind, Security
 from regchain.writer import LOST_AFTER_S, RECEIPT_TIMEOUT_S  # noqa: F401 (the writer's timing)
-
-SECRET_ENV = "REGCHAIN_OPERATOR_SECRET"
-SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 ACCOUNT_BATCH = 100
 HOLDING_BATCH = 200  # register_holdings_many's MAX_BATCH
@@ -49,68 +47,6 @@ READ_BATCH = 300
 MULTICALL_READ_BATCH = 4096  # views per read request run through a deployed multicall (16 eth_calls)
 WINDOW = 400          # transactions in flight before their receipts are collected (anvil)
 RECONCILE_SLICE = 500  # securities whose records are read back together
-
-
-class MigrationError(Exception):
-    """The migration cannot go on; the message is one line."""
-
-
-# ---------------------------------------------------------------- identities
-
-
-@dataclass(frozen=True)
-class Identities:
-    """Salted identity hashes and custody addresses, from the operator's secret."""
-
-    secret: bytes
-
-    @classmethod
-    def from_env(cls, env=os.environ) -> "Identities":
-        value = env.get(SECRET_ENV, "")
-        if len(value) < 16:
-            raise MigrationError(
-                f"set {SECRET_ENV} to the operator's secret (at least 16 characters); "
-                "it derives custody addresses and salts identity hashes")
-        return cls(value.encode())
-
-    def identity_hash(self, identity: str) -> bytes:
-        return hashlib.blake2b(identity.encode(), key=self.secret[:64], digest_size=32,
-                               person=b"regchain-id").digest()
-
-    def custody_key(self, identity: str) -> bytes:
-        counter = 0
-        while True:  # a keccak output >= n is astronomically rare; rehash if it happens
-            key = keccak(b"regchain/custody/v1" + self.secret + identity.encode() + bytes([counter]))
-            if 0 < int.from_bytes(key, "big") < SECP256K1_N:
-                return key
-            counter += 1
-
-    def custody_address(self, identity: str) -> str:
-        """The address of custody_key(identity): keccak of the uncompressed public key
-        (libsecp256k1 through coincurve; a province has ~100,000 holders to derive)."""
-        public = PublicKey.from_secret(self.custody_key(identity)).format(compressed=False)
-        return to_checksum_address(keccak(public[1:])[12:])
-
-
-def code_hash(code: str) -> bytes:
-    return keccak(text=f"security:{code}")
-
-
-def code_hash_of(text: str) -> bytes:
-    """The code hash of a security code as a person writes it (command line, roles file):
-    cleaned as the migration cleans the export's codes (`norm_id`), then hashed, so that
-    " shzx-001 " names the security the migration registered as SHZX-001. ValueError if
-    nothing is left of it."""
-    from regchain.legacy.clean import norm_id
-
-    code = norm_id(str(text))
-    if not code:
-        raise ValueError(f"security code {text!r} is empty")
-    return code_hash(code)
-
-
-def case_hash(case_no: str) -> bytes:
-    return keccak(text=f"case:{case_no}")
 
 
 def day_start_timestamp(day: int, utc_offset_s: int = UTC_OFFSET_CHINA) -> int:

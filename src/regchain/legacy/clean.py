@@ -114,7 +114,7 @@ from typing import Callable, Iterable
 
 from regchain import calendar as cal
 from regchain.constants import AMOUNT_MAX, HOLDER_CAP, InvestorClass, Kind, SecurityStatus
-from regchain.legacy.ids import IdError, clean_id, clean_uscc
+from regchain.legacy.ids import IdError, clean_id, clean_uscc, identity_text
 from regchain.legacy.reader import Export, Row, Table, read_export
 
 # The spec's reason codes, in its order (reason lists are sorted by it).
@@ -409,8 +409,8 @@ class Account:
     @property
     def identity(self) -> str:
         """Canonical identity string, e.g. `RESIDENT_ID:11010519491231002X`: the
-        input of the salted hash kept on chain."""
-        return f"{self.id_type}:{self.id_number}"
+        input of the salted hash kept on chain (regchain.identities)."""
+        return identity_text(self.id_type, self.id_number)
 
 
 @dataclass(frozen=True)
