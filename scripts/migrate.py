@@ -33,7 +33,6 @@ from ape.exceptions import ApeException
 
 from regchain import cli as common
 from regchain import migrate
-from regchain.legacy.clean import clean_folder
 from regchain.legacy.reader import ExportError
 from regchain import deployments
 from regchain.networks import ProfileError, profile_for
@@ -118,24 +117,16 @@ def cli(cli_ctx, network, account, source, report_path, dry_run, profile_name, b
             as_of = register.today() if register is not None else migrate.as_of_today()
 
             echo(f"cleaning {source} ...")
-            result = clean_folder(source, as_of=as_of, progress=_CleaningBars())
-            plan = migrate.Plan.build(result, ids)
-            stats = reconciliation = None
-            token_ids = None
-            if not dry_run:
-                chain = migrate.Chain(register, signer, profile=profile,
-                                      multicall=deployments.load(name).get("multicall"))
-                stats = migrate.write(result, plan, chain, bar=_bar)
-                reconciliation = migrate.reconcile(result, plan, chain, bar=_bar)
-                token_ids = reconciliation["token_ids"]
-            report = migrate.fill_report(result, plan, token_ids, reconciliation)
+            chain = None if dry_run else migrate.Chain(register, signer, profile=profile,
+                                                       multicall=deployments.load(name).get("multicall"))
+            done = migrate.run(source, ids, chain, as_of=as_of, progress=_CleaningBars(), bar=_bar)
             report_path.parent.mkdir(parents=True, exist_ok=True)
-            report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+            report_path.write_text(json.dumps(done.report, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                    encoding="utf-8")
             if books_path is not None and not dry_run:
                 from regchain.supervise.books import Books, write_migration_books
 
-                written = write_migration_books(Books(books_path), source, result, plan)
+                written = write_migration_books(Books(books_path), source, done.cleaned, done.plan)
                 echo(f"books: {books_path} ({', '.join(f'{k} {v}' for k, v in written.items())})")
     except click.ClickException:
         raise
@@ -152,12 +143,13 @@ def cli(cli_ctx, network, account, source, report_path, dry_run, profile_name, b
         raise click.ClickException(f"unexpected {type(exc).__name__}: {one_line(exc)} "
                                    "(REGCHAIN_DEBUG=1 shows the traceback)") from None
 
-    mismatches = len(reconciliation["mismatches"]) if reconciliation else 0
+    mismatches = len(done.mismatches)
     if as_json:
         common.emit_json({"ok": not mismatches, "network": name, "report": str(report_path),
-                          "summary": migrate.summary_data(result, stats, reconciliation, dry_run, plan)})
+                          "summary": migrate.summary_data(done.cleaned, done.stats, done.reconciliation,
+                                                          dry_run, done.plan)})
     else:
-        click.echo(migrate.summary(result, stats, reconciliation, dry_run, plan))
+        click.echo(migrate.summary(done.cleaned, done.stats, done.reconciliation, dry_run, done.plan))
         click.echo(f"report: {report_path}")
     if mismatches:
         raise click.ClickException(f"{mismatches} records failed to reconcile")

@@ -953,6 +953,6 @@ def test_duplicate_accounts_that_hold_nothing__primary_unused_duplicate_merged_w
     assert r.report["accounts"]["0000000019"] == {"status": "MERGED", "address": None,
                                                   "merged_into": "0000000009", "reasons": []}
     plan = migrate.Plan.build(r, migrate.Identities(b"s" * 32))
-    report = migrate.fill_report(r, plan, {s.code: i + 1 for i, s in enumerate(r.securities)}, None)
+    report = migrate.build_report(r, plan.address, {s.code: i + 1 for i, s in enumerate(r.securities)}, None)
     assert report["accounts"]["0000000019"]["address"] is None
     assert report["accounts"]["0000000001"]["address"] == plan.address["0000000001"]

@@ -66,13 +66,13 @@ def test_write__then_reconcile__chain_equals_the_cleaned_source(register, regist
 def test_write__second_run__sends_nothing_and_reports_the_same(register, registrar, cleaned, plan):
     chain = migrate.Chain(register, registrar)
     migrate.write(cleaned, plan, chain)
-    first = json.dumps(migrate.fill_report(cleaned, plan, migrate.reconcile(cleaned, plan, chain)["token_ids"],
+    first = json.dumps(migrate.build_report(cleaned, plan.address, migrate.reconcile(cleaned, plan, chain)["token_ids"],
                                            migrate.reconcile(cleaned, plan, chain)), sort_keys=True)
     again = migrate.Chain(register, registrar)
     stats = migrate.write(cleaned, plan, again)
     assert stats.transactions == 0
     rec = migrate.reconcile(cleaned, plan, again)
-    assert json.dumps(migrate.fill_report(cleaned, plan, rec["token_ids"], rec), sort_keys=True) == first
+    assert json.dumps(migrate.build_report(cleaned, plan.address, rec["token_ids"], rec), sort_keys=True) == first
 
 
 def _registration(sec, cleaned, total=None) -> tuple:

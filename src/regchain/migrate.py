@@ -37,7 +37,9 @@ from eth_utils import keccak, to_checksum_address
 from regchain.constants import AccountStatus, SecurityStatus, UTC_OFFSET_CHINA, holding_words
 from regchain.errors import MigrationError
 from regchain.identities import Identities, case_hash, code_hash, code_hash_of  # noqa: F401 (migrate.Identities, ...)
-from regchain.legacy.clean import CleanResult, FreezeKind, Security
+from regchain.legacy.clean import CleanResult, FreezeKind, Security, clean_export
+from regchain.legacy.reader import read_export
+from regchain.legacy.report import build_report
 from regchain.writer import LOST_AFTER_S, RECEIPT_TIMEOUT_S  # noqa: F401 (the writer's timing)
 
 ACCOUNT_BATCH = 100
@@ -377,6 +379,12 @@ class WriteStats:
     freezes_imported: int = 0
     securities_sealed: int = 0
     transactions: int = 0
+    # code -> token id of every cleaned security, as read while writing (reconcile takes them)
+    token_ids: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def counts(self) -> dict[str, int]:
+        """What was written, as the summary shows it."""
+        return {k: v for k, v in vars(self).items() if k != "token_ids"}
 
 
 def peak_rss_kb() -> int:
@@ -459,6 +467,7 @@ def write(result: CleanResult, plan: Plan, chain: Chain, *, utc_offset_s: int = 
             stats.securities_registered += 1
     if stats.securities_registered:
         sids = chain.read("security_id", [(h,) for h in hashes])
+    stats.token_ids = {sec.code: sid for sec, sid in zip(result.securities, sids)}
     views = chain.read("security", [(sid,) for sid in sids])
     pending = []
     for sec, sid, view in zip(result.securities, sids, views):
@@ -549,16 +558,18 @@ def _suspended(sec: Security) -> bool:
 # ---------------------------------------------------------------- reconciling
 
 
-def reconcile(result: CleanResult, plan: Plan, chain: Chain,
+def reconcile(result: CleanResult, plan: Plan, chain: Chain, token_ids: dict[str, int] | None = None,
               bar: Callable[[Iterable, str, int], Iterable] = lambda it, desc, total: it) -> dict:
     """Read back every security, holding, pledge and freeze; list every difference.
     The reads go out as JSON-RPC batches across securities (Chain.read), in slices of
-    RECONCILE_SLICE securities so that memory stays bounded on a province."""
+    RECONCILE_SLICE securities so that memory stays bounded on a province. `token_ids`
+    (code -> id) are the ones the writing read (WriteStats.token_ids); without them (a
+    reconciliation on its own) they are read here."""
     mismatches: list[str] = []
     checked = 0
-    codes = [s.code for s in result.securities]
-    sids = chain.read("security_id", [(code_hash(c),) for c in codes])
-    token_ids = dict(zip(codes, sids))
+    if token_ids is None:
+        codes = [s.code for s in result.securities]
+        token_ids = dict(zip(codes, chain.read("security_id", [(code_hash(c),) for c in codes])))
     slices = list(_chunks(result.securities, RECONCILE_SLICE))
     for part in bar(slices, "reconciling", len(slices)):
         registered = [sec for sec in part if token_ids[sec.code] != 0]
@@ -681,23 +692,6 @@ def queue_notes(result: CleanResult, plan: Plan) -> list[str]:
     return notes
 
 
-def fill_report(result: CleanResult, plan: Plan, token_ids: dict[str, int] | None,
-                reconciliation: dict | None) -> dict:
-    """The spec's JSON report with token ids, addresses and the reconciliation."""
-    report = result.report
-    for code, entry in report["securities"].items():
-        entry["token_id"] = (token_ids or {}).get(code) if entry["status"] == "MIGRATED" else None
-    for no, entry in report["accounts"].items():
-        # a MERGED account whose primary holds nothing (UNUSED) has no address either
-        primary = result.account_map.get(no, no)
-        if entry["status"] in ("MIGRATED", "MERGED") and primary in plan.address:
-            entry["address"] = plan.address[primary]
-    report["reconciliation"] = ({"checked": reconciliation["checked"],
-                                 "mismatches": reconciliation["mismatches"]}
-                                if reconciliation else {"checked": 0, "mismatches": []})
-    return report
-
-
 def summary_data(result: CleanResult, stats: WriteStats | None, reconciliation: dict | None,
                  dry_run: bool, plan: Plan | None = None) -> dict:
     """The summary as data (`ape run migrate --json`): rows per file and status, reasons,
@@ -713,7 +707,7 @@ def summary_data(result: CleanResult, stats: WriteStats | None, reconciliation: 
         "reasons": dict(sorted(reasons.items())),
         "warnings": [str(w) for w in result.warnings],
         "notes": queue_notes(result, plan) if plan is not None else [],
-        "written": None if stats is None else dict(vars(stats)),
+        "written": None if stats is None else stats.counts(),
         "reconciliation": None if reconciliation is None else {
             "checked": reconciliation["checked"], "mismatches": list(reconciliation["mismatches"])},
     }
@@ -750,50 +744,89 @@ def as_of_today(utc_offset_s: int = UTC_OFFSET_CHINA) -> int:
     return int((now + utc_offset_s) // 86400)
 
 
+# ---------------------------------------------------------------- the pipeline
+
+
+@dataclass
+class Migration:
+    """What each stage of a migration returned, and the report built from them at the end."""
+
+    cleaned: CleanResult
+    plan: Plan
+    stats: WriteStats | None  # None: a dry run
+    reconciliation: dict | None  # None: a dry run
+    report: dict
+    seconds: dict[str, float]  # clean_s (reading included), plan_s, write_s, reconcile_s
+
+    @property
+    def mismatches(self) -> list[str]:
+        return self.reconciliation["mismatches"] if self.reconciliation else []
+
+
+def run(source, ids: Identities, chain: Chain | None = None, *, as_of: int | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+        bar: Callable[[Iterable, str, int], Iterable] = lambda it, desc, total: it) -> Migration:
+    """The migration of the export folder `source` as one straight pipeline:
+    read → clean → plan → write → reconcile → report. Without a `chain` it is a dry run:
+    read, clean and plan, and the report of that. `as_of` is the market day the cleaning
+    judges lapsed freezes by (the register's `today()`; default today in market time),
+    `progress(stage, done, total)` follows the cleaning, `bar(items, desc, total)` wraps
+    the writing's and reconciling's loops. Both command lines run this: `ape run migrate`
+    (scripts/migrate.py) and `python -m regchain.migrate`. Raises ExportError or
+    MigrationError (one line)."""
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name], clock = now - clock, now
+
+    export = read_export(source)
+    cleaned = clean_export(export, as_of, progress)
+    del export  # the raw rows: the province's largest object, not needed past cleaning
+    lap("clean_s")
+    plan = Plan.build(cleaned, ids)
+    lap("plan_s")
+    stats = reconciliation = None
+    if chain is not None:
+        stats = write(cleaned, plan, chain, bar=bar)
+        lap("write_s")
+        reconciliation = reconcile(cleaned, plan, chain, stats.token_ids, bar=bar)
+        lap("reconcile_s")
+    report = build_report(cleaned, plan.address, None if stats is None else stats.token_ids, reconciliation)
+    return Migration(cleaned, plan, stats, reconciliation, report, seconds)
+
+
 def _main(argv: list[str] | None = None) -> int:
     """python -m regchain.migrate SOURCE URI REGISTER SENDER ABI.json REPORT.json
 
-    The migration without ape (regchain.writer's path): clean, plan, write, reconcile,
-    write the report; prints the timings and counts as one JSON line. SENDER signs: with
-    the key in REGCHAIN_SIGNER_KEY_FILE, else the node's own key for it (anvil's dev
-    accounts). The network profile comes from REGCHAIN_PROFILE (default: anvil), a
-    deployed multicall for the reads from REGCHAIN_MULTICALL_ADDRESS. `make bench` runs it
-    in a child process to measure its wall time and peak memory alone; the tests run it
-    through nodes that behave like the consortium targets. The secret comes from
-    REGCHAIN_OPERATOR_SECRET."""
+    The migration without ape (regchain.writer's path): `run` on the register at REGISTER
+    of the node at URI, then the report written; prints the timings and counts as one JSON
+    line. SENDER signs: with the key in REGCHAIN_SIGNER_KEY_FILE, else the node's own key
+    for it (anvil's dev accounts). The network profile comes from REGCHAIN_PROFILE
+    (default: anvil), a deployed multicall for the reads from REGCHAIN_MULTICALL_ADDRESS.
+    `make bench` runs it in a child process to measure its wall time and peak memory alone;
+    the tests run it through nodes that behave like the consortium targets. The secret
+    comes from REGCHAIN_OPERATOR_SECRET."""
     import json
-    import sys
-
-    from regchain.legacy.clean import clean_folder
 
     source, uri, address, sender, abi_path, report_path = (argv or sys.argv[1:])[:6]
     ids = Identities.from_env()
     abi = json.loads(open(abi_path, encoding="utf-8").read())
     chain = Chain.over_json_rpc(uri, address, sender, abi,
                                 multicall=os.environ.get(MULTICALL_ENV, "").strip() or None)
-    times = {}
     t0 = time.perf_counter()
-    result = clean_folder(source, as_of=chain.reader.call("today"))
-    times["clean_s"] = time.perf_counter() - t0
-    t = time.perf_counter()
-    plan = Plan.build(result, ids)
-    times["plan_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    stats = write(result, plan, chain)
-    times["write_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    rec = reconcile(result, plan, chain)
-    times["reconcile_s"] = time.perf_counter() - t
-    report = fill_report(result, plan, rec["token_ids"], rec)
+    done = run(source, ids, chain, as_of=chain.reader.call("today"))
     with open(report_path, "w", encoding="utf-8") as f:
-        json.dump(report, f, ensure_ascii=False, sort_keys=True)
-    times["wall_s"] = time.perf_counter() - t0
+        json.dump(done.report, f, ensure_ascii=False, sort_keys=True)
+    result, rec = done.cleaned, done.reconciliation
     print(json.dumps({
-        **times,
+        **done.seconds, "wall_s": time.perf_counter() - t0,
         "securities": len(result.securities), "accounts": len(result.accounts),
         "holdings": sum(len(s.holdings) for s in result.securities),
         "pledges": len(result.pledges), "freezes": len(result.freezes),
-        "transactions": stats.transactions, "gas": chain.gas,
+        "transactions": done.stats.transactions, "gas": chain.gas,
         "send_s": {fn: round(v, 2) for fn, v in chain.seconds.items()},
         "checked": rec["checked"], "mismatches": len(rec["mismatches"]),
         "first_mismatches": rec["mismatches"][:5],
@@ -803,8 +836,6 @@ def _main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import sys
-
     try:
         raise SystemExit(_main())
     except MigrationError as exc:  # one line, as `ape run migrate` prints it
