@@ -1,13 +1,14 @@
-"""Write a cleaned legacy export on chain, reconcile, and fill the report.
+"""The migration of a legacy export as one straight pipeline, `run`:
+read → clean → plan → write → reconcile → report. Both command lines call it
+(`ape run migrate`, scripts/migrate.py; `python -m regchain.migrate`, `_main`).
 
-The cleaning is `regchain.legacy.clean` (the export format: docs/migration.md);
-this module is the chain half:
+Reading and cleaning are `regchain.legacy` (the export format: docs/migration.md); this
+module is the chain half:
 
-- identities: each holder's canonical identity (``ID_TYPE:NUMBER``) becomes a salted
-  hash on chain, and a holder without its own wallet gets a custody address whose key
-  is derived from the operator's secret and that identity (so merged duplicates, which
-  share an identity, share an address). The secret comes from the environment
-  (``REGCHAIN_OPERATOR_SECRET``), never from a file in the repository.
+- planning (`Plan`): each account's canonical identity (``ID_TYPE:NUMBER``) becomes a
+  salted hash on chain, and a holder without its own wallet gets a custody address
+  (regchain.identities: derived from the operator's secret, ``REGCHAIN_OPERATOR_SECRET``,
+  and that identity, so merged duplicates share an address).
 - writing: accounts (open_accounts), then the securities: register each (PENDING, not
   transferable), write its holdings, import its pledges and freezes with their original
   rank, and seal it — sealing checks on chain that the holdings add up to the declared
@@ -17,8 +18,10 @@ this module is the chain half:
   a window of them in flight in nonce order, their receipts collected together; the
   network profile (regchain.networks) says the gas price, the window and whether the node
   takes batches.
+  The writing reads each security's token id (`WriteStats.token_ids`), the only read of them.
 - reconciling: every holding, pledge and freeze is read back in batched calls and
   compared with the cleaned source.
+- the report (regchain.legacy.report) is built once at the end from what the stages returned.
 """
 
 from __future__ import annotations
