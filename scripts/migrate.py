@@ -4,8 +4,8 @@
     ape run migrate --network ethereum:consortium:node --account <alias> [--profile fisco-bcos-3] ...
 
 Reads the export folder, cleans it (docs/migration.md), writes what is clean, reconciles
-every holding, pledge and freeze against the chain, writes the JSON report and prints a
-summary. Exits non-zero if anything failed to reconcile. --dry-run cleans and reports
+every holding, pledge and freeze against the chain (regchain.migrate.run, the pipeline
+`python -m regchain.migrate` runs too), writes the JSON report and prints a summary. Exits non-zero if anything failed to reconcile. --dry-run cleans and reports
 without writing.
 The operator's secret (custody addresses, identity salt) comes from REGCHAIN_OPERATOR_SECRET.
 
@@ -35,6 +35,7 @@ from regchain import cli as common
 from regchain import migrate
 from regchain.legacy.reader import ExportError
 from regchain import deployments
+from regchain.identities import Identities
 from regchain.networks import ProfileError, profile_for
 from regchain.provision import SetupError, ensure_calendar, ensure_suite, network_problem, one_line, recorded_suite
 from regchain.supervise import SuperviseError
@@ -89,7 +90,7 @@ def cli(cli_ctx, network, account, source, report_path, dry_run, profile_name, b
         # every input first: a bad folder, secret, profile or account connects to nothing
         if not source.is_dir():
             raise click.ClickException(f"--source {source}: no such folder")
-        ids = migrate.Identities.from_env()
+        ids = Identities.from_env()
         register = profile = name = None
         stack = ExitStack()
         if not dry_run:  # a dry run never touches a node: an export can be checked offline
