@@ -4,8 +4,8 @@
     ape run migrate --network ethereum:consortium:node --account <alias> [--profile fisco-bcos-3] ...
 
 Reads the export folder, cleans it (docs/migration.md), writes what is clean, reconciles
-every holding, pledge and freeze against the chain, writes the JSON report and prints a
-summary. Exits non-zero if anything failed to reconcile. --dry-run cleans and reports
+every holding, pledge and freeze against the chain (regchain.migrate.run, the pipeline
+`python -m regchain.migrate` runs too), writes the JSON report and prints a summary. Exits non-zero if anything failed to reconcile. --dry-run cleans and reports
 without writing.
 The operator's secret (custody addresses, identity salt) comes from REGCHAIN_OPERATOR_SECRET.
 
@@ -33,9 +33,9 @@ from ape.exceptions import ApeException
 
 from regchain import cli as common
 from regchain import migrate
-from regchain.legacy.clean import clean_folder
 from regchain.legacy.reader import ExportError
 from regchain import deployments
+from regchain.identities import Identities
 from regchain.networks import ProfileError, profile_for
 from regchain.provision import SetupError, ensure_calendar, ensure_suite, network_problem, one_line, recorded_suite
 from regchain.supervise import SuperviseError
@@ -90,7 +90,7 @@ def cli(cli_ctx, network, account, source, report_path, dry_run, profile_name, b
         # every input first: a bad folder, secret, profile or account connects to nothing
         if not source.is_dir():
             raise click.ClickException(f"--source {source}: no such folder")
-        ids = migrate.Identities.from_env()
+        ids = Identities.from_env()
         register = profile = name = None
         stack = ExitStack()
         if not dry_run:  # a dry run never touches a node: an export can be checked offline
@@ -118,24 +118,16 @@ def cli(cli_ctx, network, account, source, report_path, dry_run, profile_name, b
             as_of = register.today() if register is not None else migrate.as_of_today()
 
             echo(f"cleaning {source} ...")
-            result = clean_folder(source, as_of=as_of, progress=_CleaningBars())
-            plan = migrate.Plan.build(result, ids)
-            stats = reconciliation = None
-            token_ids = None
-            if not dry_run:
-                chain = migrate.Chain(register, signer, profile=profile,
-                                      multicall=deployments.load(name).get("multicall"))
-                stats = migrate.write(result, plan, chain, bar=_bar)
-                reconciliation = migrate.reconcile(result, plan, chain, bar=_bar)
-                token_ids = reconciliation["token_ids"]
-            report = migrate.fill_report(result, plan, token_ids, reconciliation)
+            chain = None if dry_run else migrate.Chain(register, signer, profile=profile,
+                                                       multicall=deployments.load(name).get("multicall"))
+            done = migrate.run(source, ids, chain, as_of=as_of, progress=_CleaningBars(), bar=_bar)
             report_path.parent.mkdir(parents=True, exist_ok=True)
-            report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+            report_path.write_text(json.dumps(done.report, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                    encoding="utf-8")
             if books_path is not None and not dry_run:
                 from regchain.supervise.books import Books, write_migration_books
 
-                written = write_migration_books(Books(books_path), source, result, plan)
+                written = write_migration_books(Books(books_path), source, done.cleaned, done.plan)
                 echo(f"books: {books_path} ({', '.join(f'{k} {v}' for k, v in written.items())})")
     except click.ClickException:
         raise
@@ -152,12 +144,13 @@ def cli(cli_ctx, network, account, source, report_path, dry_run, profile_name, b
         raise click.ClickException(f"unexpected {type(exc).__name__}: {one_line(exc)} "
                                    "(REGCHAIN_DEBUG=1 shows the traceback)") from None
 
-    mismatches = len(reconciliation["mismatches"]) if reconciliation else 0
+    mismatches = len(done.mismatches)
     if as_json:
         common.emit_json({"ok": not mismatches, "network": name, "report": str(report_path),
-                          "summary": migrate.summary_data(result, stats, reconciliation, dry_run, plan)})
+                          "summary": migrate.summary_data(done.cleaned, done.stats, done.reconciliation,
+                                                          dry_run, done.plan)})
     else:
-        click.echo(migrate.summary(result, stats, reconciliation, dry_run, plan))
+        click.echo(migrate.summary(done.cleaned, done.stats, done.reconciliation, dry_run, done.plan))
         click.echo(f"report: {report_path}")
     if mismatches:
         raise click.ClickException(f"{mismatches} records failed to reconcile")

@@ -67,7 +67,7 @@ def migrated(tmp_path_factory, register, registrar, chain):
     assert ape_chain.blocks.head.gas_limit == gas_limit_before
     rec = migrate.reconcile(cleaned, plan, chain)
     assert rec["mismatches"] == []
-    report = migrate.fill_report(cleaned, plan, rec["token_ids"], rec)
+    report = migrate.build_report(cleaned, plan.address, rec["token_ids"], rec)
     report_path = base / "sample-report.json"
     report_path.write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
     biggest = max(cleaned.securities, key=lambda s: s.holder_count)
@@ -269,7 +269,7 @@ def test_account__holdings_pledges_freezes_in_queue_order(console, migrated, reg
         pytest.skip("the sample has no freeze")
     address = migrated["plan"].address[frozen.account_no]
 
-    sid = migrated["cleaned"].report["securities"][frozen.security_code]["token_id"]
+    sid = json.loads(migrated["report"].read_text(encoding="utf-8"))["securities"][frozen.security_code]["token_id"]
 
     page = client(console, "op").get(f"/accounts/{address}", params={"lang": "en"})
     r = client(console, "op").get(f"/accounts/{address}", params={"lang": "en", "export": "csv",

@@ -953,6 +953,68 @@ def test_duplicate_accounts_that_hold_nothing__primary_unused_duplicate_merged_w
     assert r.report["accounts"]["0000000019"] == {"status": "MERGED", "address": None,
                                                   "merged_into": "0000000009", "reasons": []}
     plan = migrate.Plan.build(r, migrate.Identities(b"s" * 32))
-    report = migrate.fill_report(r, plan, {s.code: i + 1 for i, s in enumerate(r.securities)}, None)
+    report = migrate.build_report(r, plan.address, {s.code: i + 1 for i, s in enumerate(r.securities)}, None)
     assert report["accounts"]["0000000019"]["address"] is None
     assert report["accounts"]["0000000001"]["address"] == plan.address["0000000001"]
+
+
+# ------------------------------------------------------------------ the pipeline's report and identities
+
+
+def test_run__dry_run__report_built_once_from_the_verdicts_and_plan(tmp_path):
+    from regchain import migrate
+
+    folder = write(tmp_path / "export", base())
+    done = migrate.run(folder, migrate.Identities(b"s" * 32), as_of=AS_OF)
+    assert done.stats is None and done.reconciliation is None and done.mismatches == []
+    assert set(done.seconds) == {"clean_s", "plan_s"}
+    assert done.report == migrate.build_report(done.cleaned, done.plan.address)
+    assert done.report["securities"]["000001"] == {"status": "MIGRATED", "token_id": None, "reasons": []}
+    assert done.report["accounts"]["0000000001"]["address"] == done.plan.address["0000000001"]
+    assert done.report["reconciliation"] == {"checked": 0, "mismatches": []}
+
+
+def test_build_report__token_ids_and_reconciliation__a_new_document_verdicts_untouched(tmp_path):
+    r = run(tmp_path, base())
+    verdicts = json.loads(json.dumps(r.verdicts))
+    from regchain.legacy.report import build_report
+
+    rec = {"checked": 7, "mismatches": ["000001: total supply 1 on chain, 1000 in the source"]}
+    report = build_report(r, {"0000000001": "0x" + "11" * 20}, {"000001": 3, "000002": 4}, rec)
+    report["securities"]["000001"]["reasons"].append("EDITED")
+    report["reconciliation"]["mismatches"].clear()
+
+    assert r.verdicts == verdicts and "token_id" not in r.verdicts["securities"]["000001"]
+    assert build_report(r, {}, {"000001": 3}, rec)["securities"]["000001"] == {
+        "status": "MIGRATED", "token_id": 3, "reasons": []}
+    assert build_report(r)["reconciliation"] == {"checked": 0, "mismatches": []}
+    assert rec["mismatches"] == ["000001: total supply 1 on chain, 1000 in the source"]
+    assert report["accounts"]["0000000001"]["address"] == "0x" + "11" * 20
+    assert report["accounts"]["0000000002"]["address"] is None  # no address given for it
+    assert r.report == build_report(r)
+
+
+def test_canonical_identity__as_typed_on_a_command_line__the_migrated_accounts_identity(tmp_path):
+    from regchain.identities import canonical_identity
+
+    t = base()
+    t["accounts"][1]["id_number"] = ID_B15  # the old 15-digit id, upgraded by the cleaning
+    (b,) = [a for a in run(tmp_path, t).accounts if a.account_no == "0000000002"]
+    assert canonical_identity(" resident_id ", f" {ID_B15} ") == b.identity == f"RESIDENT_ID:{ID_B}"
+    assert canonical_identity("USCC", BANK.lower()) == f"USCC:{BANK}"
+
+
+def test_canonical_identity__bad_number__id_error_with_the_reason_code():
+    from regchain.identities import canonical_identity
+
+    with pytest.raises(IdError) as e:
+        canonical_identity("RESIDENT_ID", ID_A[:-1] + "1")
+    assert e.value.code == "BAD_ID_CHECKSUM"
+
+
+def test_case_hash_of__spaces_and_full_width__the_migrations_hash():
+    from regchain.identities import case_hash, case_hash_of
+
+    assert case_hash_of(" （2025）京0105执1234号 ") == case_hash("(2025)京0105执1234号")
+    with pytest.raises(ValueError, match="empty case number"):
+        case_hash_of(" \u3000 ")

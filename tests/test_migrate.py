@@ -66,13 +66,30 @@ def test_write__then_reconcile__chain_equals_the_cleaned_source(register, regist
 def test_write__second_run__sends_nothing_and_reports_the_same(register, registrar, cleaned, plan):
     chain = migrate.Chain(register, registrar)
     migrate.write(cleaned, plan, chain)
-    first = json.dumps(migrate.fill_report(cleaned, plan, migrate.reconcile(cleaned, plan, chain)["token_ids"],
+    first = json.dumps(migrate.build_report(cleaned, plan.address, migrate.reconcile(cleaned, plan, chain)["token_ids"],
                                            migrate.reconcile(cleaned, plan, chain)), sort_keys=True)
     again = migrate.Chain(register, registrar)
     stats = migrate.write(cleaned, plan, again)
     assert stats.transactions == 0
     rec = migrate.reconcile(cleaned, plan, again)
-    assert json.dumps(migrate.fill_report(cleaned, plan, rec["token_ids"], rec), sort_keys=True) == first
+    assert json.dumps(migrate.build_report(cleaned, plan.address, rec["token_ids"], rec), sort_keys=True) == first
+
+
+def test_run__export_on_chain__token_ids_read_by_the_writing_only(register, registrar, export, cleaned, plan):
+    migrate.write(cleaned, plan, migrate.Chain(register, registrar))  # on chain: the run registers nothing
+    chain = migrate.Chain(register, registrar)
+    reads, read = [], chain.read
+    chain.read = lambda fn, args_list: reads.append(fn) or read(fn, args_list)
+
+    done = migrate.run(export, migrate.Identities(SECRET.encode()), chain, as_of=register.today())
+
+    assert reads.count("security_id") == 1
+    assert done.stats.transactions == 0 and done.mismatches == []
+    assert done.reconciliation["token_ids"] == done.stats.token_ids == {
+        sec.code: register.security_id(migrate.code_hash(sec.code)) for sec in cleaned.securities}
+    assert {code: e["token_id"] for code, e in done.report["securities"].items() if e["status"] == "MIGRATED"} == \
+        done.stats.token_ids
+    assert set(done.seconds) == {"clean_s", "plan_s", "write_s", "reconcile_s"}
 
 
 def _registration(sec, cleaned, total=None) -> tuple:

@@ -87,7 +87,7 @@ def test_migrate__generated_export__rows_accounted_once_and_chain_equals_source(
         assert rec["mismatches"] == []
         assert set(rec["token_ids"]) == {s.code for s in result.securities}
         assert all(rec["token_ids"][s.code] != 0 for s in result.securities)
-        report = migrate.fill_report(result, plan, rec["token_ids"], rec)
+        report = migrate.build_report(result, plan.address, rec["token_ids"], rec)
         for code, entry in report["securities"].items():
             assert (entry["token_id"] is not None) == (entry["status"] == "MIGRATED"), code
     finally:

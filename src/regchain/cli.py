@@ -345,17 +345,14 @@ def make_indexer(address: str, checkpoint: Path | None, chunk: int = 2000, echo=
 
 # ---------------------------------------------------------------- business identifiers
 # Codes, identities and case numbers are hashed exactly as the migration hashes them
-# (regchain.migrate, regchain.legacy), so what `ops` registers matches what was migrated.
+# (regchain.identities, the migration's own functions), so what `ops` registers matches what
+# was migrated.
 
 
 def identity_arg(id_type: str | None, id_number: str | None, identity: str | None) -> bytes:
     """The on-chain identity of a holder: the migration's keyed hash of ``ID_TYPE:cleaned number``
     (the operator's secret from the environment), or a 0x hash given as is. Never a bare hash of
     an id number (it could be found by trying every number)."""
-    from regchain import migrate
-    from regchain.legacy.clean import norm_id
-    from regchain.legacy.ids import IdError, clean_id
-
     if identity is not None:
         if id_number is not None:
             raise click.ClickException("give --identity or --id-type/--id-number, not both")
@@ -365,20 +362,28 @@ def identity_arg(id_type: str | None, id_number: str | None, identity: str | Non
         return bytes.fromhex(identity[2:])
     if not id_type or not id_number:
         raise click.ClickException("give --id-type and --id-number (or --identity 0x...)")
+    canonical, ids = _holder_identity(id_type, id_number)
+    return ids.identity_hash(canonical)
+
+
+def _holder_identity(id_type: str, id_number: str):
+    """(``ID_TYPE:NUMBER`` cleaned as migrated, the operator's Identities), or one line."""
+    from regchain import identities
+    from regchain.errors import MigrationError
+    from regchain.legacy.ids import IdError
+
     try:
-        canonical = clean_id(id_type.upper(), norm_id(id_number))
-        ids = migrate.Identities.from_env()
-    except (IdError, migrate.MigrationError) as exc:
+        return identities.canonical_identity(id_type, id_number), identities.Identities.from_env()
+    except (IdError, MigrationError) as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from None
-    return ids.identity_hash(f"{id_type.upper()}:{canonical}")
 
 
 def code_hash(code: str) -> bytes:
-    """The code hash of a security code (cleaned and hashed as migrated: migrate.code_hash_of)."""
-    from regchain import migrate
+    """The code hash of a security code (cleaned and hashed as migrated: identities.code_hash_of)."""
+    from regchain.identities import code_hash_of
 
     try:
-        return migrate.code_hash_of(code)
+        return code_hash_of(code)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -394,14 +399,13 @@ def security_text(text: str) -> str:
 
 
 def case_hash(case_no: str) -> bytes:
-    """The hash of a court case number (as migrated)."""
-    from regchain import migrate
-    from regchain.legacy.clean import norm_id
+    """The hash of a court case number (cleaned and hashed as migrated: identities.case_hash_of)."""
+    from regchain.identities import case_hash_of
 
-    text = norm_id(case_no)
-    if not text:
-        raise click.ClickException("empty case number")
-    return migrate.case_hash(text)
+    try:
+        return case_hash_of(case_no)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def security_arg(register, text: str) -> int:
@@ -452,16 +456,8 @@ def custody_signer(identity: str):
     as the migration derived the address."""
     from ape_accounts.accounts import ApeSigner
 
-    from regchain import migrate
-    from regchain.legacy.clean import norm_id
-    from regchain.legacy.ids import IdError, clean_id
-
     id_type, sep, number = identity.partition(":")
     if not sep or not number.strip():
         raise click.ClickException(f"--for {identity!r}: give the holder as ID_TYPE:NUMBER (e.g. RESIDENT_ID:1101...)")
-    try:
-        canonical = f"{id_type.strip().upper()}:{clean_id(id_type.strip().upper(), norm_id(number))}"
-        key = migrate.Identities.from_env().custody_key(canonical)
-    except (IdError, migrate.MigrationError) as exc:
-        raise click.ClickException(str(exc).splitlines()[0]) from None
-    return ApeSigner(private_key="0x" + key.hex())
+    canonical, ids = _holder_identity(id_type, number)
+    return ApeSigner(private_key="0x" + ids.custody_key(canonical).hex())

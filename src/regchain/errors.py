@@ -9,3 +9,7 @@ def one_line(exc: BaseException) -> str:
     msg = getattr(exc, "revert_message", None)
     text = (msg or str(exc)).strip() or type(exc).__name__
     return text.splitlines()[0]
+
+
+class MigrationError(Exception):
+    """The migration (or the operator's secret it needs) cannot go on; the message is one line."""

@@ -1,13 +1,14 @@
-"""Write a cleaned legacy export on chain, reconcile, and fill the report.
+"""The migration of a legacy export as one straight pipeline, `run`:
+read → clean → plan → write → reconcile → report. Both command lines call it
+(`ape run migrate`, scripts/migrate.py; `python -m regchain.migrate`, `_main`).
 
-The cleaning is `regchain.legacy.clean` (the export format: docs/migration.md);
-this module is the chain half:
+Reading and cleaning are `regchain.legacy` (the export format: docs/migration.md); this
+module is the chain half:
 
-- identities: each holder's canonical identity (``ID_TYPE:NUMBER``) becomes a salted
-  hash on chain, and a holder without its own wallet gets a custody address whose key
-  is derived from the operator's secret and that identity (so merged duplicates, which
-  share an identity, share an address). The secret comes from the environment
-  (``REGCHAIN_OPERATOR_SECRET``), never from a file in the repository.
+- planning (`Plan`): each account's canonical identity (``ID_TYPE:NUMBER``) becomes a
+  salted hash on chain, and a holder without its own wallet gets a custody address
+  (regchain.identities: derived from the operator's secret, ``REGCHAIN_OPERATOR_SECRET``,
+  and that identity, so merged duplicates share an address).
 - writing: accounts (open_accounts), then the securities: register each (PENDING, not
   transferable), write its holdings, import its pledges and freezes with their original
   rank, and seal it — sealing checks on chain that the holdings add up to the declared
@@ -17,8 +18,10 @@ this module is the chain half:
   a window of them in flight in nonce order, their receipts collected together; the
   network profile (regchain.networks) says the gas price, the window and whether the node
   takes batches.
+  The writing reads each security's token id (`WriteStats.token_ids`), the only read of them.
 - reconciling: every holding, pledge and freeze is read back in batched calls and
   compared with the cleaned source.
+- the report (regchain.legacy.report) is built once at the end from what the stages returned.
 """
 
 from __future__ import annotations
@@ -32,15 +35,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from coincurve import PublicKey
 from eth_utils import keccak, to_checksum_address
 
 from regchain.constants import AccountStatus, SecurityStatus, UTC_OFFSET_CHINA, holding_words
-from regchain.legacy.clean import CleanResult, FreezeKind, Security
+from regchain.errors import MigrationError
+from regchain.identities import Identities, case_hash, code_hash, code_hash_of  # noqa: F401 (migrate.Identities, ...)
+from regchain.legacy.clean import CleanResult, FreezeKind, Security, clean_export
+from regchain.legacy.reader import read_export
+from regchain.legacy.report import build_report
 from regchain.writer import LOST_AFTER_S, RECEIPT_TIMEOUT_S  # noqa: F401 (the writer's timing)
-
-SECRET_ENV = "REGCHAIN_OPERATOR_SECRET"
-SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 ACCOUNT_BATCH = 100
 HOLDING_BATCH = 200  # register_holdings_many's MAX_BATCH
@@ -49,68 +52,6 @@ READ_BATCH = 300
 MULTICALL_READ_BATCH = 4096  # views per read request run through a deployed multicall (16 eth_calls)
 WINDOW = 400          # transactions in flight before their receipts are collected (anvil)
 RECONCILE_SLICE = 500  # securities whose records are read back together
-
-
-class MigrationError(Exception):
-    """The migration cannot go on; the message is one line."""
-
-
-# ---------------------------------------------------------------- identities
-
-
-@dataclass(frozen=True)
-class Identities:
-    """Salted identity hashes and custody addresses, from the operator's secret."""
-
-    secret: bytes
-
-    @classmethod
-    def from_env(cls, env=os.environ) -> "Identities":
-        value = env.get(SECRET_ENV, "")
-        if len(value) < 16:
-            raise MigrationError(
-                f"set {SECRET_ENV} to the operator's secret (at least 16 characters); "
-                "it derives custody addresses and salts identity hashes")
-        return cls(value.encode())
-
-    def identity_hash(self, identity: str) -> bytes:
-        return hashlib.blake2b(identity.encode(), key=self.secret[:64], digest_size=32,
-                               person=b"regchain-id").digest()
-
-    def custody_key(self, identity: str) -> bytes:
-        counter = 0
-        while True:  # a keccak output >= n is astronomically rare; rehash if it happens
-            key = keccak(b"regchain/custody/v1" + self.secret + identity.encode() + bytes([counter]))
-            if 0 < int.from_bytes(key, "big") < SECP256K1_N:
-                return key
-            counter += 1
-
-    def custody_address(self, identity: str) -> str:
-        """The address of custody_key(identity): keccak of the uncompressed public key
-        (libsecp256k1 through coincurve; a province has ~100,000 holders to derive)."""
-        public = PublicKey.from_secret(self.custody_key(identity)).format(compressed=False)
-        return to_checksum_address(keccak(public[1:])[12:])
-
-
-def code_hash(code: str) -> bytes:
-    return keccak(text=f"security:{code}")
-
-
-def code_hash_of(text: str) -> bytes:
-    """The code hash of a security code as a person writes it (command line, roles file):
-    cleaned as the migration cleans the export's codes (`norm_id`), then hashed, so that
-    " shzx-001 " names the security the migration registered as SHZX-001. ValueError if
-    nothing is left of it."""
-    from regchain.legacy.clean import norm_id
-
-    code = norm_id(str(text))
-    if not code:
-        raise ValueError(f"security code {text!r} is empty")
-    return code_hash(code)
-
-
-def case_hash(case_no: str) -> bytes:
-    return keccak(text=f"case:{case_no}")
 
 
 def day_start_timestamp(day: int, utc_offset_s: int = UTC_OFFSET_CHINA) -> int:
@@ -441,6 +382,12 @@ class WriteStats:
     freezes_imported: int = 0
     securities_sealed: int = 0
     transactions: int = 0
+    # code -> token id of every cleaned security, as read while writing (reconcile takes them)
+    token_ids: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def counts(self) -> dict[str, int]:
+        """What was written, as the summary shows it."""
+        return {k: v for k, v in vars(self).items() if k != "token_ids"}
 
 
 def peak_rss_kb() -> int:
@@ -523,6 +470,7 @@ def write(result: CleanResult, plan: Plan, chain: Chain, *, utc_offset_s: int = 
             stats.securities_registered += 1
     if stats.securities_registered:
         sids = chain.read("security_id", [(h,) for h in hashes])
+    stats.token_ids = {sec.code: sid for sec, sid in zip(result.securities, sids)}
     views = chain.read("security", [(sid,) for sid in sids])
     pending = []
     for sec, sid, view in zip(result.securities, sids, views):
@@ -613,16 +561,18 @@ def _suspended(sec: Security) -> bool:
 # ---------------------------------------------------------------- reconciling
 
 
-def reconcile(result: CleanResult, plan: Plan, chain: Chain,
+def reconcile(result: CleanResult, plan: Plan, chain: Chain, token_ids: dict[str, int] | None = None,
               bar: Callable[[Iterable, str, int], Iterable] = lambda it, desc, total: it) -> dict:
     """Read back every security, holding, pledge and freeze; list every difference.
     The reads go out as JSON-RPC batches across securities (Chain.read), in slices of
-    RECONCILE_SLICE securities so that memory stays bounded on a province."""
+    RECONCILE_SLICE securities so that memory stays bounded on a province. `token_ids`
+    (code -> id) are the ones the writing read (WriteStats.token_ids); without them (a
+    reconciliation on its own) they are read here."""
     mismatches: list[str] = []
     checked = 0
-    codes = [s.code for s in result.securities]
-    sids = chain.read("security_id", [(code_hash(c),) for c in codes])
-    token_ids = dict(zip(codes, sids))
+    if token_ids is None:
+        codes = [s.code for s in result.securities]
+        token_ids = dict(zip(codes, chain.read("security_id", [(code_hash(c),) for c in codes])))
     slices = list(_chunks(result.securities, RECONCILE_SLICE))
     for part in bar(slices, "reconciling", len(slices)):
         registered = [sec for sec in part if token_ids[sec.code] != 0]
@@ -745,23 +695,6 @@ def queue_notes(result: CleanResult, plan: Plan) -> list[str]:
     return notes
 
 
-def fill_report(result: CleanResult, plan: Plan, token_ids: dict[str, int] | None,
-                reconciliation: dict | None) -> dict:
-    """The spec's JSON report with token ids, addresses and the reconciliation."""
-    report = result.report
-    for code, entry in report["securities"].items():
-        entry["token_id"] = (token_ids or {}).get(code) if entry["status"] == "MIGRATED" else None
-    for no, entry in report["accounts"].items():
-        # a MERGED account whose primary holds nothing (UNUSED) has no address either
-        primary = result.account_map.get(no, no)
-        if entry["status"] in ("MIGRATED", "MERGED") and primary in plan.address:
-            entry["address"] = plan.address[primary]
-    report["reconciliation"] = ({"checked": reconciliation["checked"],
-                                 "mismatches": reconciliation["mismatches"]}
-                                if reconciliation else {"checked": 0, "mismatches": []})
-    return report
-
-
 def summary_data(result: CleanResult, stats: WriteStats | None, reconciliation: dict | None,
                  dry_run: bool, plan: Plan | None = None) -> dict:
     """The summary as data (`ape run migrate --json`): rows per file and status, reasons,
@@ -777,7 +710,7 @@ def summary_data(result: CleanResult, stats: WriteStats | None, reconciliation: 
         "reasons": dict(sorted(reasons.items())),
         "warnings": [str(w) for w in result.warnings],
         "notes": queue_notes(result, plan) if plan is not None else [],
-        "written": None if stats is None else dict(vars(stats)),
+        "written": None if stats is None else stats.counts(),
         "reconciliation": None if reconciliation is None else {
             "checked": reconciliation["checked"], "mismatches": list(reconciliation["mismatches"])},
     }
@@ -814,50 +747,89 @@ def as_of_today(utc_offset_s: int = UTC_OFFSET_CHINA) -> int:
     return int((now + utc_offset_s) // 86400)
 
 
+# ---------------------------------------------------------------- the pipeline
+
+
+@dataclass
+class Migration:
+    """What each stage of a migration returned, and the report built from them at the end."""
+
+    cleaned: CleanResult
+    plan: Plan
+    stats: WriteStats | None  # None: a dry run
+    reconciliation: dict | None  # None: a dry run
+    report: dict
+    seconds: dict[str, float]  # clean_s (reading included), plan_s, write_s, reconcile_s
+
+    @property
+    def mismatches(self) -> list[str]:
+        return self.reconciliation["mismatches"] if self.reconciliation else []
+
+
+def run(source, ids: Identities, chain: Chain | None = None, *, as_of: int | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+        bar: Callable[[Iterable, str, int], Iterable] = lambda it, desc, total: it) -> Migration:
+    """The migration of the export folder `source` as one straight pipeline:
+    read → clean → plan → write → reconcile → report. Without a `chain` it is a dry run:
+    read, clean and plan, and the report of that. `as_of` is the market day the cleaning
+    judges lapsed freezes by (the register's `today()`; default today in market time),
+    `progress(stage, done, total)` follows the cleaning, `bar(items, desc, total)` wraps
+    the writing's and reconciling's loops. Both command lines run this: `ape run migrate`
+    (scripts/migrate.py) and `python -m regchain.migrate`. Raises ExportError or
+    MigrationError (one line)."""
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name], clock = now - clock, now
+
+    export = read_export(source)
+    cleaned = clean_export(export, as_of, progress)
+    del export  # the raw rows: the province's largest object, not needed past cleaning
+    lap("clean_s")
+    plan = Plan.build(cleaned, ids)
+    lap("plan_s")
+    stats = reconciliation = None
+    if chain is not None:
+        stats = write(cleaned, plan, chain, bar=bar)
+        lap("write_s")
+        reconciliation = reconcile(cleaned, plan, chain, stats.token_ids, bar=bar)
+        lap("reconcile_s")
+    report = build_report(cleaned, plan.address, None if stats is None else stats.token_ids, reconciliation)
+    return Migration(cleaned, plan, stats, reconciliation, report, seconds)
+
+
 def _main(argv: list[str] | None = None) -> int:
     """python -m regchain.migrate SOURCE URI REGISTER SENDER ABI.json REPORT.json
 
-    The migration without ape (regchain.writer's path): clean, plan, write, reconcile,
-    write the report; prints the timings and counts as one JSON line. SENDER signs: with
-    the key in REGCHAIN_SIGNER_KEY_FILE, else the node's own key for it (anvil's dev
-    accounts). The network profile comes from REGCHAIN_PROFILE (default: anvil), a
-    deployed multicall for the reads from REGCHAIN_MULTICALL_ADDRESS. `make bench` runs it
-    in a child process to measure its wall time and peak memory alone; the tests run it
-    through nodes that behave like the consortium targets. The secret comes from
-    REGCHAIN_OPERATOR_SECRET."""
+    The migration without ape (regchain.writer's path): `run` on the register at REGISTER
+    of the node at URI, then the report written; prints the timings and counts as one JSON
+    line. SENDER signs: with the key in REGCHAIN_SIGNER_KEY_FILE, else the node's own key
+    for it (anvil's dev accounts). The network profile comes from REGCHAIN_PROFILE
+    (default: anvil), a deployed multicall for the reads from REGCHAIN_MULTICALL_ADDRESS.
+    `make bench` runs it in a child process to measure its wall time and peak memory alone;
+    the tests run it through nodes that behave like the consortium targets. The secret
+    comes from REGCHAIN_OPERATOR_SECRET."""
     import json
-    import sys
-
-    from regchain.legacy.clean import clean_folder
 
     source, uri, address, sender, abi_path, report_path = (argv or sys.argv[1:])[:6]
     ids = Identities.from_env()
     abi = json.loads(open(abi_path, encoding="utf-8").read())
     chain = Chain.over_json_rpc(uri, address, sender, abi,
                                 multicall=os.environ.get(MULTICALL_ENV, "").strip() or None)
-    times = {}
     t0 = time.perf_counter()
-    result = clean_folder(source, as_of=chain.reader.call("today"))
-    times["clean_s"] = time.perf_counter() - t0
-    t = time.perf_counter()
-    plan = Plan.build(result, ids)
-    times["plan_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    stats = write(result, plan, chain)
-    times["write_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    rec = reconcile(result, plan, chain)
-    times["reconcile_s"] = time.perf_counter() - t
-    report = fill_report(result, plan, rec["token_ids"], rec)
+    done = run(source, ids, chain, as_of=chain.reader.call("today"))
     with open(report_path, "w", encoding="utf-8") as f:
-        json.dump(report, f, ensure_ascii=False, sort_keys=True)
-    times["wall_s"] = time.perf_counter() - t0
+        json.dump(done.report, f, ensure_ascii=False, sort_keys=True)
+    result, rec = done.cleaned, done.reconciliation
     print(json.dumps({
-        **times,
+        **done.seconds, "wall_s": time.perf_counter() - t0,
         "securities": len(result.securities), "accounts": len(result.accounts),
         "holdings": sum(len(s.holdings) for s in result.securities),
         "pledges": len(result.pledges), "freezes": len(result.freezes),
-        "transactions": stats.transactions, "gas": chain.gas,
+        "transactions": done.stats.transactions, "gas": chain.gas,
         "send_s": {fn: round(v, 2) for fn, v in chain.seconds.items()},
         "checked": rec["checked"], "mismatches": len(rec["mismatches"]),
         "first_mismatches": rec["mismatches"][:5],
@@ -867,8 +839,6 @@ def _main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import sys
-
     try:
         raise SystemExit(_main())
     except MigrationError as exc:  # one line, as `ape run migrate` prints it

@@ -391,7 +391,7 @@ def _security_id(register, key) -> int:
         if int(register.security_count()) < key or key == 0:
             raise SetupError(f"roles file: no security {key} on this register")
         return key
-    from regchain.migrate import code_hash_of  # the code cleaned and hashed as the migration does
+    from regchain.identities import code_hash_of  # the code cleaned and hashed as the migration does
 
     try:
         sid = int(register.security_id(code_hash_of(key)))

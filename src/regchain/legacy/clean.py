@@ -1,12 +1,14 @@
 """Cleaning a legacy export (docs/migration.md, "How it is cleaned" to
-"The report"): raw rows in, what may be written on chain plus the report out.
+"The report"): raw rows in, what may be written on chain plus the verdict on every
+row out (the report is built from them once: regchain.legacy.report).
 
     result = clean_folder("samples/demo", as_of=dt.date(2026, 11, 25))
     for sec in result.securities:          # only MIGRATED securities, sorted by code
         sec.holdings, sec.pledges, sec.freezes
     result.accounts                        # accounts to open (merged identities once)
-    result.report                          # the spec's JSON shape; the writer fills
-                                           # token_id and address, then reconciliation
+    result.verdicts                        # status and reasons of every reported key
+    result.report                          # the report of the cleaning alone (no
+                                           # addresses, token ids, reconciliation)
 
 Nothing here touches a chain or a secret: an account exposes `identity`, the
 canonical `ID_TYPE:ID_NUMBER` string the writer salts and hashes.
@@ -114,7 +116,7 @@ from typing import Callable, Iterable
 
 from regchain import calendar as cal
 from regchain.constants import AMOUNT_MAX, HOLDER_CAP, InvestorClass, Kind, SecurityStatus
-from regchain.legacy.ids import IdError, clean_id, clean_uscc
+from regchain.legacy.ids import IdError, clean_id, clean_uscc, identity_text
 from regchain.legacy.reader import Export, Row, Table, read_export
 
 # The spec's reason codes, in its order (reason lists are sorted by it).
@@ -409,8 +411,8 @@ class Account:
     @property
     def identity(self) -> str:
         """Canonical identity string, e.g. `RESIDENT_ID:11010519491231002X`: the
-        input of the salted hash kept on chain."""
-        return f"{self.id_type}:{self.id_number}"
+        input of the salted hash kept on chain (regchain.identities)."""
+        return identity_text(self.id_type, self.id_number)
 
 
 @dataclass(frozen=True)
@@ -445,8 +447,17 @@ class CleanResult:
     account_map: dict[str, str]  # every MIGRATED or MERGED account_no -> its primary
     rows: list[RowFate]  # one per input row, in file order
     warnings: list[CleanWarning]
-    report: dict  # the spec's JSON shape; token_id/address None until written
+    # the cleaning's part of the report: section -> key -> {status, reasons[, merged_into]}
+    verdicts: dict[str, dict[str, dict]]
     encodings: dict[str, str] = field(default_factory=dict)  # file -> detected encoding
+
+    @functools.cached_property
+    def report(self) -> dict:
+        """The report of the cleaning alone, without what the later stages add (addresses,
+        token ids, reconciliation): regchain.legacy.report.build_report(self)."""
+        from regchain.legacy.report import build_report
+
+        return build_report(self)
 
     @property
     def holdings(self) -> dict[str, tuple[Holding, ...]]:
@@ -900,8 +911,7 @@ class _Cleaner:
 
     def _finish(self, out_secs: list[Security], sec_codes: dict[str, tuple[str, ...]]) -> CleanResult:
         rows: list[RowFate] = []
-        report: dict = {"securities": {}, "accounts": {}, "pledges": {}, "freezes": {},
-                        "reconciliation": {"checked": 0, "mismatches": []}}
+        verdicts: dict[str, dict[str, dict]] = {}
         secs, accts, pls, frs = {}, {}, {}, {}
 
         def fate(file: str, it: _Item, status: Status, reasons: tuple[str, ...]) -> None:
@@ -916,7 +926,7 @@ class _Cleaner:
                 reasons = sec_codes[it.key]
                 status = Status.REJECTED if reasons else Status.MIGRATED
             fate("securities.csv", it, status, reasons)
-            secs[it.key] = {"status": str(status), "token_id": None, "reasons": list(reasons)}
+            secs[it.key] = {"status": str(status), "reasons": list(reasons)}
 
         def row_status(it: _Item, code: str) -> tuple[Status, tuple[str, ...]]:
             if it.status in (Status.SKIPPED, Status.REJECTED) and code not in sec_codes:
@@ -934,7 +944,7 @@ class _Cleaner:
                 status = Status.MERGED
             if code not in self.sec:
                 secs.setdefault(code or f"holdings.csv:{it.row.line}",
-                                {"status": "REJECTED", "token_id": None, "reasons": ["UNKNOWN_SECURITY"]})
+                                {"status": "REJECTED", "reasons": ["UNKNOWN_SECURITY"]})
             fate("holdings.csv", it, status, reasons)
 
         # Pledges and freezes.
@@ -964,17 +974,16 @@ class _Cleaner:
             fate("accounts.csv", it, status, it.codes())
             prev = accts.get(it.key)
             if prev is None or status is Status.REJECTED:
-                accts[it.key] = {"status": str(status), "address": None, "merged_into": merged_into,
-                                 "reasons": list(it.codes())}
+                accts[it.key] = {"status": str(status), "merged_into": merged_into, "reasons": list(it.codes())}
         rows.sort(key=lambda r: (_FILE_ORDER[r.file], r.line))
 
         for name, section in (("securities", secs), ("accounts", accts), ("pledges", pls), ("freezes", frs)):
-            report[name] = {k: section[k] for k in sorted(section)}
+            verdicts[name] = {k: section[k] for k in sorted(section)}
         accounts = [a for k, a in sorted(self.acct_out.items()) if k in self.used]
         account_map = {no: p for no, p in self.primary.items() if p in self.used}
         return CleanResult(
             as_of=self.as_of, securities=sorted(out_secs, key=lambda s: s.code), accounts=accounts,
-            account_map=account_map, rows=rows, warnings=self.warnings, report=report,
+            account_map=account_map, rows=rows, warnings=self.warnings, verdicts=verdicts,
             encodings={t.filename: t.encoding for t in self.x.tables()})
 
     def _is_merged(self, account_no: str) -> bool:

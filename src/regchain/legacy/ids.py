@@ -129,3 +129,10 @@ def clean_id(id_type: str, text: str, as_of: dt.date | None = None) -> str:
     if not pattern.fullmatch(text):
         raise IdError("BAD_ID_FORMAT", f"{id_type} id {text!r} has the wrong length or characters")
     return text
+
+
+def identity_text(id_type: str, id_number: str) -> str:
+    """A holder's canonical identity, e.g. `RESIDENT_ID:11010519491231002X`, from an id type
+    and an already cleaned number (`clean_id`): the text the operator's secret salts and
+    hashes (regchain.identities) and derives custody addresses from."""
+    return f"{id_type}:{id_number}"

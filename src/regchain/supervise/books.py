@@ -182,7 +182,7 @@ def write_migration_books(books: Books, source, result, plan) -> dict:
     a second run writes the same rows again and changes nothing."""
     from regchain import calendar as cal
     from regchain.legacy.reader import read_table
-    from regchain.migrate import case_hash, code_hash
+    from regchain.identities import case_hash, code_hash
 
     courts = {}
     freezes = read_table(Path(source) / "freezes.csv", "freezes")
