@@ -27,6 +27,10 @@ initializes: registration[roles := roles, calendar := calendar, accounts := acco
 initializes: recovery[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances, ledger := ledger]
 
 exports: (
+    # initial registration's holdings and sealing first: the order of this list is the
+    # order in which the selector table compares functions that share a bucket
+    registration.register_holdings,
+    registration.seal_security,
     # the clock parameters, which Register checks at deployment
     calendar.TIME_UNIT,
     calendar.UTC_OFFSET,
@@ -49,11 +53,9 @@ exports: (
     accounts.reactivate_account,
     accounts.close_account,
     accounts.set_qualified,
-    # initial registration of securities (registration.vy)
+    # the rest of initial registration (registration.vy)
     registration.register_security,
-    registration.register_holdings,
     registration.register_holdings_many,
-    registration.seal_security,
     # lost-key recovery (recovery.vy)
     recovery.recover,
 )

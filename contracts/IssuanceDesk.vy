@@ -25,19 +25,21 @@ initializes: ledger[calendar := calendar, accounts := accounts, encumbrances := 
 initializes: corporate_actions[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances, ledger := ledger]
 
 exports: (
-    # the clock parameters, which Register checks at deployment
-    calendar.TIME_UNIT,
-    calendar.UTC_OFFSET,
-    # corporate actions (corporate_actions.vy)
-    corporate_actions.set_security_status,
+    # corporate actions (corporate_actions.vy). The order of this list is the order in
+    # which the selector table compares functions that share a bucket: set_lockup and
+    # increase_capital first, as before the split (docs/architecture.md)
+    corporate_actions.set_lockup,
     corporate_actions.increase_capital,
+    corporate_actions.set_transfer_terms,
+    corporate_actions.set_security_status,
     corporate_actions.increase_capital_waived,
     corporate_actions.decrease_capital,
     corporate_actions.record_paid_in,
-    corporate_actions.set_lockup,
     corporate_actions.set_insider,
     corporate_actions.set_register_closure,
-    corporate_actions.set_transfer_terms,
+    # the clock parameters, which Register checks at deployment
+    calendar.TIME_UNIT,
+    calendar.UTC_OFFSET,
 )
 
 
