@@ -836,8 +836,11 @@ class RegisterModel:
         if self._has_role(caller, role):
             return
         names = {Role.ACCOUNT_MANAGER: "account manager", Role.SECURITY_MANAGER: "security manager",
-                 Role.CALENDAR_MANAGER: "calendar manager", Role.RECOVERY_MANAGER: "recovery manager"}
-        raise Refused(f"roles: caller is not {names.get(role, 'court agent')}")
+                 Role.CALENDAR_MANAGER: "calendar manager", Role.RECOVERY_MANAGER: "recovery manager",
+                 Role.COURT_AGENT: "court agent"}
+        if role not in names:
+            raise Refused("roles: unknown role")
+        raise Refused(f"roles: caller is not {names[role]}")
 
     # views of the encumbrances
 
