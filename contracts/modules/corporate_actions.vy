@@ -210,7 +210,7 @@ def record_paid_in(owner: address, id: uint256, paid: uint256, doc: bytes32):
     assert not calendar._paused(), "ledger: paused"
     sec: uint256 = ledger.security_data[id]
     assert sec & ledger.BYTE_MASK != 0, "ledger: unknown security"
-    assert (sec >> ledger.KIND_SHIFT) & ledger.BYTE_MASK == ledger.LLC, "ledger: not an ledger.LLC"
+    assert (sec >> ledger.KIND_SHIFT) & ledger.BYTE_MASK == ledger.LLC, "ledger: not an LLC"
     h: uint256 = ledger.holding_data[ledger._key(owner, id)]
     assert paid <= h & ledger.AMOUNT_MAX, "ledger: paid exceeds units"
     mask: uint256 = ledger.AMOUNT_MAX << ledger.PAID_SHIFT

@@ -14,8 +14,9 @@
         recovery.vy (lost keys, AdminDesk), pledges.vy, freezes.vy,
         instructions.vy and auctions.vy.
 @dev This module keeps the storage of securities and holdings (the others
-     keep none of their own and write it through `uses: ledger`). Storage is packed so a transfer between two existing holders touches six
-     slots: the clock (pause + today's trading-day number), the security word,
+     keep none of their own and write it through `uses: ledger`). Storage is
+     packed so a transfer between two existing holders touches six slots: the
+     clock (pause + today's trading-day number), the security word,
      the two account words and the two holding words.
      Holding word: bits 0..95 balance, 96..191 paid-in units (LLC only),
      192..215 trading-day number of the last acquisition, 216..239 lock-up day
