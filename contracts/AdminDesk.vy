@@ -1,10 +1,11 @@
 # pragma version 0.4.3
 """
 @title AdminDesk
-@notice Administration of the register: governance and roles (roles.vy), the
-        trading calendar and pause (calendar.vy), investor accounts
-        (accounts.vy) and lost-key recovery, which moves an account's holdings
-        to its new address (ledger.recover).
+@notice Administration and setting up of the register: governance and roles
+        (roles.vy), the trading calendar and pause (calendar.vy), investor
+        accounts (accounts.vy), initial registration of securities and their
+        holdings (registration.vy) and lost-key recovery (recovery.vy): what
+        the migration writes, apart from pledges and freezes, is on this desk.
 @dev Runs only by DELEGATECALL from Register, on Register's storage (see
      Register.vy).
 """
@@ -14,14 +15,22 @@ from modules import calendar
 from modules import accounts
 from modules import encumbrances
 from modules import ledger
+from modules import registration
+from modules import recovery
 
 initializes: roles
 initializes: calendar[roles := roles]
 initializes: accounts[roles := roles, calendar := calendar]
 initializes: encumbrances
-initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
+initializes: ledger[calendar := calendar, accounts := accounts, encumbrances := encumbrances]
+initializes: registration[roles := roles, calendar := calendar, accounts := accounts, ledger := ledger]
+initializes: recovery[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances, ledger := ledger]
 
 exports: (
+    # initial registration's holdings and sealing first: the order of this list is the
+    # order in which the selector table compares functions that share a bucket
+    registration.register_holdings,
+    registration.seal_security,
     # the clock parameters, which Register checks at deployment
     calendar.TIME_UNIT,
     calendar.UTC_OFFSET,
@@ -44,12 +53,11 @@ exports: (
     accounts.reactivate_account,
     accounts.close_account,
     accounts.set_qualified,
-    # initial registration of holdings, of one security or (migration) of several in one
-    # batch (IssuanceDesk, which serves the rest of initial registration, has no room)
-    ledger.register_holdings,
-    ledger.register_holdings_many,
-    # lost-key recovery
-    ledger.recover,
+    # the rest of initial registration (registration.vy)
+    registration.register_security,
+    registration.register_holdings_many,
+    # lost-key recovery (recovery.vy)
+    recovery.recover,
 )
 
 

@@ -20,7 +20,7 @@ initializes: roles
 initializes: calendar[roles := roles]
 initializes: accounts[roles := roles, calendar := calendar]
 initializes: encumbrances
-initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
+initializes: ledger[calendar := calendar, accounts := accounts, encumbrances := encumbrances]
 initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 

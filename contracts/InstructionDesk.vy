@@ -19,7 +19,7 @@ initializes: roles
 initializes: calendar[roles := roles]
 initializes: accounts[roles := roles, calendar := calendar]
 initializes: encumbrances
-initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
+initializes: ledger[calendar := calendar, accounts := accounts, encumbrances := encumbrances]
 initializes: instructions[roles := roles, calendar := calendar, ledger := ledger]
 
 exports: (

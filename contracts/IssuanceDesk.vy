@@ -1,12 +1,11 @@
 # pragma version 0.4.3
 """
 @title IssuanceDesk
-@notice The life of a security on the register (ledger.vy's administrative
-        functions): initial registration (the security, its holdings, the
-        migration's batches across securities, sealing), capital increases and
-        decreases, paid-in capital, lock-ups, insiders, register-closing windows,
-        transfer terms and status changes. (Lost-key recovery, which moves an
-        account's holdings, is on AdminDesk with the accounts.)
+@notice The life of a registered security (corporate_actions.vy): status
+        changes, capital increases and decreases, paid-in capital, lock-ups,
+        insiders, register-closing windows and transfer terms. (Initial
+        registration is on AdminDesk, registration.vy: the two together do not
+        fit one desk under EIP-170.)
 @dev Runs only by DELEGATECALL from Register, on Register's storage (see
      Register.vy).
 """
@@ -16,32 +15,31 @@ from modules import calendar
 from modules import accounts
 from modules import encumbrances
 from modules import ledger
+from modules import corporate_actions
 
 initializes: roles
 initializes: calendar[roles := roles]
 initializes: accounts[roles := roles, calendar := calendar]
 initializes: encumbrances
-initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
+initializes: ledger[calendar := calendar, accounts := accounts, encumbrances := encumbrances]
+initializes: corporate_actions[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances, ledger := ledger]
 
 exports: (
+    # corporate actions (corporate_actions.vy). The order of this list is the order in
+    # which the selector table compares functions that share a bucket: set_lockup and
+    # increase_capital first, as before the split (docs/architecture.md)
+    corporate_actions.set_lockup,
+    corporate_actions.increase_capital,
+    corporate_actions.set_transfer_terms,
+    corporate_actions.set_security_status,
+    corporate_actions.increase_capital_waived,
+    corporate_actions.decrease_capital,
+    corporate_actions.record_paid_in,
+    corporate_actions.set_insider,
+    corporate_actions.set_register_closure,
     # the clock parameters, which Register checks at deployment
     calendar.TIME_UNIT,
     calendar.UTC_OFFSET,
-    # initial registration
-    # (register_holdings and register_holdings_many are on AdminDesk: with the capital
-    # changes' pre-emption rules this desk has no room for them under EIP-170)
-    ledger.register_security,
-    ledger.seal_security,
-    # corporate actions and the register's records
-    ledger.set_security_status,
-    ledger.increase_capital,
-    ledger.increase_capital_waived,
-    ledger.decrease_capital,
-    ledger.record_paid_in,
-    ledger.set_lockup,
-    ledger.set_insider,
-    ledger.set_register_closure,
-    ledger.set_transfer_terms,
 )
 
 

@@ -7,10 +7,10 @@
 @dev This contract holds all storage and serves the hot path (transfers) and
      every view. The administrative functions live in six desk contracts, one
      per concern, that run on this contract's storage by DELEGATECALL:
-     AdminDesk (roles, calendar and pause, accounts, lost-key recovery),
-     IssuanceDesk (securities: initial registration, corporate actions),
-     PledgeDesk, FreezeDesk, InstructionDesk and AuctionDesk. `__default__`
-     finds the one desk that serves the selector (a generated binary search,
+     AdminDesk (roles, calendar and pause, accounts, initial registration,
+     lost-key recovery), IssuanceDesk (corporate actions), PledgeDesk,
+     FreezeDesk, InstructionDesk and AuctionDesk, each serving whole
+     modules. `__default__` finds the one desk that serves the selector (a generated binary search,
      regchain.router) and DELEGATECALLs it once; an unknown selector reverts.
      Every desk initializes the modules it needs in this contract's order, so
      its variables sit in this contract's slots (tests/test_layout.py checks
@@ -19,6 +19,8 @@
      functions return nothing; results are read through this contract's views.
      Modules: roles (who may act), calendar (trading days, clock, pause),
      accounts (基础账户管理), ledger (securities, holdings, transfer rules),
+     registration (初始登记), corporate_actions (capital changes, lock-ups,
+     insiders, closures, terms), recovery (lost keys),
      encumbrances/pledges/freezes (质押, 司法冻结), instructions (转让指令),
      auctions (单向竞价).
 """
@@ -41,7 +43,7 @@ initializes: roles
 initializes: calendar[roles := roles]
 initializes: accounts[roles := roles, calendar := calendar]
 initializes: encumbrances
-initializes: ledger[roles := roles, calendar := calendar, accounts := accounts, encumbrances := encumbrances]
+initializes: ledger[calendar := calendar, accounts := accounts, encumbrances := encumbrances]
 initializes: pledges[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: freezes[roles := roles, calendar := calendar, encumbrances := encumbrances, ledger := ledger]
 initializes: instructions[roles := roles, calendar := calendar, ledger := ledger]
@@ -165,7 +167,7 @@ def __default__():
     selector: uint256 = convert(slice(msg.data, 0, 4), uint256)
     desk: address = empty(address)
     # BEGIN GENERATED ROUTER: `python -m regchain.router` writes this block from the desks' ABIs
-    # from the desks' ABIs (62 functions: AdminDesk 19, IssuanceDesk 11, PledgeDesk 9, FreezeDesk 7, InstructionDesk 11, AuctionDesk 5); do not edit by hand
+    # from the desks' ABIs (62 functions: AdminDesk 21, IssuanceDesk 9, PledgeDesk 9, FreezeDesk 7, InstructionDesk 11, AuctionDesk 5); do not edit by hand
     if selector < 1984706012:  # 0x764c35dc
         if selector < 1271747025:  # 0x4bcd51d1
             if selector < 315336862:  # 0x12cba89e
@@ -226,7 +228,7 @@ def __default__():
                 else:
                     if selector < 1569673023:  # 0x5d8f4f3f
                         if selector == 1477029670:  # 0x5809af26 seal_security(uint256,bytes32)
-                            desk = ISSUANCE_DESK
+                            desk = ADMIN_DESK
                         elif selector == 1509856036:  # 0x59fe9324 reclaim_lapsed(uint256,bytes32)
                             desk = INSTRUCTION_DESK
                     else:
@@ -329,7 +331,7 @@ def __default__():
                 if selector < 3991655785:  # 0xedebd569
                     if selector < 3903403569:  # 0xe8a93631
                         if selector == 3827513904:  # 0xe4233a30 register_security(bytes32,uint8,uint8,uint256,bytes32)
-                            desk = ISSUANCE_DESK
+                            desk = ADMIN_DESK
                         elif selector == 3863727605:  # 0xe64bcdf5 freeze(address,uint256,uint256,bytes32,uint256,bytes32)
                             desk = FREEZE_DESK
                     else:

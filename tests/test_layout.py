@@ -1,9 +1,11 @@
 """The delegatecall split stays sound: every desk's variables sit in Register's slots (in
 the build that is deployed: ape-config.yaml's evm_version, london), Register's routing
-table is the one the desks' ABIs give and sends every desk function to its desk, and each
-contract fits EIP-170."""
+table is the one the desks' ABIs give and sends every desk function to its desk, each
+module is served whole by one contract, and each contract fits EIP-170."""
 
 from __future__ import annotations
+
+import re
 
 import ape
 import pytest
@@ -15,6 +17,9 @@ from regchain import build, deployments, router, suite
 SUITE = ("Register",) + tuple(suite.DESKS)
 EIP170_LIMIT = 24_576
 LOCK = "$.nonreentrant_key"  # the one re-entrancy lock of the desks' @nonreentrant functions
+MODULES = sorted(path.stem for path in (build.CONTRACTS_DIR / "modules").glob("*.vy"))
+# The one function served apart from its module's desk (no room on PledgeDesk; docs/architecture.md).
+SERVED_APART = {"import_pledges": "FreezeDesk"}
 
 
 def _slots(layout, prefix=""):
@@ -99,6 +104,44 @@ def test_router__every_desk_function_reaches_its_desk(project, register, outside
             assert "register: unknown function" not in str(exc), route.signature
         reached += 1
     assert reached == len(table) > 50
+
+
+def _external_functions(module: str) -> tuple[set[str], set[str]]:
+    """(state-changing, view or pure) external functions defined in contracts/modules/<module>.vy."""
+    text = (build.CONTRACTS_DIR / "modules" / f"{module}.vy").read_text()
+    changing, views = set(), set()
+    for decorators, name in re.findall(r"((?:^@\w+(?:\(.*\))?\n)+)def (\w+)\(", text, re.M):
+        if "@external" in decorators:
+            (views if "@view" in decorators or "@pure" in decorators else changing).add(name)
+    return changing, views
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_modules__served_whole_by_one_contract(project, module):
+    """A reader guesses where a function lives from its module: a module's state-changing
+    functions are all on one contract (Register for ledger, one desk for each other
+    module), every view is Register's, and nothing a module defines is left unserved."""
+    table = router.routes({desk: _abi(project, desk) for desk in suite.DESKS}, _abi(project, "Register"))
+    on_desk = {r.signature.split("(")[0]: r.desk for r in table}
+    on_register = {item["name"] for item in _abi(project, "Register") if item["type"] == "function"}
+    changing, views = _external_functions(module)
+    assert views <= on_register, f"{module}: views not on Register: {sorted(views - on_register)}"
+    served = {fn: on_desk.get(fn) or ("Register" if fn in on_register else None) for fn in changing}
+    assert None not in served.values(), f"{module}: served by no contract: {[f for f, c in served.items() if not c]}"
+    for fn in changing & SERVED_APART.keys():
+        assert served.pop(fn) == SERVED_APART[fn]
+    assert len(set(served.values())) <= 1, f"{module} is split between {sorted(set(served.values()))}"
+
+
+def test_modules__ledger_is_register_issuance_split_by_concern(project):
+    """The transfer core is Register's; initial registration and recovery are AdminDesk's,
+    the corporate actions IssuanceDesk's (both together exceed EIP-170 on one desk)."""
+    table = router.routes({desk: _abi(project, desk) for desk in suite.DESKS}, _abi(project, "Register"))
+    on_desk = {r.signature.split("(")[0]: r.desk for r in table}
+    assert {on_desk[f] for f in _external_functions("registration")[0]} == {"AdminDesk"}
+    assert {on_desk[f] for f in _external_functions("recovery")[0]} == {"AdminDesk"}
+    assert {on_desk[f] for f in _external_functions("corporate_actions")[0]} == {"IssuanceDesk"}
+    assert not _external_functions("ledger")[0] & on_desk.keys()
 
 
 def test_routes__function_register_serves__raises():

@@ -1,13 +1,22 @@
 # pragma version 0.4.3
 """
 @title ledger
-@notice Every security of the market in one contract, as ids of an ERC-6909
-        multi-token, with the register's transfer rules enforced on every path:
+@notice The transfer core: every security of the market in one contract, as
+        ids of an ERC-6909 multi-token, its holdings and balances, and the
+        register's transfer rules enforced on every path that moves units:
         accounts, qualification, holder caps, the 5-trading-day holding period,
         lock-ups, insiders' 25 % a year, register-closing windows, security
-        status and the pause.
-@dev Storage is packed so a transfer between two existing holders touches six
-     slots: the clock (pause + today's trading-day number), the security word,
+        status and the pause. Register serves all of it (transfers and views).
+        The administrative functions that write this storage live in modules
+        of their own, each served whole by one desk: registration.vy (initial
+        registration, AdminDesk), corporate_actions.vy (capital changes,
+        status, lock-ups, insiders, closures, transfer terms; IssuanceDesk),
+        recovery.vy (lost keys, AdminDesk), pledges.vy, freezes.vy,
+        instructions.vy and auctions.vy.
+@dev This module keeps the storage of securities and holdings (the others
+     keep none of their own and write it through `uses: ledger`). Storage is
+     packed so a transfer between two existing holders touches six slots: the
+     clock (pause + today's trading-day number), the security word,
      the two account words and the two holding words.
      Holding word: bits 0..95 balance, 96..191 paid-in units (LLC only),
      192..215 trading-day number of the last acquisition, 216..239 lock-up day
@@ -24,15 +33,13 @@
      Security word: bits 0..7 status, 8..15 kind, 16..23 unit scale,
      24..55 holder count, 56..87 meeting day, 88..119 dividend record day,
      120..218 transfer terms (right of first refusal, institutional only,
-     fund minimum holding; see set_transfer_terms).
+     fund minimum holding; see corporate_actions.set_transfer_terms).
 """
 
-from . import roles
 from . import calendar
 from . import accounts
 from . import encumbrances
 
-uses: roles
 uses: calendar
 uses: accounts
 uses: encumbrances
@@ -49,17 +56,9 @@ ACTIVE: constant(uint256) = 2
 SUSPENDED: constant(uint256) = 3
 DELISTED: constant(uint256) = 4
 
-# Most holdings one batch may write (fits a 30M-gas block with margin).
+# Most items one batch may write (registration, capital changes, recovery; each
+# fits a 30M-gas block with margin).
 MAX_BATCH: constant(uint256) = 200
-# Most encumbered holdings (carrying pledges or freezes) one recover call may move:
-# each takes its up to 8 pledges and 64 freezes along (~2.3M gas more than a plain
-# one), so a recovery of MAX_BATCH ids of which this many are encumbered (and every
-# one with an insider quota record) leaves half of a 30M block free.
-MAX_RECOVER_ENCUMBERED: constant(uint256) = 1
-# Most encumbered holdings one capital decrease may reduce: each reads its up to 64
-# freeze words (~140k gas), so MAX_BATCH holdings of which this many are encumbered
-# leave half of a 30M block free.
-MAX_DECREASE_ENCUMBERED: constant(uint256) = 24
 # Largest balance or supply of one security: 2**96 - 1 smallest units.
 AMOUNT_MAX: constant(uint256) = (1 << 96) - 1
 BYTE_MASK: constant(uint256) = 255
@@ -67,15 +66,9 @@ MASK16: constant(uint256) = 65535
 LOW_192: constant(uint256) = (1 << 192) - 1
 MASK24: constant(uint256) = (1 << 24) - 1
 MASK32: constant(uint256) = (1 << 32) - 1
-MAX_UNIT_SCALE: constant(uint256) = 18
 
 # rules
 HOLDING_PERIOD_TRADING_DAYS: constant(uint256) = 5
-# a former insider transfers nothing for six months after leaving office (art 160)
-INSIDER_LEFT_MONTHS: constant(uint256) = 6
-# a fund investor holds at least RMB 1 million (私募投资基金监督管理暂行办法 art 12):
-# the default minimum holding, in units of RMB 1 (times 10**unit_scale smallest units)
-FUND_MINIMUM_UNITS: constant(uint256) = 10**6
 INSIDER_ANNUAL_PERCENT: constant(uint256) = 25
 MEETING_CLOSED_DAYS: constant(uint256) = 20
 RECORD_DATE_CLOSED_DAYS: constant(uint256) = 5
@@ -148,38 +141,6 @@ IERC165_ID: constant(bytes4) = 0x01ffc9a7
 IERC6909_ID: constant(bytes4) = 0x0f632fb3
 
 
-struct Issuance:
-    holder: address
-    units: uint256
-    paid: uint256
-    acquired_day: uint256
-    lock_until_day: uint256
-    insider: bool
-
-
-# One holding of register_holdings_many: an Issuance with its security id, in
-# two words (a migration writes 150,000 of them; seven ABI words each made the
-# calldata alone ~1,300 gas a holding):
-#   key   = holder << 96 | security id (the holding's key, see _key)
-#   terms = units | paid << 96 | acquired_day << 192 | lock_until_day << 216
-#           | insider << 240, every other bit zero
-# (regchain.constants.holding_words builds them).
-struct HoldingWords:
-    key: uint256
-    terms: uint256
-
-
-struct Subscription:
-    holder: address
-    units: uint256
-    paid: uint256
-
-
-struct Reduction:
-    holder: address
-    units: uint256
-
-
 struct SecurityView:
     status: uint8
     kind: uint8
@@ -245,61 +206,14 @@ event Approval:
     id: indexed(uint256)
     amount: uint256
 
-event SecurityRegistered:
-    id: indexed(uint256)
-    code_hash: bytes32
-    kind: uint8
-    unit_scale: uint8
-    declared_total: uint256
-    actor: indexed(address)
-    doc: bytes32
-
-event SecuritySealed:
-    id: indexed(uint256)
-    total_supply: uint256
-    actor: indexed(address)
-    doc: bytes32
-
-event SecurityStatusChanged:
-    id: indexed(uint256)
-    status: uint8
-    actor: indexed(address)
-    doc: bytes32
-
+# A holding written or increased (initial registration, a capital increase), with its
+# rarer terms in events of their own (registration.vy, corporate_actions.vy).
 event Issued:
     receiver: indexed(address)
     id: indexed(uint256)
     amount: uint256
     paid: uint256
     acquired_day: uint256
-
-event HoldingsRegistered:
-    id: indexed(uint256)
-    holdings: uint256
-    units: uint256
-    actor: indexed(address)
-    doc: bytes32
-
-event CapitalIncreased:
-    id: indexed(uint256)
-    holdings: uint256
-    units: uint256
-    actor: indexed(address)
-    doc: bytes32
-
-event CapitalDecreased:
-    id: indexed(uint256)
-    holdings: uint256
-    units: uint256
-    actor: indexed(address)
-    doc: bytes32
-
-event PaidInRecorded:
-    owner: indexed(address)
-    id: indexed(uint256)
-    paid: uint256
-    actor: indexed(address)
-    doc: bytes32
 
 event LockupSet:
     owner: indexed(address)
@@ -315,20 +229,6 @@ event InsiderSet:
     actor: indexed(address)
     doc: bytes32
 
-event TransferTermsSet:
-    id: indexed(uint256)
-    first_refusal: bool
-    institutional_only: bool
-    fund_minimum: uint256
-    actor: indexed(address)
-    doc: bytes32
-
-event RegisterClosureSet:
-    id: indexed(uint256)
-    meeting_day: uint256
-    record_day: uint256
-    actor: indexed(address)
-    doc: bytes32
 
 # A move that is not the holder's own transfer (court transfer, enforcement of a
 # pledge by the court agent or the pledgee, recovery), logged after its Transfer.
@@ -340,19 +240,6 @@ event ForcedTransfer:
     amount: uint256
     path: uint8
     ref: uint256
-    actor: address
-    doc: bytes32
-
-event PreemptionWaived:
-    id: indexed(uint256)
-    waiver: bytes32
-    actor: indexed(address)
-
-event HoldingRecovered:
-    old_owner: indexed(address)
-    new_owner: indexed(address)
-    id: indexed(uint256)
-    amount: uint256
     actor: address
     doc: bytes32
 
@@ -575,524 +462,6 @@ def insider_quota_of(owner: address, id: uint256) -> (uint256, uint256, uint256)
     return q & MASK16, (q >> 16) & AMOUNT_MAX, (q >> 112) & AMOUNT_MAX
 
 
-@external
-def register_security(code_hash: bytes32, kind: uint8, unit_scale: uint8, declared_total: uint256, doc: bytes32):
-    """
-    @notice Register a security (股权初始登记 begins). It stays PENDING, not
-            transferable, until its holdings are written and it is sealed.
-    @param code_hash Hash of the operator's security code (unique).
-    @param kind 1 LLC, 2 JSC, 3 LP fund, 4 contract fund.
-    @param unit_scale Decimals of one unit (smallest units per unit = 10**scale).
-    @param declared_total Registered capital / total units, in smallest units.
-    @param doc Reference (hash) of the registration document.
-    @dev The new id is `security_count` afterwards, `security_id(code_hash)`,
-         and in the SecurityRegistered event.
-    """
-    roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
-    assert code_hash != empty(bytes32), "ledger: zero code hash"
-    assert self.security_id[code_hash] == 0, "ledger: security code already registered"
-    assert kind >= 1 and kind <= 4, "ledger: unknown kind"
-    assert convert(unit_scale, uint256) <= MAX_UNIT_SCALE, "ledger: unit scale too large"
-    assert declared_total != 0, "ledger: zero amount"
-    assert declared_total <= AMOUNT_MAX, "ledger: amount too large"
-    id: uint256 = self.security_count + 1
-    self.security_count = id
-    self.security_id[code_hash] = id
-    self.code_hash_of[id] = code_hash
-    self.supply_data[id] = declared_total << DECLARED_SHIFT
-    terms: uint256 = 0
-    if convert(kind, uint256) == LLC:
-        terms = RESTRICTED_BIT | ROFR_BIT  # Company Law art 84, unless the articles say otherwise
-    elif convert(kind, uint256) >= LP_FUND:
-        # fund shares move only with the manager's consent, to institutions, and each
-        # investor holds at least RMB 1 million (one unit = RMB 1 unless set_transfer_terms
-        # says otherwise)
-        terms = RESTRICTED_BIT | INSTITUTIONAL_BIT | (
-            (FUND_MINIMUM_UNITS * 10 ** convert(unit_scale, uint256)) << FUND_MIN_SHIFT
-        )
-    self.security_data[id] = (
-        PENDING | (convert(kind, uint256) << KIND_SHIFT) | (convert(unit_scale, uint256) << SCALE_SHIFT) | terms
-    )
-    log SecurityRegistered(
-        id=id, code_hash=code_hash, kind=kind, unit_scale=unit_scale, declared_total=declared_total, actor=msg.sender, doc=doc
-    )
-
-
-@external
-def register_holdings(id: uint256, batch: DynArray[Issuance, 256], doc: bytes32):
-    """
-    @notice Write holdings of a PENDING security (initial registration or
-            migration), each with its acquisition day, lock-up and insider flag.
-    @param id The security id.
-    @param batch The holdings; at most MAX_BATCH; each holder once per security.
-    @param doc Reference (hash) of the registration document.
-    """
-    today: uint256 = self._start_holdings_batch(len(batch))
-    sec: uint256 = self._pending_security(id)  # also: a registered id is below 2**96, so the keys are exact
-    is_llc: bool = (sec >> KIND_SHIFT) & BYTE_MASK == LLC
-    holders: uint256 = (sec >> HOLDERS_SHIFT) & MASK32
-    cap: uint256 = self._cap((sec >> KIND_SHIFT) & BYTE_MASK)
-    added: uint256 = 0
-    last_day: uint256 = max_value(uint256)
-    tn: uint256 = 0
-    for item: Issuance in batch:
-        # each term must fit its field of the terms word
-        assert item.holder != empty(address), "ledger: zero address"
-        assert item.units != 0, "ledger: zero amount"
-        assert item.units <= AMOUNT_MAX, "ledger: amount too large"
-        assert item.paid <= item.units, "ledger: paid exceeds units"
-        assert item.acquired_day <= today, "ledger: acquired in the future"
-        assert item.lock_until_day <= MASK24, "ledger: day out of range"
-        terms: uint256 = (
-            item.units | (item.paid << PAID_SHIFT) | (item.acquired_day << ACQUIRED_SHIFT)
-            | (item.lock_until_day << LOCK_SHIFT)
-        )
-        if item.insider:
-            terms |= INSIDER_BIT
-        # _key inline (a call costs ~140 gas a holding here)
-        tn = self._write_holding((convert(item.holder, uint256) << 96) | id, terms, is_llc, last_day, tn, doc)
-        last_day = item.acquired_day
-        # at most MAX_BATCH items of at most AMOUNT_MAX units each: no overflow
-        holders = unsafe_add(holders, 1)
-        assert holders <= cap, "ledger: holder cap reached"
-        added = unsafe_add(added, item.units)
-    self._end_holdings_run(id, sec, holders, len(batch), added, doc)
-
-
-@external
-def register_holdings_many(batch: DynArray[HoldingWords, 256], doc: bytes32):
-    """
-    @notice Write holdings of several PENDING securities in one call (a
-            migration packs the small ones together): every item exactly as
-            register_holdings writes it, under the same rules and with the same
-            events. Items of one security may come in several runs (interleaved
-            with others'); each run of consecutive items of one security is
-            logged by one HoldingsRegistered.
-    @param batch The holdings, each with its security id, as two words
-           (HoldingWords); at most MAX_BATCH in all; each holder once per
-           security.
-    @param doc Reference (hash) of the registration document.
-    """
-    today: uint256 = self._start_holdings_batch(len(batch))
-    id: uint256 = 0  # the security of the current run (run == 0: none yet)
-    sec: uint256 = 0
-    is_llc: bool = False
-    holders: uint256 = 0
-    cap: uint256 = 0
-    added: uint256 = 0
-    run: uint256 = 0
-    last_day: uint256 = max_value(uint256)
-    tn: uint256 = 0
-    for item: HoldingWords in batch:
-        key: uint256 = item.key
-        terms: uint256 = item.terms
-        if key & AMOUNT_MAX != id or run == 0:
-            if run != 0:
-                self._end_holdings_run(id, sec, holders, run, added, doc)
-            id = key & AMOUNT_MAX
-            sec = self._pending_security(id)
-            is_llc = (sec >> KIND_SHIFT) & BYTE_MASK == LLC
-            holders = (sec >> HOLDERS_SHIFT) & MASK32
-            cap = self._cap((sec >> KIND_SHIFT) & BYTE_MASK)
-            added = 0
-            run = 0
-        units: uint256 = terms & AMOUNT_MAX
-        acquired_day: uint256 = (terms >> ACQUIRED_SHIFT) & MASK24
-        # the fields cannot be too large: what register_holdings checks of them, and
-        # nothing above the insider bit
-        assert key >> 96 != 0, "ledger: zero address"
-        assert units != 0, "ledger: zero amount"
-        assert (terms >> PAID_SHIFT) & AMOUNT_MAX <= units, "ledger: paid exceeds units"
-        assert acquired_day <= today, "ledger: acquired in the future"
-        assert terms < ENCUMBERED_BIT, "ledger: holding terms out of range"
-        tn = self._write_holding(key, terms, is_llc, last_day, tn, doc)
-        last_day = acquired_day
-        # at most MAX_BATCH items of at most AMOUNT_MAX units each: no overflow
-        holders = unsafe_add(holders, 1)
-        assert holders <= cap, "ledger: holder cap reached"
-        added = unsafe_add(added, units)
-        run = unsafe_add(run, 1)
-    self._end_holdings_run(id, sec, holders, run, added, doc)
-
-
-@external
-def seal_security(id: uint256, doc: bytes32):
-    """
-    @notice End initial registration: checks on chain that the holdings add up
-            to the declared total, then makes the security ACTIVE.
-    @param id The security id.
-    @param doc Reference (hash) of the sealing record.
-    """
-    roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
-    sec: uint256 = self.security_data[id]
-    status: uint256 = sec & BYTE_MASK
-    assert status != 0, "ledger: unknown security"
-    assert status == PENDING, "ledger: security already sealed"
-    words: uint256 = self.supply_data[id]
-    supply: uint256 = words & AMOUNT_MAX
-    assert supply == words >> DECLARED_SHIFT, "ledger: holdings do not add up to the declared total"
-    if (sec >> KIND_SHIFT) & BYTE_MASK >= LP_FUND:
-        assert (sec >> FUND_MIN_SHIFT) & AMOUNT_MAX != 0, "ledger: fund has no minimum holding"
-    self.security_data[id] = (sec & ~BYTE_MASK) | ACTIVE
-    log SecuritySealed(id=id, total_supply=supply, actor=msg.sender, doc=doc)
-
-
-@external
-def set_security_status(id: uint256, status: uint8, doc: bytes32):
-    """
-    @notice Suspend (3), reactivate (2) or delist (4) a sealed security.
-            Delisting is final.
-    @param id The security id.
-    @param status The new status.
-    @param doc Reference (hash) of the decision.
-    """
-    roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
-    sec: uint256 = self.security_data[id]
-    current: uint256 = sec & BYTE_MASK
-    new: uint256 = convert(status, uint256)
-    assert current != 0, "ledger: unknown security"
-    assert current != PENDING, "ledger: security not sealed"
-    assert current != DELISTED, "ledger: security delisted"
-    assert new == ACTIVE or new == SUSPENDED or new == DELISTED, "ledger: invalid status"
-    assert new != current, "ledger: status unchanged"
-    self.security_data[id] = (sec & ~BYTE_MASK) | new
-    log SecurityStatusChanged(id=id, status=status, actor=msg.sender, doc=doc)
-
-
-@external
-def increase_capital(id: uint256, batch: DynArray[Subscription, 256], doc: bytes32):
-    """
-    @notice Capital increase (增资) under LLC pre-emption where it applies: see
-            increase_capital_waived, with no waiver.
-    @param id The security id (ACTIVE).
-    @param batch The subscriptions; `paid` is the paid-in part (LLC only).
-    @param doc Reference (hash) of the resolution.
-    """
-    self._increase_capital(id, batch, empty(bytes32), doc)
-
-
-@external
-def increase_capital_waived(id: uint256, batch: DynArray[Subscription, 256], waiver: bytes32, doc: bytes32):
-    """
-    @notice Capital increase (增资): new units to subscribers. A subscriber who
-            did not hold the security must be a qualified investor; the holder
-            cap holds; an institutional-only security takes no individual; a
-            fund subscriber ends at or above the fund's minimum holding; each
-            subscriber's acquisition day becomes today. LLC pre-emption
-            (Company Law art 227): unless `waiver` names the shareholders'
-            resolution or the articles that say otherwise, the batch offers
-            every shareholder its part pro rata to paid-in capital (to the
-            holdings if nothing is paid in): each holder once, in ascending
-            address order, no outsider, nobody above its share rounded up.
-    @param id The security id (ACTIVE).
-    @param batch The subscriptions; `paid` is the paid-in part (LLC only).
-    @param waiver Hash of the resolution or articles waiving pre-emption (LLC), or zero.
-    @param doc Reference (hash) of the resolution.
-    """
-    assert waiver != empty(bytes32), "ledger: zero waiver"
-    self._increase_capital(id, batch, waiver, doc)
-
-
-@internal
-def _increase_capital(id: uint256, batch: DynArray[Subscription, 256], waiver: bytes32, doc: bytes32):
-    roles._check_role(roles.Role.SECURITY_MANAGER)
-    now: uint256 = calendar._now()
-    assert now & calendar.NOW_PAUSED == 0, "ledger: paused"
-    n: uint256 = len(batch)
-    assert n != 0, "ledger: empty batch"
-    assert n <= MAX_BATCH, "ledger: batch too large"
-    sec: uint256 = self._active_security(id)
-    assert now & calendar.NOW_PUBLISHED != 0, "ledger: calendar not published for today"
-    today: uint256 = (now >> calendar.DAY_SHIFT) & calendar.MASK40
-    tn: uint256 = (now >> calendar.TN_SHIFT) & calendar.MASK40
-    kind: uint256 = (sec >> KIND_SHIFT) & BYTE_MASK
-    is_llc: bool = kind == LLC
-    if is_llc:
-        if waiver == empty(bytes32):
-            self._check_preemption(id, batch, (sec >> HOLDERS_SHIFT) & MASK32)
-        else:
-            log PreemptionWaived(id=id, waiver=waiver, actor=msg.sender)
-    minimum: uint256 = 0
-    if kind >= LP_FUND:
-        minimum = (sec >> FUND_MIN_SHIFT) & AMOUNT_MAX
-    holders: uint256 = (sec >> HOLDERS_SHIFT) & MASK32
-    cap: uint256 = self._cap(kind)
-    added: uint256 = 0
-    for item: Subscription in batch:
-        assert item.holder != empty(address), "ledger: zero address"
-        assert item.units != 0, "ledger: zero amount"
-        assert item.units <= AMOUNT_MAX, "ledger: amount too large"
-        assert item.paid <= item.units, "ledger: paid exceeds units"
-        data: uint256 = accounts.account_data[item.holder]
-        assert data & BYTE_MASK == accounts.ACTIVE, "ledger: holder account not active"
-        h: uint256 = self.holding_data[self._key(item.holder, id)]
-        balance: uint256 = h & AMOUNT_MAX
-        if balance == 0:
-            assert data & accounts.QUALIFIED_BIT != 0, "ledger: subscriber not qualified"
-            holders += 1
-            assert holders <= cap, "ledger: holder cap reached"
-        if sec & INSTITUTIONAL_BIT != 0:
-            assert (data >> 8) & BYTE_MASK != accounts.INDIVIDUAL, "ledger: subscriber not an institutional investor"
-        if h & INSIDER_BIT != 0:
-            self._insider_snapshot(item.holder, id, balance, today)
-        new_balance: uint256 = balance + item.units
-        assert new_balance <= AMOUNT_MAX, "ledger: amount too large"
-        assert new_balance >= minimum, "ledger: below the fund's minimum holding"
-        paid: uint256 = 0
-        if is_llc:
-            paid = ((h >> PAID_SHIFT) & AMOUNT_MAX) + item.paid
-        lock: uint256 = (h >> LOCK_SHIFT) & MASK24
-        self.holding_data[self._key(item.holder, id)] = (
-            new_balance | (paid << PAID_SHIFT) | (tn << ACQUIRED_SHIFT) | (lock << LOCK_SHIFT)
-            | (h & (INSIDER_BIT | ENCUMBERED_BIT | FORMER_INSIDER_BIT))
-        )
-        added += item.units
-        log Issued(receiver=item.holder, id=id, amount=item.units, paid=item.paid if is_llc else item.units, acquired_day=today)
-    supply: uint256 = (self.supply_data[id] & AMOUNT_MAX) + added
-    assert supply <= AMOUNT_MAX, "ledger: amount too large"
-    # a capital change moves the declared total (registered capital) with the supply
-    self.supply_data[id] = supply | (supply << DECLARED_SHIFT)
-    self.security_data[id] = self._with_holders(sec, holders)
-    log CapitalIncreased(id=id, holdings=n, units=added, actor=msg.sender, doc=doc)
-
-
-@external
-def decrease_capital(id: uint256, batch: DynArray[Reduction, 256], doc: bytes32):
-    """
-    @notice Capital decrease (减资): cancel units of holders. Unpaid LLC units
-            are cancelled first.
-    @param id The security id (ACTIVE).
-    @param batch The reductions.
-    @param doc Reference (hash) of the resolution.
-    """
-    roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
-    n: uint256 = len(batch)
-    assert n != 0, "ledger: empty batch"
-    assert n <= MAX_BATCH, "ledger: batch too large"
-    sec: uint256 = self._active_security(id)
-    holders: uint256 = (sec >> HOLDERS_SHIFT) & MASK32
-    today: uint256 = calendar._today()
-    removed: uint256 = 0
-    encumbered: uint256 = 0
-    for item: Reduction in batch:
-        assert item.holder != empty(address), "ledger: zero address"
-        assert item.units != 0, "ledger: zero amount"
-        h: uint256 = self.holding_data[self._key(item.holder, id)]
-        balance: uint256 = h & AMOUNT_MAX
-        assert balance >= item.units, "ledger: insufficient balance"
-        if h & ENCUMBERED_BIT != 0:
-            encumbered += 1
-            assert encumbered <= MAX_DECREASE_ENCUMBERED, "ledger: too many encumbered holdings in one decrease"
-            locked: uint256 = encumbrances._locked(self._key(item.holder, id), balance, today)
-            assert item.units + locked <= balance, "ledger: amount exceeds free balance"
-        if h & INSIDER_BIT != 0:
-            self._insider_snapshot(item.holder, id, balance, today)
-        # item.units <= balance, checked above
-        new_balance: uint256 = unsafe_sub(balance, item.units)
-        paid: uint256 = min((h >> PAID_SHIFT) & AMOUNT_MAX, new_balance)
-        if new_balance == 0:
-            holders -= 1
-        self.holding_data[self._key(item.holder, id)] = (
-            (h & ~LOW_192) | new_balance | (paid << PAID_SHIFT)
-        )
-        removed += item.units
-        log Transfer(caller=msg.sender, sender=item.holder, receiver=empty(address), id=id, amount=item.units)
-    supply: uint256 = (self.supply_data[id] & AMOUNT_MAX) - removed
-    self.supply_data[id] = supply | (supply << DECLARED_SHIFT)
-    self.security_data[id] = self._with_holders(sec, holders)
-    log CapitalDecreased(id=id, holdings=n, units=removed, actor=msg.sender, doc=doc)
-
-
-@external
-def set_transfer_terms(id: uint256, first_refusal: bool, institutional_only: bool, fund_minimum: uint256, doc: bytes32):
-    """
-    @notice Set a security's transfer terms: whether other holders have a right of
-            first refusal on a transfer to an outsider (LLC articles, or a fund
-            agreement that grants it), whether only institutional investors may
-            receive it (a market's rule for funds), and a fund's minimum holding.
-    @param id The security id.
-    @param first_refusal Right of first refusal on transfers to outsiders.
-    @param institutional_only Receivers must be institutions or products.
-    @param fund_minimum Smallest units each fund investor holds at least (funds only).
-    @param doc Reference (hash) of the articles, agreement or rule.
-    """
-    roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
-    sec: uint256 = self.security_data[id]
-    assert sec & BYTE_MASK != 0, "ledger: unknown security"
-    kind: uint256 = (sec >> KIND_SHIFT) & BYTE_MASK
-    assert fund_minimum == 0 or kind >= LP_FUND, "ledger: minimum holding is for funds"
-    assert fund_minimum != 0 or kind < LP_FUND, "ledger: fund has no minimum holding"
-    assert fund_minimum <= AMOUNT_MAX, "ledger: amount too large"
-    terms: uint256 = fund_minimum << FUND_MIN_SHIFT
-    if first_refusal:
-        terms |= ROFR_BIT
-    if institutional_only:
-        terms |= INSTITUTIONAL_BIT
-    if terms != 0 or kind >= LP_FUND:
-        terms |= RESTRICTED_BIT
-    mask: uint256 = (AMOUNT_MAX << FUND_MIN_SHIFT) | RESTRICTED_BIT | ROFR_BIT | INSTITUTIONAL_BIT
-    self.security_data[id] = (sec & ~mask) | terms
-    log TransferTermsSet(
-        id=id,
-        first_refusal=first_refusal,
-        institutional_only=institutional_only,
-        fund_minimum=fund_minimum,
-        actor=msg.sender,
-        doc=doc,
-    )
-
-
-@external
-def record_paid_in(owner: address, id: uint256, paid: uint256, doc: bytes32):
-    """
-    @notice Record the paid-in part (实缴) of an LLC holding.
-    @param owner The holder.
-    @param id The security id (an LLC).
-    @param paid Paid-in smallest units, at most the holding.
-    @param doc Reference (hash) of the capital verification.
-    """
-    roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
-    sec: uint256 = self.security_data[id]
-    assert sec & BYTE_MASK != 0, "ledger: unknown security"
-    assert (sec >> KIND_SHIFT) & BYTE_MASK == LLC, "ledger: not an LLC"
-    h: uint256 = self.holding_data[self._key(owner, id)]
-    assert paid <= h & AMOUNT_MAX, "ledger: paid exceeds units"
-    mask: uint256 = AMOUNT_MAX << PAID_SHIFT
-    self.holding_data[self._key(owner, id)] = (h & ~mask) | (paid << PAID_SHIFT)
-    log PaidInRecorded(owner=owner, id=id, paid=paid, actor=msg.sender, doc=doc)
-
-
-@external
-def set_lockup(owner: address, id: uint256, lock_until_day: uint256, doc: bytes32):
-    """
-    @notice Lock a holding (限售) until a day: no transfer before it. Day 0 lifts it.
-    @param owner The holder.
-    @param id The security id.
-    @param lock_until_day First day on which the holding may be transferred.
-    @param doc Reference (hash) of the lock-up agreement or order.
-    """
-    roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
-    assert owner != empty(address), "ledger: zero address"
-    assert self.security_data[id] & BYTE_MASK != 0, "ledger: unknown security"
-    assert lock_until_day <= MASK24, "ledger: day out of range"
-    mask: uint256 = MASK24 << LOCK_SHIFT
-    h: uint256 = self.holding_data[self._key(owner, id)]
-    self.holding_data[self._key(owner, id)] = (h & ~mask) | (lock_until_day << LOCK_SHIFT)
-    log LockupSet(owner=owner, id=id, lock_until_day=lock_until_day, actor=msg.sender, doc=doc)
-
-
-@external
-def set_insider(owner: address, id: uint256, insider: bool, doc: bytes32):
-    """
-    @notice Put a holder on or off the security's insider list (董监高): an
-            insider disposes of at most 25 % of its start-of-year holding a
-            year; after leaving office it disposes of nothing for six months
-            (through the corresponding day six months after today, art 160).
-    @param owner The holder.
-    @param id The security id.
-    @param insider On or off the list.
-    @param doc Reference (hash) of the appointment or resignation.
-    """
-    roles._check_security_role(id, roles.SecurityRole.ISSUER_AGENT)
-    assert not calendar._paused(), "ledger: paused"
-    assert owner != empty(address), "ledger: zero address"
-    assert self.security_data[id] & BYTE_MASK != 0, "ledger: unknown security"
-    h: uint256 = self.holding_data[self._key(owner, id)]
-    assert (h & INSIDER_BIT != 0) != insider, "ledger: insider flag unchanged"
-    if not insider:
-        # the six months run from today; a record of an earlier leaving is replaced
-        q: uint256 = self.insider_quota[self._key(owner, id)]
-        until: uint256 = self._months_later(calendar._today(), INSIDER_LEFT_MONTHS)
-        self.insider_quota[self._key(owner, id)] = (q & LOW_208) | (until << LEFT_SHIFT)
-        h |= FORMER_INSIDER_BIT
-    self.holding_data[self._key(owner, id)] = h ^ INSIDER_BIT
-    log InsiderSet(owner=owner, id=id, insider=insider, actor=msg.sender, doc=doc)
-
-
-@external
-def set_register_closure(id: uint256, meeting_day: uint256, record_day: uint256, doc: bytes32):
-    """
-    @notice Set the next shareholders' meeting day and dividend record day;
-            the register is closed to transfers in the 20 days before a meeting
-            and the 5 days before a record day (up to and including the day).
-            0 clears a date.
-    @param id The security id.
-    @param meeting_day Day of the meeting, or 0.
-    @param record_day Dividend record day, or 0.
-    @param doc Reference (hash) of the notice.
-    """
-    roles._check_security_role(id, roles.SecurityRole.ISSUER_AGENT)
-    assert not calendar._paused(), "ledger: paused"
-    sec: uint256 = self.security_data[id]
-    assert sec & BYTE_MASK != 0, "ledger: unknown security"
-    assert meeting_day <= MASK32 and record_day <= MASK32, "ledger: day out of range"
-    mask: uint256 = (MASK32 << MEETING_SHIFT) | (MASK32 << RECORD_SHIFT)
-    self.security_data[id] = (sec & ~mask) | (meeting_day << MEETING_SHIFT) | (record_day << RECORD_SHIFT)
-    log RegisterClosureSet(id=id, meeting_day=meeting_day, record_day=record_day, actor=msg.sender, doc=doc)
-
-
-@external
-def recover(old_owner: address, new_owner: address, ids: DynArray[uint256, 256], doc: bytes32):
-    """
-    @notice Lost key: move the listed holdings of `old_owner`, with their
-            acquisition days, lock-ups and insider quotas, to `new_owner`.
-            A fresh `new_owner` takes over the account and `old_owner` is
-            closed; the holder count does not change. A target that holds
-            anything of a listed security (units, a lock-up, an insider flag
-            or record, a pledge or freeze, even on no units) is refused, never
-            merged: its pledges and freezes rank by their own registration,
-            two queues cannot become one without reordering a court's or a
-            pledgee's rank, and a recovery moves one holder's holding to the
-            same holder's new key, where there is nothing to merge with.
-    @param old_owner The lost address.
-    @param new_owner The new address (fresh, or already recovered to).
-    @param ids Securities to move; at most MAX_BATCH per call, of which at
-           most MAX_RECOVER_ENCUMBERED (1) carries pledges or freezes (they
-           move along); recover more in further calls to the same `new_owner`.
-    @param doc Reference (hash) of the recovery application.
-    """
-    roles._check_role(roles.Role.RECOVERY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
-    n: uint256 = len(ids)
-    assert n != 0, "ledger: empty batch"
-    assert n <= MAX_BATCH, "ledger: batch too large"
-    accounts._recover(old_owner, new_owner, doc)
-    encumbered: uint256 = 0
-    for id: uint256 in ids:
-        assert id <= AMOUNT_MAX, "ledger: unknown security"
-        h: uint256 = self.holding_data[self._key(old_owner, id)]
-        amount: uint256 = h & AMOUNT_MAX
-        assert amount != 0, "ledger: nothing to recover"
-        # only a stale acquisition day of units sold may be there
-        assert (
-            self.holding_data[self._key(new_owner, id)] & ~(MASK24 << ACQUIRED_SHIFT) == 0
-            and not encumbrances._is_encumbered(self._key(new_owner, id))
-            and self.insider_quota[self._key(new_owner, id)] == 0
-        ), "ledger: recovery target already holds"
-        self.holding_data[self._key(new_owner, id)] = h
-        self.holding_data[self._key(old_owner, id)] = 0
-        if h & ENCUMBERED_BIT != 0:
-            encumbered += 1
-            assert encumbered <= MAX_RECOVER_ENCUMBERED, "ledger: too many encumbered holdings in one recovery"
-            encumbrances._move_all(self._key(old_owner, id), self._key(new_owner, id), new_owner)
-        q: uint256 = self.insider_quota[self._key(old_owner, id)]
-        if q != 0:
-            self.insider_quota[self._key(new_owner, id)] = q
-            self.insider_quota[self._key(old_owner, id)] = 0
-        log Transfer(caller=msg.sender, sender=old_owner, receiver=new_owner, id=id, amount=amount)
-        log ForcedTransfer(
-            sender=old_owner, receiver=new_owner, id=id, amount=amount, path=RECOVERY, ref=0, actor=msg.sender, doc=doc
-        )
-        log HoldingRecovered(old_owner=old_owner, new_owner=new_owner, id=id, amount=amount, actor=msg.sender, doc=doc)
-
-
 # ---------------------------------------------------------------- internals
 
 
@@ -1293,109 +662,6 @@ def _account_active(wallet: address) -> bool:
 def _same_holder(a: address, b: address) -> bool:
     # two addresses of one holder (the salted identity hash they were opened with)
     return accounts.identity_of[a] == accounts.identity_of[b]
-
-
-@internal
-@view
-def _check_preemption(id: uint256, batch: DynArray[Subscription, 256], holders: uint256):
-    """
-    @dev LLC pre-emption without a waiver (art 227): `batch` names each of the
-         `holders` shareholders once (ascending addresses), no outsider, and
-         each subscribes at most its share of the increase pro rata to paid-in
-         capital (to the holdings where nothing is paid in), rounded up.
-    """
-    assert len(batch) == holders, "ledger: pre-emption: every shareholder must be offered"
-    last: uint256 = 0
-    total_paid: uint256 = 0
-    total_units: uint256 = 0
-    added: uint256 = 0
-    for item: Subscription in batch:
-        assert convert(item.holder, uint256) > last, "ledger: pre-emption: subscribers not in ascending order"
-        last = convert(item.holder, uint256)
-        h: uint256 = self.holding_data[self._key(item.holder, id)]
-        assert h & AMOUNT_MAX != 0, "ledger: pre-emption: outsider needs a waiver"
-        assert item.units <= AMOUNT_MAX, "ledger: amount too large"
-        total_paid += (h >> PAID_SHIFT) & AMOUNT_MAX
-        total_units += h & AMOUNT_MAX
-        added += item.units
-    use_paid: bool = total_paid != 0
-    basis: uint256 = total_paid if use_paid else total_units
-    for item: Subscription in batch:
-        h: uint256 = self.holding_data[self._key(item.holder, id)]
-        part: uint256 = (h >> PAID_SHIFT) & AMOUNT_MAX if use_paid else h & AMOUNT_MAX
-        # at most ceil(added * part / basis): every factor is below 2**104
-        assert item.units * basis < added * part + basis, "ledger: pre-emption: subscription above pro-rata share"
-
-
-@internal
-def _start_holdings_batch(n: uint256) -> uint256:
-    """
-    @dev Common checks of register_holdings(_many); returns today's day number.
-    """
-    roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
-    assert n != 0, "ledger: empty batch"
-    assert n <= MAX_BATCH, "ledger: batch too large"
-    return calendar._today()
-
-
-@internal
-@view
-def _pending_security(id: uint256) -> uint256:
-    sec: uint256 = self.security_data[id]
-    status: uint256 = sec & BYTE_MASK
-    assert status != 0, "ledger: unknown security"
-    assert status == PENDING, "ledger: security already sealed"
-    return sec
-
-
-@internal
-def _write_holding(key: uint256, terms: uint256, is_llc: bool, last_day: uint256, last_tn: uint256, doc: bytes32) -> uint256:
-    """
-    @dev Write one holding of initial registration and log it: `key` and
-         `terms` as in HoldingWords, their fields checked by the caller (as is
-         the security, PENDING, and after this the holder cap). `last_tn` is
-         the trading-day number of `last_day`: batches usually share
-         acquisition days, so a day is looked up once for a row of items.
-         Returns the trading-day number of the acquisition day.
-    """
-    holder: address = convert(key >> 96, address)
-    assert accounts.account_data[holder] & BYTE_MASK == accounts.ACTIVE, "ledger: holder account not active"
-    assert self.holding_data[key] & AMOUNT_MAX == 0, "ledger: holding already registered"
-    units: uint256 = terms & AMOUNT_MAX
-    acquired_day: uint256 = (terms >> ACQUIRED_SHIFT) & MASK24
-    lock_until_day: uint256 = (terms >> LOCK_SHIFT) & MASK24
-    tn: uint256 = last_tn
-    if acquired_day != last_day:
-        tn = calendar._trading_day_number(acquired_day)
-    h: uint256 = units | (tn << ACQUIRED_SHIFT) | (lock_until_day << LOCK_SHIFT) | (terms & INSIDER_BIT)
-    paid: uint256 = units
-    if is_llc:
-        paid = (terms >> PAID_SHIFT) & AMOUNT_MAX
-        h |= paid << PAID_SHIFT
-    self.holding_data[key] = h
-    id: uint256 = key & AMOUNT_MAX
-    log Issued(receiver=holder, id=id, amount=units, paid=paid, acquired_day=acquired_day)
-    # the rarer terms get their own events, so the common holding stays cheap
-    if lock_until_day != 0:
-        log LockupSet(owner=holder, id=id, lock_until_day=lock_until_day, actor=msg.sender, doc=doc)
-    if terms & INSIDER_BIT != 0:
-        log InsiderSet(owner=holder, id=id, insider=True, actor=msg.sender, doc=doc)
-    return tn
-
-
-@internal
-def _end_holdings_run(id: uint256, sec: uint256, holders: uint256, n: uint256, added: uint256, doc: bytes32):
-    """
-    @dev Add a run of holdings of one security to its supply (within the
-         declared total) and holder count, and log it.
-    """
-    words: uint256 = self.supply_data[id]
-    supply: uint256 = (words & AMOUNT_MAX) + added
-    assert supply <= words >> DECLARED_SHIFT, "ledger: exceeds declared total"
-    self.supply_data[id] = words + added
-    self.security_data[id] = self._with_holders(sec, holders)
-    log HoldingsRegistered(id=id, holdings=n, units=added, actor=msg.sender, doc=doc)
 
 
 @internal

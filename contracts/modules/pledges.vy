@@ -7,7 +7,8 @@
         released by the pledgee, enforced on default by the pledgee or the
         court agent (Civil Code arts 414, 436, 443).
 @dev Pledged units cannot be transferred, pledged again or cancelled by a
-     capital decrease: ledger.vy counts them out of the free balance.
+     capital decrease: ledger.vy and corporate_actions.vy count them out of
+     the free balance.
      The pledgee is a registered, active account of another holder (another
      identity). Enforcement is a transfer: by the pledgee, every transfer
      rule applies (ledger._check: both accounts, qualification,

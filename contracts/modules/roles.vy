@@ -5,7 +5,8 @@
         hand-over) and, per address, a set of role flags, one per permissioned
         action. Roles tied to one security (issuer agent, fund manager) are kept
         per security id.
-@dev The Python mirror of these flags is `regchain.constants.Role`; keep them in step.
+@dev The Python mirrors of these flags are `regchain.constants.Role` and
+     `regchain.constants.SecurityRole`; keep them in step.
 """
 
 # Global roles. Bit i of the flag value is the i-th member (1, 2, 4, ...).
@@ -181,7 +182,10 @@ def _check_role(role: Role):
         raise "roles: caller is not calendar manager"
     if role == Role.RECOVERY_MANAGER:
         raise "roles: caller is not recovery manager"
-    raise "roles: caller is not court agent"
+    if role == Role.COURT_AGENT:
+        raise "roles: caller is not court agent"
+    # every caller names one role, so this is never reached; were it, it says so
+    raise "roles: unknown role"
 
 
 @internal
@@ -191,4 +195,6 @@ def _check_security_role(id: uint256, role: SecurityRole):
         return
     if role == SecurityRole.ISSUER_AGENT:
         raise "roles: caller is not issuer agent"
-    raise "roles: caller is not fund manager"
+    if role == SecurityRole.FUND_MANAGER:
+        raise "roles: caller is not fund manager"
+    raise "roles: unknown role"

@@ -57,7 +57,7 @@ def _fields(word: int) -> tuple:
 
 
 def terms_word(terms: dict, kind: int) -> int:
-    """The terms bits ledger.set_transfer_terms (or register_security's default) writes."""
+    """The terms bits corporate_actions.set_transfer_terms (or registration.register_security's default) writes."""
     word = terms["fund_minimum"] << FUND_MIN_SHIFT
     if terms["first_refusal"]:
         word |= ROFR_BIT

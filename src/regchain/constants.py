@@ -61,9 +61,9 @@ INSIDER_ANNUAL_PERCENT = 25
 MEETING_CLOSED_DAYS = 20
 RECORD_DATE_CLOSED_DAYS = 5
 MAX_BATCH = 200
-# Most encumbered holdings (with pledges or freezes) one recover call may move (ledger.vy).
+# Most encumbered holdings (with pledges or freezes) one recover call may move (recovery.vy).
 MAX_RECOVER_ENCUMBERED = 1
-# Most encumbered holdings one decrease_capital call may reduce (ledger.vy).
+# Most encumbered holdings one decrease_capital call may reduce (corporate_actions.vy).
 MAX_DECREASE_ENCUMBERED = 24
 # Most pledges or freezes one import_pledges / import_freezes batch may write.
 MAX_IMPORT = 50
@@ -145,7 +145,7 @@ class ListingStatus(IntEnum):
 
 def holding_words(sid: int, holder: str, units: int, paid: int, acquired_day: int,
                   lock_until_day: int = 0, insider: bool = False) -> tuple[int, int]:
-    """One holding of register_holdings_many (ledger.vy HoldingWords): (key, terms) with
+    """One holding of register_holdings_many (registration.vy HoldingWords): (key, terms) with
     key = holder << 96 | security id and terms = units | paid << 96 | acquired_day << 192
     | lock_until_day << 216 | insider << 240. ValueError if a term does not fit its field
     (the contract could not tell a field that overflowed into the next one)."""

@@ -660,7 +660,7 @@ class Applier:
             "meeting_day": 0, "record_day": 0, "total_supply": 0, "declared_total": a["declared_total"],
             "code_hash": a["code_hash"], "registered_block": ev.block}
         self.s.security_count = max(self.s.security_count, a["id"])
-        # ledger.register_security: LLC shares carry first refusal (Company Law art 84), fund
+        # registration.register_security: LLC shares carry first refusal (Company Law art 84), fund
         # shares go to institutions holding at least RMB 1 million (10**6 units), unless set otherwise
         fund = a["kind"] >= LP_FUND
         self.s.transfer_terms[str(a["id"])] = {"first_refusal": a["kind"] == LLC, "institutional_only": fund,

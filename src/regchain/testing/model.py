@@ -232,7 +232,7 @@ class Security:
     total_supply: int = 0
     meeting_day: int = 0
     record_day: int = 0
-    # transfer terms (ledger.vy set_transfer_terms); LLC: first refusal by default
+    # transfer terms (corporate_actions.vy set_transfer_terms); LLC: first refusal by default
     first_refusal: bool = False
     institutional_only: bool = False
     fund_minimum: int = 0
@@ -702,7 +702,7 @@ class RegisterModel:
             sec.declared_total = sec.total_supply
 
     def _check_preemption(self, id: int, batch) -> None:
-        """ledger.vy `_check_preemption` (Company Law art 227)."""
+        """corporate_actions.vy `_check_preemption` (Company Law art 227)."""
         sec = self.securities[id]
         _require(len(batch) == sec.holder_count, "ledger: pre-emption: every shareholder must be offered")
         last = 0
@@ -836,8 +836,11 @@ class RegisterModel:
         if self._has_role(caller, role):
             return
         names = {Role.ACCOUNT_MANAGER: "account manager", Role.SECURITY_MANAGER: "security manager",
-                 Role.CALENDAR_MANAGER: "calendar manager", Role.RECOVERY_MANAGER: "recovery manager"}
-        raise Refused(f"roles: caller is not {names.get(role, 'court agent')}")
+                 Role.CALENDAR_MANAGER: "calendar manager", Role.RECOVERY_MANAGER: "recovery manager",
+                 Role.COURT_AGENT: "court agent"}
+        if role not in names:
+            raise Refused("roles: unknown role")
+        raise Refused(f"roles: caller is not {names[role]}")
 
     # views of the encumbrances
 
@@ -1072,7 +1075,7 @@ class RegisterModel:
                 or (sec.record_day != 0 and day <= sec.record_day <= day + RECORD_DATE_CLOSED_DAYS))
 
     def recover(self, old_owner, new_owner, ids) -> None:
-        """ledger.vy `recover` with accounts._recover: a target holding anything of an id is refused."""
+        """recovery.vy `recover` with accounts._recover: a target holding anything of an id is refused."""
         ids = list(ids)
         self._not_paused("ledger")
         _require(len(ids) != 0, "ledger: empty batch")

@@ -126,7 +126,7 @@ STATS: Counter = Counter()
 # names in REGCHAIN_STATEFUL_AVOID), so the rest of it can run until they are
 # fixed; by default nothing is avoided and the model asserts what the issue
 # text and NatSpec say. Names:
-#   increase-encumbered: ledger.vy increase_capital rewrites the holding word
+#   increase-encumbered: corporate_actions.vy increase_capital rewrites the holding word
 #     without ENCUMBERED_BIT, so transfers from a pledged or frozen holding
 #     skip the free-balance check afterwards (no capital increase to holdings
 #     with pledges or freezes while avoided).
