@@ -452,3 +452,25 @@ def test_migrate__killed_by_signal__rerun_finishes_with_the_clean_state(
     assert report.read_text(encoding="utf-8") == clean_report
     assert _chain_state(report) == clean_state
     scratch.stop()
+
+
+def _migrate_child(*args, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"),
+           "REGCHAIN_OPERATOR_SECRET": "child-secret-0123456789abcdef"}
+    return subprocess.run([sys.executable, "-m", "regchain.migrate", *args], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_migrate_module__wrong_number_of_arguments__usage_line_exit_2(tmp_path):
+    done = _migrate_child("only-a-folder", tmp_path=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip() == migrate.USAGE
+
+
+def test_migrate_module__missing_abi_file__one_error_line_no_traceback_exit_2(tmp_path):
+    done = _migrate_child(str(tmp_path / "export"), "http://127.0.0.1:9", "0x" + "11" * 20, "0x" + "22" * 20,
+                          str(tmp_path / "nowhere.json"), str(tmp_path / "report.json"), tmp_path=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "nowhere.json" in lines[0], done.stderr
+    assert not (tmp_path / "report.json").exists()

@@ -838,9 +838,24 @@ def _main(argv: list[str] | None = None) -> int:
     return 0 if not rec["mismatches"] else 1
 
 
-if __name__ == "__main__":
+USAGE = "usage: python -m regchain.migrate SOURCE URI REGISTER SENDER ABI.json REPORT.json"
+
+
+def main(argv: list[str]) -> int:
+    """`_main` as a command: a wrong number of arguments is the usage line, any error one line
+    on stderr (`Error: ...`, as `ape run migrate` prints it), never a traceback; both exit 2.
+    Exit 1: written, but reconciliation found differences."""
+    from regchain.errors import one_line
+
+    if len(argv) != 6:
+        print(USAGE, file=sys.stderr)
+        return 2
     try:
-        raise SystemExit(_main())
-    except MigrationError as exc:  # one line, as `ape run migrate` prints it
-        print(f"Error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        return _main(argv)
+    except Exception as exc:  # noqa: BLE001 (every error: one line)
+        print(f"Error: {one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
