@@ -525,6 +525,16 @@ def _sorted_codes(codes: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(set(codes), key=_ORDER.__getitem__))
 
 
+def _by_holder(items: list[_Item], holder: str) -> dict[str, list[_Item]]:
+    """Pledges or freezes whose holder (data[holder]) and units are known, grouped by holder in
+    the order first met."""
+    on: dict[str, list[_Item]] = defaultdict(list)
+    for i in items:
+        if i.data[holder] is not None and i.data["units"] is not None:
+            on[i.data[holder]].append(i)
+    return on
+
+
 def _keyed(table: Table, column: str) -> tuple[list[_Item], dict[str, list[_Item]]]:
     """Items of a table by cleaned key; empty keys get BAD_VALUE and a
     `file:line` key; keys seen twice get DUPLICATE_KEY on every occurrence."""
@@ -738,37 +748,48 @@ class _Cleaner:
 
     # -- pledges and freezes
 
+    def _encumbrance_rows(self, stage: str, key: str):
+        """The items of the `stage` table (pledges or freezes) keyed by `key`, the items by
+        number, and an iterator over those whose security is known: (item, row, data, security),
+        the code cleaned into data; progress is told at the start and once the iterator is done."""
+        t = getattr(self.x, stage)
+        self.progress(stage, 0, len(t.rows))
+        items, by_no = _keyed(t, key)
+
+        def rows():
+            for it in items:
+                it.data["code"] = code = norm_id(it.row["security_code"])
+                s = self._security(it, code)
+                if s is not None:
+                    yield it, it.row, it.data, s
+            self.progress(stage, len(t.rows), len(t.rows))
+        return items, by_no, rows()
+
+    @staticmethod
+    def _units(it: _Item, r: dict, s: _Item):
+        """The row's units in its security's scale (None where the scale is not known)."""
+        scale = s.data["scale"]
+        return it.take(parse_amount, r["units"], scale) if scale is not None else None
+
+    @staticmethod
+    def _registered_on(it: _Item, r: dict, d: dict) -> None:
+        d["day"] = it.take(parse_date, r["registered_on"])
+        if d["day"] is None and not _has(it, "BAD_DATE"):
+            it.fail("BAD_DATE", "registered_on is unknown")
+
     def pledges(self) -> None:
-        t = self.x.pledges
-        self.progress("pledges", 0, len(t.rows))
-        self.pledge_items, _ = _keyed(t, "pledge_no")
-        for it in self.pledge_items:
-            r, d = it.row, it.data
-            d["code"] = code = norm_id(r["security_code"])
-            s = self._security(it, code)
-            if s is None:
-                continue
+        self.pledge_items, _, rows = self._encumbrance_rows("pledges", "pledge_no")
+        for it, r, d, s in rows:
             d["pledgor"] = self._account(it, norm_id(r["pledgor_account"]), "pledgor_account")
             d["pledgee"] = self._account(it, norm_id(r["pledgee_account"]), "pledgee_account")
             if d["pledgor"] is not None and d["pledgor"] == d["pledgee"]:
                 it.fail("BAD_VALUE", "pledgor and pledgee are the same holder")
-            scale = s.data["scale"]
-            d["units"] = it.take(parse_amount, r["units"], scale) if scale is not None else None
-            d["day"] = it.take(parse_date, r["registered_on"])
-            if d["day"] is None and not _has(it, "BAD_DATE"):
-                it.fail("BAD_DATE", "registered_on is unknown")
-        self.progress("pledges", len(t.rows), len(t.rows))
+            d["units"] = self._units(it, r, s)
+            self._registered_on(it, r, d)
 
     def freezes(self) -> None:
-        t = self.x.freezes
-        self.progress("freezes", 0, len(t.rows))
-        self.freeze_items, by_no = _keyed(t, "freeze_no")
-        for it in self.freeze_items:
-            r, d = it.row, it.data
-            d["code"] = code = norm_id(r["security_code"])
-            s = self._security(it, code)
-            if s is None:
-                continue
+        self.freeze_items, by_no, rows = self._encumbrance_rows("freezes", "freeze_no")
+        for it, r, d, s in rows:
             expiry = it.take(parse_date, r["expires_on"])
             if expiry is not None and expiry < self.as_of and len(by_no[it.key]) == 1:
                 it.status = Status.SKIPPED
@@ -778,18 +799,14 @@ class _Cleaner:
                 it.fail("BAD_DATE", "expires_on is unknown")
             d["expiry"] = expiry
             d["account"] = self._account(it, norm_id(r["account_no"]), "account_no")
-            scale = s.data["scale"]
-            d["units"] = it.take(parse_amount, r["units"], scale) if scale is not None else None
+            d["units"] = self._units(it, r, s)
             d["case_no"] = norm_id(r["case_no"])
             if not d["case_no"]:
                 it.fail("BAD_VALUE", "empty case_no")
-            d["day"] = it.take(parse_date, r["registered_on"])
-            if d["day"] is None and not _has(it, "BAD_DATE"):
-                it.fail("BAD_DATE", "registered_on is unknown")
+            self._registered_on(it, r, d)
             d["kind"] = it.take(parse_choice, r["kind"], FREEZE_KINDS, "kind")
             if d["day"] is not None and d["day"] > self.as_of:
-                self.warn(t.filename, it, "registered_on is after the as-of day")
-        self.progress("freezes", len(t.rows), len(t.rows))
+                self.warn(self.x.freezes.filename, it, "registered_on is after the as-of day")
 
     # -- per security
 
@@ -838,10 +855,7 @@ class _Cleaner:
             unreadable = merged.keys() - held.keys()  # holdings whose size is unknown: not judged
 
             # Pledges per holding.
-            pl_on: dict[str, list[_Item]] = defaultdict(list)
-            for i in pls:
-                if i.data["pledgor"] is not None and i.data["units"] is not None:
-                    pl_on[i.data["pledgor"]].append(i)
+            pl_on = _by_holder(pls, "pledgor")
             for acct, group in pl_on.items():
                 if acct in unreadable:
                     continue
@@ -852,10 +866,7 @@ class _Cleaner:
                                f"{format_amount(s_units, sd['scale'])}, holding {format_amount(held.get(acct, 0), sd['scale'])}")
 
             # Freezes per holding.
-            fr_on: dict[str, list[_Item]] = defaultdict(list)
-            for i in frs:
-                if i.data["account"] is not None and i.data["units"] is not None:
-                    fr_on[i.data["account"]].append(i)
+            fr_on = _by_holder(frs, "account")
             for acct, group in fr_on.items():
                 if acct in unreadable:
                     continue
