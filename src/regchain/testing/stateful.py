@@ -532,57 +532,42 @@ class RegisterMachine(RuleBasedStateMachine):
             return (got[0].lower(), *got[1:4], got[4].lower(), *got[5:8], got[8].lower(), got[9], got[10])
         return got
 
+    # a read answered by one model view: what -> (the view, whether the key is its arguments)
+    _VIEWS = {"account": ("account_view", False), "security": ("security_view", False),
+              "holding": ("holding_view", True), "quota": ("insider_quota_of", True),
+              "pledged": ("pledged_balance_of", True), "frozen": ("frozen_balance_of", True),
+              "pledges": ("pledges_of", True), "queue": ("freeze_queue_of", True),
+              "stage": ("stage_of", False), "exercisers": ("exercisers_of", False),
+              "listing": ("listing_view", False), "can_transfer": ("can_transfer", True)}
+    # a record the model may not have: what -> (its table, the zero record the chain returns)
+    _RECORDS = {"pledge": ("pledges", (ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0, 0)),
+                "freeze": ("freezes", (ZERO_ADDRESS, 0, 0, 0, 0, 0)),
+                "instruction": ("instructions", (ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0, ZERO_ADDRESS, 0, False,
+                                                 False, False, 0, 0))}
+
     def _want(self, what, key):
         """What the model says a read should return."""
         m = self.model
-        w = self.world
-        if what == "account":
-            want = m.account_view(key)
-        elif what == "today":
-            want = m.today
-        elif what == "trading day number":
-            want = m.calendar.trading_day_number(key)
-        elif what == "security":
-            want = m.security_view(key)
-        elif what == "holding":
-            want = m.holding_view(*key)
-        elif what == "quota":
-            want = m.insider_quota_of(*key)
-        elif what == "pledged":
-            want = m.pledged_balance_of(*key)
-        elif what == "frozen":
-            want = m.frozen_balance_of(*key)
-        elif what == "pledges":
-            want = m.pledges_of(*key)
-        elif what == "queue":
-            want = m.freeze_queue_of(*key)
-        elif what == "pledge":
-            p = m.pledges.get(key)
-            want = p.view() if p else (ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0, 0)
-        elif what == "freeze":
-            f = m.freezes.get(key)
-            want = f.view() if f else (ZERO_ADDRESS, 0, 0, 0, 0, 0)
-        elif what == "stage":
-            want = m.stage_of(key)
-        elif what == "instruction":
-            ins = m.instructions.get(key)
-            want = ins.view() if ins else (ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0, ZERO_ADDRESS, 0, False,
-                                           False, False, 0, 0)
-        elif what == "exercisers":
-            want = m.exercisers_of(key)
-        elif what == "listing":
-            want = m.listing_view(key)
-        elif what == "count":
-            want = getattr(m, key)
-        elif what in ("escrowed", "register cash"):
-            want = m.escrowed.get(w.cash.lower(), 0)
-        elif what == "refund":
-            want = m.refund_of(w.cash, key)
-        elif what == "cash":
-            want = m.cash_balance(w.cash, key)
-        else:  # can_transfer
-            want = m.can_transfer(*key)
-        return want
+        if what in self._VIEWS:
+            view, spread = self._VIEWS[what]
+            return getattr(m, view)(*key) if spread else getattr(m, view)(key)
+        if what in self._RECORDS:
+            table, zero = self._RECORDS[what]
+            record = getattr(m, table).get(key)
+            return record.view() if record else zero
+        if what == "today":
+            return m.today
+        if what == "trading day number":
+            return m.calendar.trading_day_number(key)
+        if what == "count":
+            return getattr(m, key)
+        if what in ("escrowed", "register cash"):
+            return m.escrowed.get(self.world.cash.lower(), 0)
+        if what == "refund":
+            return m.refund_of(self.world.cash, key)
+        if what == "cash":
+            return m.cash_balance(self.world.cash, key)
+        raise AssertionError(f"no model answer for the read {what!r}")
 
     def _encumbrance_invariants(self, holdings, got, expiry, today):
         """On the chain's own numbers: pledged <= balance, frozen in force <= balance,
