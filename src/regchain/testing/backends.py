@@ -149,17 +149,12 @@ class AnvilBackend(Backend):
         `multicall`: reads go as one eth_call per MULTICALL_MAX views (MULTICALL_CODE put
         in place by a state override), not one each (the node must take state overrides);
         `multicall_address`: a multicall deployed there (MULTICALL_CREATION), no override."""
-        self.rpc = Rpc(uri, raw=pipeline)
-        self.address = to_checksum_address(address)
-        self.abi = abi
+        super().__init__(Rpc(uri, raw=pipeline), address, abi, multicall, multicall_address)
         self.gas_price = gas_price
         self.sync = True  # eth_sendTransactionSync available
         self.pipeline = pipeline
-        self.multicall = multicall
-        self.multicall_address = to_checksum_address(multicall_address) if multicall_address else None
         self.synced = False  # a transaction was mined by eth_sendTransactionSync (pipelining may start)
         self.transactions = 0
-        self.others: dict[str, SuiteAbi] = {}
         self.block: int | None = None  # the latest block's number, None: ask the node
         self.deferred: list = []  # (eth_call requests, decode, check) for read_later
         # a request written, its reply not yet read: (batch_send token, deferred checks it carries, after)
