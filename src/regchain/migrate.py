@@ -288,11 +288,9 @@ class Chain:
             with _node_errors():
                 self.writer.transact(self.reader.address, self.reader.abi[fn].encode(args), _gas_limit(fn, args), fn)
             return
-        started = time.perf_counter()
         receipt = getattr(self.register, fn)(*args, sender=self.sender)
         self._ape_gas = {**self._ape_gas, fn: self._ape_gas.get(fn, 0) + int(getattr(receipt, "gas_used", 0) or 0)}
         self._ape_sent += 1
-        del started
 
 
 KEY_FILE_ENV = "REGCHAIN_SIGNER_KEY_FILE"
