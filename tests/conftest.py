@@ -53,6 +53,7 @@ def script_cli(name: str, tag: str = "test"):
     return script_module(name, tag).cli
 
 
+# a transfer of encumbered units (ledger.vy _check); a capital decrease says "corporate_actions: ..."
 FREE = "ledger: amount exceeds free balance"
 
 
@@ -101,7 +102,7 @@ def pytest_runtest_setup(item):
     A module whose autouse fixture opens the accounts its other module fixtures use
     (tests/test_instructions.py) then worked alone, but after a module that defines a
     fixture of the same name (`llc` in tests/test_ledger.py) that fixture was set up first,
-    before the accounts: 68 setup errors "ledger: holder account not active". This hook
+    before the accounts: 68 setup errors "registration: holder account not active". This hook
     runs after ape's (plugins registered later run first) and before pytest sets anything
     up; it keeps ape's isolation fixture at the head of each scope."""
     info = getattr(item, "_fixtureinfo", None)

@@ -375,5 +375,5 @@ def test_transfer__today_before_calendar_epoch__reverts(before_epoch, alice, bob
 
 
 def test_increase_capital__today_before_calendar_epoch__reverts(before_epoch, registrar, alice):
-    with ape.reverts("ledger: calendar not published for today"):
+    with ape.reverts("corporate_actions: calendar not published for today"):
         before_epoch.increase_capital(1, [(alice.address, 10, 10)], doc("inc"), sender=registrar)

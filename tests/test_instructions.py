@@ -192,7 +192,7 @@ def test_set_transfer_terms__not_security_manager__reverts(register, alice, llc)
 
 
 def test_set_transfer_terms__fund_minimum_on_llc__reverts(register, registrar, llc):
-    with ape.reverts("ledger: minimum holding is for funds"):
+    with ape.reverts("corporate_actions: minimum holding is for funds"):
         register.set_transfer_terms(llc, True, False, 1, doc("articles"), sender=registrar)
 
 

@@ -137,13 +137,13 @@ def test_register_security__max_unit_scale_accepted(register, registrar):
 @pytest.mark.parametrize(
     "code,kind,scale,total,reason",
     [
-        ("dup", Kind.JSC, 0, 100, "ledger: security code already registered"),
-        ("k0", 0, 0, 100, "ledger: unknown kind"),
-        ("k5", 5, 0, 100, "ledger: unknown kind"),
-        ("s19", Kind.JSC, 19, 100, "ledger: unit scale too large"),
-        (None, Kind.JSC, 0, 100, "ledger: zero code hash"),
-        ("t0", Kind.JSC, 0, 0, "ledger: zero amount"),
-        ("big", Kind.JSC, 0, AMOUNT_MAX + 1, "ledger: amount too large"),
+        ("dup", Kind.JSC, 0, 100, "registration: security code already registered"),
+        ("k0", 0, 0, 100, "registration: unknown kind"),
+        ("k5", 5, 0, 100, "registration: unknown kind"),
+        ("s19", Kind.JSC, 19, 100, "registration: unit scale too large"),
+        (None, Kind.JSC, 0, 100, "registration: zero code hash"),
+        ("t0", Kind.JSC, 0, 0, "registration: zero amount"),
+        ("big", Kind.JSC, 0, AMOUNT_MAX + 1, "registration: amount too large"),
     ],
     ids=["duplicate-code", "kind-0", "kind-5", "scale-19", "zero-code", "zero-total", "total-too-large"],
 )
@@ -210,13 +210,13 @@ def test_register_holdings__already_registered__reverts(register, registrar, jsc
     sid = pending()
     register.register_holdings(sid, [(alice.address, 10, 10, today, 0, False)], doc("h"), sender=registrar)
 
-    with ape.reverts("ledger: holding already registered"):
+    with ape.reverts("registration: holding already registered"):
         register.register_holdings(sid, [(alice.address, 10, 10, today, 0, False)], doc("h"), sender=registrar)
 
 
 def test_register_holdings__holder_twice_in_batch__reverts(register, registrar, jsc, alice, today, pending):
     sid = pending()
-    with ape.reverts("ledger: holding already registered"):
+    with ape.reverts("registration: holding already registered"):
         register.register_holdings(sid, [(alice.address, 10, 10, today, 0, False)] * 2, doc("h"), sender=registrar)
 
 
@@ -224,7 +224,7 @@ def test_register_holdings__exceeds_declared_total__reverts(register, registrar,
     sid = pending(Kind.JSC, 100)
     register.register_holdings(sid, [(alice.address, 60, 60, today, 0, False)], doc("h"), sender=registrar)
 
-    with ape.reverts("ledger: exceeds declared total"):
+    with ape.reverts("registration: exceeds declared total"):
         register.register_holdings(sid, [(bob.address, 41, 41, today, 0, False)], doc("h"), sender=registrar)
 
 
@@ -233,13 +233,13 @@ def test_register_holdings__llc_cap_50_holders(register, registrar, crowd, jsc, 
     register.register_holdings(sid, [(w, 1, 1, today, 0, False) for w in crowd[:50]], doc("h"), sender=registrar)
     assert register.holder_count(sid) == 50
 
-    with ape.reverts("ledger: holder cap reached"):
+    with ape.reverts("registration: holder cap reached"):
         register.register_holdings(sid, [(alice.address, 1, 1, today, 0, False)], doc("h"), sender=registrar)
 
 
 def test_register_holdings__llc_51_in_one_batch__reverts(register, registrar, crowd, jsc, today, pending):
     sid = pending(Kind.LLC)
-    with ape.reverts("ledger: holder cap reached"):
+    with ape.reverts("registration: holder cap reached"):
         # .call: the same execution as an eth_call; ape would trace the failed transaction (~30 s)
         register.register_holdings.call(sid, [(w, 1, 1, today, 0, False) for w in crowd[:51]], doc("h"),
                                         sender=registrar)
@@ -250,7 +250,7 @@ def test_register_holdings__jsc_cap_200_holders(register, registrar, crowd, jsc,
     register.register_holdings(sid, [(w, 1, 1, today, 0, False) for w in crowd], doc("h"), sender=registrar)
     assert register.holder_count(sid) == 200
 
-    with ape.reverts("ledger: holder cap reached"):
+    with ape.reverts("registration: holder cap reached"):
         register.register_holdings(sid, [(alice.address, 1, 1, today, 0, False)], doc("h"), sender=registrar)
 
 
@@ -265,23 +265,23 @@ def test_register_holdings__holder_account_not_active__reverts(
     elif state == "closed":
         register.close_account(carol, doc("c"), sender=registrar)
 
-    with ape.reverts("ledger: holder account not active"):
+    with ape.reverts("registration: holder account not active"):
         register.register_holdings(sid, [(holder.address, 10, 10, today, 0, False)], doc("h"), sender=registrar)
 
 
 # Invalid items both holdings functions refuse alike: (holder, units, paid, acquired
 # day - today, lock-up day, insider), reason
 INVALID_ITEMS = [
-    pytest.param(("alice", 10, 11, 0, 0, False), "ledger: paid exceeds units", id="paid-exceeds-units"),
-    pytest.param(("alice", 10, 10, 1, 0, False), "ledger: acquired in the future", id="acquired-tomorrow"),
-    pytest.param(("zero", 10, 10, 0, 0, False), "ledger: zero address", id="zero-address"),
-    pytest.param(("alice", 0, 0, 0, 0, False), "ledger: zero amount", id="zero-units"),
+    pytest.param(("alice", 10, 11, 0, 0, False), "registration: paid exceeds units", id="paid-exceeds-units"),
+    pytest.param(("alice", 10, 10, 1, 0, False), "registration: acquired in the future", id="acquired-tomorrow"),
+    pytest.param(("zero", 10, 10, 0, 0, False), "registration: zero address", id="zero-address"),
+    pytest.param(("alice", 0, 0, 0, 0, False), "registration: zero amount", id="zero-units"),
 ]
 
 
 @pytest.mark.parametrize("item,reason", INVALID_ITEMS + [
-    pytest.param(("alice", AMOUNT_MAX + 1, 0, 0, 0, False), "ledger: amount too large", id="units-too-large"),
-    pytest.param(("alice", 10, 10, 0, 2**24, False), "ledger: day out of range", id="lock-day"),
+    pytest.param(("alice", AMOUNT_MAX + 1, 0, 0, 0, False), "registration: amount too large", id="units-too-large"),
+    pytest.param(("alice", 10, 10, 0, 2**24, False), "registration: day out of range", id="lock-day"),
 ])
 def test_register_holdings__invalid_item__reverts(register, registrar, jsc, alice, today, pending, item, reason):
     sid = pending(Kind.LLC)
@@ -296,22 +296,22 @@ def test_register_holdings__invalid_item__reverts(register, registrar, jsc, alic
 def test_register_holdings__batch_too_large__reverts(register, registrar, crowd, jsc, alice, today, pending):
     sid = pending()
     batch = [(w, 1, 1, today, 0, False) for w in crowd] + [(alice.address, 1, 1, today, 0, False)]
-    with ape.reverts("ledger: batch too large"):
+    with ape.reverts("registration: batch too large"):
         register.register_holdings.call(sid, batch, doc("h"), sender=registrar)  # .call: see above
 
 
 def test_register_holdings__empty_batch__reverts(register, registrar, jsc, pending):
-    with ape.reverts("ledger: empty batch"):
+    with ape.reverts("registration: empty batch"):
         register.register_holdings(pending(), [], doc("h"), sender=registrar)
 
 
 def test_register_holdings__sealed__reverts(register, registrar, jsc, carol, today):
-    with ape.reverts("ledger: security already sealed"):
+    with ape.reverts("registration: security already sealed"):
         register.register_holdings(jsc, [(carol.address, 1, 1, today, 0, False)], doc("h"), sender=registrar)
 
 
 def test_register_holdings__unknown_security__reverts(register, registrar, jsc, carol, today):
-    with ape.reverts("ledger: unknown security"):
+    with ape.reverts("registration: unknown security"):
         register.register_holdings(10_000, [(carol.address, 1, 1, today, 0, False)], doc("h"), sender=registrar)
 
 
@@ -412,8 +412,8 @@ def test_register_holdings_many__continues_a_security_of_an_earlier_batch(
 
 @pytest.mark.parametrize(
     "which,reason",
-    [("unknown", "ledger: unknown security"), ("zero", "ledger: unknown security"),
-     ("sealed", "ledger: security already sealed")],
+    [("unknown", "registration: unknown security"), ("zero", "registration: unknown security"),
+     ("sealed", "registration: security already sealed")],
 )
 def test_register_holdings_many__item_of_an_unknown_or_sealed_security__reverts_whole_batch(
     register, registrar, jsc, alice, bob, today, pending, which, reason
@@ -432,7 +432,7 @@ def test_register_holdings_many__holder_twice_in_one_security__reverts(
     s1, s2 = pending(), pending()
     batch = [(s1, alice.address, 10, 10, today, 0, False), (s2, alice.address, 10, 10, today, 0, False),
              (s1, bob.address, 10, 10, today, 0, False), (s1, alice.address, 10, 10, today, 0, False)]
-    with ape.reverts("ledger: holding already registered"):
+    with ape.reverts("registration: holding already registered"):
         register.register_holdings_many.call(words(batch), doc("h"), sender=registrar)
 
     # the same holder in two securities is two holdings
@@ -446,7 +446,7 @@ def test_register_holdings_many__exceeds_declared_total_over_two_runs__reverts(
     s1, s2 = pending(Kind.JSC, 100), pending()
     batch = [(s1, alice.address, 60, 60, today, 0, False), (s2, alice.address, 10, 10, today, 0, False),
              (s1, bob.address, 41, 41, today, 0, False)]
-    with ape.reverts("ledger: exceeds declared total"):
+    with ape.reverts("registration: exceeds declared total"):
         register.register_holdings_many.call(words(batch), doc("h"), sender=registrar)
 
 
@@ -458,7 +458,7 @@ def test_register_holdings_many__llc_cap_over_two_runs__reverts(
              + [(llc, w, 1, 1, today, 0, False) for w in crowd[30:50]])
     register.register_holdings_many.call(words(batch), doc("h"), sender=registrar)  # 50: the cap, accepted
 
-    with ape.reverts("ledger: holder cap reached"):
+    with ape.reverts("registration: holder cap reached"):
         # .call: see test_register_holdings__llc_51_in_one_batch__reverts
         register.register_holdings_many.call(words(batch + [(llc, crowd[50], 1, 1, today, 0, False)]), doc("h"),
                                              sender=registrar)
@@ -466,11 +466,11 @@ def test_register_holdings_many__llc_cap_over_two_runs__reverts(
 
 @pytest.mark.parametrize("item,reason", INVALID_ITEMS + [
     # units of 2**96 spill into paid (then units 0)
-    pytest.param(("alice", AMOUNT_MAX + 1, 0, 0, 0, False), "ledger: zero amount", id="units-spill"),
+    pytest.param(("alice", AMOUNT_MAX + 1, 0, 0, 0, False), "registration: zero amount", id="units-spill"),
     # a lock-up day of 2**25 spills above the insider bit: rejected
-    pytest.param(("alice", 10, 10, 0, 2**25, False), "ledger: holding terms out of range", id="lock-day-spill"),
-    pytest.param(("alice", 10, 10, 0, 0, 2), "ledger: holding terms out of range", id="bit-241"),
-    pytest.param(("outsider", 10, 10, 0, 0, False), "ledger: holder account not active", id="no-account"),
+    pytest.param(("alice", 10, 10, 0, 2**25, False), "registration: holding terms out of range", id="lock-day-spill"),
+    pytest.param(("alice", 10, 10, 0, 0, 2), "registration: holding terms out of range", id="bit-241"),
+    pytest.param(("outsider", 10, 10, 0, 0, False), "registration: holder account not active", id="no-account"),
 ])
 def test_register_holdings_many__invalid_item__reverts(
     register, registrar, jsc, alice, bob, outsider, today, pending, item, reason
@@ -488,20 +488,20 @@ def test_register_holdings_many__invalid_item__reverts(
 def test_register_holdings_many__batch_too_large__reverts(register, registrar, crowd, jsc, alice, today, pending):
     s1, s2 = pending(), pending()
     batch = [(s1, w, 1, 1, today, 0, False) for w in crowd] + [(s2, alice.address, 1, 1, today, 0, False)]
-    with ape.reverts("ledger: batch too large"):
+    with ape.reverts("registration: batch too large"):
         register.register_holdings_many.call(words(batch), doc("h"), sender=registrar)  # .call: see above
     register.register_holdings_many.call(words(batch[:MAX_BATCH]), doc("h"), sender=registrar)  # MAX_BATCH: accepted
 
 
 def test_register_holdings_many__empty_batch__reverts(register, registrar, jsc):
-    with ape.reverts("ledger: empty batch"):
+    with ape.reverts("registration: empty batch"):
         register.register_holdings_many.call([], doc("h"), sender=registrar)
 
 
 def test_register_holdings_many__paused__reverts(register, registrar, governance, jsc, alice, today, pending):
     sid = pending()
     register.pause(doc("halt"), sender=governance)
-    with ape.reverts("ledger: paused"):
+    with ape.reverts("registration: paused"):
         register.register_holdings_many.call(words([(sid, alice.address, 1, 1, today, 0, False)]), doc("h"),
                                              sender=registrar)
 
@@ -525,17 +525,17 @@ def test_seal_security__short_of_declared_total__reverts(register, registrar, js
     sid = pending(Kind.JSC, 100)
     register.register_holdings(sid, [(alice.address, 99, 99, today, 0, False)], doc("h"), sender=registrar)
 
-    with ape.reverts("ledger: holdings do not add up to the declared total"):
+    with ape.reverts("registration: holdings do not add up to the declared total"):
         register.seal_security(sid, doc("seal"), sender=registrar)
 
 
 def test_seal_security__twice__reverts(register, registrar, jsc):
-    with ape.reverts("ledger: security already sealed"):
+    with ape.reverts("registration: security already sealed"):
         register.seal_security(jsc, doc("seal"), sender=registrar)
 
 
 def test_seal_security__unknown__reverts(register, registrar, jsc):
-    with ape.reverts("ledger: unknown security"):
+    with ape.reverts("registration: unknown security"):
         register.seal_security(10_000, doc("seal"), sender=registrar)
 
 
@@ -553,12 +553,12 @@ def test_set_security_status__suspend_reactivate_delist(register, registrar, jsc
 
 @pytest.mark.parametrize("status", [0, 1, 5], ids=["none", "pending", "beyond"])
 def test_set_security_status__invalid__reverts(register, registrar, jsc, status):
-    with ape.reverts("ledger: invalid status"):
+    with ape.reverts("corporate_actions: invalid status"):
         register.set_security_status(jsc, status, doc("s"), sender=registrar)
 
 
 def test_set_security_status__unchanged__reverts(register, registrar, jsc):
-    with ape.reverts("ledger: status unchanged"):
+    with ape.reverts("corporate_actions: status unchanged"):
         register.set_security_status(jsc, SecurityStatus.ACTIVE, doc("s"), sender=registrar)
 
 
@@ -566,17 +566,17 @@ def test_set_security_status__unchanged__reverts(register, registrar, jsc):
 def test_set_security_status__delisting_is_final__reverts(register, registrar, jsc, status):
     register.set_security_status(jsc, SecurityStatus.DELISTED, doc("d"), sender=registrar)
 
-    with ape.reverts("ledger: security delisted"):
+    with ape.reverts("corporate_actions: security delisted"):
         register.set_security_status(jsc, status, doc("s"), sender=registrar)
 
 
 def test_set_security_status__pending__reverts(register, registrar, jsc, pending):
-    with ape.reverts("ledger: security not sealed"):
+    with ape.reverts("corporate_actions: security not sealed"):
         register.set_security_status(pending(), SecurityStatus.SUSPENDED, doc("s"), sender=registrar)
 
 
 def test_set_security_status__unknown__reverts(register, registrar, jsc):
-    with ape.reverts("ledger: unknown security"):
+    with ape.reverts("corporate_actions: unknown security"):
         register.set_security_status(10_000, SecurityStatus.SUSPENDED, doc("s"), sender=registrar)
 
 
@@ -738,8 +738,8 @@ def test_register_holdings__lockup_applies(register, jsc, alice, bob, today, new
 
 @pytest.mark.parametrize(
     "owner,sid,day,reason",
-    [("zero", "jsc", 1, "ledger: zero address"), ("alice", 10_000, 1, "ledger: unknown security"),
-     ("alice", "jsc", 2**24, "ledger: day out of range")],
+    [("zero", "jsc", 1, "corporate_actions: zero address"), ("alice", 10_000, 1, "corporate_actions: unknown security"),
+     ("alice", "jsc", 2**24, "corporate_actions: day out of range")],
     ids=["zero-owner", "unknown-security", "day-too-large"],
 )
 def test_set_lockup__invalid__reverts(register, registrar, jsc, alice, owner, sid, day, reason):
@@ -797,12 +797,12 @@ def test_set_insider__logs_and_flags(register, issuer_agent, jsc, alice):
 
 
 def test_set_insider__unchanged__reverts(register, issuer_agent, jsc, alice):
-    with ape.reverts("ledger: insider flag unchanged"):
+    with ape.reverts("corporate_actions: insider flag unchanged"):
         register.set_insider(alice, jsc, False, doc("x"), sender=issuer_agent)
 
 
 def test_set_insider__zero_address__reverts(register, issuer_agent, jsc):
-    with ape.reverts("ledger: zero address"):
+    with ape.reverts("corporate_actions: zero address"):
         register.set_insider(ZERO, jsc, True, doc("x"), sender=issuer_agent)
 
 
@@ -904,10 +904,10 @@ def test_set_register_closure__cleared(register, issuer_agent, jsc, alice, bob, 
 
 
 def test_set_register_closure__invalid__reverts(register, issuer_agent, governance, jsc):
-    with ape.reverts("ledger: day out of range"):
+    with ape.reverts("corporate_actions: day out of range"):
         register.set_register_closure(jsc, 2**32, 0, doc("x"), sender=issuer_agent)
     register.grant_security_role(10_000, issuer_agent, 1, doc("grant"), sender=governance)
-    with ape.reverts("ledger: unknown security"):
+    with ape.reverts("corporate_actions: unknown security"):
         register.set_register_closure(10_000, 1, 0, doc("x"), sender=issuer_agent)
 
 
@@ -980,7 +980,7 @@ def test_views__ids_above_96_bits_hold_nothing(register, jsc, alice, crowd, high
 
 
 def test_recover__id_above_96_bits__reverts(register, registrar, jsc, alice, recovery_target):
-    with ape.reverts("ledger: unknown security"):
+    with ape.reverts("recovery: unknown security"):
         register.recover(alice, recovery_target, [jsc + 2**96], doc("lost key"), sender=registrar)
 
 
@@ -1102,7 +1102,7 @@ def test_increase_capital__keeps_lockup_and_insider(register, registrar, issuer_
 
 def test_increase_capital__unqualified_new_subscriber__reverts(register, registrar, jsc, carol):
     register.set_qualified(carol, False, doc("q"), sender=registrar)
-    with ape.reverts("ledger: subscriber not qualified"):
+    with ape.reverts("corporate_actions: subscriber not qualified"):
         register.increase_capital(jsc, [(carol.address, 10, 10)], doc("inc"), sender=registrar)
 
 
@@ -1113,7 +1113,7 @@ def test_increase_capital__unqualified_existing_holder_accepted(register, regist
 
 
 def test_increase_capital__holder_cap__reverts(register, registrar, full_llc, alice, carol):
-    with ape.reverts("ledger: holder cap reached"):
+    with ape.reverts("corporate_actions: holder cap reached"):
         register.increase_capital_waived(full_llc, [(carol.address, 10, 10)], doc("waiver"), doc("inc"),
                                          sender=registrar)
     register.increase_capital_waived(full_llc, [(alice.address, 10, 10)], doc("waiver"), doc("inc"),
@@ -1134,7 +1134,7 @@ def test_increase_capital__holder_account_not_active__reverts(register, registra
     holder = alice if state == "suspended" else outsider
     if state == "suspended":
         register.suspend_account(alice, doc("s"), sender=registrar)
-    with ape.reverts("ledger: holder account not active"):
+    with ape.reverts("corporate_actions: holder account not active"):
         register.increase_capital(jsc, [(holder.address, 10, 10)], doc("inc"), sender=registrar)
 
 
@@ -1151,8 +1151,8 @@ def test_increase_capital__security_state__reverts(register, registrar, jsc, ali
 
 @pytest.mark.parametrize(
     "batch,reason",
-    [([], "ledger: empty batch"), ([("alice", 10, 11)], "ledger: paid exceeds units"),
-     ([("alice", 0, 0)], "ledger: zero amount"), ([("zero", 10, 10)], "ledger: zero address")],
+    [([], "corporate_actions: empty batch"), ([("alice", 10, 11)], "corporate_actions: paid exceeds units"),
+     ([("alice", 0, 0)], "corporate_actions: zero amount"), ([("zero", 10, 10)], "corporate_actions: zero address")],
     ids=["empty", "paid-exceeds-units", "zero-units", "zero-address"],
 )
 def test_increase_capital__invalid__reverts(register, registrar, jsc, alice, batch, reason):
@@ -1163,7 +1163,7 @@ def test_increase_capital__invalid__reverts(register, registrar, jsc, alice, bat
 
 def test_increase_capital__beyond_calendar__reverts(register, registrar, jsc, alice, advance_days):
     advance_days(CALENDAR_AHEAD_DAYS + 1)
-    with ape.reverts("ledger: calendar not published for today"):
+    with ape.reverts("corporate_actions: calendar not published for today"):
         register.increase_capital(jsc, [(alice.address, 10, 10)], doc("inc"), sender=registrar)
 
 
@@ -1194,12 +1194,12 @@ def test_decrease_capital__emptied_holder_leaves(register, registrar, jsc, alice
 
 
 def test_decrease_capital__insufficient_balance__reverts(register, registrar, jsc, alice):
-    with ape.reverts("ledger: insufficient balance"):
+    with ape.reverts("corporate_actions: insufficient balance"):
         register.decrease_capital(jsc, [(alice.address, 1001)], doc("dec"), sender=registrar)
 
 
 def test_decrease_capital__empty_batch__reverts(register, registrar, jsc):
-    with ape.reverts("ledger: empty batch"):
+    with ape.reverts("corporate_actions: empty batch"):
         register.decrease_capital(jsc, [], doc("dec"), sender=registrar)
 
 
@@ -1216,17 +1216,17 @@ def test_record_paid_in__sets_paid_and_logs(register, registrar, llc, alice):
 
 
 def test_record_paid_in__not_llc__reverts(register, registrar, jsc, alice):
-    with ape.reverts("ledger: not an LLC"):
+    with ape.reverts("corporate_actions: not an LLC"):
         register.record_paid_in(alice, jsc, 10, doc("v"), sender=registrar)
 
 
 def test_record_paid_in__exceeds_units__reverts(register, registrar, llc, alice):
-    with ape.reverts("ledger: paid exceeds units"):
+    with ape.reverts("corporate_actions: paid exceeds units"):
         register.record_paid_in(alice, llc, 1001, doc("v"), sender=registrar)
 
 
 def test_record_paid_in__unknown_security__reverts(register, registrar, jsc, alice):
-    with ape.reverts("ledger: unknown security"):
+    with ape.reverts("corporate_actions: unknown security"):
         register.record_paid_in(alice, 10_000, 1, doc("v"), sender=registrar)
 
 
@@ -1297,7 +1297,7 @@ def test_recover__continued_in_a_second_call(register, registrar, jsc, llc, alic
 
 
 def test_recover__nothing_to_recover__reverts(register, registrar, jsc, alice, recovery_target):
-    with ape.reverts("ledger: nothing to recover"):
+    with ape.reverts("recovery: nothing to recover"):
         register.recover(alice, recovery_target, [jsc, 10_000], doc("lost key"), sender=registrar)
     assert register.account_of(alice).status == AccountStatus.ACTIVE  # all or nothing
 
@@ -1306,7 +1306,7 @@ def test_recover__target_already_holds__reverts(register, registrar, jsc, llc, a
     register.recover(alice, recovery_target, [jsc], doc("lost key 1/2"), sender=registrar)
     register.increase_capital_waived(llc, [(recovery_target, 10, 10)], doc("waiver"), doc("inc"), sender=registrar)
 
-    with ape.reverts("ledger: recovery target already holds"):
+    with ape.reverts("recovery: recovery target already holds"):
         register.recover(alice, recovery_target, [llc], doc("lost key 2/2"), sender=registrar)
 
 
@@ -1321,8 +1321,8 @@ def test_recover__target_with_another_identity__reverts(register, registrar, jsc
         ("outsider", "target", "jsc", "accounts: unknown account"),
         ("alice", "zero", "jsc", "accounts: zero address"),
         ("alice", "alice", "jsc", "accounts: recovery to the same address"),
-        ("alice", "target", "none", "ledger: empty batch"),
-        ("alice", "target", "too-many", "ledger: batch too large"),
+        ("alice", "target", "none", "recovery: empty batch"),
+        ("alice", "target", "too-many", "recovery: batch too large"),
     ],
     ids=["unknown-old", "zero-new", "same-address", "empty", "too-many"],
 )

@@ -335,7 +335,7 @@ def test_offer_pledge__pledged_units_cannot_be_pledged_again__reverts(register, 
 
 def test_decrease_capital__pledged_units__reverts(register, registrar, alice, bank, sid):
     pledge(register, alice, bank, sid, 700)
-    with ape.reverts(FREE):
+    with ape.reverts("corporate_actions: amount exceeds free balance"):
         register.decrease_capital(sid, [(alice.address, 301)], doc("reduction"), sender=registrar)
     register.decrease_capital(sid, [(alice.address, 300)], doc("reduction"), sender=registrar)
     assert register.balanceOf(alice, sid) == 700
@@ -635,7 +635,7 @@ def test_recover__pledges_move_with_the_holding(register, registrar, alice, bank
     assert register.pledged_balance_of(NEW_KEY, sid) == 0
 
 
-TOO_MANY = "ledger: too many encumbered holdings in one recovery"
+TOO_MANY = "recovery: too many encumbered holdings in one recovery"
 
 
 def test_recover__encumbered_holdings_up_to_the_limit__move_in_one_call(

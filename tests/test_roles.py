@@ -298,19 +298,19 @@ def _paused_calls(r, b, a):
         ("transferFrom", "alice", "ledger: paused", (alice, bob, jsc, 1)),
         ("approve", "alice", "ledger: paused", (bob, jsc, 1)),
         ("setOperator", "alice", "ledger: paused", (bob, True)),
-        # ledger: registrar
-        ("register_security", "registrar", "ledger: paused", (doc("paused-code"), Kind.JSC, 0, 10, d)),
-        ("register_holdings", "registrar", "ledger: paused", (pending, [(alice.address, 10, 10, today, 0, False)], d)),
-        ("seal_security", "registrar", "ledger: paused", (pending, d)),
-        ("set_security_status", "registrar", "ledger: paused", (jsc, 3, d)),
-        ("increase_capital", "registrar", "ledger: paused", (jsc, [(alice.address, 10, 10)], d)),
-        ("decrease_capital", "registrar", "ledger: paused", (jsc, [(alice.address, 10)], d)),
-        ("record_paid_in", "registrar", "ledger: paused", (alice, llc, 60, d)),
-        ("set_lockup", "registrar", "ledger: paused", (alice, jsc, today + 5, d)),
-        ("recover", "registrar", "ledger: paused", (alice, FRESH, [jsc], d)),
-        # ledger: issuer agent
-        ("set_insider", "issuer_agent", "ledger: paused", (alice, jsc, True, d)),
-        ("set_register_closure", "issuer_agent", "ledger: paused", (jsc, today + 30, 0, d)),
+        # registration, corporate_actions, recovery: registrar
+        ("register_security", "registrar", "registration: paused", (doc("paused-code"), Kind.JSC, 0, 10, d)),
+        ("register_holdings", "registrar", "registration: paused", (pending, [(alice.address, 10, 10, today, 0, False)], d)),
+        ("seal_security", "registrar", "registration: paused", (pending, d)),
+        ("set_security_status", "registrar", "corporate_actions: paused", (jsc, 3, d)),
+        ("increase_capital", "registrar", "corporate_actions: paused", (jsc, [(alice.address, 10, 10)], d)),
+        ("decrease_capital", "registrar", "corporate_actions: paused", (jsc, [(alice.address, 10)], d)),
+        ("record_paid_in", "registrar", "corporate_actions: paused", (alice, llc, 60, d)),
+        ("set_lockup", "registrar", "corporate_actions: paused", (alice, jsc, today + 5, d)),
+        ("recover", "registrar", "recovery: paused", (alice, FRESH, [jsc], d)),
+        # corporate_actions: issuer agent
+        ("set_insider", "issuer_agent", "corporate_actions: paused", (alice, jsc, True, d)),
+        ("set_register_closure", "issuer_agent", "corporate_actions: paused", (jsc, today + 30, 0, d)),
     ]
 
 

@@ -210,13 +210,13 @@ def test_recover__target_with_a_queued_freeze_on_no_units__reverts(
     freeze(register, court, NEW_KEY, other, 50, case="B")
     register.court_transfer(f1, buyer, 50, doc("ruling"), sender=court)
     assert register.balanceOf(NEW_KEY, other) == 0
-    with ape.reverts("ledger: recovery target already holds"):
+    with ape.reverts("recovery: recovery target already holds"):
         register.recover.call(alice, NEW_KEY, [other], doc("recovery 2/2"), sender=registrar)
 
 
 def test_recover__target_with_a_lockup_on_no_units__reverts(register, registrar, alice, sid, today):
     register.set_lockup(NEW_KEY, sid, today + 100, doc("lock-up"), sender=registrar)
-    with ape.reverts("ledger: recovery target already holds"):
+    with ape.reverts("recovery: recovery target already holds"):
         register.recover.call(alice, NEW_KEY, [sid], doc("recovery"), sender=registrar)
 
 
@@ -239,18 +239,18 @@ def test_recover__target_that_sold_out_takes_the_holding(register, registrar, al
 
 
 def test_increase_capital__llc_outsider_without_waiver__reverts(register, registrar, alice, bob, buyer, llc):
-    with ape.reverts("ledger: pre-emption: every shareholder must be offered"):
+    with ape.reverts("corporate_actions: pre-emption: every shareholder must be offered"):
         register.increase_capital(llc, [(buyer.address, 100, 100)], doc("resolution"),
                                   sender=registrar)
     batch = sorted([(alice.address, 60, 60), (buyer.address, 40, 40)], key=lambda t: int(t[0], 16))
-    with ape.reverts("ledger: pre-emption: outsider needs a waiver"):
+    with ape.reverts("corporate_actions: pre-emption: outsider needs a waiver"):
         register.increase_capital(llc, batch, doc("resolution"), sender=registrar)
 
 
 def test_increase_capital__llc_pro_rata_to_paid_in(register, registrar, alice, bob, llc):
     """Paid-in 300 : 100, so of 100 new units alice may take 75 and bob 25."""
     over = sorted([(alice.address, 76, 76), (bob.address, 24, 24)], key=lambda t: int(t[0], 16))
-    with ape.reverts("ledger: pre-emption: subscription above pro-rata share"):
+    with ape.reverts("corporate_actions: pre-emption: subscription above pro-rata share"):
         register.increase_capital(llc, over, doc("resolution"), sender=registrar)
     register.increase_capital(llc, sorted([(alice.address, 75, 75), (bob.address, 25, 25)], key=lambda t: int(t[0], 16)),
                               doc("resolution"), sender=registrar)
@@ -266,7 +266,7 @@ def test_increase_capital__llc_waiver_lets_an_outsider_subscribe(register, regis
 
 
 def test_increase_capital__individual_into_institutional_fund__reverts(register, registrar, alice, fund):
-    with ape.reverts("ledger: subscriber not an institutional investor"):
+    with ape.reverts("corporate_actions: subscriber not an institutional investor"):
         register.increase_capital(fund, [(alice.address, 1_000_000, 1_000_000)],
                                   doc("subscription"), sender=registrar)
 
@@ -311,7 +311,7 @@ def test_seal_security__fund_without_minimum_holding__reverts(register, registra
     fid = register.security_id(code)
     # the default minimum is RMB 1 million in units: 10**6 units of 10**2 smallest units
     assert register.security(fid).kind == Kind.LP_FUND
-    with ape.reverts("ledger: fund has no minimum holding"):
+    with ape.reverts("corporate_actions: fund has no minimum holding"):
         register.set_transfer_terms(fid, False, True, 0, doc("agreement"), sender=registrar)
 
 

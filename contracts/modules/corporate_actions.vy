@@ -8,9 +8,10 @@
         list (董监高), register-closing windows (meeting and record days) and
         transfer terms. IssuanceDesk serves it.
 @dev Keeps no storage of its own: it writes ledger.vy's security, supply,
-     holding and insider-quota words through `uses: ledger`. Reverts keep the
-     prefix "ledger:" they had when this lived in ledger.vy: several are the
-     transfer rules' own ("ledger: paused", "ledger: holder cap reached").
+     holding and insider-quota words through `uses: ledger`. Its reverts start
+     "corporate_actions: ", also where the rule is one the transfers check too
+     ("corporate_actions: holder cap reached"); a check it calls in ledger.vy
+     (ledger._active_security) reverts "ledger: ...".
 """
 
 from . import roles
@@ -102,15 +103,15 @@ def set_security_status(id: uint256, status: uint8, doc: bytes32):
     @param doc Reference (hash) of the decision.
     """
     roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
+    assert not calendar._paused(), "corporate_actions: paused"
     sec: uint256 = ledger.security_data[id]
     current: uint256 = sec & ledger.BYTE_MASK
     new: uint256 = convert(status, uint256)
-    assert current != 0, "ledger: unknown security"
-    assert current != ledger.PENDING, "ledger: security not sealed"
-    assert current != ledger.DELISTED, "ledger: security delisted"
-    assert new == ledger.ACTIVE or new == ledger.SUSPENDED or new == ledger.DELISTED, "ledger: invalid status"
-    assert new != current, "ledger: status unchanged"
+    assert current != 0, "corporate_actions: unknown security"
+    assert current != ledger.PENDING, "corporate_actions: security not sealed"
+    assert current != ledger.DELISTED, "corporate_actions: security delisted"
+    assert new == ledger.ACTIVE or new == ledger.SUSPENDED or new == ledger.DELISTED, "corporate_actions: invalid status"
+    assert new != current, "corporate_actions: status unchanged"
     ledger.security_data[id] = (sec & ~ledger.BYTE_MASK) | new
     log SecurityStatusChanged(id=id, status=status, actor=msg.sender, doc=doc)
 
@@ -145,7 +146,7 @@ def increase_capital_waived(id: uint256, batch: DynArray[Subscription, 256], wai
     @param waiver Hash of the resolution or articles waiving pre-emption (LLC), or zero.
     @param doc Reference (hash) of the resolution.
     """
-    assert waiver != empty(bytes32), "ledger: zero waiver"
+    assert waiver != empty(bytes32), "corporate_actions: zero waiver"
     self._increase_capital(id, batch, waiver, doc)
 
 
@@ -159,26 +160,26 @@ def decrease_capital(id: uint256, batch: DynArray[Reduction, 256], doc: bytes32)
     @param doc Reference (hash) of the resolution.
     """
     roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
+    assert not calendar._paused(), "corporate_actions: paused"
     n: uint256 = len(batch)
-    assert n != 0, "ledger: empty batch"
-    assert n <= ledger.MAX_BATCH, "ledger: batch too large"
+    assert n != 0, "corporate_actions: empty batch"
+    assert n <= ledger.MAX_BATCH, "corporate_actions: batch too large"
     sec: uint256 = ledger._active_security(id)
     holders: uint256 = (sec >> ledger.HOLDERS_SHIFT) & ledger.MASK32
     today: uint256 = calendar._today()
     removed: uint256 = 0
     encumbered: uint256 = 0
     for item: Reduction in batch:
-        assert item.holder != empty(address), "ledger: zero address"
-        assert item.units != 0, "ledger: zero amount"
+        assert item.holder != empty(address), "corporate_actions: zero address"
+        assert item.units != 0, "corporate_actions: zero amount"
         h: uint256 = ledger.holding_data[ledger._key(item.holder, id)]
         balance: uint256 = h & ledger.AMOUNT_MAX
-        assert balance >= item.units, "ledger: insufficient balance"
+        assert balance >= item.units, "corporate_actions: insufficient balance"
         if h & ledger.ENCUMBERED_BIT != 0:
             encumbered += 1
-            assert encumbered <= MAX_DECREASE_ENCUMBERED, "ledger: too many encumbered holdings in one decrease"
+            assert encumbered <= MAX_DECREASE_ENCUMBERED, "corporate_actions: too many encumbered holdings in one decrease"
             locked: uint256 = encumbrances._locked(ledger._key(item.holder, id), balance, today)
-            assert item.units + locked <= balance, "ledger: amount exceeds free balance"
+            assert item.units + locked <= balance, "corporate_actions: amount exceeds free balance"
         if h & ledger.INSIDER_BIT != 0:
             ledger._insider_snapshot(item.holder, id, balance, today)
         # item.units <= balance, checked above
@@ -207,12 +208,12 @@ def record_paid_in(owner: address, id: uint256, paid: uint256, doc: bytes32):
     @param doc Reference (hash) of the capital verification.
     """
     roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
+    assert not calendar._paused(), "corporate_actions: paused"
     sec: uint256 = ledger.security_data[id]
-    assert sec & ledger.BYTE_MASK != 0, "ledger: unknown security"
-    assert (sec >> ledger.KIND_SHIFT) & ledger.BYTE_MASK == ledger.LLC, "ledger: not an LLC"
+    assert sec & ledger.BYTE_MASK != 0, "corporate_actions: unknown security"
+    assert (sec >> ledger.KIND_SHIFT) & ledger.BYTE_MASK == ledger.LLC, "corporate_actions: not an LLC"
     h: uint256 = ledger.holding_data[ledger._key(owner, id)]
-    assert paid <= h & ledger.AMOUNT_MAX, "ledger: paid exceeds units"
+    assert paid <= h & ledger.AMOUNT_MAX, "corporate_actions: paid exceeds units"
     mask: uint256 = ledger.AMOUNT_MAX << ledger.PAID_SHIFT
     ledger.holding_data[ledger._key(owner, id)] = (h & ~mask) | (paid << ledger.PAID_SHIFT)
     log PaidInRecorded(owner=owner, id=id, paid=paid, actor=msg.sender, doc=doc)
@@ -228,10 +229,10 @@ def set_lockup(owner: address, id: uint256, lock_until_day: uint256, doc: bytes3
     @param doc Reference (hash) of the lock-up agreement or order.
     """
     roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
-    assert owner != empty(address), "ledger: zero address"
-    assert ledger.security_data[id] & ledger.BYTE_MASK != 0, "ledger: unknown security"
-    assert lock_until_day <= ledger.MASK24, "ledger: day out of range"
+    assert not calendar._paused(), "corporate_actions: paused"
+    assert owner != empty(address), "corporate_actions: zero address"
+    assert ledger.security_data[id] & ledger.BYTE_MASK != 0, "corporate_actions: unknown security"
+    assert lock_until_day <= ledger.MASK24, "corporate_actions: day out of range"
     mask: uint256 = ledger.MASK24 << ledger.LOCK_SHIFT
     h: uint256 = ledger.holding_data[ledger._key(owner, id)]
     ledger.holding_data[ledger._key(owner, id)] = (h & ~mask) | (lock_until_day << ledger.LOCK_SHIFT)
@@ -251,11 +252,11 @@ def set_insider(owner: address, id: uint256, insider: bool, doc: bytes32):
     @param doc Reference (hash) of the appointment or resignation.
     """
     roles._check_security_role(id, roles.SecurityRole.ISSUER_AGENT)
-    assert not calendar._paused(), "ledger: paused"
-    assert owner != empty(address), "ledger: zero address"
-    assert ledger.security_data[id] & ledger.BYTE_MASK != 0, "ledger: unknown security"
+    assert not calendar._paused(), "corporate_actions: paused"
+    assert owner != empty(address), "corporate_actions: zero address"
+    assert ledger.security_data[id] & ledger.BYTE_MASK != 0, "corporate_actions: unknown security"
     h: uint256 = ledger.holding_data[ledger._key(owner, id)]
-    assert (h & ledger.INSIDER_BIT != 0) != insider, "ledger: insider flag unchanged"
+    assert (h & ledger.INSIDER_BIT != 0) != insider, "corporate_actions: insider flag unchanged"
     if not insider:
         # the six months run from today; a record of an earlier leaving is replaced
         q: uint256 = ledger.insider_quota[ledger._key(owner, id)]
@@ -279,10 +280,10 @@ def set_register_closure(id: uint256, meeting_day: uint256, record_day: uint256,
     @param doc Reference (hash) of the notice.
     """
     roles._check_security_role(id, roles.SecurityRole.ISSUER_AGENT)
-    assert not calendar._paused(), "ledger: paused"
+    assert not calendar._paused(), "corporate_actions: paused"
     sec: uint256 = ledger.security_data[id]
-    assert sec & ledger.BYTE_MASK != 0, "ledger: unknown security"
-    assert meeting_day <= ledger.MASK32 and record_day <= ledger.MASK32, "ledger: day out of range"
+    assert sec & ledger.BYTE_MASK != 0, "corporate_actions: unknown security"
+    assert meeting_day <= ledger.MASK32 and record_day <= ledger.MASK32, "corporate_actions: day out of range"
     mask: uint256 = (ledger.MASK32 << ledger.MEETING_SHIFT) | (ledger.MASK32 << ledger.RECORD_SHIFT)
     ledger.security_data[id] = (sec & ~mask) | (meeting_day << ledger.MEETING_SHIFT) | (record_day << ledger.RECORD_SHIFT)
     log RegisterClosureSet(id=id, meeting_day=meeting_day, record_day=record_day, actor=msg.sender, doc=doc)
@@ -302,13 +303,13 @@ def set_transfer_terms(id: uint256, first_refusal: bool, institutional_only: boo
     @param doc Reference (hash) of the articles, agreement or rule.
     """
     roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
+    assert not calendar._paused(), "corporate_actions: paused"
     sec: uint256 = ledger.security_data[id]
-    assert sec & ledger.BYTE_MASK != 0, "ledger: unknown security"
+    assert sec & ledger.BYTE_MASK != 0, "corporate_actions: unknown security"
     kind: uint256 = (sec >> ledger.KIND_SHIFT) & ledger.BYTE_MASK
-    assert fund_minimum == 0 or kind >= ledger.LP_FUND, "ledger: minimum holding is for funds"
-    assert fund_minimum != 0 or kind < ledger.LP_FUND, "ledger: fund has no minimum holding"
-    assert fund_minimum <= ledger.AMOUNT_MAX, "ledger: amount too large"
+    assert fund_minimum == 0 or kind >= ledger.LP_FUND, "corporate_actions: minimum holding is for funds"
+    assert fund_minimum != 0 or kind < ledger.LP_FUND, "corporate_actions: fund has no minimum holding"
+    assert fund_minimum <= ledger.AMOUNT_MAX, "corporate_actions: amount too large"
     terms: uint256 = fund_minimum << ledger.FUND_MIN_SHIFT
     if first_refusal:
         terms |= ledger.ROFR_BIT
@@ -335,12 +336,12 @@ def set_transfer_terms(id: uint256, first_refusal: bool, institutional_only: boo
 def _increase_capital(id: uint256, batch: DynArray[Subscription, 256], waiver: bytes32, doc: bytes32):
     roles._check_role(roles.Role.SECURITY_MANAGER)
     now: uint256 = calendar._now()
-    assert now & calendar.NOW_PAUSED == 0, "ledger: paused"
+    assert now & calendar.NOW_PAUSED == 0, "corporate_actions: paused"
     n: uint256 = len(batch)
-    assert n != 0, "ledger: empty batch"
-    assert n <= ledger.MAX_BATCH, "ledger: batch too large"
+    assert n != 0, "corporate_actions: empty batch"
+    assert n <= ledger.MAX_BATCH, "corporate_actions: batch too large"
     sec: uint256 = ledger._active_security(id)
-    assert now & calendar.NOW_PUBLISHED != 0, "ledger: calendar not published for today"
+    assert now & calendar.NOW_PUBLISHED != 0, "corporate_actions: calendar not published for today"
     today: uint256 = (now >> calendar.DAY_SHIFT) & calendar.MASK40
     tn: uint256 = (now >> calendar.TN_SHIFT) & calendar.MASK40
     kind: uint256 = (sec >> ledger.KIND_SHIFT) & ledger.BYTE_MASK
@@ -357,25 +358,25 @@ def _increase_capital(id: uint256, batch: DynArray[Subscription, 256], waiver: b
     cap: uint256 = ledger._cap(kind)
     added: uint256 = 0
     for item: Subscription in batch:
-        assert item.holder != empty(address), "ledger: zero address"
-        assert item.units != 0, "ledger: zero amount"
-        assert item.units <= ledger.AMOUNT_MAX, "ledger: amount too large"
-        assert item.paid <= item.units, "ledger: paid exceeds units"
+        assert item.holder != empty(address), "corporate_actions: zero address"
+        assert item.units != 0, "corporate_actions: zero amount"
+        assert item.units <= ledger.AMOUNT_MAX, "corporate_actions: amount too large"
+        assert item.paid <= item.units, "corporate_actions: paid exceeds units"
         data: uint256 = accounts.account_data[item.holder]
-        assert data & ledger.BYTE_MASK == accounts.ACTIVE, "ledger: holder account not active"
+        assert data & ledger.BYTE_MASK == accounts.ACTIVE, "corporate_actions: holder account not active"
         h: uint256 = ledger.holding_data[ledger._key(item.holder, id)]
         balance: uint256 = h & ledger.AMOUNT_MAX
         if balance == 0:
-            assert data & accounts.QUALIFIED_BIT != 0, "ledger: subscriber not qualified"
+            assert data & accounts.QUALIFIED_BIT != 0, "corporate_actions: subscriber not qualified"
             holders += 1
-            assert holders <= cap, "ledger: holder cap reached"
+            assert holders <= cap, "corporate_actions: holder cap reached"
         if sec & ledger.INSTITUTIONAL_BIT != 0:
-            assert (data >> 8) & ledger.BYTE_MASK != accounts.INDIVIDUAL, "ledger: subscriber not an institutional investor"
+            assert (data >> 8) & ledger.BYTE_MASK != accounts.INDIVIDUAL, "corporate_actions: subscriber not an institutional investor"
         if h & ledger.INSIDER_BIT != 0:
             ledger._insider_snapshot(item.holder, id, balance, today)
         new_balance: uint256 = balance + item.units
-        assert new_balance <= ledger.AMOUNT_MAX, "ledger: amount too large"
-        assert new_balance >= minimum, "ledger: below the fund's minimum holding"
+        assert new_balance <= ledger.AMOUNT_MAX, "corporate_actions: amount too large"
+        assert new_balance >= minimum, "corporate_actions: below the fund's minimum holding"
         paid: uint256 = 0
         if is_llc:
             paid = ((h >> ledger.PAID_SHIFT) & ledger.AMOUNT_MAX) + item.paid
@@ -387,7 +388,7 @@ def _increase_capital(id: uint256, batch: DynArray[Subscription, 256], waiver: b
         added += item.units
         log ledger.Issued(receiver=item.holder, id=id, amount=item.units, paid=item.paid if is_llc else item.units, acquired_day=today)
     supply: uint256 = (ledger.supply_data[id] & ledger.AMOUNT_MAX) + added
-    assert supply <= ledger.AMOUNT_MAX, "ledger: amount too large"
+    assert supply <= ledger.AMOUNT_MAX, "corporate_actions: amount too large"
     # a capital change moves the declared total (registered capital) with the supply
     ledger.supply_data[id] = supply | (supply << ledger.DECLARED_SHIFT)
     ledger.security_data[id] = ledger._with_holders(sec, holders)
@@ -403,17 +404,17 @@ def _check_preemption(id: uint256, batch: DynArray[Subscription, 256], holders: 
          each subscribes at most its share of the increase pro rata to paid-in
          capital (to the holdings where nothing is paid in), rounded up.
     """
-    assert len(batch) == holders, "ledger: pre-emption: every shareholder must be offered"
+    assert len(batch) == holders, "corporate_actions: pre-emption: every shareholder must be offered"
     last: uint256 = 0
     total_paid: uint256 = 0
     total_units: uint256 = 0
     added: uint256 = 0
     for item: Subscription in batch:
-        assert convert(item.holder, uint256) > last, "ledger: pre-emption: subscribers not in ascending order"
+        assert convert(item.holder, uint256) > last, "corporate_actions: pre-emption: subscribers not in ascending order"
         last = convert(item.holder, uint256)
         h: uint256 = ledger.holding_data[ledger._key(item.holder, id)]
-        assert h & ledger.AMOUNT_MAX != 0, "ledger: pre-emption: outsider needs a waiver"
-        assert item.units <= ledger.AMOUNT_MAX, "ledger: amount too large"
+        assert h & ledger.AMOUNT_MAX != 0, "corporate_actions: pre-emption: outsider needs a waiver"
+        assert item.units <= ledger.AMOUNT_MAX, "corporate_actions: amount too large"
         total_paid += (h >> ledger.PAID_SHIFT) & ledger.AMOUNT_MAX
         total_units += h & ledger.AMOUNT_MAX
         added += item.units
@@ -423,4 +424,4 @@ def _check_preemption(id: uint256, batch: DynArray[Subscription, 256], holders: 
         h: uint256 = ledger.holding_data[ledger._key(item.holder, id)]
         part: uint256 = (h >> ledger.PAID_SHIFT) & ledger.AMOUNT_MAX if use_paid else h & ledger.AMOUNT_MAX
         # at most ceil(added * part / basis): every factor is below 2**104
-        assert item.units * basis < added * part + basis, "ledger: pre-emption: subscription above pro-rata share"
+        assert item.units * basis < added * part + basis, "corporate_actions: pre-emption: subscription above pro-rata share"

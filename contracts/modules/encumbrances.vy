@@ -182,7 +182,7 @@ def _freeze_index(key: uint256, freeze_id: uint256) -> uint256:
             break
         if (self.freeze_words[key][i] >> FREEZE_ID_SHIFT) & MASK64 == freeze_id:
             return i
-    raise "freezes: freeze not open"
+    raise "encumbrances: freeze not open"
 
 
 @internal

@@ -6,8 +6,9 @@
         holder's new address (accounts._recover moves the account). AdminDesk
         serves it, beside the accounts.
 @dev Keeps no storage of its own: it writes ledger.vy's holding words and
-     insider records and encumbrances.vy's queues through `uses:`. Reverts
-     keep the prefix "ledger:" they had when this lived in ledger.vy.
+     insider records and encumbrances.vy's queues through `uses:`. Its
+     reverts start "recovery: "; those of the checks it calls in other
+     modules (accounts._recover) start with their module's name.
 """
 
 from . import roles
@@ -59,28 +60,28 @@ def recover(old_owner: address, new_owner: address, ids: DynArray[uint256, 256],
     @param doc Reference (hash) of the recovery application.
     """
     roles._check_role(roles.Role.RECOVERY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
+    assert not calendar._paused(), "recovery: paused"
     n: uint256 = len(ids)
-    assert n != 0, "ledger: empty batch"
-    assert n <= ledger.MAX_BATCH, "ledger: batch too large"
+    assert n != 0, "recovery: empty batch"
+    assert n <= ledger.MAX_BATCH, "recovery: batch too large"
     accounts._recover(old_owner, new_owner, doc)
     encumbered: uint256 = 0
     for id: uint256 in ids:
-        assert id <= ledger.AMOUNT_MAX, "ledger: unknown security"
+        assert id <= ledger.AMOUNT_MAX, "recovery: unknown security"
         h: uint256 = ledger.holding_data[ledger._key(old_owner, id)]
         amount: uint256 = h & ledger.AMOUNT_MAX
-        assert amount != 0, "ledger: nothing to recover"
+        assert amount != 0, "recovery: nothing to recover"
         # only a stale acquisition day of units sold may be there
         assert (
             ledger.holding_data[ledger._key(new_owner, id)] & ~(ledger.MASK24 << ledger.ACQUIRED_SHIFT) == 0
             and not encumbrances._is_encumbered(ledger._key(new_owner, id))
             and ledger.insider_quota[ledger._key(new_owner, id)] == 0
-        ), "ledger: recovery target already holds"
+        ), "recovery: recovery target already holds"
         ledger.holding_data[ledger._key(new_owner, id)] = h
         ledger.holding_data[ledger._key(old_owner, id)] = 0
         if h & ledger.ENCUMBERED_BIT != 0:
             encumbered += 1
-            assert encumbered <= MAX_RECOVER_ENCUMBERED, "ledger: too many encumbered holdings in one recovery"
+            assert encumbered <= MAX_RECOVER_ENCUMBERED, "recovery: too many encumbered holdings in one recovery"
             encumbrances._move_all(ledger._key(old_owner, id), ledger._key(new_owner, id), new_owner)
         q: uint256 = ledger.insider_quota[ledger._key(old_owner, id)]
         if q != 0:

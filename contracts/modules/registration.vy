@@ -11,8 +11,8 @@
 @dev Keeps no storage of its own: it writes ledger.vy's security, supply and
      holding words (layouts there) through `uses: ledger`, so every slot stays
      where Register has it and the desks that serve none of this need not
-     import it. Reverts keep the prefix "ledger:" they had when this lived in
-     ledger.vy (the migration and the register's callers read them).
+     import it. Its reverts start "registration: "; a check it calls in
+     ledger.vy (or roles, calendar, accounts) reverts with that module's name.
 """
 
 from . import roles
@@ -38,15 +38,6 @@ struct Issuance:
     acquired_day: uint256
     lock_until_day: uint256
     insider: bool
-
-
-# One holding of register_holdings_many: an Issuance with its security id, in
-# two words (a migration writes 150,000 of them; seven ABI words each made the
-# calldata alone ~1,300 gas a holding):
-#   key   = holder << 96 | security id (the holding's key, see _key)
-#   terms = units | paid << 96 | acquired_day << 192 | lock_until_day << 216
-#           | insider << 240, every other bit zero
-# (regchain.constants.holding_words builds them).
 
 
 # One holding of register_holdings_many: an Issuance with its security id, in
@@ -98,13 +89,13 @@ def register_security(code_hash: bytes32, kind: uint8, unit_scale: uint8, declar
          and in the SecurityRegistered event.
     """
     roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
-    assert code_hash != empty(bytes32), "ledger: zero code hash"
-    assert ledger.security_id[code_hash] == 0, "ledger: security code already registered"
-    assert kind >= 1 and kind <= 4, "ledger: unknown kind"
-    assert convert(unit_scale, uint256) <= MAX_UNIT_SCALE, "ledger: unit scale too large"
-    assert declared_total != 0, "ledger: zero amount"
-    assert declared_total <= ledger.AMOUNT_MAX, "ledger: amount too large"
+    assert not calendar._paused(), "registration: paused"
+    assert code_hash != empty(bytes32), "registration: zero code hash"
+    assert ledger.security_id[code_hash] == 0, "registration: security code already registered"
+    assert kind >= 1 and kind <= 4, "registration: unknown kind"
+    assert convert(unit_scale, uint256) <= MAX_UNIT_SCALE, "registration: unit scale too large"
+    assert declared_total != 0, "registration: zero amount"
+    assert declared_total <= ledger.AMOUNT_MAX, "registration: amount too large"
     id: uint256 = ledger.security_count + 1
     ledger.security_count = id
     ledger.security_id[code_hash] = id
@@ -147,12 +138,12 @@ def register_holdings(id: uint256, batch: DynArray[Issuance, 256], doc: bytes32)
     tn: uint256 = 0
     for item: Issuance in batch:
         # each term must fit its field of the terms word
-        assert item.holder != empty(address), "ledger: zero address"
-        assert item.units != 0, "ledger: zero amount"
-        assert item.units <= ledger.AMOUNT_MAX, "ledger: amount too large"
-        assert item.paid <= item.units, "ledger: paid exceeds units"
-        assert item.acquired_day <= today, "ledger: acquired in the future"
-        assert item.lock_until_day <= ledger.MASK24, "ledger: day out of range"
+        assert item.holder != empty(address), "registration: zero address"
+        assert item.units != 0, "registration: zero amount"
+        assert item.units <= ledger.AMOUNT_MAX, "registration: amount too large"
+        assert item.paid <= item.units, "registration: paid exceeds units"
+        assert item.acquired_day <= today, "registration: acquired in the future"
+        assert item.lock_until_day <= ledger.MASK24, "registration: day out of range"
         terms: uint256 = (
             item.units | (item.paid << ledger.PAID_SHIFT) | (item.acquired_day << ledger.ACQUIRED_SHIFT)
             | (item.lock_until_day << ledger.LOCK_SHIFT)
@@ -164,7 +155,7 @@ def register_holdings(id: uint256, batch: DynArray[Issuance, 256], doc: bytes32)
         last_day = item.acquired_day
         # at most MAX_BATCH items of at most AMOUNT_MAX units each: no overflow
         holders = unsafe_add(holders, 1)
-        assert holders <= cap, "ledger: holder cap reached"
+        assert holders <= cap, "registration: holder cap reached"
         added = unsafe_add(added, item.units)
     self._end_holdings_run(id, sec, holders, len(batch), added, doc)
 
@@ -210,16 +201,16 @@ def register_holdings_many(batch: DynArray[HoldingWords, 256], doc: bytes32):
         acquired_day: uint256 = (terms >> ledger.ACQUIRED_SHIFT) & ledger.MASK24
         # the fields cannot be too large: what register_holdings checks of them, and
         # nothing above the insider bit
-        assert key >> 96 != 0, "ledger: zero address"
-        assert units != 0, "ledger: zero amount"
-        assert (terms >> ledger.PAID_SHIFT) & ledger.AMOUNT_MAX <= units, "ledger: paid exceeds units"
-        assert acquired_day <= today, "ledger: acquired in the future"
-        assert terms < ledger.ENCUMBERED_BIT, "ledger: holding terms out of range"
+        assert key >> 96 != 0, "registration: zero address"
+        assert units != 0, "registration: zero amount"
+        assert (terms >> ledger.PAID_SHIFT) & ledger.AMOUNT_MAX <= units, "registration: paid exceeds units"
+        assert acquired_day <= today, "registration: acquired in the future"
+        assert terms < ledger.ENCUMBERED_BIT, "registration: holding terms out of range"
         tn = self._write_holding(key, terms, is_llc, last_day, tn, doc)
         last_day = acquired_day
         # at most MAX_BATCH items of at most AMOUNT_MAX units each: no overflow
         holders = unsafe_add(holders, 1)
-        assert holders <= cap, "ledger: holder cap reached"
+        assert holders <= cap, "registration: holder cap reached"
         added = unsafe_add(added, units)
         run = unsafe_add(run, 1)
     self._end_holdings_run(id, sec, holders, run, added, doc)
@@ -234,16 +225,16 @@ def seal_security(id: uint256, doc: bytes32):
     @param doc Reference (hash) of the sealing record.
     """
     roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
+    assert not calendar._paused(), "registration: paused"
     sec: uint256 = ledger.security_data[id]
     status: uint256 = sec & ledger.BYTE_MASK
-    assert status != 0, "ledger: unknown security"
-    assert status == ledger.PENDING, "ledger: security already sealed"
+    assert status != 0, "registration: unknown security"
+    assert status == ledger.PENDING, "registration: security already sealed"
     words: uint256 = ledger.supply_data[id]
     supply: uint256 = words & ledger.AMOUNT_MAX
-    assert supply == words >> ledger.DECLARED_SHIFT, "ledger: holdings do not add up to the declared total"
+    assert supply == words >> ledger.DECLARED_SHIFT, "registration: holdings do not add up to the declared total"
     if (sec >> ledger.KIND_SHIFT) & ledger.BYTE_MASK >= ledger.LP_FUND:
-        assert (sec >> ledger.FUND_MIN_SHIFT) & ledger.AMOUNT_MAX != 0, "ledger: fund has no minimum holding"
+        assert (sec >> ledger.FUND_MIN_SHIFT) & ledger.AMOUNT_MAX != 0, "registration: fund has no minimum holding"
     ledger.security_data[id] = (sec & ~ledger.BYTE_MASK) | ledger.ACTIVE
     log SecuritySealed(id=id, total_supply=supply, actor=msg.sender, doc=doc)
 
@@ -257,9 +248,9 @@ def _start_holdings_batch(n: uint256) -> uint256:
     @dev Common checks of register_holdings(_many); returns today's day number.
     """
     roles._check_role(roles.Role.SECURITY_MANAGER)
-    assert not calendar._paused(), "ledger: paused"
-    assert n != 0, "ledger: empty batch"
-    assert n <= ledger.MAX_BATCH, "ledger: batch too large"
+    assert not calendar._paused(), "registration: paused"
+    assert n != 0, "registration: empty batch"
+    assert n <= ledger.MAX_BATCH, "registration: batch too large"
     return calendar._today()
 
 
@@ -268,8 +259,8 @@ def _start_holdings_batch(n: uint256) -> uint256:
 def _pending_security(id: uint256) -> uint256:
     sec: uint256 = ledger.security_data[id]
     status: uint256 = sec & ledger.BYTE_MASK
-    assert status != 0, "ledger: unknown security"
-    assert status == ledger.PENDING, "ledger: security already sealed"
+    assert status != 0, "registration: unknown security"
+    assert status == ledger.PENDING, "registration: security already sealed"
     return sec
 
 
@@ -284,8 +275,8 @@ def _write_holding(key: uint256, terms: uint256, is_llc: bool, last_day: uint256
          Returns the trading-day number of the acquisition day.
     """
     holder: address = convert(key >> 96, address)
-    assert accounts.account_data[holder] & ledger.BYTE_MASK == accounts.ACTIVE, "ledger: holder account not active"
-    assert ledger.holding_data[key] & ledger.AMOUNT_MAX == 0, "ledger: holding already registered"
+    assert accounts.account_data[holder] & ledger.BYTE_MASK == accounts.ACTIVE, "registration: holder account not active"
+    assert ledger.holding_data[key] & ledger.AMOUNT_MAX == 0, "registration: holding already registered"
     units: uint256 = terms & ledger.AMOUNT_MAX
     acquired_day: uint256 = (terms >> ledger.ACQUIRED_SHIFT) & ledger.MASK24
     lock_until_day: uint256 = (terms >> ledger.LOCK_SHIFT) & ledger.MASK24
@@ -316,7 +307,7 @@ def _end_holdings_run(id: uint256, sec: uint256, holders: uint256, n: uint256, a
     """
     words: uint256 = ledger.supply_data[id]
     supply: uint256 = (words & ledger.AMOUNT_MAX) + added
-    assert supply <= words >> ledger.DECLARED_SHIFT, "ledger: exceeds declared total"
+    assert supply <= words >> ledger.DECLARED_SHIFT, "registration: exceeds declared total"
     ledger.supply_data[id] = words + added
     ledger.security_data[id] = ledger._with_holders(sec, holders)
     log HoldingsRegistered(id=id, holdings=n, units=added, actor=msg.sender, doc=doc)

@@ -1,9 +1,10 @@
 """A plain-Python model of the register: what the contracts should hold after
 any sequence of operations, and why they should refuse one.
 
-The model mirrors contracts/modules/{calendar,accounts,ledger}.vy operation by
-operation, with no chain, no gas and no ape, so that the stateful test
-(tests/test_stateful.py) and faster harnesses can share it:
+The model mirrors contracts/modules/{calendar,accounts,ledger,registration,
+corporate_actions,recovery}.vy operation by operation, with no chain, no gas
+and no ape, so that the stateful test (tests/test_stateful.py) and faster
+harnesses can share it:
 
 * every state-changing operation either applies in full or raises `Refused`
   carrying the exact revert string the contract gives, checked in the
@@ -576,14 +577,14 @@ class RegisterModel:
 
     def register_security(self, code_hash: bytes, kind: int, unit_scale: int, declared_total: int) -> int:
         """Returns the new id."""
-        self._not_paused("ledger")
+        self._not_paused("registration")
         code_hash = bytes(code_hash)
-        _require(code_hash != ZERO_BYTES32, "ledger: zero code hash")
-        _require(code_hash not in self.security_ids, "ledger: security code already registered")
-        _require(1 <= kind <= 4, "ledger: unknown kind")
-        _require(unit_scale <= MAX_UNIT_SCALE, "ledger: unit scale too large")
-        _require(declared_total != 0, "ledger: zero amount")
-        _require(declared_total <= AMOUNT_MAX, "ledger: amount too large")
+        _require(code_hash != ZERO_BYTES32, "registration: zero code hash")
+        _require(code_hash not in self.security_ids, "registration: security code already registered")
+        _require(1 <= kind <= 4, "registration: unknown kind")
+        _require(unit_scale <= MAX_UNIT_SCALE, "registration: unit scale too large")
+        _require(declared_total != 0, "registration: zero amount")
+        _require(declared_total <= AMOUNT_MAX, "registration: amount too large")
         id = len(self.securities) + 1
         fund = int(kind) >= Kind.LP_FUND
         self.securities[id] = Security(int(kind), int(unit_scale), declared_total, code_hash,
@@ -594,21 +595,24 @@ class RegisterModel:
 
     def set_transfer_terms(self, id: int, first_refusal: bool, institutional_only: bool,
                            fund_minimum: int) -> None:
-        self._not_paused("ledger")
-        sec = self._security(id)
-        _require(fund_minimum == 0 or sec.kind >= Kind.LP_FUND, "ledger: minimum holding is for funds")
-        _require(fund_minimum != 0 or sec.kind < Kind.LP_FUND, "ledger: fund has no minimum holding")
-        _require(fund_minimum <= AMOUNT_MAX, "ledger: amount too large")
+        self._not_paused("corporate_actions")
+        sec = self._security(id, "corporate_actions")
+        _require(fund_minimum == 0 or sec.kind >= Kind.LP_FUND, "corporate_actions: minimum holding is for funds")
+        _require(fund_minimum != 0 or sec.kind < Kind.LP_FUND, "corporate_actions: fund has no minimum holding")
+        _require(fund_minimum <= AMOUNT_MAX, "corporate_actions: amount too large")
         sec.first_refusal, sec.institutional_only, sec.fund_minimum = (
             bool(first_refusal), bool(institutional_only), int(fund_minimum))
 
-    def _security(self, id: int) -> Security:
+    def _security(self, id: int, module: str) -> Security:
+        """The registered security `id`, or `module`'s refusal (the check is written
+        in each module that serves the operation)."""
         sec = self.securities.get(id)
-        _require(sec is not None, "ledger: unknown security")
+        _require(sec is not None, f"{module}: unknown security")
         return sec
 
     def _active_security(self, id: int) -> Security:
-        sec = self._security(id)
+        """ledger.vy `_active_security` (the capital changes call it)."""
+        sec = self._security(id, "ledger")
         _require(sec.status != SecurityStatus.PENDING, "ledger: security not sealed")
         _require(sec.status == SecurityStatus.ACTIVE, "ledger: security not active")
         return sec
@@ -616,24 +620,24 @@ class RegisterModel:
     def register_holdings(self, id: int, batch) -> None:
         """batch: iterable of (holder, units, paid, acquired_day, lock_until_day, insider)."""
         batch = list(batch)
-        self._not_paused("ledger")
-        _require(len(batch) != 0, "ledger: empty batch")
-        _require(len(batch) <= MAX_BATCH, "ledger: batch too large")
-        sec = self._security(id)
-        _require(sec.status == SecurityStatus.PENDING, "ledger: security already sealed")
+        self._not_paused("registration")
+        _require(len(batch) != 0, "registration: empty batch")
+        _require(len(batch) <= MAX_BATCH, "registration: batch too large")
+        sec = self._security(id, "registration")
+        _require(sec.status == SecurityStatus.PENDING, "registration: security already sealed")
         with self._atomic():
             sec = self.securities[id]
             for holder, units, paid, acquired_day, lock_until_day, insider in batch:
-                _require(_addr(holder) != ZERO_ADDRESS, "ledger: zero address")
-                _require(units != 0, "ledger: zero amount")
-                _require(units <= AMOUNT_MAX, "ledger: amount too large")
-                _require(paid <= units, "ledger: paid exceeds units")
-                _require(acquired_day <= self.today, "ledger: acquired in the future")
-                _require(lock_until_day <= MASK24, "ledger: day out of range")
+                _require(_addr(holder) != ZERO_ADDRESS, "registration: zero address")
+                _require(units != 0, "registration: zero amount")
+                _require(units <= AMOUNT_MAX, "registration: amount too large")
+                _require(paid <= units, "registration: paid exceeds units")
+                _require(acquired_day <= self.today, "registration: acquired in the future")
+                _require(lock_until_day <= MASK24, "registration: day out of range")
                 _require(self.account(holder).status == AccountStatus.ACTIVE,
-                         "ledger: holder account not active")
-                _require(self.holding(holder, id).balance == 0, "ledger: holding already registered")
-                _require(sec.holder_count + 1 <= sec.holder_cap, "ledger: holder cap reached")
+                         "registration: holder account not active")
+                _require(self.holding(holder, id).balance == 0, "registration: holding already registered")
+                _require(sec.holder_count + 1 <= sec.holder_cap, "registration: holder cap reached")
                 tn = self.calendar.trading_day_number(acquired_day)
                 # the whole word is written: earlier lock-up or insider flag is replaced
                 self.holdings[(_addr(holder), id)] = Holding(
@@ -641,98 +645,98 @@ class RegisterModel:
                 )
                 sec.holders.add(_addr(holder))
                 sec.total_supply += units
-            _require(sec.total_supply <= sec.declared_total, "ledger: exceeds declared total")
+            _require(sec.total_supply <= sec.declared_total, "registration: exceeds declared total")
 
     def seal_security(self, id: int) -> None:
-        self._not_paused("ledger")
-        sec = self._security(id)
-        _require(sec.status == SecurityStatus.PENDING, "ledger: security already sealed")
+        self._not_paused("registration")
+        sec = self._security(id, "registration")
+        _require(sec.status == SecurityStatus.PENDING, "registration: security already sealed")
         _require(sec.total_supply == sec.declared_total,
-                 "ledger: holdings do not add up to the declared total")
-        _require(sec.kind < Kind.LP_FUND or sec.fund_minimum != 0, "ledger: fund has no minimum holding")
+                 "registration: holdings do not add up to the declared total")
+        _require(sec.kind < Kind.LP_FUND or sec.fund_minimum != 0, "registration: fund has no minimum holding")
         sec.status = SecurityStatus.ACTIVE
 
     def set_security_status(self, id: int, status: int) -> None:
-        self._not_paused("ledger")
-        sec = self._security(id)
-        _require(sec.status != SecurityStatus.PENDING, "ledger: security not sealed")
-        _require(sec.status != SecurityStatus.DELISTED, "ledger: security delisted")
+        self._not_paused("corporate_actions")
+        sec = self._security(id, "corporate_actions")
+        _require(sec.status != SecurityStatus.PENDING, "corporate_actions: security not sealed")
+        _require(sec.status != SecurityStatus.DELISTED, "corporate_actions: security delisted")
         _require(status in (SecurityStatus.ACTIVE, SecurityStatus.SUSPENDED, SecurityStatus.DELISTED),
-                 "ledger: invalid status")
-        _require(status != sec.status, "ledger: status unchanged")
+                 "corporate_actions: invalid status")
+        _require(status != sec.status, "corporate_actions: status unchanged")
         sec.status = int(status)
 
     def increase_capital(self, id: int, batch, waiver: bytes = ZERO_BYTES32) -> None:
         """batch: iterable of (holder, units, paid); `waiver`: the LLC pre-emption waiver's hash."""
         batch = list(batch)
-        self._not_paused("ledger")
-        _require(len(batch) != 0, "ledger: empty batch")
-        _require(len(batch) <= MAX_BATCH, "ledger: batch too large")
+        self._not_paused("corporate_actions")
+        _require(len(batch) != 0, "corporate_actions: empty batch")
+        _require(len(batch) <= MAX_BATCH, "corporate_actions: batch too large")
         sec = self._active_security(id)
-        _require(self.calendar.is_published(self.today), "ledger: calendar not published for today")
+        _require(self.calendar.is_published(self.today), "corporate_actions: calendar not published for today")
         if sec.kind == Kind.LLC and bytes(waiver) == ZERO_BYTES32:
             self._check_preemption(id, batch)
         tn = self._today_number()
         with self._atomic():
             sec = self.securities[id]
             for holder, units, paid in batch:
-                _require(_addr(holder) != ZERO_ADDRESS, "ledger: zero address")
-                _require(units != 0, "ledger: zero amount")
-                _require(units <= AMOUNT_MAX, "ledger: amount too large")
-                _require(paid <= units, "ledger: paid exceeds units")
+                _require(_addr(holder) != ZERO_ADDRESS, "corporate_actions: zero address")
+                _require(units != 0, "corporate_actions: zero amount")
+                _require(units <= AMOUNT_MAX, "corporate_actions: amount too large")
+                _require(paid <= units, "corporate_actions: paid exceeds units")
                 account = self.account(holder)
-                _require(account.status == AccountStatus.ACTIVE, "ledger: holder account not active")
+                _require(account.status == AccountStatus.ACTIVE, "corporate_actions: holder account not active")
                 h = self._holding(holder, id)
                 if h.balance == 0:
-                    _require(account.qualified, "ledger: subscriber not qualified")
-                    _require(sec.holder_count + 1 <= sec.holder_cap, "ledger: holder cap reached")
+                    _require(account.qualified, "corporate_actions: subscriber not qualified")
+                    _require(sec.holder_count + 1 <= sec.holder_cap, "corporate_actions: holder cap reached")
                 if sec.institutional_only:
                     _require(account.investor_class != InvestorClass.INDIVIDUAL,
-                             "ledger: subscriber not an institutional investor")
+                             "corporate_actions: subscriber not an institutional investor")
                 if h.insider:
                     self._insider_snapshot(holder, id, h.balance)
-                _require(h.balance + units <= AMOUNT_MAX, "ledger: amount too large")
+                _require(h.balance + units <= AMOUNT_MAX, "corporate_actions: amount too large")
                 if sec.kind >= Kind.LP_FUND:
-                    _require(h.balance + units >= sec.fund_minimum, Reason.FUND_MINIMUM)
+                    _require(h.balance + units >= sec.fund_minimum, "corporate_actions: below the fund's minimum holding")
                 self._set_balance(holder, id, h.balance + units)
                 h.paid = h.paid + paid if sec.kind == Kind.LLC else 0
                 h.acquired = tn
                 sec.total_supply += units
-            _require(sec.total_supply <= AMOUNT_MAX, "ledger: amount too large")
+            _require(sec.total_supply <= AMOUNT_MAX, "corporate_actions: amount too large")
             sec.declared_total = sec.total_supply
 
     def _check_preemption(self, id: int, batch) -> None:
         """corporate_actions.vy `_check_preemption` (Company Law art 227)."""
         sec = self.securities[id]
-        _require(len(batch) == sec.holder_count, "ledger: pre-emption: every shareholder must be offered")
+        _require(len(batch) == sec.holder_count, "corporate_actions: pre-emption: every shareholder must be offered")
         last = 0
         for holder, _units, _paid in batch:
-            _require(int(_addr(holder), 16) > last, "ledger: pre-emption: subscribers not in ascending order")
+            _require(int(_addr(holder), 16) > last, "corporate_actions: pre-emption: subscribers not in ascending order")
             last = int(_addr(holder), 16)
-            _require(self.holding(holder, id).balance != 0, "ledger: pre-emption: outsider needs a waiver")
+            _require(self.holding(holder, id).balance != 0, "corporate_actions: pre-emption: outsider needs a waiver")
         hs = [self.holding(holder, id) for holder, _, _ in batch]
         total_paid = sum(h.paid for h in hs)
         basis = total_paid or sum(h.balance for h in hs)
         added = sum(u for _, u, _ in batch)
         for (holder, units, _paid), h in zip(batch, hs):
             part = h.paid if total_paid else h.balance
-            _require(units * basis < added * part + basis, "ledger: pre-emption: subscription above pro-rata share")
+            _require(units * basis < added * part + basis, "corporate_actions: pre-emption: subscription above pro-rata share")
 
     def decrease_capital(self, id: int, batch) -> None:
         """batch: iterable of (holder, units). Unpaid LLC units go first."""
         batch = list(batch)
-        self._not_paused("ledger")
-        _require(len(batch) != 0, "ledger: empty batch")
-        _require(len(batch) <= MAX_BATCH, "ledger: batch too large")
+        self._not_paused("corporate_actions")
+        _require(len(batch) != 0, "corporate_actions: empty batch")
+        _require(len(batch) <= MAX_BATCH, "corporate_actions: batch too large")
         self._active_security(id)
         with self._atomic():
             sec = self.securities[id]
             for holder, units in batch:
-                _require(_addr(holder) != ZERO_ADDRESS, "ledger: zero address")
-                _require(units != 0, "ledger: zero amount")
+                _require(_addr(holder) != ZERO_ADDRESS, "corporate_actions: zero address")
+                _require(units != 0, "corporate_actions: zero amount")
                 h = self._holding(holder, id)
-                _require(h.balance >= units, "ledger: insufficient balance")
-                _require(units + self._encumbered(holder, id) <= h.balance, Reason.ENCUMBERED)
+                _require(h.balance >= units, "corporate_actions: insufficient balance")
+                _require(units + self._encumbered(holder, id) <= h.balance, "corporate_actions: amount exceeds free balance")
                 if h.insider:
                     self._insider_snapshot(holder, id, h.balance)
                 self._set_balance(holder, id, h.balance - units)
@@ -741,33 +745,33 @@ class RegisterModel:
             sec.declared_total = sec.total_supply
 
     def record_paid_in(self, owner, id: int, paid: int) -> None:
-        self._not_paused("ledger")
-        sec = self._security(id)
-        _require(sec.kind == Kind.LLC, "ledger: not an LLC")
-        _require(paid <= self.holding(owner, id).balance, "ledger: paid exceeds units")
+        self._not_paused("corporate_actions")
+        sec = self._security(id, "corporate_actions")
+        _require(sec.kind == Kind.LLC, "corporate_actions: not an LLC")
+        _require(paid <= self.holding(owner, id).balance, "corporate_actions: paid exceeds units")
         self._holding(owner, id).paid = paid
 
     def set_lockup(self, owner, id: int, lock_until_day: int) -> None:
-        self._not_paused("ledger")
-        _require(_addr(owner) != ZERO_ADDRESS, "ledger: zero address")
-        self._security(id)
-        _require(lock_until_day <= MASK24, "ledger: day out of range")
+        self._not_paused("corporate_actions")
+        _require(_addr(owner) != ZERO_ADDRESS, "corporate_actions: zero address")
+        self._security(id, "corporate_actions")
+        _require(lock_until_day <= MASK24, "corporate_actions: day out of range")
         self._holding(owner, id).lock_until_day = lock_until_day
 
     def set_insider(self, owner, id: int, insider: bool) -> None:
-        self._not_paused("ledger")
-        _require(_addr(owner) != ZERO_ADDRESS, "ledger: zero address")
-        self._security(id)
-        _require(self.holding(owner, id).insider != insider, "ledger: insider flag unchanged")
+        self._not_paused("corporate_actions")
+        _require(_addr(owner) != ZERO_ADDRESS, "corporate_actions: zero address")
+        self._security(id, "corporate_actions")
+        _require(self.holding(owner, id).insider != insider, "corporate_actions: insider flag unchanged")
         h = self._holding(owner, id)
         if not insider:
             h.left_until_day = months_later(self.today, INSIDER_LEFT_MONTHS)
         h.insider = bool(insider)
 
     def set_register_closure(self, id: int, meeting_day: int, record_day: int) -> None:
-        self._not_paused("ledger")
-        sec = self._security(id)
-        _require(meeting_day <= MASK32 and record_day <= MASK32, "ledger: day out of range")
+        self._not_paused("corporate_actions")
+        sec = self._security(id, "corporate_actions")
+        _require(meeting_day <= MASK32 and record_day <= MASK32, "corporate_actions: day out of range")
         sec.meeting_day, sec.record_day = meeting_day, record_day
 
     # ------------------------------------------------------------- insiders
@@ -1077,9 +1081,9 @@ class RegisterModel:
     def recover(self, old_owner, new_owner, ids) -> None:
         """recovery.vy `recover` with accounts._recover: a target holding anything of an id is refused."""
         ids = list(ids)
-        self._not_paused("ledger")
-        _require(len(ids) != 0, "ledger: empty batch")
-        _require(len(ids) <= MAX_BATCH, "ledger: batch too large")
+        self._not_paused("recovery")
+        _require(len(ids) != 0, "recovery: empty batch")
+        _require(len(ids) <= MAX_BATCH, "recovery: batch too large")
         old, new = self.account(old_owner), self.account(new_owner)
         _require(old.status != AccountStatus.UNOPENED, "accounts: unknown account")
         _require(_addr(new_owner) != ZERO_ADDRESS, "accounts: zero address")
@@ -1093,17 +1097,17 @@ class RegisterModel:
                 _require(new.identity == old.identity, "accounts: recovery target has another identity")
             encumbered = 0
             for id in ids:
-                _require(id <= AMOUNT_MAX, "ledger: unknown security")
+                _require(id <= AMOUNT_MAX, "recovery: unknown security")
                 h = self.holding(old_owner, id)
-                _require(h.balance != 0, "ledger: nothing to recover")
+                _require(h.balance != 0, "recovery: nothing to recover")
                 okey, nkey = (_addr(old_owner), id), (_addr(new_owner), id)
                 t = self.holding(new_owner, id)
                 _require(t == Holding(acquired=t.acquired) and not self.pledge_ids.get(nkey)
                          and not self.freeze_queue.get(nkey) and nkey not in self.insider_quota,
-                         "ledger: recovery target already holds")
+                         "recovery: recovery target already holds")
                 if self.pledge_ids.get(okey) or self.freeze_queue.get(okey):
                     encumbered += 1
-                    _require(encumbered <= MAX_RECOVER_ENCUMBERED, "ledger: too many encumbered holdings in one recovery")
+                    _require(encumbered <= MAX_RECOVER_ENCUMBERED, "recovery: too many encumbered holdings in one recovery")
                 balance = h.balance
                 self.holdings[nkey] = copy.copy(h)
                 self.holdings[okey] = Holding()
