@@ -211,7 +211,7 @@ def process(signer: Signer, objects, message: bytes) -> tuple[bytes, bytes]:
     from regchain.supervise import validate
 
     obj = json.loads(message)
-    errs = validate.content_errors(obj)
+    errs = validate.content_errors(obj, message)
     if errs:
         return INVALID, validate.describe(errs).encode()
     data = signer.seal_bytes(message)
