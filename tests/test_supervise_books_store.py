@@ -64,3 +64,22 @@ def test_store__s3_without_index_and_missing_readonly__refused(tmp_path):
         Store("s3://bucket/prefix")
     with pytest.raises(SuperviseError, match="no snapshot store at .* \\(index.sqlite missing\\)"):
         Store(tmp_path / "none", readonly=True)
+
+
+def test_store__file_cut_short_by_a_kill__written_again_and_indexed(tmp_path):
+    whole = Store(tmp_path / "a")
+    whole.put(snapshot(), business_tx=None, block=1, log_index=0, step="x")
+    data = whole.read_bytes("rc-1:account:ab", 0)
+    s = Store(tmp_path / "b")
+    path = s.path("rc-1:account:ab", 0)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data[:len(data) // 2])  # a killed run's write, its index row never committed
+    digest = s.put(snapshot(), business_tx=None, block=1, log_index=0, step="x")
+    assert s.read_bytes("rc-1:account:ab", 0) == data and s.row("rc-1:account:ab", 0).digest == digest
+
+
+def test_store__later_version__written_beside_the_first_without_a_temporary_file(tmp_path):
+    s = Store(tmp_path)
+    s.put(snapshot(), business_tx=None, block=1, log_index=0, step="x")
+    s.put(snapshot(version=1, status=3), business_tx=None, block=2, log_index=0, step="x")
+    assert sorted(p.name for p in s.path("rc-1:account:ab", 0).parent.iterdir()) == ["0.json", "1.json"]

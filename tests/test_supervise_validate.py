@@ -345,3 +345,32 @@ def test_state_errors__with_body_bytes__equal_the_walk_and_complete_errors(name)
         assert fast == walk
         assert sorted(validate.content_errors(obj) + walk) == \
             sorted(validate.errors(obj, resolves=resolves, latest_version=latest))
+
+
+def _malformed_refs():
+    out = {}
+    for name in sorted(k for k, v in EXAMPLES.items() if isinstance(v, dict) and "body" in v):
+        obj = copy.deepcopy(EXAMPLES[name])
+        paths = [p for p, _ in validate.references(obj["body"], "/body")]
+        if not paths:
+            continue
+        node = obj
+        keys = paths[-1].split("/")[1:]
+        for k in keys[:-1]:
+            node = node[int(k)] if isinstance(node, list) else node[k]
+        node[keys[-1]] = 'x/"1"\\/y'  # not <object_id>/<version>, with characters JSON escapes
+        out[name] = obj
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(_all_cases()) + sorted(_misspelt())
+                         + [f"malformed-ref:{n}" for n in sorted(_malformed_refs())])
+def test_content_errors__with_message__equal_the_walk(name):
+    """The workers' reference check reads the snapshot's canonical bytes: the same errors as the
+    walk on every example, every failing case and a malformed reference in each example."""
+    from regchain.supervise.seal import canonical
+
+    obj = {**_all_cases(), **_misspelt(), **{f"malformed-ref:{n}": o for n, o in _malformed_refs().items()}}[name]
+    assert validate.content_errors(obj, canonical(obj)) == validate.content_errors(obj)
+    if name.startswith("malformed-ref:"):
+        assert """'x/"1"\\/y' is not <object_id>/<version>""" in [m for _, m in validate.content_errors(obj, canonical(obj))]

@@ -211,9 +211,9 @@ def process(signer: Signer, objects, message: bytes) -> tuple[bytes, bytes]:
     from regchain.supervise import validate
 
     obj = json.loads(message)
-    errs = validate.content_errors(obj)
+    errs = validate.content_errors(obj, message)
     if errs:
-        return INVALID, validate.describe(errs).encode()
+        return INVALID, validate.describe(errs)[:1000].encode()  # bounded: the replies fit the pipe (Sealer)
     data = signer.seal_bytes(message)
     if objects is None:
         return VALID_SEALED, data
@@ -242,9 +242,14 @@ class Sealer:
     regchain.supervise.seal`` (not a fork of a process with threads, which can inherit a held lock):
     it reads the key on its first line and the store directory on its second (empty: no files),
     then chunks of messages, and answers each chunk with one reply per message. At most one chunk is
-    in flight per worker. ``processes=1`` (or one core): done in the caller."""
+    in flight per worker, two when the worker writes the files and its pipes could be made
+    ``PIPE_BYTES`` large (Linux): a worker then finds its next chunk waiting when it ends one, and the
+    caller's write returns at once (a chunk, ~100 KB, fills a default 64 KB pipe); the replies of two
+    chunks (a status and a digest, or one line of errors, each) fit the pipe back, so a worker never
+    waits on the caller while the caller writes to it. ``processes=1`` (or one core): done in the caller."""
 
     CHUNK = 64
+    PIPE_BYTES = 1 << 20
 
     def __init__(self, signer: Signer, processes: int | None = None, store_dir=None):
         self.signer = signer
@@ -267,10 +272,12 @@ class Sealer:
                 w.stdin.write(signer.private_hex.encode() + b"\n"
                               + ("" if store_dir is None else str(store_dir)).encode() + b"\n")
                 self.workers.append(w)
+        self.depth = 2 if self.objects is not None and all(
+            _grow_pipe(f, self.PIPE_BYTES) for w in self.workers for f in (w.stdin, w.stdout)) else 1
         self._next = 0
         self._chunk: list[bytes] = []
         self._done: list = []       # [worker or None, messages, replies or None] in submission order
-        self._in_flight: dict = {}  # worker -> its entry not read yet
+        self._in_flight: dict = {}  # worker -> its entries not read yet, oldest first
 
     def submit(self, message: bytes) -> None:
         self._chunk.append(message)
@@ -286,7 +293,7 @@ class Sealer:
             return
         w = self.workers[self._next % len(self.workers)]
         self._next += 1
-        if w in self._in_flight:
+        if len(self._in_flight.get(w, ())) >= self.depth:
             self._read(w)
         entry = [w, chunk, None]
         try:
@@ -294,11 +301,11 @@ class Sealer:
             w.stdin.flush()
         except OSError:
             raise SuperviseError(f"sealing worker {w.pid} stopped (exit {w.poll()})") from None
-        self._in_flight[w] = entry
+        self._in_flight.setdefault(w, []).append(entry)
         self._done.append(entry)
 
     def _read(self, w) -> None:
-        entry = self._in_flight.pop(w)
+        entry = self._in_flight[w].pop(0)
         replies = []
         for _ in entry[1]:
             head = w.stdout.read(5)
@@ -335,6 +342,16 @@ class Sealer:
                 w.wait()
             w.stdout.close()
         self.workers = []
+
+
+def _grow_pipe(f, size: int) -> bool:
+    """Make the pipe of file ``f`` hold ``size`` bytes (Linux's F_SETPIPE_SZ); whether it does."""
+    import fcntl
+
+    try:
+        return fcntl.fcntl(f.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), size) >= size
+    except OSError:
+        return False
 
 
 def _worker() -> None:

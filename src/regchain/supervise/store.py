@@ -9,8 +9,10 @@ index and the checkpoint commit together.
 
 ``put`` is idempotent: a snapshot whose unsigned content equals the stored one is skipped (the
 seal is randomised, so the comparison leaves it out); a different one is a bug and stops the run.
-A file written before a crash, whose index row was rolled back, is taken as it is when the
-regenerated snapshot has the same content.
+The index row is the commit point: a file is written in place (``O_EXCL``, no temporary file) and
+its row committed after it. A complete file written before a crash, whose index row was rolled
+back, is taken as it is when the regenerated snapshot has the same content; an incomplete one (the
+crash came during its write) is written again.
 """
 
 from __future__ import annotations
@@ -57,6 +59,15 @@ class Row:
     anchor_log_index: int | None
 
 
+def complete(data: bytes) -> bool:
+    """Whether stored bytes are a whole JSON value (a file cut short by a kill is not)."""
+    try:
+        json.loads(data)
+        return True
+    except ValueError:
+        return False
+
+
 class FileObjects:
     """The snapshot files: ``DIR/objects/<object_id>/<version>.json`` (plain ``os`` calls: pathlib's
     overhead was most of a store's cost)."""
@@ -81,26 +92,35 @@ class FileObjects:
             return None
 
     def write(self, object_id: str, version: int, data: bytes) -> bytes | None:
-        """Write the file unless one exists; returns the existing file's bytes (None: written). A
-        temporary file is renamed into place, so a file is whole or absent whatever the moment of a
-        crash. A version 0 whose folder is new cannot exist yet: no look-up for most snapshots."""
+        """Write the file unless a complete one exists; returns the existing file's bytes (None:
+        written). The file is created with ``O_EXCL`` and written in place: the snapshot's index row,
+        committed after the write, is what makes it stored (a reader goes by the index: ``serve``).
+        A file without its row is what a killed run left: a complete one (it parses as JSON; a proper
+        prefix of a JSON object never does) is returned for the caller to compare, an incomplete one
+        (the kill came during its write) is written again. The object's folder is made with its
+        version 0 (or when missing): three system calls for most snapshots, four for a new object."""
         name = self._name(object_id, version)
-        folder = name.rsplit("/", 1)[0]
+        if version == 0:
+            try:
+                os.mkdir(name.rsplit("/", 1)[0])
+            except FileExistsError:
+                pass
         try:
-            os.mkdir(folder)
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:  # a later version whose folder is gone
+            os.makedirs(name.rsplit("/", 1)[0], exist_ok=True)
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             existing = self.read(object_id, version)
-            if existing is not None:
+            if existing is not None and complete(existing):
                 return existing
-        tmp = f"{name}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
         finally:
             os.close(fd)
-        os.rename(tmp, name)
         return None
 
     def write_many(self, items: list) -> list:

@@ -237,10 +237,12 @@ def references(value, path: str = "") -> list[tuple[str, str]]:
 
 def own_errors(obj, *, resolves: Callable[[str, int], bool] | None = None,
                latest_version: Callable[[str], int | None] | None = None,
-               keys_checked: bool = False) -> list[tuple[str, str]]:
+               keys_checked: bool = False, message: bytes | None = None) -> list[tuple[str, str]]:
     """The spec's own checks (§1.4 item 2). ``resolves(object_id, version)`` says whether a
     referenced snapshot is stored (or written earlier in the same step); ``latest_version(object_id)``
-    gives the newest stored version (None: the object is new). Without them those checks are skipped."""
+    gives the newest stored version (None: the object is new). Without them those checks are skipped.
+    ``message`` (``obj``'s canonical bytes, without ``resolves``): the references' form is read from
+    them, and the body is walked only to name the path of a malformed one."""
     errors: list[tuple[str, str]] = []
     if not isinstance(obj, dict):
         return [("/", "a snapshot is a JSON object")]
@@ -292,6 +294,9 @@ def own_errors(obj, *, resolves: Callable[[str, int], bool] | None = None,
         parts = [p for p in SUBJECT_PARTS if p in inner]
         if len(parts) != 1:
             errors.append((base, f"a subject has exactly one of {' / '.join(SUBJECT_PARTS)} (has {len(parts)})"))
+    if resolves is None and message is not None and all(
+            REF.fullmatch(_ref_text(raw)) for raw in _REF_MEMBER.findall(message)):
+        return errors  # every reference well-formed (the pattern finds the walk's, and any in the header)
     for path, ref in references(body, "/body"):
         m = REF.fullmatch(ref)
         if m is None:
@@ -322,6 +327,11 @@ def _unresolved(path: str, ref: str, m, resolves) -> list[tuple[str, str]]:
 _REF_MEMBER = re.compile(rb'_ref":"((?:[^"\\]|\\.)*)"')
 
 
+def _ref_text(raw: bytes) -> str:
+    """A string member's value as ``_REF_MEMBER`` finds it (JSON-escaped bytes) as text."""
+    return json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode()
+
+
 def state_errors(obj: dict, *, resolves: Callable[[str, int], bool],
                  latest_version: Callable[[str], int | None], body_bytes: bytes | None = None) -> list[tuple[str, str]]:
     """The checks that need the store's state (versions without gaps, references that resolve), for
@@ -333,7 +343,7 @@ def state_errors(obj: dict, *, resolves: Callable[[str, int], bool],
     errors = _version_gap(content.get("object_id"), content.get("version"), latest_version)
     if body_bytes is not None:
         for raw in _REF_MEMBER.findall(body_bytes):
-            m = REF.fullmatch(json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode())
+            m = REF.fullmatch(_ref_text(raw))
             if m is not None and not resolves(m.group("id"), int(m.group("version"))):
                 break
         else:
@@ -354,9 +364,10 @@ def errors(obj, **kwargs) -> list[tuple[str, str]]:
     return schema_errors(obj, fast=False) + own_errors(obj, **kwargs)
 
 
-def content_errors(obj) -> list[tuple[str, str]]:
-    """``errors`` without the checks that need the store's state (see ``state_errors``)."""
-    return errors(obj)
+def content_errors(obj, message: bytes | None = None) -> list[tuple[str, str]]:
+    """``errors`` without the checks that need the store's state (see ``state_errors``);
+    ``message``: ``obj``'s canonical bytes (see ``own_errors``)."""
+    return errors(obj, message=message)
 
 
 def describe(errs: list[tuple[str, str]], limit: int = 3) -> str:
