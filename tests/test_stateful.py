@@ -80,9 +80,46 @@ def anvil_world(abi, project):
 def test_register_state_machine__anvil(anvil_world):
     result = run(anvil_world, SETTINGS)
     if DEEP:
+        # how many steps an example takes is random (hypothesis ends some early): 400
+        # examples of up to 75 steps made 19,932 once; more examples until the floor
+        for _ in range(3):
+            if result["steps"] >= DEEP_MIN_STEPS:
+                break
+            more = run(anvil_world, SETTINGS)
+            result = {k: round(result[k] + more[k], 2) for k in result}
         assert result["steps"] >= DEEP_MIN_STEPS, result
         DEEP_RECORD.parent.mkdir(exist_ok=True)
         DEEP_RECORD.write_text(json.dumps({"profile": PROFILE, **result}, indent=2) + "\n")
+
+
+def test_anvil_backend__reads_of_a_step_batched_before_a_clock_move__see_the_steps_block_not_the_next(anvil_world):
+    """anvil runs the requests of one JSON-RPC batch concurrently: a read pinned to the
+    head block batched with evm_mine sometimes got the new block, a day later (the deep
+    profile's 'today' a day ahead of the model, 15 in 2,000 such batches measured). The
+    backend writes the reads in a request of their own, before the one that mines."""
+    backend = anvil_world.backend
+    snapshot = backend.snapshot()
+    payloads = []
+    send = backend.rpc.send
+    backend.rpc.send = lambda payload: payloads.append(payload) or send(payload)
+    try:
+        first = backend.read([("today", ())])[0]
+        wrong = []
+        for day in range(first, first + 300):
+            for _ in range(40):
+                backend.read_later([("today", ())], lambda got, day=day: got[0] == day or wrong.append((day, got[0])))
+            backend.increase_time(86_400)
+        backend.flush()
+        assert wrong == [], wrong[:5]
+        assert backend.read([("today", ())])[0] == first + 300
+    finally:
+        backend.rpc.send = send
+        backend.revert(snapshot)
+    # the mechanism, whatever the race did this time: no request both mines and reads a block
+    methods = [{r["method"] for r in (p if isinstance(p, list) else [p])} for p in payloads]
+    assert sum("evm_mine" in m for m in methods) == 300
+    assert [m for m in methods if "evm_mine" in m and "eth_call" in m] == []
+    assert sum(m == {"eth_call"} for m in methods) >= 300
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,10 @@ pipelining below use):
   written back to back on the kept-alive connection and their replies read in order,
   so many reads still cost about one round trip.
 * `send`/`receive`, `batch_send`/`batch_receive`: a request written now, its reply read
-  later (the property machine's pipelining).
+  later (the property machine's pipelining). On a plain-socket connection several may be
+  written before their replies are read (in order): the node serves the requests of one
+  HTTP/1.1 connection one after the other, which a batch array does not promise (anvil
+  runs a batch's requests concurrently).
 * Transient failures (connection refused or reset, a timeout, HTTP 502/503/504) of a
   request that changes nothing are retried with exponential back-off (tenacity) for up
   to `retry_s` seconds. A request that writes (`WRITE_METHODS`) is never retried here:
@@ -40,6 +43,19 @@ RETRY_S = 30.0  # how long a read waits for a node that stopped answering
 # bytes of requests written before their replies are read (pipelining without batches):
 # below the node's receive buffer, so neither side blocks writing while the other writes
 PIPELINE_BYTES = 48 * 1024
+
+
+def _quickack():
+    import socket
+
+    return (socket.IPPROTO_TCP, socket.TCP_QUICKACK) if hasattr(socket, "TCP_QUICKACK") else None
+
+
+# Acknowledge every reply at once (Linux). With requests pipelined on one connection the
+# node writes the second reply while the first is unacknowledged; a node whose socket
+# keeps Nagle's algorithm (anvil) then holds it until our delayed ACK, 40 ms later.
+# Measured: 300 pairs of pipelined requests to anvil 13.2 s without, 0.58 s with.
+QUICKACK = _quickack()
 
 
 class NodeUnreachable(ConnectionError):
@@ -92,6 +108,8 @@ class RawHttpConnection:
 
         self.sock = socket.create_connection((host, port), timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if QUICKACK is not None:
+            self.sock.setsockopt(QUICKACK[0], QUICKACK[1], 1)
         self.host = f"{host}:{port}".encode()
         self.buf = b""
         self.closed = False
@@ -106,6 +124,8 @@ class RawHttpConnection:
 
     def _more(self) -> bool:
         chunk = self.sock.recv(1 << 16)
+        if QUICKACK is not None:  # Linux resets it as it pleases: again after every read
+            self.sock.setsockopt(QUICKACK[0], QUICKACK[1], 1)
         self.buf += chunk
         return bool(chunk)
 
@@ -189,20 +209,29 @@ class Rpc:
         self._conn = None
         self.requests = 0  # HTTP requests made (for the curious)
         self.seconds = 0.0  # time spent writing requests and waiting for replies
-        self._sent: bytes | None = None  # a request written whose reply is not read yet
+        self._sent: list[bytes] = []  # requests written whose replies are not read yet, in order
 
     def _post(self, payload):
         self.send(payload)
         return self.receive()
 
     def send(self, payload) -> None:
-        """Write one request and return at once; `receive` reads its reply
-        (one request at a time: receive before the next send)."""
-        assert self._sent is None, "Rpc.send: the previous reply was not received"
+        """Write one request and return at once; `receive` reads its reply.
+        Over http.client one request at a time (receive before the next send);
+        over a plain socket (`raw`) several, their replies received in order."""
+        assert self.raw or not self._sent, "Rpc.send: the previous reply was not received"
         body = json.dumps(payload, separators=(",", ":")).encode()
         started = time.perf_counter()
-        self._write(body)
-        self._sent = body
+        if self._sent:  # behind a request in flight: no reconnecting in between
+            try:
+                self._conn.request("POST", self.path, body, {"Content-Type": "application/json"})
+            except Exception:
+                self._sent = []
+                self.close()
+                raise
+        else:
+            self._write(body)
+        self._sent.append(body)
         self.seconds += time.perf_counter() - started
 
     def _write(self, body: bytes) -> None:
@@ -220,9 +249,10 @@ class Rpc:
                     raise
 
     def receive(self):
-        """The decoded reply to the request `send` wrote."""
-        body, self._sent = self._sent, None
-        assert body is not None, "Rpc.receive: nothing sent"
+        """The decoded reply to the oldest request `send` wrote."""
+        assert self._sent, "Rpc.receive: nothing sent"
+        body = self._sent.pop(0)
+        alone = not self._sent  # a request behind it is lost with the connection
         started = time.perf_counter()
         for attempt in (0, 1):
             try:
@@ -232,7 +262,8 @@ class Rpc:
                 # the node closed an idle connection: reconnect and send once more
                 self._conn.close()
                 self._conn = None
-                if attempt:
+                if attempt or not alone:
+                    self._sent = []
                     raise
                 self._write(body)
         self.requests += 1
@@ -312,7 +343,7 @@ class Rpc:
         return out
 
     def _pipeline(self, bodies: list[bytes]) -> list[dict]:
-        assert self._sent is None, "Rpc: a reply is still to be received"
+        assert not self._sent, "Rpc: a reply is still to be received"
         started = time.perf_counter()
         if self._conn is None:
             self._conn = RawHttpConnection(self.host, self.port, timeout=self.timeout)
@@ -334,7 +365,7 @@ class Rpc:
 
     def _may_retry(self, exc: BaseException, methods) -> bool:
         """Retry a failed request: a transient failure of one that writes nothing."""
-        self._sent = None
+        self._sent = []
         if not self.retry_s or not _transient(exc) or any(m in WRITE_METHODS for m in methods):
             return False
         self.close()
@@ -344,7 +375,7 @@ class Rpc:
         import tenacity
 
         def again(state):
-            self._sent = None
+            self._sent = []
             self.close()
 
         retrying = tenacity.Retrying(retry=tenacity.retry_if_exception(_transient),
