@@ -122,6 +122,21 @@ def test_anvil_backend__reads_of_a_step_batched_before_a_clock_move__see_the_ste
     assert sum(m == {"eth_call"} for m in methods) >= 300
 
 
+def test_law_invariant__a_freeze_that_lapsed_during_the_step_holds_nothing__one_in_force_holds_its_claim():
+    """The deep run found a step (close_listing waits 31 days) that sold units a freeze
+    held when the step began and that lapsed before the close: lawful, and the invariant
+    now counts what the encumbrances still hold at the step's end by the clock."""
+    held_on = stateful.RegisterMachine._held_on
+    freeze = (0, [(20852, 548)])  # nothing pledged; 548 frozen until the end of day 20852
+    assert held_on(609, freeze, 20852) == 548
+    assert held_on(609, freeze, 20853) == 0
+    assert held_on(609, (100, [(20852, 548)]), 20853) == 100  # the pledge stays
+    # in registration order each freeze claims what is left: 509 and 0 while both run
+    assert held_on(609, (100, [(20852, 548), (20900, 50)]), 20850) == 609
+    assert held_on(609, (100, [(20852, 548), (20900, 50)]), 20853) == 150
+    assert held_on(609, None, 20853) == 0
+
+
 @pytest.fixture(scope="module")
 def py_evm_world(governance, registrar, court, issuer_agent, accounts, abi):
     """The suite on py-evm (titanoboa), compiled for cancun, set up as the `register` fixture."""

@@ -264,6 +264,22 @@ class Holding:
     left_until_day: int = 0
 
 
+def freeze_claims(free: int, freezes: list[tuple[int, int]], today: int) -> tuple[int, int]:
+    """(units claimed, bit mask of the freezes claiming all their units) of freezes
+    (expiry day, units) in registration order on a holding with `free` units neither
+    pledged nor claimed before them, on `today`: lapsed ones (expiry < today) claim
+    nothing; each claims what is left, up to its units (encumbrances.vy `_evaluate`)."""
+    total = mask = 0
+    for i, (expiry, units) in enumerate(freezes):
+        if expiry < today:
+            continue
+        claim = min(units, free - total)
+        total += claim
+        if claim == units:
+            mask |= 1 << i
+    return total, mask
+
+
 def months_later(day: int, months: int) -> int:
     """ledger.vy `_months_later`: the corresponding day `months` later (or the month's last day)."""
     d = dt.date(1970, 1, 1) + dt.timedelta(days=day)
@@ -811,16 +827,11 @@ class RegisterModel:
         freezes (expiry_day < today) are skipped; in registration order each
         claims what is neither pledged nor claimed before it, up to its units."""
         free = max(self.holding(*key).balance - self.pledged.get(key, 0), 0)
-        total = mask = 0
-        for i, fid in enumerate(self.freeze_queue.get(key, [])[:stop]):
-            f = self.freezes[fid]
-            if f.expiry_day < self.today:
-                continue
-            claim = min(f.units, free - total)
-            total += claim
-            if claim == f.units:
-                mask |= 1 << i
-        return total, mask
+        return freeze_claims(free, self.freeze_terms(key)[:stop], self.today)
+
+    def freeze_terms(self, key) -> list[tuple[int, int]]:
+        """(expiry day, units) of the holding's freezes, in registration order."""
+        return [(self.freezes[fid].expiry_day, self.freezes[fid].units) for fid in self.freeze_queue.get(key, [])]
 
     def _settle(self, key) -> None:
         """Persist "has taken effect" on every freeze in force now (`_settle`)."""

@@ -102,7 +102,7 @@ from regchain.constants import (
 )
 from regchain.abi import CASH_TOKEN_ABI, SuiteAbi
 from regchain.testing.backends import Backend
-from regchain.testing.model import ZERO_ADDRESS, Calendar, Reason, Refused, RegisterModel
+from regchain.testing.model import ZERO_ADDRESS, Calendar, Reason, Refused, RegisterModel, freeze_claims
 
 # The holders, senders and receivers of the machine, by name.
 POOL_NAMES = ("alice", "bob", "carol", "dave", "erin", "frank")
@@ -661,28 +661,41 @@ class RegisterMachine(RuleBasedStateMachine):
     OWN_ENFORCEMENT = ("court transfer", "enforce pledge by court", "enforce pledge by pledgee")
 
     def _law_snapshot(self) -> tuple[dict, dict]:
-        """Accounts (status, qualified) and holdings (balance, lock-up day, units pledged
-        or claimed by freezes) before a step's first operation."""
+        """Accounts (status, qualified) and holdings (balance, lock-up day, (units pledged,
+        freezes' (expiry day, units)) or None) before a step's first operation."""
         m = self.model
         accounts = {a: (acc.status, acc.qualified) for a, acc in m.accounts.items()}
         encumbered = set(m.pledged) | set(m.freeze_queue)
-        holdings = {k: (h.balance, h.lock_until_day, m._encumbered(*k) if k in encumbered else 0)
+        holdings = {k: (h.balance, h.lock_until_day,
+                        (m.pledged.get(k, 0), m.freeze_terms(k)) if k in encumbered else None)
                     for k, h in m.holdings.items()}
         return accounts, holdings
+
+    @staticmethod
+    def _held_on(balance: int, encumbrances, day: int) -> int:
+        """Units of a holding of `balance` that its pledges and freezes (as
+        `_law_snapshot` took them) still hold on `day`: a freeze that lapsed during
+        the step (a step may move the clock: close_listing waits) holds nothing."""
+        if encumbrances is None:
+            return 0
+        pledged, freezes = encumbrances
+        return pledged + freeze_claims(max(balance - pledged, 0), freezes, day)[0]
 
     def _law_invariants(self, step, done, before, got, today):
         """Stated from the law, on the chain's numbers after the step against the register
         as the step found it, not from how the code works: no unit reaches an account that
         was not active and qualified when it arrived; no locked-up unit leaves but by a
-        court path; no unit a pledge or freeze holds leaves but by its own enforcement or
-        release (or the holder's recovery); holders never exceed the kind's statutory cap
+        court path; no unit a pledge or freeze holds (from the step's start
+        to its end by the clock) leaves but by its own enforcement or release (or the
+        holder's recovery); holders never exceed the kind's statutory cap
         (Company Law arts 42, 92; Partnership Law art 61; Securities Law art 9). Capital
         decreases cancel units and are not transfers."""
         accounts, holdings = before
         for key in [k for (what, k) in got if what == "holding"]:
             owner, sid = key
             balance = got[("holding", key)][0]
-            was, lock, held = holdings.get((owner.lower(), sid), (0, 0, 0))
+            was, lock, encumbrances = holdings.get((owner.lower(), sid), (0, 0, None))
+            held = self._held_on(was, encumbrances, today)
             if balance > was and not any(d.startswith(self.NOT_TRANSFERS) for d in done):
                 status, qualified = accounts.get(owner.lower(), (AccountStatus.UNOPENED, False))
                 assert status == AccountStatus.ACTIVE and qualified, (
