@@ -25,7 +25,7 @@ export ANVIL := $(ANVIL_BIN_DIR)/anvil
 NODE      := $(PYTHON) src/regchain/node.py
 DEVNET    := ethereum:devnet:node
 
-.PHONY: setup constraints compile router test test-deep node node-stop demo deploy audit bench sample console clean distclean
+.PHONY: setup system constraints compile router test test-deep node node-stop demo deploy audit bench sample console clean distclean
 
 setup: $(VENV_STAMP) $(ANVIL_STAMP)
 
@@ -65,12 +65,29 @@ compile: setup $(BUILD_STAMP)
 router: setup
 	$(VENV)/bin/python -m regchain.router
 
+# System packages the tests drive (Debian names): Chromium and CJK fonts for the console's
+# browser test (tests/test_console.py), PostgreSQL's initdb/pg_ctl for the indexer's database
+# (tests/pg_cluster.py). Installed with apt-get when missing and run as root; otherwise one
+# line names what to install.
+SYSTEM_PACKAGES ?= chromium fonts-noto-cjk postgresql
+
+system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done | xargs); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $$missing (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "the tests need these system packages: $$missing (as root: apt-get install $$missing)" >&2; exit 1; \
+	  fi; \
+	fi
+
 # PYTHONPATH: the tests import this checkout's src/ even where the venv's editable install
 # points at another checkout of the project (a shared venv)
-test: setup $(BUILD_STAMP)
+test: setup system $(BUILD_STAMP)
 	PYTHONPATH=$(CURDIR)/src HYPOTHESIS_PROFILE=quick ape test tests -q
 
-test-deep: setup $(BUILD_STAMP)
+test-deep: setup system $(BUILD_STAMP)
 	PYTHONPATH=$(CURDIR)/src HYPOTHESIS_PROFILE=deep ape test tests -q
 
 node: $(ANVIL_STAMP)
