@@ -295,6 +295,13 @@ def _all_cases():
     bad_date["body"]["account_information"]["account_cycle_information"]["account_opening_information"][
         "account_establish_date"] = "2024-02-30"
     cases["impossible-date"] = bad_date
+    # inside a definition the compiled validator inlines (Document): a wrong type, an impossible date
+    for name, key, value in (("document-hash-not-string", "hash", 5),
+                             ("document-impossible-validity-date", "term_of_validity", "2024-02-30")):
+        obj = ex("transactionreport-rich")
+        obj["body"]["transaction_report_information"]["transaction_information"][
+            "transaction_verification_information"]["transaction_verification_doc"][0][key] = value
+        cases[name] = obj
     return cases
 
 

@@ -101,11 +101,17 @@ def _message(error) -> str:
 def _closed(node):
     """A copy of a schema node where every object with properties admits no other keys (the
     alternatives of a oneOf count as properties of their parent; header.seal and header.remark are
-    admitted): the compiled fast path then also refuses what ``unknown_keys`` names."""
+    admitted): the compiled fast path then also refuses what ``unknown_keys`` names. Each ``$ref``
+    is replaced by its definition (the model's two, ``Document`` and ``CurrencyType``, refer to
+    nothing): fastjsonschema calls a referenced definition with its path built by
+    ``str.format(**locals())`` of a function of several hundred locals, ~25 µs a call, every call,
+    a tenth of a snapshot's validation where documents are listed."""
     if isinstance(node, list):
         return [_closed(n) for n in node]
     if not isinstance(node, dict):
         return node
+    if "$ref" in node:  # draft-06: the keys beside a $ref are ignored
+        return _closed(_resolve_ref(node))
     out = {k: _closed(v) for k, v in node.items()}
     if out.get("type") == "object" and "properties" in out:
         props = dict(out["properties"])
@@ -130,7 +136,6 @@ def _compiled(body_key: str):
     header["properties"] = {**header["properties"], **{k: {} for k in HEADER_EXTRAS}}
     sub["properties"] = {"header": header,
                          "body": next(a for a in schema()["properties"]["body"]["oneOf"] if a["required"] == [body_key])}
-    sub["definitions"] = schema()["definitions"]
     return fastjsonschema.compile(_closed(sub), formats={"date": lambda v: is_date(v),
                                                          "date-time": lambda v: is_date_time(v)})
 
