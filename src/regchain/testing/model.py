@@ -280,7 +280,7 @@ class Security(_Record):
 
     @property
     def holder_cap(self) -> int:
-        return HOLDER_CAP[Kind(self.kind)]
+        return HOLDER_CAP[self.kind]  # IntEnum keys: an int kind finds its Kind
 
 
 @dataclass
