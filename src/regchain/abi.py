@@ -238,6 +238,11 @@ def _outputs_decoder(types: list[str]):
     return dec
 
 
+# calldata and decoded results each Function keeps (see Function.encode, .decode)
+CODEC_CACHE = 4096
+_MISSING = object()
+
+
 class Function:
     """One ABI function: its selector and argument/result codecs. Static
     arguments and results (words, fixed tuples) are coded here directly,
@@ -252,17 +257,46 @@ class Function:
         self._in = _static_codec("(" + ",".join(self.inputs) + ")")
         self._out = _static_codec("(" + ",".join(self.outputs) + ")") if self.outputs else None
         self._out_dynamic = _outputs_decoder(self.outputs) if self.outputs and self._out is None else None
+        # the last CODEC_CACHE calldata of static arguments, by arguments, and values, by
+        # returned data: a state machine reads the same views of the same holdings step after step
+        self._encoded: dict = {}
+        self._decoded: dict = {}
 
     def encode(self, args: Sequence) -> bytes:
-        if self._in is not None:
+        if self._in is None:
+            return self.selector + abi_encode(self.inputs, list(args))
+        if type(args) is not tuple:
             return self.selector + self._in[2](args)
-        return self.selector + abi_encode(self.inputs, list(args))
+        # arguments equal as tuples encode alike here (1, 1.0 and True as a word, an
+        # address or bytesN by its text or bytes)
+        try:
+            return self._encoded[args]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable (a list among them)
+            return self.selector + self._in[2](args)
+        data = self.selector + self._in[2](args)
+        if len(self._encoded) >= CODEC_CACHE:
+            self._encoded.clear()
+        self._encoded[args] = data
+        return data
 
     def decode(self, data: bytes):
-        """A single result unwrapped (a struct as a tuple), several as a tuple."""
+        """A single result unwrapped (a struct as a tuple), several as a tuple (immutable
+        values: the same returned data gives the same object)."""
         if not self.outputs:
             return None
         data = bytes(data)
+        hit = self._decoded.get(data, _MISSING)
+        if hit is not _MISSING:
+            return hit
+        value = self._decode(data)
+        if len(self._decoded) >= CODEC_CACHE:
+            self._decoded.clear()
+        self._decoded[data] = value
+        return value
+
+    def _decode(self, data: bytes):
         if self._out is not None and len(data) >= 32 * self._out[0]:
             words = [data[i:i + 32] for i in range(0, 32 * self._out[0], 32)]
             out = self._out[1](words, 0)

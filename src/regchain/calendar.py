@@ -27,8 +27,10 @@ def day_of_timestamp(timestamp: int, utc_offset_s: int = 8 * 3600, time_unit: in
 
 def weekdays(first_day: int, last_day: int, holidays: frozenset[int] = frozenset()) -> list[int]:
     """Day numbers Monday to Friday in [first_day, last_day], less `holidays`."""
-    return [d for d in range(first_day, last_day + 1)
-            if date_of(d).weekday() < 5 and d not in holidays]
+    if last_day >= first_day:  # dates that exist (else date_of raises), so every day between does
+        date_of(first_day), date_of(last_day)
+    # day 0, 1970-01-01, was a Thursday: (day + 3) % 7 is the weekday, Monday 0
+    return [d for d in range(first_day, last_day + 1) if (d + 3) % 7 < 5 and d not in holidays]
 
 
 def chunks(first_day: int, last_day: int, size: int = 366):

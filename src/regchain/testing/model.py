@@ -153,6 +153,35 @@ def _addr(address) -> str:
 # ------------------------------------------------------------------ state
 
 
+class _Record:
+    """A record of the state: its fields hold plain values (ints, bools, strs, bytes, tuples
+    of them), but for those `_CONTAINERS` names, which hold a list or set of plain values."""
+
+    _CONTAINERS: tuple[str, ...] = ()
+
+
+def _copied(record: _Record) -> _Record:
+    """A deep copy of a record (the model's undo, `RegisterModel._atomic`): its fields copied,
+    its containers one level down; what copy.deepcopy makes, in a tenth of the time."""
+    c = object.__new__(record.__class__)
+    fields = c.__dict__ = record.__dict__.copy()
+    for name in record._CONTAINERS:
+        fields[name] = fields[name].copy()
+    return c
+
+
+def _copied_records(records: dict) -> dict:
+    return {k: _copied(r) for k, r in records.items()}
+
+
+def _copied_lists(lists: dict) -> dict:
+    return {k: v.copy() for k, v in lists.items()}
+
+
+def _same(value):
+    return value
+
+
 @dataclass
 class Calendar:
     """The published trading calendar: days epoch_day..horizon_day, of which
@@ -162,9 +191,12 @@ class Calendar:
     horizon_day: int = 0
     trading_days: list[int] = field(default_factory=list)
 
-    def __deepcopy__(self, memo) -> "Calendar":
+    def copy(self) -> "Calendar":
         # a list of ints: a plain copy is a deep one (deepcopy would visit each day)
         return Calendar(self.epoch_day, self.horizon_day, list(self.trading_days))
+
+    def __deepcopy__(self, memo) -> "Calendar":
+        return self.copy()
 
     def is_published(self, day: int) -> bool:
         return self.horizon_day != 0 and day <= self.horizon_day
@@ -216,7 +248,7 @@ class Calendar:
 
 
 @dataclass
-class Account:
+class Account(_Record):
     status: int = AccountStatus.UNOPENED
     investor_class: int = 0
     qualified: bool = False
@@ -224,7 +256,7 @@ class Account:
 
 
 @dataclass
-class Security:
+class Security(_Record):
     kind: int
     unit_scale: int
     declared_total: int
@@ -240,17 +272,19 @@ class Security:
     # addresses (lower-case) with a non-zero balance
     holders: set[str] = field(default_factory=set)
 
+    _CONTAINERS = ("holders",)
+
     @property
     def holder_count(self) -> int:
         return len(self.holders)
 
     @property
     def holder_cap(self) -> int:
-        return HOLDER_CAP[Kind(self.kind)]
+        return HOLDER_CAP[self.kind]  # IntEnum keys: an int kind finds its Kind
 
 
 @dataclass
-class Holding:
+class Holding(_Record):
     """One holding word. `paid` is the stored paid-in field (LLC only; 0 for
     other kinds, whose view reports paid = balance). `acquired` is the
     trading-day number of the last acquisition."""
@@ -296,7 +330,7 @@ INSIDER_LEFT_MONTHS = 6
 
 
 @dataclass
-class PledgeRec:
+class PledgeRec(_Record):
     """pledge_of(pledge_id) without the times and documents: `seq` is the
     shared registration sequence (0 until accepted), which ranks as the
     registration time does (block times never decrease)."""
@@ -313,7 +347,7 @@ class PledgeRec:
 
 
 @dataclass
-class FreezeRec:
+class FreezeRec(_Record):
     owner: str
     id: int
     units: int
@@ -328,7 +362,7 @@ class FreezeRec:
 
 
 @dataclass
-class InstructionRec:
+class InstructionRec(_Record):
     seller: str
     buyer: str
     id: int
@@ -343,6 +377,8 @@ class InstructionRec:
     consented: bool = False
     exercisers: list[str] = field(default_factory=list)
 
+    _CONTAINERS = ("exercisers",)
+
     def view(self) -> tuple:
         """instruction_of without the document."""
         return (self.seller, self.buyer, self.id, self.units, self.price, self.cash, self.stage,
@@ -350,7 +386,7 @@ class InstructionRec:
 
 
 @dataclass
-class ListingRec:
+class ListingRec(_Record):
     """listing_of(listing_id) without the document (auctions.vy)."""
 
     seller: str
@@ -371,7 +407,7 @@ class ListingRec:
 
 
 @dataclass
-class InsiderQuota:
+class InsiderQuota(_Record):
     year: int = 0
     base: int = 0
     used: int = 0
@@ -419,17 +455,26 @@ class RegisterModel:
         self.listings: dict[int, ListingRec] = {}
         self.listing_count = 0
 
-    _STATE = ("paused", "calendar", "accounts", "securities", "holdings", "insider_quota", "security_ids",
-              "pledges", "freezes", "pledge_ids", "pledged", "enforcement_consents", "freeze_queue", "pledge_count", "freeze_count",
-              "registration_seq", "instructions", "instruction_count", "cash", "escrowed", "refunds",
-              "listings", "listing_count")
+    # The state `_atomic` saves and restores, and how it copies each part (deeply: what
+    # copy.deepcopy would make): plain values as they are, the calendar, dicts of records
+    # (`_Record`), dicts of lists of plain values, dicts of plain values.
+    _STATE_COPY = {
+        "paused": _same, "calendar": Calendar.copy, "accounts": _copied_records, "securities": _copied_records,
+        "holdings": _copied_records, "insider_quota": _copied_records, "security_ids": dict.copy,
+        "pledges": _copied_records, "freezes": _copied_records, "pledge_ids": _copied_lists,
+        "pledged": dict.copy, "enforcement_consents": dict.copy, "freeze_queue": _copied_lists,
+        "pledge_count": _same, "freeze_count": _same, "registration_seq": _same,
+        "instructions": _copied_records, "instruction_count": _same, "cash": dict.copy, "escrowed": dict.copy,
+        "refunds": dict.copy, "listings": _copied_records, "listing_count": _same,
+    }
+    _STATE = tuple(_STATE_COPY)
 
     # ------------------------------------------------------------- helpers
 
     @contextmanager
     def _atomic(self):
         """Undo every change of the block if it raises (a revert)."""
-        saved = copy.deepcopy([getattr(self, name) for name in self._STATE])
+        saved = [copy_(getattr(self, name)) for name, copy_ in self._STATE_COPY.items()]
         try:
             yield
         except BaseException:

@@ -581,15 +581,17 @@ class RegisterMachine(RuleBasedStateMachine):
             live = [flag for fid, flag in zip(ids, flags) if expiry[fid] >= today]
             assert live == sorted(live, reverse=True), ("freeze out of registration order", key, ids, flags)
 
-    def _model_invariants(self):
+    def _model_invariants(self) -> dict[int, int]:
         """Sum of balances = supply, holder count = non-zero holders <= cap, in the model
-        (the chain equals the model wherever it is read)."""
+        (the chain equals the model wherever it is read). Returns the sums by security."""
         m = self.model
-        sums: Counter = Counter()
-        nonzero: Counter = Counter()
+        sums: dict[int, int] = {}
+        nonzero: dict[int, int] = {}
         for (owner, sid), h in m.holdings.items():
-            sums[sid] += h.balance
-            nonzero[sid] += h.balance > 0
+            balance = h.balance
+            sums[sid] = sums.get(sid, 0) + balance
+            if balance > 0:
+                nonzero[sid] = nonzero.get(sid, 0) + 1
         for key, pledged in m.pledged.items():
             assert pledged <= m.holding(*key).balance, ("model: pledged > balance", key)
         for token in m.cash_tokens:
@@ -597,19 +599,21 @@ class RegisterMachine(RuleBasedStateMachine):
                 "model: escrow != open escrows + pending refunds", m.escrowed.get(token, 0),
                 m.open_escrow(token), m.pending_refunds(token))
         for sid, sec in m.securities.items():
-            assert sums[sid] == sec.total_supply, ("sum of balances", sid, sums[sid], sec.total_supply)
-            assert nonzero[sid] == sec.holder_count, ("holder count", sid, nonzero[sid], sec.holder_count)
+            total, count = sums.get(sid, 0), nonzero.get(sid, 0)
+            assert total == sec.total_supply, ("sum of balances", sid, total, sec.total_supply)
+            assert count == sec.holder_count, ("holder count", sid, count, sec.holder_count)
             assert sec.holder_count <= sec.holder_cap, ("holder cap", sid, sec.holder_count)
+        return sums
 
     @invariant()
     def register_matches_model(self):
         """Everything the last step could have touched, read back in one batch."""
-        self._model_invariants()
+        sums = self._model_invariants()
         cash = sorted(self.touched_cash) if self.world.cash is not None else None
         guarded = list(self.guarded)
         securities = sorted(self.touched_securities)
-        supplies = {sid: sum(h.balance for (o, s), h in self.model.holdings.items() if s == sid)
-                    for sid in securities}
+        # the model's balances of each touched security, summed
+        supplies = {sid: sums.get(sid, 0) for sid in securities}
         step = self.steps
         done, before, today_now = list(self.step_done), self.before, self.model.today
 
