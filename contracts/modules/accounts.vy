@@ -27,7 +27,8 @@ INDIVIDUAL: constant(uint256) = 1
 INSTITUTION: constant(uint256) = 2
 PRODUCT: constant(uint256) = 3
 
-QUALIFIED_BIT: constant(uint256) = 1 << 16
+QUALIFIED_SHIFT: constant(uint256) = 16
+QUALIFIED_BIT: constant(uint256) = 1 << QUALIFIED_SHIFT
 # Most accounts one batch may open (fits a 30M-gas block with margin).
 MAX_BATCH: constant(uint256) = 200
 
@@ -187,12 +188,12 @@ def account_of(wallet: address) -> AccountView:
 def _open(wallet: address, identity: bytes32, investor_class: uint8, qualified: bool, doc: bytes32):
     assert wallet != empty(address), "accounts: zero address"
     assert identity != empty(bytes32), "accounts: zero identity"
-    assert investor_class >= 1 and investor_class <= 3, "accounts: unknown investor class"
+    investor: uint256 = convert(investor_class, uint256)
+    # 1 <= class <= 3 in one comparison (class 0 wraps around)
+    assert unsafe_sub(investor, INDIVIDUAL) <= PRODUCT - INDIVIDUAL, "accounts: unknown investor class"
     assert self.account_data[wallet] == 0, "accounts: account exists"
-    data: uint256 = ACTIVE | (convert(investor_class, uint256) << 8)
-    if qualified:
-        data |= QUALIFIED_BIT
-    self.account_data[wallet] = data
+    # without a branch: the qualified bit is the flag shifted into place
+    self.account_data[wallet] = ACTIVE | (investor << 8) | (convert(qualified, uint256) << QUALIFIED_SHIFT)
     self.identity_of[wallet] = identity
     log AccountOpened(
         wallet=wallet, identity=identity, investor_class=investor_class, qualified=qualified, actor=msg.sender, doc=doc

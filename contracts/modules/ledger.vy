@@ -77,7 +77,8 @@ RECORD_DATE_CLOSED_DAYS: constant(uint256) = 5
 PAID_SHIFT: constant(uint256) = 96
 ACQUIRED_SHIFT: constant(uint256) = 192
 LOCK_SHIFT: constant(uint256) = 216
-INSIDER_BIT: constant(uint256) = 1 << 240
+INSIDER_SHIFT: constant(uint256) = 240
+INSIDER_BIT: constant(uint256) = 1 << INSIDER_SHIFT
 # set while the holding carries pledges or freezes (encumbrances.vy)
 ENCUMBERED_BIT: constant(uint256) = 1 << 241
 # set when the insider flag is removed: the holding is barred through the day in

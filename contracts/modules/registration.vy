@@ -139,19 +139,22 @@ def register_holdings(id: uint256, batch: DynArray[Issuance, 256], doc: bytes32)
     for item: Issuance in batch:
         # each term must fit its field of the terms word
         assert item.holder != empty(address), "registration: zero address"
-        assert item.units != 0, "registration: zero amount"
-        assert item.units <= ledger.AMOUNT_MAX, "registration: amount too large"
+        # 1 <= units <= AMOUNT_MAX in one comparison (0 wraps around); which bound, only if not
+        if unsafe_sub(item.units, 1) >= ledger.AMOUNT_MAX:
+            assert item.units != 0, "registration: zero amount"
+            assert item.units <= ledger.AMOUNT_MAX, "registration: amount too large"
         assert item.paid <= item.units, "registration: paid exceeds units"
         assert item.acquired_day <= today, "registration: acquired in the future"
         assert item.lock_until_day <= ledger.MASK24, "registration: day out of range"
         terms: uint256 = (
             item.units | (item.paid << ledger.PAID_SHIFT) | (item.acquired_day << ledger.ACQUIRED_SHIFT)
-            | (item.lock_until_day << ledger.LOCK_SHIFT)
+            | (item.lock_until_day << ledger.LOCK_SHIFT) | (convert(item.insider, uint256) << ledger.INSIDER_SHIFT)
         )
-        if item.insider:
-            terms |= ledger.INSIDER_BIT
         # _key inline (a call costs ~140 gas a holding here)
-        tn = self._write_holding((convert(item.holder, uint256) << 96) | id, terms, is_llc, last_day, tn, doc)
+        tn = self._write_holding(
+            item.holder, id, (convert(item.holder, uint256) << 96) | id, terms, item.units, item.acquired_day, is_llc, last_day,
+            tn, doc
+        )
         last_day = item.acquired_day
         # at most MAX_BATCH items of at most AMOUNT_MAX units each: no overflow
         holders = unsafe_add(holders, 1)
@@ -175,7 +178,7 @@ def register_holdings_many(batch: DynArray[HoldingWords, 256], doc: bytes32):
     @param doc Reference (hash) of the registration document.
     """
     today: uint256 = self._start_holdings_batch(len(batch))
-    id: uint256 = 0  # the security of the current run (run == 0: none yet)
+    id: uint256 = max_value(uint256)  # the security of the current run (none yet: no id is this large)
     sec: uint256 = 0
     is_llc: bool = False
     holders: uint256 = 0
@@ -187,7 +190,7 @@ def register_holdings_many(batch: DynArray[HoldingWords, 256], doc: bytes32):
     for item: HoldingWords in batch:
         key: uint256 = item.key
         terms: uint256 = item.terms
-        if key & ledger.AMOUNT_MAX != id or run == 0:
+        if key & ledger.AMOUNT_MAX != id:
             if run != 0:
                 self._end_holdings_run(id, sec, holders, run, added, doc)
             id = key & ledger.AMOUNT_MAX
@@ -201,12 +204,13 @@ def register_holdings_many(batch: DynArray[HoldingWords, 256], doc: bytes32):
         acquired_day: uint256 = (terms >> ledger.ACQUIRED_SHIFT) & ledger.MASK24
         # the fields cannot be too large: what register_holdings checks of them, and
         # nothing above the insider bit
-        assert key >> 96 != 0, "registration: zero address"
+        holder: address = convert(key >> 96, address)
+        assert holder != empty(address), "registration: zero address"
         assert units != 0, "registration: zero amount"
         assert (terms >> ledger.PAID_SHIFT) & ledger.AMOUNT_MAX <= units, "registration: paid exceeds units"
         assert acquired_day <= today, "registration: acquired in the future"
         assert terms < ledger.ENCUMBERED_BIT, "registration: holding terms out of range"
-        tn = self._write_holding(key, terms, is_llc, last_day, tn, doc)
+        tn = self._write_holding(holder, id, key, terms, units, acquired_day, is_llc, last_day, tn, doc)
         last_day = acquired_day
         # at most MAX_BATCH items of at most AMOUNT_MAX units each: no overflow
         holders = unsafe_add(holders, 1)
@@ -265,35 +269,50 @@ def _pending_security(id: uint256) -> uint256:
 
 
 @internal
-def _write_holding(key: uint256, terms: uint256, is_llc: bool, last_day: uint256, last_tn: uint256, doc: bytes32) -> uint256:
+def _write_holding(
+    holder: address,
+    id: uint256,
+    key: uint256,
+    terms: uint256,
+    units: uint256,
+    acquired_day: uint256,
+    is_llc: bool,
+    last_day: uint256,
+    last_tn: uint256,
+    doc: bytes32,
+) -> uint256:
     """
     @dev Write one holding of initial registration and log it: `key` and
          `terms` as in HoldingWords, their fields checked by the caller (as is
-         the security, PENDING, and after this the holder cap). `last_tn` is
+         the security, PENDING, and after this the holder cap). The caller
+         passes too the fields it has at hand, `holder` and `id` of the key,
+         `units` and `acquired_day` of the terms, so they are not extracted
+         (nor the holder's address range-checked) again. `last_tn` is
          the trading-day number of `last_day`: batches usually share
          acquisition days, so a day is looked up once for a row of items.
          Returns the trading-day number of the acquisition day.
     """
-    holder: address = convert(key >> 96, address)
     assert accounts.account_data[holder] & ledger.BYTE_MASK == accounts.ACTIVE, "registration: holder account not active"
     assert ledger.holding_data[key] & ledger.AMOUNT_MAX == 0, "registration: holding already registered"
-    units: uint256 = terms & ledger.AMOUNT_MAX
-    acquired_day: uint256 = (terms >> ledger.ACQUIRED_SHIFT) & ledger.MASK24
-    lock_until_day: uint256 = (terms >> ledger.LOCK_SHIFT) & ledger.MASK24
     tn: uint256 = last_tn
     if acquired_day != last_day:
         tn = calendar._trading_day_number(acquired_day)
-    h: uint256 = units | (tn << ledger.ACQUIRED_SHIFT) | (lock_until_day << ledger.LOCK_SHIFT) | (terms & ledger.INSIDER_BIT)
+    # the holding word is the terms word (same fields, same places) with the acquisition
+    # day's trading-day number for the day and, but in an LLC, no paid-in amount
+    h: uint256 = (terms & ~((ledger.MASK24 << ledger.ACQUIRED_SHIFT) | (ledger.AMOUNT_MAX << ledger.PAID_SHIFT))) | (
+        tn << ledger.ACQUIRED_SHIFT
+    )
     paid: uint256 = units
     if is_llc:
         paid = (terms >> ledger.PAID_SHIFT) & ledger.AMOUNT_MAX
         h |= paid << ledger.PAID_SHIFT
     ledger.holding_data[key] = h
-    id: uint256 = key & ledger.AMOUNT_MAX
     log ledger.Issued(receiver=holder, id=id, amount=units, paid=paid, acquired_day=acquired_day)
     # the rarer terms get their own events, so the common holding stays cheap
-    if lock_until_day != 0:
-        log ledger.LockupSet(owner=holder, id=id, lock_until_day=lock_until_day, actor=msg.sender, doc=doc)
+    if terms & (ledger.MASK24 << ledger.LOCK_SHIFT) != 0:
+        log ledger.LockupSet(
+            owner=holder, id=id, lock_until_day=(terms >> ledger.LOCK_SHIFT) & ledger.MASK24, actor=msg.sender, doc=doc
+        )
     if terms & ledger.INSIDER_BIT != 0:
         log ledger.InsiderSet(owner=holder, id=id, insider=True, actor=msg.sender, doc=doc)
     return tn
