@@ -169,6 +169,18 @@ class World:
         self.utc_offset: int | None = None  # the suite's UTC_OFFSET, once read
 
 
+def _supplies_and_holders(balances) -> tuple[dict[int, int], dict[int, int]]:
+    """From (security id, balance) pairs: the balances summed and the non-zero ones counted, by
+    security (the model's and the chain's supply and holder-count checks)."""
+    sums: dict[int, int] = {}
+    nonzero: dict[int, int] = {}
+    for sid, balance in balances:
+        sums[sid] = sums.get(sid, 0) + balance
+        if balance > 0:
+            nonzero[sid] = nonzero.get(sid, 0) + 1
+    return sums, nonzero
+
+
 def prepare_suite(backend: Backend, governance: str, registrar: str, court: str | None = None) -> None:
     """Roles and the calendar on a freshly deployed suite (as tests/conftest.py's `register`)."""
     backend.transact(governance, "grant_role", (registrar, int(Role.REGISTRAR), doc("registrar")), None)
@@ -585,13 +597,7 @@ class RegisterMachine(RuleBasedStateMachine):
         """Sum of balances = supply, holder count = non-zero holders <= cap, in the model
         (the chain equals the model wherever it is read). Returns the sums by security."""
         m = self.model
-        sums: dict[int, int] = {}
-        nonzero: dict[int, int] = {}
-        for (owner, sid), h in m.holdings.items():
-            balance = h.balance
-            sums[sid] = sums.get(sid, 0) + balance
-            if balance > 0:
-                nonzero[sid] = nonzero.get(sid, 0) + 1
+        sums, nonzero = _supplies_and_holders((sid, h.balance) for (_, sid), h in m.holdings.items())
         for key, pledged in m.pledged.items():
             assert pledged <= m.holding(*key).balance, ("model: pledged > balance", key)
         for token in m.cash_tokens:
@@ -726,17 +732,13 @@ class RegisterMachine(RuleBasedStateMachine):
                             pledges=list(m.pledges), freezes=list(m.freezes), instructions=list(m.instructions),
                             cash=self.world.pool if self.world.cash is not None else None,
                             listings=list(m.listings) + [m.listing_count + 1], counts=True)
-        sums: Counter = Counter()
-        nonzero: Counter = Counter()
-        for (a, sid) in holdings:
-            balance = got[("holding", (a, sid))][0]
-            sums[sid] += balance
-            nonzero[sid] += balance > 0
+        sums, nonzero = _supplies_and_holders((sid, got[("holding", (a, sid))][0]) for (a, sid) in holdings)
         for sid in m.securities:
             sec = got[("security", sid)]
+            total, count = sums.get(sid, 0), nonzero.get(sid, 0)
             # only pool and filler addresses ever receive units
-            assert sums[sid] == sec[7], ("sum of balances", sid, sums[sid], sec[7])
-            assert nonzero[sid] == sec[3], ("holder count", sid, nonzero[sid], sec[3])
+            assert total == sec[7], ("sum of balances", sid, total, sec[7])
+            assert count == sec[3], ("holder count", sid, count, sec[3])
             assert sec[3] <= sec[4], ("holder cap", sid, sec[3], sec[4])
 
 
