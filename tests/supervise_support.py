@@ -91,12 +91,13 @@ def deploy_anchor(register, governance):
     return project.Anchor.deploy(register.address, sender=governance)
 
 
-def run(tmp: Path, register, anchor, registrar, rpc, abi, actors, sids, *, crash_at=None, books=None):
+def run(tmp: Path, register, anchor, registrar, rpc, abi, actors, sids, *, crash_at=None, books=None, **sync_kw):
     store = Store(tmp / "store")
     b = books or write_books(tmp / "books.sqlite", register, actors, sids)
     anchorer = anchor_mod.Anchorer(anchor, registrar, rpc)
     try:
-        result = generate.sync(rpc, register.address, abi, store, b, seal.Signer(PRIV), anchorer, crash_at=crash_at)
+        result = generate.sync(rpc, register.address, abi, store, b, seal.Signer(PRIV), anchorer, crash_at=crash_at,
+                               **sync_kw)
     finally:
         store.close()
     return result, anchorer

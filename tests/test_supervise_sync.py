@@ -136,9 +136,14 @@ def test_sync__invalid_snapshot__neither_stored_nor_anchored_and_logged(tmp_path
 # ---------------------------------------------------------------- killed runs
 
 
-@pytest.mark.parametrize("point,after", [("stored", 7), ("stored", 40), ("committed", 1), ("anchor_sent", 1)])
+@pytest.mark.parametrize("point,after,commit_every", [
+    ("stored", 7, generate.COMMIT_EVERY), ("stored", 40, generate.COMMIT_EVERY),
+    ("committed", 1, generate.COMMIT_EVERY), ("anchor_sent", 1, generate.COMMIT_EVERY),
+    # a commit every few snapshots: the anchoring thread sends one commit's snapshots while the
+    # next are generated; killed between commits, while anchors are on their way, or not at all
+    (None, 0, 8), ("committed", 3, 8), ("anchor_sent", 2, 8), ("stored", 30, 8)])
 def test_sync__killed_then_rerun__equals_uninterrupted(tmp_path, synced, scenario, register, governance, registrar,
-                                                       rpc, abi, actors, point, after):
+                                                       rpc, abi, actors, point, after, commit_every):
     anchor = deploy_anchor(register, governance)
     seen = {"n": 0}
 
@@ -148,9 +153,12 @@ def test_sync__killed_then_rerun__equals_uninterrupted(tmp_path, synced, scenari
             if seen["n"] == after:
                 raise Crash(p)
 
-    with pytest.raises(Crash):
-        run(tmp_path, register, anchor, registrar, rpc, abi, actors, scenario, crash_at=crash_at)
-    result, _ = run(tmp_path, register, anchor, registrar, rpc, abi, actors, scenario)
+    if point is not None:
+        with pytest.raises(Crash):
+            run(tmp_path, register, anchor, registrar, rpc, abi, actors, scenario, crash_at=crash_at,
+                commit_every=commit_every)
+        assert seen["n"] == after
+    result, _ = run(tmp_path, register, anchor, registrar, rpc, abi, actors, scenario, commit_every=commit_every)
     assert stored(tmp_path) == stored(synced["tmp"])
     anchors = anchor_mod.read_anchors(rpc, str(anchor.address))
     keys = [(a.object_id, a.version) for a in anchors]
@@ -159,6 +167,34 @@ def test_sync__killed_then_rerun__equals_uninterrupted(tmp_path, synced, scenari
     assert {(a.object_id, a.version, a.digest) for a in anchors} == {(r.object_id, r.version, r.digest)
                                                                        for r in store.rows()}
     assert store.anchored_count() == len(store.rows())
+
+
+def test_sync__commit_inside_a_chunk__checkpoint_at_a_block_end_and_anchoring_beside(
+        tmp_path, synced, scenario, register, governance, registrar, rpc, abi, actors):
+    """With a commit every 8 snapshots, the run commits at block ends inside its one chunk; each
+    commit's snapshots are handed to the anchoring thread, whose anchors are recorded at a later
+    commit: the checkpoints are block numbers of the scenario, increasing; all ends anchored."""
+    anchor = deploy_anchor(register, governance)
+    commits, blocks = [], []
+    real = generate.Generator.save
+
+    def save(self):
+        blocks.append(self.state.last_block)
+        real(self)
+
+    def crash_at(p):
+        if p == "committed":
+            commits.append(p)
+
+    generate.Generator.save = save
+    try:
+        result, anchorer = run(tmp_path, register, anchor, registrar, rpc, abi, actors, scenario, crash_at=crash_at,
+                               commit_every=8)
+    finally:
+        generate.Generator.save = real
+    assert len(commits) == len(blocks) > 3 and blocks == sorted(set(blocks)) and blocks[-1] == result.last_block
+    assert result.snapshots == synced["result"].snapshots and result.anchored == result.snapshots
+    assert anchorer.sent == result.snapshots
 
 
 # ---------------------------------------------------------------- the day boundary

@@ -54,7 +54,7 @@ import json
 import os
 import time
 from functools import lru_cache
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -436,7 +436,9 @@ class State:
     schema: int = SCHEMA
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """The fields as JSON-able data: the state's own containers, not copies (``asdict``'s deep
+        copy cost more than the JSON encoding of a province's state): serialize it, don't keep it."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_json(cls, data: dict) -> "State":

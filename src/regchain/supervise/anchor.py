@@ -11,8 +11,10 @@ killed run sent but did not record, so a re-run never anchors a snapshot twice.
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 from eth_abi import decode as abi_decode
 from eth_utils import keccak
@@ -143,11 +145,20 @@ class Anchorer:
         return len(found)
 
     def anchor(self, store, rows, crash: Callable[[str], None] = lambda point: None) -> None:
-        """Anchor ``rows`` (the store's unanchored snapshots, in order): batches of ``self.batch``
-        sent together, up to the writer's window at a time (on an anvil the writer mines them in
-        one block; a chain that mines by itself takes them as its blocks fill), then each batch's
-        receipt checked against what it sent and the anchors recorded, one index transaction per
-        window. A kill after the send and before the record is what ``reconcile`` finds."""
+        """Anchor ``rows`` (the store's unanchored snapshots, in order) and record each window's
+        anchors in the index as it comes back (``send_rows``), one index transaction per window."""
+        for marks in self.send_rows(rows, crash):
+            store.begin()
+            store.mark_anchored(marks)
+            store.commit()
+
+    def send_rows(self, rows, crash: Callable[[str], None] = lambda point: None) -> Iterator[list[tuple]]:
+        """Send the anchors of ``rows``: batches of ``self.batch`` sent together, up to the
+        writer's window at a time (on an anvil the writer mines them in one block; a chain that
+        mines by itself takes them as its blocks fill), then each batch's receipt checked against
+        what it sent; yields each window's index marks (object_id, version, tx, block, log index)
+        for the caller to record. Touches no store (the generator's anchoring thread runs it). A
+        kill after the send and before the record is what ``reconcile`` finds."""
         batches = []
         for i in range(0, len(rows), self.batch):
             part = rows[i:i + self.batch]
@@ -168,11 +179,9 @@ class Anchorer:
             for (part, items), receipt in zip(group, receipts):
                 marks += self._checked(part, items, receipt)
                 gas += int(receipt["gasUsed"], 16)
-            store.begin()
-            store.mark_anchored(marks)
-            store.commit()
             self.gas_used += gas
             self.sent += len(marks)
+            yield marks
 
     @staticmethod
     def _checked(part, items, receipt) -> list[tuple]:
@@ -214,6 +223,61 @@ class Anchorer:
             return self.writer.flush()
         except WriteError as exc:
             raise SuperviseError(f"anchoring {n} snapshots: {exc}") from None
+
+
+class Beside:
+    """Anchoring beside the generation: the snapshots a checkpoint commit made durable are sent by
+    a thread of its own (``Anchorer.send_rows``) while the generator goes on with the next ones;
+    the anchors that came back are recorded in the index by the caller's thread (``record``: in
+    the transaction of its next checkpoint; ``finish``: in one of their own). The store is used
+    from the caller's thread only; the thread uses the anchorer's writer (its own connection).
+
+    A kill loses nothing: committed snapshots not yet sent are found by the next run
+    (``Store.unanchored_after``), anchors sent and not yet recorded by ``Anchorer.reconcile``."""
+
+    def __init__(self, store, anchorer: Anchorer, crash: Callable[[str], None] = lambda point: None):
+        self.store, self.anchorer, self.crash = store, anchorer, crash
+        self.after = 0           # rowid of the newest snapshot handed to the thread
+        self.pool: ThreadPoolExecutor | None = None
+        self.futures: deque = deque()
+
+    def submit(self) -> None:
+        """Hand the thread the committed snapshots that are not anchored and not handed to it yet."""
+        rows, self.after = self.store.unanchored_after(self.after)
+        if not rows:
+            return
+        self.anchorer.window()  # the writer is made on this thread (a keystore's passphrase, a refusal)
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(1, thread_name_prefix="anchoring")
+        self.futures.append(self.pool.submit(self._send, rows))
+
+    def _send(self, rows) -> list[tuple]:
+        return [m for marks in self.anchorer.send_rows(rows, self.crash) for m in marks]
+
+    def record(self) -> None:
+        """Record, in the caller's open transaction, the anchors of every hand-over the thread has
+        finished (an anchoring failure is raised here)."""
+        marks = []
+        while self.futures and self.futures[0].done():
+            marks += self.futures.popleft().result()
+        if marks:
+            self.store.mark_anchored(marks)
+
+    def finish(self) -> None:
+        """Wait for the thread to send everything handed to it; record its anchors (one transaction)."""
+        marks = []
+        while self.futures:
+            marks += self.futures.popleft().result()
+        if marks:
+            self.store.begin()
+            self.store.mark_anchored(marks)
+            self.store.commit()
+
+    def close(self) -> None:
+        """Stop the thread: the hand-over on its way ends its window, the rest is not sent."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
 
 class RpcAnchorer(Anchorer):

@@ -29,6 +29,7 @@ Adding an event is one row of ``MAPPING`` (and a builder if no existing one fits
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
 import time
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from functools import lru_cache
 from typing import Callable
 
 from regchain import indexer as ix
-from regchain.supervise import SuperviseError, books as books_mod, seal, store as store_mod, validate
+from regchain.supervise import SuperviseError, anchor as anchor_mod, books as books_mod, seal, store as store_mod, validate
 from regchain.supervise.seal import Sealer, Signer, canonical, sm3
 from regchain.supervise.store import Store
 
@@ -63,6 +64,10 @@ FORCED_PATH = {ix.COURT_ENFORCEMENT: "法院执行", ix.PLEDGEE_ENFORCEMENT: "�
 # validated snapshots are stored (with their seals) at the end of a chunk of blocks, or at the end of
 # the transaction that makes them this many: sealing overlaps generation across small transactions
 FLUSH_AT = 2048
+# snapshots written between checkpoint commits inside a chunk of blocks (at a block's end): each
+# commit hands its snapshots to the anchoring thread, which sends them while the next are generated;
+# what is left to anchor after the last commit is at most about this many
+COMMIT_EVERY = 16_384
 MOVEMENTS = {"Transfer", "Issued", "FreezeTookEffect", "RefundCredited", "HoldingRecovered", "InstructionAccepted",
              "FirstRefusalExercised", "BidPlaced"}
 
@@ -1158,8 +1163,12 @@ class SyncResult:
 
 def sync(rpc, register: str, abi: list, store: Store, books: books_mod.Books, signer: Signer, anchorer, *,
          to_block: int | None = None, chunk: int = 2000, echo: Callable[[str], None] | None = None,
-         crash_at: Callable[[str], None] | None = None, daily: bool = False) -> SyncResult:
-    """Follow the register from the store's checkpoint to ``to_block`` (default: head); see the module doc."""
+         crash_at: Callable[[str], None] | None = None, daily: bool = False,
+         commit_every: int = COMMIT_EVERY) -> SyncResult:
+    """Follow the register from the store's checkpoint to ``to_block`` (default: head); see the module doc.
+    The checkpoint commits at the end of each chunk of blocks, and inside one at the end of a block
+    once ``commit_every`` snapshots were written since the last commit; each commit's snapshots
+    are anchored by a thread beside the generation (``anchor.Beside``)."""
     started = time.monotonic()
     idx = ix.Indexer(rpc, register, abi, chunk=chunk, echo=echo)
     chain = store.get("chain")
@@ -1171,28 +1180,39 @@ def sync(rpc, register: str, abi: list, store: Store, books: books_mod.Books, si
     idx.state = gen.state
     crash = gen.crash_at
     anchorer.reconcile(store)  # anchors a killed run sent but did not record
-    _anchor(store, anchorer, crash)  # snapshots committed but not anchored before a kill
+    beside = anchor_mod.Beside(store, anchorer, crash)
     last = idx.head() if to_block is None else to_block
     applier = ix.Applier(gen.state)
     steps = 0
-    store.begin()
+
+    def checkpoint(block: int) -> None:
+        gen.state.last_block = block
+        gen.flush()
+        gen.save()
+        beside.record()
+        store.commit()
+        crash("committed")
+        beside.submit()
+        store.begin()
+        gc.freeze()  # what the checkpoint holds is long-lived: no full collection scans it again
+
+    gc.freeze()  # the loaded state (a province's: millions of objects the collector would scan again and again)
     try:
+        beside.submit()  # snapshots committed but not anchored before a kill
+        store.begin()
         try:
             for end, evs in idx.events(gen.state.last_block + 1, last):
-                i = 0
+                i, since = 0, len(gen.written)
                 while i < len(evs):
                     j = i
                     while j < len(evs) and evs[j].tx == evs[i].tx:
                         j += 1
                     steps += gen.process_tx(evs[i:j], applier)
                     i = j
-                gen.state.last_block = end
-                gen.flush()
-                gen.save()
-                store.commit()
-                crash("committed")
-                _anchor(store, anchorer, crash)
-                store.begin()
+                    if len(gen.written) - since >= commit_every and i < len(evs) and evs[i].block != evs[i - 1].block:
+                        checkpoint(evs[i - 1].block)  # a block's end inside the chunk
+                        since = len(gen.written)
+                checkpoint(end)
             if daily:  # the day boundary of today (by the chain's newest block), without waiting for a transaction
                 head = rpc.call("eth_getBlockByNumber", [hex(last), False])
                 gen.day_boundary(gen.state.day_of(int(head["timestamp"], 16)), last)
@@ -1204,18 +1224,16 @@ def sync(rpc, register: str, abi: list, store: Store, books: books_mod.Books, si
             store.log_error(exc.object_id, exc.version, exc.block, str(exc))
             store.commit()
             raise
+        beside.record()
         store.commit()
-        _anchor(store, anchorer, crash)
+        beside.submit()
+        beside.finish()
     except BaseException:
         store.rollback()
         raise
     finally:
+        beside.close()
         gen.close()
+        gc.unfreeze()
     return SyncResult(steps, len(gen.written), store.anchored_count(), gen.state.last_block,
                       time.monotonic() - started)
-
-
-def _anchor(store: Store, anchorer, crash) -> None:
-    rows = store.unanchored()
-    if rows:
-        anchorer.anchor(store, rows, crash)

@@ -370,6 +370,12 @@ class Store:
         return [Row(*r) for r in self.db.execute(
             "SELECT * FROM snapshots WHERE anchor_tx IS NULL ORDER BY rowid")]
 
+    def unanchored_after(self, rowid: int) -> tuple[list[Row], int]:
+        """The unanchored snapshots indexed after ``rowid`` (in order), and the rowid of the newest."""
+        found = self.db.execute("SELECT rowid, * FROM snapshots WHERE anchor_tx IS NULL AND rowid > ? ORDER BY rowid",
+                                (rowid,)).fetchall()
+        return [Row(*r[1:]) for r in found], (found[-1][0] if found else rowid)
+
     def mark_anchored(self, items: list[tuple[str, int, str, int, int]]) -> None:
         """(object_id, version, anchor tx, anchor block, anchor log index) for each anchored snapshot."""
         self.db.executemany("UPDATE snapshots SET anchor_tx = ?, anchor_block = ?, anchor_log_index = ? "
