@@ -67,7 +67,7 @@ FLUSH_AT = 2048
 # snapshots written between checkpoint commits inside a chunk of blocks (at a block's end): each
 # commit hands its snapshots to the anchoring thread, which sends them while the next are generated;
 # what is left to anchor after the last commit is at most about this many
-COMMIT_EVERY = 16_384
+COMMIT_EVERY = 65_536
 MOVEMENTS = {"Transfer", "Issued", "FreezeTookEffect", "RefundCredited", "HoldingRecovered", "InstructionAccepted",
              "FirstRefusalExercised", "BidPlaced"}
 
@@ -369,6 +369,9 @@ class Generator:
                                in zip(pending, replies)])
         for _ in pending:  # a kill point per stored snapshot (the rows are uncommitted: a kill loses them all)
             self.crash_at("stored")
+        # what the replayed state and the caches gained since is long-lived: no full collection scans it
+        # again (sync unfreezes at its end; a province's state is millions of objects)
+        gc.freeze()
 
     def sealer(self) -> Sealer:
         if self._sealer is None:
@@ -1194,9 +1197,8 @@ def sync(rpc, register: str, abi: list, store: Store, books: books_mod.Books, si
         crash("committed")
         beside.submit()
         store.begin()
-        gc.freeze()  # what the checkpoint holds is long-lived: no full collection scans it again
 
-    gc.freeze()  # the loaded state (a province's: millions of objects the collector would scan again and again)
+    gc.freeze()  # the loaded state (see flush)
     try:
         beside.submit()  # snapshots committed but not anchored before a kill
         store.begin()
