@@ -197,6 +197,34 @@ def test_sync__commit_inside_a_chunk__checkpoint_at_a_block_end_and_anchoring_be
     assert anchorer.sent == result.snapshots
 
 
+def test_sync__anchoring_thread_fails__one_line_error_nothing_lost_and_rerun_finishes(
+        tmp_path, synced, scenario, register, governance, registrar, rpc, abi, actors, monkeypatch):
+    """The anchoring thread's second transaction window is refused by the node: sync stops with the
+    anchorer's one-line error (raised on the generator's thread at its next commit), what was
+    committed stays; a re-run anchors the rest, each snapshot once, the store equal to one run's."""
+    anchor = deploy_anchor(register, governance)
+    real, calls = anchor_mod.Anchorer.send_all, {"n": 0}
+
+    def refused(self, batches):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise SuperviseError(f"anchoring {sum(len(b) for b in batches)} snapshots: node refused the transaction")
+        return real(self, batches)
+
+    monkeypatch.setattr(anchor_mod.Anchorer, "send_all", refused)
+    with pytest.raises(SuperviseError, match=r"^anchoring \d+ snapshots: node refused the transaction$"):
+        run(tmp_path, register, anchor, registrar, rpc, abi, actors, scenario, commit_every=8)
+    store = Store(tmp_path / "store", readonly=True)
+    committed, anchored = len(store.rows()), store.anchored_count()
+    store.close()
+    assert 0 < anchored < committed < len(stored(synced["tmp"]))
+    monkeypatch.setattr(anchor_mod.Anchorer, "send_all", real)
+    run(tmp_path, register, anchor, registrar, rpc, abi, actors, scenario, commit_every=8)
+    assert stored(tmp_path) == stored(synced["tmp"])
+    keys = [(a.object_id, a.version) for a in anchor_mod.read_anchors(rpc, str(anchor.address))]
+    assert len(keys) == len(set(keys)) == len(stored(tmp_path))
+
+
 # ---------------------------------------------------------------- the day boundary
 
 

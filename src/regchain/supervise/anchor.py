@@ -11,6 +11,7 @@ killed run sent but did not record, so a re-run never anchors a snapshot twice.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -240,6 +241,7 @@ class Beside:
         self.after = 0           # rowid of the newest snapshot handed to the thread
         self.pool: ThreadPoolExecutor | None = None
         self.futures: deque = deque()
+        self.stopping = threading.Event()
 
     def submit(self) -> None:
         """Hand the thread the committed snapshots that are not anchored and not handed to it yet."""
@@ -252,7 +254,12 @@ class Beside:
         self.futures.append(self.pool.submit(self._send, rows))
 
     def _send(self, rows) -> list[tuple]:
-        return [m for marks in self.anchorer.send_rows(rows, self.crash) for m in marks]
+        out = []
+        for marks in self.anchorer.send_rows(rows, self.crash):
+            out += marks
+            if self.stopping.is_set():  # the generation failed or was interrupted: this window was the last
+                break
+        return out
 
     def record(self) -> None:
         """Record, in the caller's open transaction, the anchors of every hand-over the thread has
@@ -274,7 +281,9 @@ class Beside:
             self.store.commit()
 
     def close(self) -> None:
-        """Stop the thread: the hand-over on its way ends its window, the rest is not sent."""
+        """Stop the thread: the hand-over on its way ends its window, the rest is not sent (the
+        next run finds those snapshots unanchored)."""
+        self.stopping.set()
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None

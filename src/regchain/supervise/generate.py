@@ -19,9 +19,11 @@ It follows the register from its checkpoint to the newest block with the indexer
   version 0, then ``update`` +1, always full snapshots. Event objects are created once.
 - Each snapshot is validated (``validate.errors``: schema with formats, own checks, references,
   versions: the checks that need the store's state here, the others in the sealing workers), then
-  sealed and stored (``seal.Sealer``: workers validate, seal and write the files; the index here); the checkpoint (indexer state, the generator's own facts,
-  current versions) commits with the index in one SQLite transaction per chunk of steps; then the
-  chunk's snapshots are anchored (``anchor.Anchorer``).
+  sealed and stored (``seal.Sealer``: workers validate, seal and write the files; the index here);
+  the checkpoint (indexer state, the generator's own facts, current versions) commits with the
+  index in one SQLite transaction at the end of each chunk of blocks (and of a block inside one,
+  every ``COMMIT_EVERY`` snapshots); each commit's snapshots are anchored by a thread beside the
+  generation (``anchor.Beside`` over ``anchor.Anchorer``), their anchors recorded at the next commit.
 
 Adding an event is one row of ``MAPPING`` (and a builder if no existing one fits).
 """
