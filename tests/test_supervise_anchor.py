@@ -72,7 +72,7 @@ def test_anchor_calldata__items__equal_eth_abi_encoding_and_log_data():
         assert anchor_mod.anchor_item(*it) == encode(["string", "uint256", "bytes32", "bytes32"], list(it))
 
 
-def test_anchorer_anchor__log_for_another_snapshot__refused_naming_both(anchor, registrar, rpc):
+def test_anchorer_send_rows__log_for_another_snapshot__refused_naming_both(anchor, registrar, rpc):
     """The receipt's logs are compared with what was sent (the encoding's bytes): a bug injected in
     ``send_all`` anchors the next version instead, and the run stops naming both."""
     from regchain.supervise import SuperviseError, anchor as anchor_mod
@@ -90,10 +90,10 @@ def test_anchorer_anchor__log_for_another_snapshot__refused_naming_both(anchor, 
     oid, _, digest, _ = item(0)
     row = Row(oid, 0, "registration", "create", digest.hex(), None, 1, 0, "x", None, None, None)
     with pytest.raises(SuperviseError, match=f"anchor log {oid}/1 does not match {oid}/0"):
-        Lying(anchor, registrar, rpc).anchor(None, [row])
+        list(Lying(anchor, registrar, rpc).send_rows([row]))
 
 
-def test_anchorer_anchor__more_batches_than_fit_one__sent_before_receipts_one_block_each_recorded(
+def test_beside__more_batches_than_fit_one__sent_before_receipts_one_block_each_recorded(
         anchor, registrar, rpc, tmp_path):
     """Seven snapshots in batches of 2: four anchor transactions sent together (the writer's window)
     and mined in one block on the anvil the writer drives; every snapshot recorded with its own
@@ -108,7 +108,16 @@ def test_anchorer_anchor__more_batches_than_fit_one__sent_before_receipts_one_bl
                       for i, (oid, version, digest, btx) in enumerate(item(i) for i in range(100, 107))])
     store.commit()
     anchorer = anchor_mod.Anchorer(anchor, registrar, rpc, batch=2)
-    anchorer.anchor(store, store.unanchored())
+
+    def anchor_all():  # as sync does at its end: hand the committed snapshots over, wait, record
+        beside = anchor_mod.Beside(store, anchorer)
+        try:
+            beside.submit()
+            beside.finish()
+        finally:
+            beside.close()
+
+    anchor_all()
     rows = {(r.object_id, r.version): r for r in store.rows()}
     assert len(rows) == 7 and anchorer.sent == 7 and store.unanchored() == []
     txs = sorted({r.anchor_tx for r in rows.values()})
@@ -119,6 +128,6 @@ def test_anchorer_anchor__more_batches_than_fit_one__sent_before_receipts_one_bl
     for key, r in rows.items():
         a = found[key]
         assert (a.digest, a.tx, a.block, a.log_index) == (r.digest, r.anchor_tx, r.anchor_block, r.anchor_log_index)
-    anchorer.anchor(store, store.unanchored())
+    anchor_all()
     assert anchorer.sent == 7
     store.close()

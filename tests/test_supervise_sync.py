@@ -170,7 +170,7 @@ def test_sync__killed_then_rerun__equals_uninterrupted(tmp_path, synced, scenari
 
 
 def test_sync__commit_inside_a_chunk__checkpoint_at_a_block_end_and_anchoring_beside(
-        tmp_path, synced, scenario, register, governance, registrar, rpc, abi, actors):
+        tmp_path, synced, scenario, register, governance, registrar, rpc, abi, actors, monkeypatch):
     """With a commit every 8 snapshots, the run commits at block ends inside its one chunk; each
     commit's snapshots are handed to the anchoring thread, whose anchors are recorded at a later
     commit: the checkpoints are block numbers of the scenario, increasing; all ends anchored."""
@@ -186,12 +186,9 @@ def test_sync__commit_inside_a_chunk__checkpoint_at_a_block_end_and_anchoring_be
         if p == "committed":
             commits.append(p)
 
-    generate.Generator.save = save
-    try:
-        result, anchorer = run(tmp_path, register, anchor, registrar, rpc, abi, actors, scenario, crash_at=crash_at,
-                               commit_every=8)
-    finally:
-        generate.Generator.save = real
+    monkeypatch.setattr(generate.Generator, "save", save)
+    result, anchorer = run(tmp_path, register, anchor, registrar, rpc, abi, actors, scenario, crash_at=crash_at,
+                           commit_every=8)
     assert len(commits) == len(blocks) > 3 and blocks == sorted(set(blocks)) and blocks[-1] == result.last_block
     assert result.snapshots == synced["result"].snapshots and result.anchored == result.snapshots
     assert anchorer.sent == result.snapshots

@@ -1,8 +1,9 @@
 """Anchoring (存证): stored snapshots -> ``SnapshotAnchored`` logs of the Anchor contract.
 
-``Anchorer.anchor`` sends the store's unanchored snapshots in batches (``BATCH`` per
+``Anchorer.send_rows`` sends the store's unanchored snapshots in batches (``BATCH`` per
 transaction), a writer's window of transactions before reading their receipts (on an anvil: one
-block), then records each one's anchoring transaction, block and log index in the index.
+block), and yields each one's anchoring transaction, block and log index; ``Beside`` runs it on a
+thread beside the generation and records those in the index.
 ``reconcile`` reads the contract's logs after the newest recorded anchor and records the ones a
 killed run sent but did not record, so a re-run never anchors a snapshot twice.
 
@@ -145,14 +146,6 @@ class Anchorer:
             self.echo(f"recorded {len(found)} anchors a previous run sent")
         return len(found)
 
-    def anchor(self, store, rows, crash: Callable[[str], None] = lambda point: None) -> None:
-        """Anchor ``rows`` (the store's unanchored snapshots, in order) and record each window's
-        anchors in the index as it comes back (``send_rows``), one index transaction per window."""
-        for marks in self.send_rows(rows, crash):
-            store.begin()
-            store.mark_anchored(marks)
-            store.commit()
-
     def send_rows(self, rows, crash: Callable[[str], None] = lambda point: None) -> Iterator[list[tuple]]:
         """Send the anchors of ``rows``: batches of ``self.batch`` sent together, up to the
         writer's window at a time (on an anvil the writer mines them in one block; a chain that
@@ -261,20 +254,21 @@ class Beside:
                 break
         return out
 
-    def record(self) -> None:
-        """Record, in the caller's open transaction, the anchors of every hand-over the thread has
-        finished (an anchoring failure is raised here)."""
+    def _taken(self, wait: bool) -> list[tuple]:
+        """The marks of the hand-overs the thread has finished (all of them, waiting, with ``wait``),
+        in order; an anchoring failure is raised here."""
         marks = []
-        while self.futures and self.futures[0].done():
+        while self.futures and (wait or self.futures[0].done()):
             marks += self.futures.popleft().result()
-        if marks:
-            self.store.mark_anchored(marks)
+        return marks
+
+    def record(self) -> None:
+        """Record, in the caller's open transaction, the anchors of every hand-over the thread has finished."""
+        self.store.mark_anchored(self._taken(wait=False))
 
     def finish(self) -> None:
         """Wait for the thread to send everything handed to it; record its anchors (one transaction)."""
-        marks = []
-        while self.futures:
-            marks += self.futures.popleft().result()
+        marks = self._taken(wait=True)
         if marks:
             self.store.begin()
             self.store.mark_anchored(marks)

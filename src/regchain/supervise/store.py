@@ -367,8 +367,7 @@ class Store:
             f"SELECT * FROM snapshots WHERE {where} ORDER BY block, log_index, rowid", params)]
 
     def unanchored(self) -> list[Row]:
-        return [Row(*r) for r in self.db.execute(
-            "SELECT * FROM snapshots WHERE anchor_tx IS NULL ORDER BY rowid")]
+        return self.unanchored_after(0)[0]
 
     def unanchored_after(self, rowid: int) -> tuple[list[Row], int]:
         """The unanchored snapshots indexed after ``rowid`` (in order), and the rowid of the newest."""
