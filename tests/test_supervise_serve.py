@@ -15,6 +15,7 @@ import uvicorn
 from supervise_support import (  # noqa: F401  (fixtures)
     abi, actors, deploy_anchor, rpc, run, scenario, synced)
 
+from regchain.indexer import HttpRpc
 from regchain.supervise import seal
 from regchain.supervise.anchor import TOPIC
 from regchain.supervise.serve import make_app, verify_receipt_proof
@@ -47,7 +48,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(synced, rpc):
-    with Server(make_app(synced["tmp"] / "store", TOKEN, rpc)) as s:
+    with Server(make_app(synced["tmp"] / "store", TOKEN, HttpRpc(rpc.uri))) as s:  # its own node connection
         yield s
 
 
@@ -115,7 +116,7 @@ def test_serve__while_sync_writes__keeps_answering(tmp_path, scenario, register,
     Store(tmp_path / "store").close()
     anchor = deploy_anchor(register, governance)
     codes, stop = [], threading.Event()
-    with Server(make_app(tmp_path / "store", TOKEN, rpc)) as s:
+    with Server(make_app(tmp_path / "store", TOKEN, HttpRpc(rpc.uri))) as s:  # a process of its own in use
         def poll():
             while not stop.is_set():
                 codes.append(get(s, "/v1/status").status_code)
@@ -127,3 +128,29 @@ def test_serve__while_sync_writes__keeps_answering(tmp_path, scenario, register,
         final = get(s, "/v1/status").json()
     assert codes and set(codes) == {200}
     assert final["anchored"] == result.snapshots > 0
+
+
+def test_serve__concurrent_requests__each_answered(server, synced):
+    """The regulator's node pulls several things at once: the status and proofs (both ask the node)
+    on uvicorn's thread pool through the app's one node connection, every answer whole."""
+    store = Store(synced["tmp"] / "store", readonly=True)
+    rows = store.rows()[:6]
+    paths = [p for r in rows for p in ("/v1/status", f"/v1/objects/{r.object_id}/{r.version}/proof")] * 3
+    got: list = []
+
+    def pull(path):
+        r = get(server, path)
+        got.append((path, r.status_code, r.json()))
+
+    threads = [threading.Thread(target=pull, args=(p,)) for p in paths]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(got) == len(paths) and {code for _, code, _ in got} == {200}
+    for path, _, body in got:
+        if path.endswith("/proof"):
+            row = next(r for r in rows if path == f"/v1/objects/{r.object_id}/{r.version}/proof")
+            assert body["digest"] == row.digest and body["anchor"]["tx"] == row.anchor_tx
+        else:
+            assert body["anchored"] == store.anchored_count()

@@ -16,6 +16,7 @@ writes) and the chain through JSON-RPC.
 from __future__ import annotations
 
 import hmac
+import threading
 
 import rlp
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -96,12 +97,17 @@ def make_app(store_dir, token: str, rpc, *, index=None) -> FastAPI:
                                 headers={"WWW-Authenticate": "Bearer"})
 
     auth = [Depends(authorized)]
+    # the endpoints run on uvicorn's thread pool; the rpc's one HTTP connection to the node is not
+    # for two threads at once (interleaved requests and replies): one request to the node at a time
+    node = threading.Lock()
 
     @app.get("/v1/status", dependencies=auth)
     def status():
         chain = store.get("chain") or {}
+        with node:
+            newest = rpc.call("eth_blockNumber", [])
         return {"chain_id": chain.get("chain_id"), "register": chain.get("register"),
-                "newest_block": _int(rpc.call("eth_blockNumber", [])),
+                "newest_block": _int(newest),
                 "checkpoint": store.get("last_block"), "counts": store.counts(),
                 "anchored": store.anchored_count()}
 
@@ -123,7 +129,8 @@ def make_app(store_dir, token: str, rpc, *, index=None) -> FastAPI:
             raise HTTPException(status_code=404, detail=f"no snapshot {object_id}/{version}")
         if row.anchor_tx is None:
             raise HTTPException(status_code=404, detail=f"{object_id}/{version} is not anchored yet")
-        proof = receipt_proof(rpc, row.anchor_tx)
+        with node:
+            proof = receipt_proof(rpc, row.anchor_tx)
         receipt = proof.pop("_receipt")
         log = next((lg for lg in receipt["logs"] if _int(lg["logIndex"]) == row.anchor_log_index), None)
         if log is None or not log["topics"] or log["topics"][0] != TOPIC:
